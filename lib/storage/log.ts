@@ -1,0 +1,439 @@
+/**
+ * Log: one partition log on disk, the typed face of the native engine (native/include/sluice/log.h).
+ *
+ * Writes are synchronous and cheap: `append` encodes one record straight into the mapped segment
+ * and returns its offset; the batch it joins is sealed (CRC, header) at the end of the current tick
+ * or when it reaches `batchBytesMax`, and only then is it visible to `read` (the high watermark).
+ * `flush()` makes everything appended so far durable and resolves with the durable offset.
+ * Reads return records whose key and value are zero-copy views of the segment file; a view keeps
+ * its segment mapped for as long as it lives, even after the log is closed or the segment deleted.
+ *
+ * A Log belongs to the thread that opened it. Only one Log may have a directory open at a time,
+ * across processes (the second gets a LOCKED error).
+ */
+import { Buffer } from 'node:buffer';
+import { ErrorCode, SluiceError } from '../errors';
+import { native, type NativeLog, type NativeRecovery } from '../native';
+import {
+  decodeHeaders,
+  EMPTY_HEADERS,
+  encodeHeaders,
+  singleRecordBatchBytes,
+  type HeadersInput,
+  type RecordHeader,
+} from './record-headers';
+
+export type { HeadersInput, RecordHeader } from './record-headers';
+
+/** A message value or key: bytes, or a string stored as UTF-8. */
+export type Bytes = Buffer | Uint8Array | string;
+
+export interface LogOptions {
+  /** Capacity of each segment file, preallocated on disk. Default 256 MiB; 64 KiB to 2 GiB - 1. */
+  segmentBytes?: number;
+  /** Bytes of log between sparse index entries. Default 4096. */
+  indexIntervalBytes?: number;
+  /** An open batch is sealed once it reaches this size. Default 256 KiB. */
+  batchBytesMax?: number;
+  /** The largest batch, so the largest message with its 61-byte batch header. Default 1 MiB. */
+  messageBytesMax?: number;
+  /** Delete the oldest segments while the log holds more than this many bytes. Default: no limit. */
+  retentionBytes?: number;
+  /** Delete segments whose newest record is older than this. Default: no limit. */
+  retentionMs?: number;
+  /** Truncate at mid-log corruption instead of refusing to open (data past it is lost). */
+  repair?: boolean;
+}
+
+export interface AppendOptions {
+  key?: Bytes | null;
+  headers?: HeadersInput;
+  /** Milliseconds since the epoch; default: now. */
+  timestamp?: number;
+}
+
+export interface Message extends AppendOptions {
+  value: Bytes | null;
+}
+
+export interface ReadOptions {
+  /** Whole batches up to this many bytes (at least one record is always returned). Default 1 MiB. */
+  maxBytes?: number;
+  /** At most this many records. Default 8192, at most 65536. */
+  maxRecords?: number;
+}
+
+export interface LogRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: readonly RecordHeader[];
+}
+
+/** Whole batches of a segment file, for sendfile(2). `fd` is a duplicate: the caller closes it. */
+export interface RawSlice {
+  fd: number;
+  path: string;
+  position: number;
+  length: number;
+  /** The base offset of the first batch (it may start before the requested offset). */
+  firstOffset: number;
+  /** The offset after the last batch in the slice. */
+  nextOffset: number;
+}
+
+export type RecoveryReport = NativeRecovery;
+
+export interface RetentionReport {
+  segmentsDeleted: number;
+  bytesDeleted: number;
+}
+
+const MAX_RECORDS_PER_READ = 65536;
+const SLOT_FIELDS = 8;
+const DEFAULT_MAX_BYTES = 1024 * 1024;
+const DEFAULT_MAX_RECORDS = 8192;
+const DEFAULTS = { segmentBytes: 256 * 1024 * 1024, batchBytesMax: 256 * 1024, messageBytesMax: 1024 * 1024 };
+
+// Read descriptors, shared by every Log of this thread: reads are synchronous.
+let slots = new Float64Array(2 + SLOT_FIELDS * 1024);
+function slotsFor(records: number): Float64Array {
+  const need = 2 + SLOT_FIELDS * records;
+  if (slots.length < need) slots = new Float64Array(need);
+  return slots;
+}
+
+class Record implements LogRecord {
+  constructor(
+    readonly offset: number,
+    readonly timestamp: number,
+    readonly key: Buffer | null,
+    readonly value: Buffer | null,
+    readonly headers: readonly RecordHeader[],
+  ) {}
+}
+
+function isBytes(v: unknown): v is Bytes {
+  return typeof v === 'string' || v instanceof Uint8Array;
+}
+
+function checkOffset(offset: unknown, what = 'offset'): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new TypeError(`${what} must be a non-negative integer, got ${String(offset)}`);
+  }
+}
+
+function checkPositiveInteger(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
+    throw new RangeError(`${what} must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+function byteLength(v: Bytes | null | undefined): number {
+  if (v === null || v === undefined) return -1;
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength;
+}
+
+function validateOptions(options: LogOptions): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'populateWindowBytes']);
+  for (const k of Object.keys(options)) {
+    if (!known.has(k)) throw new TypeError(`unknown log option ${JSON.stringify(k)}`);
+  }
+  for (const k of ['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax'] as const) {
+    if (options[k] !== undefined) checkPositiveInteger(options[k], k);
+  }
+  for (const k of ['retentionBytes', 'retentionMs'] as const) {
+    const v = options[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1)) {
+      throw new RangeError(`${k} must be a non-negative integer (or -1 for no limit), got ${String(v)}`);
+    }
+  }
+  if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new TypeError('repair must be a boolean');
+  const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
+  const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
+  const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
+  if (segmentBytes < 65536 || segmentBytes > 2 ** 31 - 1) throw new RangeError('segmentBytes must be between 64 KiB and 2 GiB - 1');
+  if (messageBytesMax < 68 || messageBytesMax > segmentBytes) throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes');
+  if (batchBytesMax < 68 || batchBytesMax > messageBytesMax) throw new RangeError('batchBytesMax must be between 68 bytes and messageBytesMax');
+}
+
+export class Log {
+  readonly #native: NativeLog;
+  readonly #dir: string;
+  readonly #messageBytesMax: number;
+  readonly #recovery: RecoveryReport;
+  readonly #offsets = new Float64Array(4);
+  #sealScheduled = false;
+  #state: 'open' | 'closing' | 'closed' = 'open';
+  #closePromise: Promise<void> | undefined;
+  #flushes: Array<{ target: number; resolve: (durable: number) => void; reject: (e: Error) => void }> = [];
+  // The segment whose mapping the last read used, and a Buffer over all of it.
+  #viewBase = -1;
+  #view: Buffer = Buffer.alloc(0);
+  readonly #sealTick = (): void => {
+    this.#sealScheduled = false;
+    if (this.#state === 'open') this.#native.seal();
+  };
+
+  private constructor(nativeLog: NativeLog, dir: string, messageBytesMax: number) {
+    this.#native = nativeLog;
+    this.#dir = dir;
+    this.#messageBytesMax = messageBytesMax;
+    this.#recovery = nativeLog.recovery();
+  }
+
+  /** Opens (creating if needed) the log in `dir`, recovering it after an unclean shutdown. */
+  static async open(dir: string, options: LogOptions = {}): Promise<Log> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
+    validateOptions(options);
+    const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
+    const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
+    const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
+    let log: Log | undefined;
+    const nativeLog = await native.NativeLog.open(dir, { ...options, segmentBytes, messageBytesMax, batchBytesMax }, () => {
+      if (log !== undefined) log.#onDurable();
+    });
+    log = new Log(nativeLog, dir, messageBytesMax);
+    return log;
+  }
+
+  /** Appends one message and returns its offset. Visible to readers at the end of this tick. */
+  append(value: Bytes | null, options?: AppendOptions): number {
+    let offset: number;
+    if (options === undefined) {
+      offset = this.#native.append(value);
+    } else {
+      if (options === null || typeof options !== 'object') throw new TypeError('append options must be an object');
+      const { key, timestamp, headers } = options;
+      if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
+        throw new RangeError(`timestamp must be a non-negative integer number of milliseconds, got ${String(timestamp)}`);
+      }
+      offset = this.#native.append(value, key ?? null, timestamp, headers === undefined ? undefined : encodeHeaders(headers));
+    }
+    if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      process.nextTick(this.#sealTick);
+    }
+    return offset;
+  }
+
+  /**
+   * Appends many messages in one native call and returns the offset of the first; the rest follow
+   * contiguously. Every message is checked before any is written; an I/O failure part-way leaves
+   * the first `error.appended` messages appended.
+   */
+  appendBatch(messages: ReadonlyArray<Bytes | null | Message>): number {
+    if (!Array.isArray(messages)) throw new TypeError('appendBatch needs an array of messages');
+    const n = messages.length;
+    let values: unknown[] = messages as unknown[];
+    let keys: unknown[] | undefined;
+    let timestamps: Float64Array | undefined;
+    let headers: unknown[] | undefined;
+    const limit = this.#messageBytesMax - 100; // below this no message can be too large
+    for (let i = 0; i < n; i++) {
+      const m = messages[i];
+      if (m === null || isBytes(m)) {
+        if (m !== null && (typeof m === 'string' ? m.length * 3 : m.byteLength) > limit) this.#checkSize(byteLength(m), -1, 0, i);
+        if (values !== messages) values[i] = m;
+        continue;
+      }
+      if (typeof m !== 'object') throw new TypeError(`message ${i} must be a Buffer, Uint8Array, string, null or {value, key, headers, timestamp}`);
+      if (values === messages) {
+        values = messages.slice(0, i) as unknown[];
+        keys = new Array(n).fill(null);
+        headers = new Array(n).fill(undefined);
+        timestamps = new Float64Array(n).fill(NaN);
+      }
+      const msg = m as Message;
+      if (!(msg.value === null || msg.value === undefined || isBytes(msg.value))) throw new TypeError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);
+      if (!(msg.key === null || msg.key === undefined || isBytes(msg.key))) throw new TypeError(`message ${i}: key must be a Buffer, Uint8Array, string or null`);
+      if (msg.timestamp !== undefined) {
+        if (typeof msg.timestamp !== 'number' || !Number.isSafeInteger(msg.timestamp) || msg.timestamp < 0) {
+          throw new RangeError(`message ${i}: timestamp must be a non-negative integer number of milliseconds`);
+        }
+        timestamps![i] = msg.timestamp;
+      }
+      const h = msg.headers === undefined ? undefined : encodeHeaders(msg.headers);
+      this.#checkSize(byteLength(msg.value), byteLength(msg.key), h?.length ?? 0, i);
+      values[i] = msg.value ?? null;
+      keys![i] = msg.key ?? null;
+      headers![i] = h;
+    }
+    if (n === 0) return this.endOffset;
+    const first = this.#native.appendBatch(values, keys, timestamps, headers);
+    if (!this.#sealScheduled) {
+      this.#sealScheduled = true;
+      process.nextTick(this.#sealTick);
+    }
+    return first;
+  }
+
+  #checkSize(valueLen: number, keyLen: number, headersLen: number, index: number): void {
+    const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
+    if (bytes > this.#messageBytesMax) {
+      throw new SluiceError(`message ${index} takes ${bytes} bytes with its batch header, over messageBytesMax (${this.#messageBytesMax})`, ErrorCode.TOO_LARGE);
+    }
+  }
+
+  /** Seals the open batch now instead of at the end of the tick. */
+  seal(): void {
+    this.#checkOpen();
+    this.#native.seal();
+  }
+
+  /**
+   * Records from `offset` up to the high watermark, from one segment: an empty array when there is
+   * nothing (yet) at `offset`. Throws OFFSET_OUT_OF_RANGE below `startOffset` or past `endOffset`.
+   */
+  read(offset: number, options?: ReadOptions): LogRecord[] {
+    checkOffset(offset);
+    let maxBytes = DEFAULT_MAX_BYTES;
+    let maxRecords = DEFAULT_MAX_RECORDS;
+    if (options !== undefined) {
+      if (options.maxBytes !== undefined) maxBytes = checkPositiveInteger(options.maxBytes, 'maxBytes');
+      if (options.maxRecords !== undefined) maxRecords = Math.min(checkPositiveInteger(options.maxRecords, 'maxRecords'), MAX_RECORDS_PER_READ);
+    }
+    const s = slotsFor(maxRecords);
+    const n = this.#native.read(offset, maxBytes, s.length === 2 + SLOT_FIELDS * maxRecords ? s : s.subarray(0, 2 + SLOT_FIELDS * maxRecords));
+    if (n === 0) return [];
+    const view = this.#viewOf(s[0]);
+    const ab = view.buffer;
+    const out: LogRecord[] = new Array(n);
+    for (let i = 0, p = 2; i < n; i++, p += SLOT_FIELDS) {
+      const keyLen = s[p + 3];
+      const valueLen = s[p + 5];
+      const headerCount = s[p + 7];
+      out[i] = new Record(
+        s[p],
+        s[p + 1],
+        keyLen < 0 ? null : Buffer.from(ab, s[p + 2], keyLen),
+        valueLen < 0 ? null : Buffer.from(ab, s[p + 4], valueLen),
+        headerCount === 0 ? EMPTY_HEADERS : decodeHeaders(view, s[p + 6], headerCount),
+      );
+    }
+    return out;
+  }
+
+  #viewOf(base: number): Buffer {
+    if (base !== this.#viewBase) {
+      this.#view = Buffer.from(this.#native.segmentBuffer(base));
+      this.#viewBase = base;
+    }
+    return this.#view;
+  }
+
+  /** The first offset whose timestamp is at or after `timestamp`, or null if there is none. */
+  offsetForTime(timestamp: number): number | null {
+    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw new TypeError('timestamp must be an integer number of milliseconds');
+    const o = this.#native.offsetForTime(timestamp);
+    return o < 0 ? null : o;
+  }
+
+  /** Whole sealed batches from the one holding `offset`, as a file range; null when there is nothing yet. */
+  slice(offset: number, options?: { maxBytes?: number }): RawSlice | null {
+    checkOffset(offset);
+    const maxBytes = options?.maxBytes === undefined ? DEFAULT_MAX_BYTES : checkPositiveInteger(options.maxBytes, 'maxBytes');
+    return this.#native.slice(offset, maxBytes);
+  }
+
+  /** Seals, then resolves with the durable offset once everything appended so far is on stable storage. */
+  flush(): Promise<number> {
+    if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    let target: number;
+    try {
+      target = this.#native.flush();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.durableOffset >= target) return Promise.resolve(this.durableOffset);
+    return new Promise((resolve, reject) => {
+      if (this.#flushes.length === 0) this.#native.setActive(true);
+      this.#flushes.push({ target, resolve, reject });
+    });
+  }
+
+  #onDurable(): void {
+    if (this.#flushes.length === 0) return;
+    const failure = this.#state === 'closed' ? null : this.#native.failure();
+    const durable = this.durableOffset;
+    const waiting = this.#flushes;
+    this.#flushes = [];
+    for (const f of waiting) {
+      if (durable >= f.target) f.resolve(durable);
+      else if (failure !== null) f.reject(failure);
+      else this.#flushes.push(f);
+    }
+    if (this.#flushes.length === 0 && this.#state !== 'closed') this.#native.setActive(false);
+  }
+
+  /** Applies retention now (it also runs on every segment roll). */
+  retain(nowMs: number = Date.now()): RetentionReport {
+    this.#checkOpen();
+    if (typeof nowMs !== 'number' || !Number.isSafeInteger(nowMs)) throw new TypeError('nowMs must be an integer');
+    return this.#native.retain(nowMs);
+  }
+
+  /** Seals, flushes, writes the indexes and a clean-shutdown checkpoint, and releases the directory. */
+  close(): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    this.#state = 'closing';
+    this.#closePromise = this.#native.close().finally(() => {
+      this.#state = 'closed';
+      const durable = this.durableOffset;
+      const err = this.#closedError();
+      for (const f of this.#flushes) {
+        if (durable >= f.target) f.resolve(durable);
+        else f.reject(err);
+      }
+      this.#flushes = [];
+    });
+    return this.#closePromise;
+  }
+
+  #checkOpen(): void {
+    if (this.#state !== 'open') throw this.#closedError();
+  }
+
+  #closedError(): SluiceError {
+    return new SluiceError('the log is closed', ErrorCode.CLOSED);
+  }
+
+  #offset(i: number): number {
+    this.#native.offsets(this.#offsets);
+    return this.#offsets[i];
+  }
+
+  /** The first offset that can be read. */
+  get startOffset(): number {
+    return this.#offset(0);
+  }
+  /** The offset the next append gets. */
+  get endOffset(): number {
+    return this.#offset(1);
+  }
+  /** Offsets below this are sealed and visible to readers. */
+  get highWatermark(): number {
+    return this.#offset(2);
+  }
+  /** Offsets below this are on stable storage. */
+  get durableOffset(): number {
+    return this.#offset(3);
+  }
+  get recovery(): RecoveryReport {
+    return { ...this.#recovery };
+  }
+  get dir(): string {
+    return this.#dir;
+  }
+  get closed(): boolean {
+    return this.#state !== 'open';
+  }
+  /** Segment count and bytes held. */
+  stats(): { segments: number; sizeBytes: number } {
+    this.#checkOpen();
+    return this.#native.stats();
+  }
+}

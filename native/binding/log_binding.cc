@@ -1,0 +1,552 @@
+// NativeLog: the JS face of sluice::Log. Thin: argument unpacking, error conversion, and the two
+// bridges to JS that the core cannot know about: external ArrayBuffers over segment mappings (one
+// per mapping, cached here while the segment is in the log) and a thread-safe function that the
+// flusher calls after each round. Hot methods (append, appendBatch, read) avoid allocating JS
+// objects and use the raw Node-API calls for argument access.
+//
+// Threading: every method runs on the JS thread that opened the log; open and close run their
+// I/O on a libuv worker while `busy_` keeps the JS thread out.
+#include <fcntl.h>
+#include <napi.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "sluice/log.h"
+#include "addon.h"
+
+namespace sluice::binding {
+namespace {
+
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+int64_t now_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+[[noreturn]] void throw_type(napi_env env, const char* message) {
+  throw Napi::TypeError::New(env, message);
+}
+[[noreturn]] void throw_range(napi_env env, const std::string& message) {
+  throw Napi::RangeError::New(env, message);
+}
+
+// Bytes of a value: a Buffer or any ArrayBufferView, a string (UTF-8 into `scratch`, which is
+// reused so that no allocation happens once it is large enough), or null/undefined (len -1).
+bool get_bytes(napi_env env, napi_value v, const uint8_t** data, int32_t* len,
+               std::string* scratch) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_object) {
+    void* d;
+    size_t n;
+    if (napi_get_buffer_info(env, v, &d, &n) != napi_ok) return false;
+    if (n > static_cast<size_t>(INT32_MAX)) throw_range(env, "a value may not exceed 2 GiB");
+    *data = static_cast<const uint8_t*>(d);
+    *len = static_cast<int32_t>(n);
+    return true;
+  }
+  if (t == napi_null || t == napi_undefined) {
+    *data = nullptr;
+    *len = -1;
+    return true;
+  }
+  if (t == napi_string) {
+    size_t n;
+    napi_get_value_string_utf8(env, v, nullptr, 0, &n);
+    if (n >= static_cast<size_t>(INT32_MAX)) throw_range(env, "a value may not exceed 2 GiB");
+    if (scratch->size() < n + 1) scratch->resize(n + 1);
+    napi_get_value_string_utf8(env, v, scratch->data(), n + 1, &n);
+    *data = reinterpret_cast<const uint8_t*>(scratch->data());
+    *len = static_cast<int32_t>(n);
+    return true;
+  }
+  return false;
+}
+
+int64_t get_timestamp(napi_env env, napi_value v, int64_t fallback) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) return fallback;
+  double d;
+  if (t != napi_number || napi_get_value_double(env, v, &d) != napi_ok) {
+    throw_type(env, "timestamp must be a number of milliseconds");
+  }
+  if (!(d >= 0 && d <= kMaxSafeInteger) || std::floor(d) != d) {
+    throw_range(env, "timestamp must be a non-negative integer number of milliseconds");
+  }
+  return static_cast<int64_t>(d);
+}
+
+void get_headers(napi_env env, napi_value v, batch::RecordInput* r) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) return;
+  void* d;
+  size_t n;
+  if (napi_get_buffer_info(env, v, &d, &n) != napi_ok) throw_type(env, "headers must be encoded");
+  if (n > static_cast<size_t>(INT32_MAX) ||
+      batch::check_headers(static_cast<const uint8_t*>(d), n) < 0) {
+    throw_range(env, "the encoded headers are malformed");
+  }
+  r->headers = static_cast<const uint8_t*>(d);
+  r->headers_len = static_cast<uint32_t>(n);
+}
+
+napi_value number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+class NativeLog : public Napi::ObjectWrap<NativeLog> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "NativeLog",
+        {StaticMethod<&NativeLog::Open>("open"),
+         InstanceMethod<&NativeLog::Append>("append"),
+         InstanceMethod<&NativeLog::AppendBatch>("appendBatch"),
+         InstanceMethod<&NativeLog::Seal>("seal"),
+         InstanceMethod<&NativeLog::Read>("read"),
+         InstanceMethod<&NativeLog::SegmentBuffer>("segmentBuffer"),
+         InstanceMethod<&NativeLog::Slice>("slice"),
+         InstanceMethod<&NativeLog::OffsetForTime>("offsetForTime"),
+         InstanceMethod<&NativeLog::Flush>("flush"),
+         InstanceMethod<&NativeLog::Retain>("retain"),
+         InstanceMethod<&NativeLog::Close>("close"),
+         InstanceMethod<&NativeLog::Offsets>("offsets"),
+         InstanceMethod<&NativeLog::Recovery>("recovery"),
+         InstanceMethod<&NativeLog::Failure>("failure"),
+         InstanceMethod<&NativeLog::SetActive>("setActive"),
+         InstanceMethod<&NativeLog::Stats>("stats")});
+  }
+
+  // Called by OpenWorker with (External<Log>, onDurable).
+  explicit NativeLog(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLog>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsExternal()) throw Napi::TypeError::New(env, "use NativeLog.open()");
+    log_.reset(info[0].As<Napi::External<Log>>().Data());
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "sluice-flusher", 0, 1);
+    tsfn_.Unref(env);
+    Napi::ThreadSafeFunction tsfn = tsfn_;
+    log_->start([tsfn]() mutable { tsfn.NonBlockingCall(); });
+  }
+
+  ~NativeLog() override {
+    if (log_) {
+      (void)log_->close();  // garbage collected while open: close synchronously, keep the data
+      log_.reset();
+    }
+    if (tsfn_) tsfn_.Release();
+  }
+
+ private:
+  Log& live(napi_env env) {
+    if (!log_ || busy_) throw_status(env, Status::error(Code::kClosed, "the log is closed"));
+    return *log_;
+  }
+
+  static Napi::Value Open(const Napi::CallbackInfo& info);
+
+  // append(value, key, timestamp, encodedHeaders) -> offset
+  Napi::Value Append(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    batch::RecordInput r;
+    if (!get_bytes(env, info[0], &r.value, &r.value_len, &value_scratch_)) {
+      throw_type(env, "value must be a Buffer, Uint8Array, string or null");
+    }
+    size_t argc = info.Length();
+    int64_t ts;
+    if (argc > 1) {
+      if (!get_bytes(env, info[1], &r.key, &r.key_len, &key_scratch_)) {
+        throw_type(env, "key must be a Buffer, Uint8Array, string or null");
+      }
+      ts = argc > 2 ? get_timestamp(env, info[2], -1) : -1;
+      if (argc > 3) get_headers(env, info[3], &r);
+    } else {
+      ts = -1;
+    }
+    if (ts < 0) ts = now_ms();
+    auto offset = log.append(r, ts);
+    if (!offset.is_ok()) throw_status(env, offset.status());
+    return Napi::Value(env, number(env, static_cast<double>(offset.value())));
+  }
+
+  // appendBatch(values, keys?, timestamps? (Float64Array, NaN = now), headers?) -> first offset
+  Napi::Value AppendBatch(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    napi_value values = info[0];
+    bool is_array = false;
+    napi_is_array(env, values, &is_array);
+    if (!is_array) throw_type(env, "appendBatch needs an array");
+    uint32_t n;
+    napi_get_array_length(env, values, &n);
+    napi_value keys = info.Length() > 1 && info[1].IsArray() ? napi_value(info[1]) : nullptr;
+    napi_value headers = info.Length() > 3 && info[3].IsArray() ? napi_value(info[3]) : nullptr;
+    const double* timestamps = nullptr;
+    if (info.Length() > 2 && info[2].IsTypedArray()) {
+      auto ts = info[2].As<Napi::Float64Array>();
+      if (ts.ElementLength() < n) throw_range(env, "timestamps is shorter than the batch");
+      timestamps = ts.Data();
+    }
+    const int64_t now = now_ms();
+    int64_t first = log.end_offset();
+    for (uint32_t i = 0; i < n; i++) {
+      batch::RecordInput r;
+      napi_value v;
+      napi_get_element(env, values, i, &v);
+      if (!get_bytes(env, v, &r.value, &r.value_len, &value_scratch_)) {
+        throw_type(env, "each value must be a Buffer, Uint8Array, string or null");
+      }
+      if (keys != nullptr) {
+        napi_value k;
+        napi_get_element(env, keys, i, &k);
+        if (!get_bytes(env, k, &r.key, &r.key_len, &key_scratch_)) {
+          throw_type(env, "each key must be a Buffer, Uint8Array, string or null");
+        }
+      }
+      if (headers != nullptr) {
+        napi_value h;
+        napi_get_element(env, headers, i, &h);
+        get_headers(env, h, &r);
+      }
+      int64_t ts = now;
+      if (timestamps != nullptr && !std::isnan(timestamps[i])) ts = static_cast<int64_t>(timestamps[i]);
+      auto offset = log.append(r, ts);
+      if (!offset.is_ok()) {
+        Napi::Error e = make_error(env, offset.status());
+        e.Value().Set("appended", Napi::Number::New(env, i));
+        throw e;
+      }
+    }
+    return Napi::Value(env, number(env, static_cast<double>(first)));
+  }
+
+  Napi::Value Seal(const Napi::CallbackInfo& info) {
+    if (!log_ || busy_) return info.Env().Undefined();  // a scheduled seal after close: nothing to do
+    Status s = log_->seal();
+    if (!s.is_ok()) throw_status(info.Env(), s);
+    return info.Env().Undefined();
+  }
+
+  // read(offset, maxBytes, slots: Float64Array) -> count; slots[0] = segment base offset,
+  // slots[1] = next offset, then RecordSlot::kFields doubles per record.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    double offset, max_bytes;
+    napi_get_value_double(env, info[0], &offset);
+    napi_get_value_double(env, info[1], &max_bytes);
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    if (napi_get_typedarray_info(env, info[2], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array || length < 2 + RecordSlot::kFields) {
+      throw_type(env, "read needs a Float64Array of slots");
+    }
+    auto* slots = static_cast<double*>(data);
+    uint32_t max_records = static_cast<uint32_t>(
+        std::min<size_t>((length - 2) / RecordSlot::kFields, LogOptions::kReadRecordsMax));
+    auto r = log.read(static_cast<int64_t>(offset), static_cast<uint64_t>(max_bytes), max_records,
+                      slots + 2);
+    if (!r.is_ok()) throw_status(env, r.status());
+    slots[0] = r.value().segment ? static_cast<double>(r.value().segment->base_offset()) : -1;
+    slots[1] = static_cast<double>(r.value().next_offset);
+    return Napi::Value(env, number(env, r.value().count));
+  }
+
+  // segmentBuffer(baseOffset) -> the ArrayBuffer over that segment's copy-on-write mapping.
+  Napi::Value SegmentBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Log& log = live(env);
+    int64_t base = static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue());
+    auto it = buffers_.find(base);
+    if (it != buffers_.end()) return it->second.Value();
+    auto seg = log.segment_at(base);
+    if (!seg) throw_status(env, Status::error(Code::kOffsetOutOfRange, "no segment at that offset"));
+    auto m = seg->view_mapping();
+    if (!m.is_ok()) throw_status(env, m.status());
+    // Segments that left the log (retention) lose their cache entry; their buffers live on in JS.
+    for (auto i = buffers_.begin(); i != buffers_.end();) {
+      i = log.segment_at(i->first) ? std::next(i) : buffers_.erase(i);
+    }
+    auto* hold = new std::shared_ptr<Mapping>(m.value());
+    auto ab = Napi::ArrayBuffer::New(
+        env, (*hold)->data(), (*hold)->size(),
+        [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hold);
+    buffers_.emplace(base, Napi::Persistent(ab));
+    return ab;
+  }
+
+  // slice(offset, maxBytes) -> {fd, position, length, firstOffset, nextOffset} | null.
+  // The fd is a duplicate that the caller owns and must close.
+  Napi::Value Slice(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Log& log = live(env);
+    auto r = log.slice(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()),
+                       static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()));
+    if (!r.is_ok()) throw_status(env, r.status());
+    const SliceResult& s = r.value();
+    if (!s.segment) return env.Null();
+    int fd = ::fcntl(s.segment->file().fd(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) throw_status(env, Status::io(errno, "dup", s.segment->log_path()));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fd", fd);
+    o.Set("path", s.segment->log_path());
+    o.Set("position", static_cast<double>(s.position));
+    o.Set("length", static_cast<double>(s.length));
+    o.Set("firstOffset", static_cast<double>(s.first_offset));
+    o.Set("nextOffset", static_cast<double>(s.next_offset));
+    return o;
+  }
+
+  Napi::Value OffsetForTime(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    auto r = live(env).offset_for_time(
+        static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    if (!r.is_ok()) throw_status(env, r.status());
+    return Napi::Value(env, number(env, static_cast<double>(r.value())));
+  }
+
+  // flush() -> the offset that durableOffset has to reach.
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    auto r = live(env).request_flush();
+    if (!r.is_ok()) throw_status(env, r.status());
+    return Napi::Value(env, number(env, static_cast<double>(r.value())));
+  }
+
+  Napi::Value Retain(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto r = live(env).retain(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    if (!r.is_ok()) throw_status(env, r.status());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("segmentsDeleted", r.value().segments_deleted);
+    o.Set("bytesDeleted", static_cast<double>(r.value().bytes_deleted));
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  // offsets(out: Float64Array(4)): start, end, high watermark, durable.
+  Napi::Value Offsets(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    auto out = info[0].As<Napi::Float64Array>();
+    if (out.ElementLength() < 4) throw_type(env, "offsets needs a Float64Array(4)");
+    if (log_ && !busy_) {
+      final_[0] = static_cast<double>(log_->start_offset());
+      final_[1] = static_cast<double>(log_->end_offset());
+      final_[2] = static_cast<double>(log_->high_watermark());
+      final_[3] = static_cast<double>(log_->durable_offset());
+    } else if (log_) {
+      final_[3] = static_cast<double>(log_->durable_offset());
+    }
+    for (int i = 0; i < 4; i++) out[i] = final_[i];
+    return Napi::Value(env, number(env, 0));
+  }
+
+  Napi::Value Recovery(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const RecoveryReport& r = recovery_;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("cleanShutdown", r.clean_shutdown);
+    o.Set("segmentsLoaded", r.segments_loaded);
+    o.Set("segmentsScanned", r.segments_scanned);
+    o.Set("indexesRebuilt", r.indexes_rebuilt);
+    o.Set("segmentsDeleted", r.segments_deleted);
+    o.Set("bytesTruncated", static_cast<double>(r.bytes_truncated));
+    o.Set("durationMs", r.duration_ms);
+    return o;
+  }
+
+  Napi::Value Failure(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!log_ || !log_->failed()) return env.Null();
+    return make_error(env, log_->failure()).Value();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Log& log = live(env);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("segments", static_cast<double>(log.segment_count()));
+    o.Set("sizeBytes", static_cast<double>(log.size_bytes()));
+    return o;
+  }
+
+  // setActive(bool): keep the event loop alive while confirms are pending.
+  Napi::Value SetActive(const Napi::CallbackInfo& info) {
+    if (tsfn_) {
+      if (info[0].ToBoolean()) {
+        tsfn_.Ref(info.Env());
+      } else {
+        tsfn_.Unref(info.Env());
+      }
+    }
+    return info.Env().Undefined();
+  }
+
+  void finish_close(Napi::Env env) {
+    if (log_) {
+      final_[0] = static_cast<double>(log_->start_offset());
+      final_[1] = static_cast<double>(log_->end_offset());
+      final_[2] = static_cast<double>(log_->high_watermark());
+      final_[3] = static_cast<double>(log_->durable_offset());
+    }
+    buffers_.clear();
+    log_.reset();  // closes the files; mappings live on while JS buffers hold them
+    if (tsfn_) {
+      tsfn_.Release();
+      tsfn_ = Napi::ThreadSafeFunction();
+    }
+    busy_ = false;
+    (void)env;
+  }
+
+  friend class CloseWorker;
+  friend class OpenWorker;
+
+  std::unique_ptr<Log> log_;
+  RecoveryReport recovery_;
+  bool busy_ = false;
+  Napi::ThreadSafeFunction tsfn_;
+  std::unordered_map<int64_t, Napi::Reference<Napi::ArrayBuffer>> buffers_;
+  std::string key_scratch_;
+  std::string value_scratch_;
+  double final_[4] = {0, 0, 0, 0};
+};
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string dir, LogOptions options, Napi::Function on_durable)
+      : Napi::AsyncWorker(env, "sluice-open"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        dir_(std::move(dir)),
+        options_(options),
+        on_durable_(Napi::Persistent(on_durable)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    auto r = Log::open(dir_, options_);
+    if (r.is_ok()) {
+      log_ = std::move(r.value());
+    } else {
+      status_ = r.status();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.is_ok()) {
+      deferred_.Reject(make_error(env, status_).Value());
+      return;
+    }
+    RecoveryReport report = log_->recovery();
+    Napi::Object obj = addon_data(env)->log_class.New(
+        {Napi::External<Log>::New(env, log_.release()), on_durable_.Value()});
+    NativeLog::Unwrap(obj)->recovery_ = report;
+    deferred_.Resolve(obj);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string dir_;
+  LogOptions options_;
+  Napi::FunctionReference on_durable_;
+  std::unique_ptr<Log> log_;
+  Status status_;
+};
+
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, NativeLog* log, Napi::Object keep)
+      : Napi::AsyncWorker(env, "sluice-close"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        log_(log),
+        keep_(Napi::Persistent(keep)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = log_->log_->close(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    log_->finish_close(env);
+    if (status_.is_ok()) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(make_error(env, status_).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  NativeLog* log_;
+  Napi::ObjectReference keep_;  // the NativeLog stays alive while its close runs
+  Status status_;
+};
+
+uint64_t get_option(Napi::Object o, const char* name, uint64_t fallback) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return fallback;
+  return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+// NativeLog.open(dir, options, onDurable) -> Promise<NativeLog>
+Napi::Value NativeLog::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "dir must be a string");
+  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "options must be an object");
+  if (!info[2].IsFunction()) throw Napi::TypeError::New(env, "onDurable must be a function");
+  Napi::Object o = info[1].As<Napi::Object>();
+  LogOptions opt;
+  opt.segment_bytes = get_option(o, "segmentBytes", opt.segment_bytes);
+  opt.index_interval_bytes =
+      static_cast<uint32_t>(get_option(o, "indexIntervalBytes", opt.index_interval_bytes));
+  opt.batch_bytes_max = static_cast<uint32_t>(get_option(o, "batchBytesMax", opt.batch_bytes_max));
+  opt.message_bytes_max =
+      static_cast<uint32_t>(get_option(o, "messageBytesMax", opt.message_bytes_max));
+  Napi::Value rb = o.Get("retentionBytes");
+  if (rb.IsNumber()) opt.retention_bytes = static_cast<int64_t>(rb.As<Napi::Number>().DoubleValue());
+  Napi::Value rm = o.Get("retentionMs");
+  if (rm.IsNumber()) opt.retention_ms = static_cast<int64_t>(rm.As<Napi::Number>().DoubleValue());
+  opt.repair = o.Get("repair").ToBoolean();
+  opt.populate_window_bytes = get_option(o, "populateWindowBytes", opt.populate_window_bytes);
+  Status valid = opt.validate();
+  if (!valid.is_ok()) throw_status(env, valid);
+  auto* worker = new OpenWorker(env, info[0].As<Napi::String>(), opt, info[2].As<Napi::Function>());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value NativeLog::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!log_ || busy_) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  busy_ = true;
+  auto* worker = new CloseWorker(env, this, info.This().As<Napi::Object>());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+Napi::Function init_log_class(Napi::Env env) {
+  Napi::Function cls = NativeLog::Define(env);
+  addon_data(env)->log_class = Napi::Persistent(cls);
+  return cls;
+}
+
+}  // namespace sluice::binding

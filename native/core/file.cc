@@ -1,0 +1,177 @@
+#include "sluice/file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sluice/fault.h"
+
+namespace sluice {
+
+File::File(File&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
+  other.fd_ = -1;
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    (void)close();
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+File::~File() { (void)close(); }
+
+Result<File> File::open(const std::string& path, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Status::io(errno, "open", path);
+  return File(fd, path);
+}
+
+Result<uint64_t> File::size() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::io(errno, "fstat", path_);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status File::read_at(void* buf, size_t len, uint64_t position) const {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len > 0) {
+    ssize_t n = ::pread(fd_, p, len, static_cast<off_t>(position));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io(errno, "pread", path_);
+    }
+    if (n == 0) return Status::io(EIO, "pread (unexpected end of file)", path_);
+    p += n;
+    len -= static_cast<size_t>(n);
+    position += static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
+Status File::write_at(const void* buf, size_t len, uint64_t position) const {
+  const auto* p = static_cast<const uint8_t*>(buf);
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd_, p, len, static_cast<off_t>(position));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io(errno, "pwrite", path_);
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+    position += static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
+Status File::truncate(uint64_t size) const {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return Status::io(errno, "ftruncate", path_);
+  return Status::ok();
+}
+
+Status File::allocate(uint64_t size) const {
+  if (int err = fault::take(fault::kAllocate)) return Status::io(err, "fallocate", path_);
+  // posix_fallocate falls back to writing zeros where the file system lacks fallocate.
+  int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
+  if (err != 0) return Status::io(err, "fallocate", path_);
+  return Status::ok();
+}
+
+Status File::datasync() const {
+  if (int err = fault::take(fault::kSync)) return Status::io(err, "fdatasync", path_);
+  if (::fdatasync(fd_) != 0) return Status::io(errno, "fdatasync", path_);
+  return Status::ok();
+}
+
+Status File::close() {
+  if (fd_ < 0) return Status::ok();
+  int fd = fd_;
+  fd_ = -1;
+  // Linux releases the descriptor even when close reports an error; never retry.
+  if (::close(fd) != 0 && errno != EINTR) return Status::io(errno, "close", path_);
+  return Status::ok();
+}
+
+Status fsync_dir(const std::string& dir) {
+  auto f = File::open(dir, O_RDONLY | O_DIRECTORY);
+  if (!f.is_ok()) return f.status();
+  if (int err = fault::take(fault::kSync)) return Status::io(err, "fsync", dir);
+  if (::fsync(f.value().fd()) != 0) return Status::io(errno, "fsync", dir);
+  return f.value().close();
+}
+
+Status write_file_atomic(const std::string& dir, const std::string& name,
+                         const std::vector<uint8_t>& bytes) {
+  std::string path = join_path(dir, name);
+  std::string tmp = path + ".tmp";
+  auto f = File::open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+  if (!f.is_ok()) return f.status();
+  SLUICE_TRY(f.value().write_at(bytes.data(), bytes.size(), 0));
+  SLUICE_TRY(f.value().datasync());
+  SLUICE_TRY(f.value().close());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::io(errno, "rename", path);
+  return fsync_dir(dir);
+}
+
+Result<std::vector<uint8_t>> read_file(const std::string& path, size_t max_bytes) {
+  auto f = File::open(path, O_RDONLY);
+  if (!f.is_ok()) return f.status();
+  auto size = f.value().size();
+  if (!size.is_ok()) return size.status();
+  if (size.value() > max_bytes) {
+    return Status::corrupt("file is larger than " + std::to_string(max_bytes) + " bytes", path, 0);
+  }
+  std::vector<uint8_t> bytes(size.value());
+  SLUICE_TRY(f.value().read_at(bytes.data(), bytes.size(), 0));
+  return bytes;
+}
+
+Status make_dirs(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::io(errno, "mkdir", partial);
+    }
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::io(errno, "stat", dir);
+  if (!S_ISDIR(st.st_mode)) return Status::io(ENOTDIR, "mkdir", dir);
+  return Status::ok();
+}
+
+Status remove_file(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::io(errno, "unlink", path);
+  return Status::ok();
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::io(errno, "opendir", dir);
+  std::vector<std::string> names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return names;
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+}  // namespace sluice

@@ -1,0 +1,305 @@
+#include "sluice/log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "sluice/assert.h"
+
+namespace sluice {
+
+using batch::kHeaderBytes;
+
+Status LogOptions::validate() const {
+  auto bad = [](const std::string& m) { return Status::error(Code::kInvalidArgument, m); };
+  if (segment_bytes < kSegmentBytesMin || segment_bytes > kSegmentBytesMax) {
+    return bad("segmentBytes must be between 64 KiB and 2 GiB - 1");
+  }
+  if (message_bytes_max < kHeaderBytes + batch::kMinRecordBytes ||
+      message_bytes_max > kMessageBytesMaxMax || message_bytes_max > segment_bytes) {
+    return bad("messageBytesMax must be at least 68 bytes, at most 256 MiB and at most segmentBytes");
+  }
+  if (batch_bytes_max < kHeaderBytes + batch::kMinRecordBytes ||
+      batch_bytes_max > message_bytes_max) {
+    return bad("batchBytesMax must be at least 68 bytes and at most messageBytesMax");
+  }
+  if (index_interval_bytes == 0 || index_interval_bytes > segment_bytes) {
+    return bad("indexIntervalBytes must be between 1 and segmentBytes");
+  }
+  return Status::ok();
+}
+
+Log::Log(std::string dir, LogOptions options, File lock)
+    : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {}
+
+Log::~Log() {
+  if (!closed_ && active_ != nullptr) (void)close();
+  if (preparer_) preparer_->stop();
+  if (flusher_) flusher_->stop();
+}
+
+Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const LogOptions& options) {
+  SLUICE_TRY(options.validate());
+  SLUICE_TRY(make_dirs(dir));
+  auto lock = File::open(join_path(dir, ".lock"), O_RDWR | O_CREAT);
+  if (!lock.is_ok()) return lock.status();
+  if (::flock(lock.value().fd(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::error(Code::kLocked, "the log directory " + dir +
+                                              " is already open (in this or another process)");
+    }
+    return Status::io(errno, "flock", lock.value().path());
+  }
+  std::unique_ptr<Log> log(new Log(dir, options, std::move(lock.value())));
+
+  LogMeta meta;
+  bool have_meta = false;
+  std::string meta_path = join_path(dir, LogMeta::kFileName);
+  auto bytes = read_file(meta_path, 4096);
+  if (bytes.is_ok()) {
+    auto parsed = LogMeta::parse(bytes.value(), meta_path);
+    if (parsed.is_ok()) {
+      meta = parsed.value();
+      have_meta = true;
+    } else if (!options.repair) {
+      return parsed.status();
+    }
+  } else if (bytes.status().errno_value() != ENOENT) {
+    return bytes.status();
+  }
+  SLUICE_TRY(log->recover(have_meta ? &meta : nullptr));
+  return log;
+}
+
+void Log::start(Flusher::Notify notify) {
+  preparer_->start();
+  flusher_->start(std::move(notify));
+}
+
+Status Log::check_writable() const {
+  if (closed_) return Status::error(Code::kClosed, "the log is closed");
+  if (flusher_->failed()) {
+    Status f = flusher_->failure();
+    return Status::error(Code::kReadOnly,
+                         "the log is read-only after a failed flush: " + f.message());
+  }
+  return Status::ok();
+}
+
+Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
+  if (closed_ || flusher_->failed()) return check_writable();
+  Segment* seg = active_;
+  if (batch_count_ > 0) {
+    int64_t delta = timestamp - batch_base_timestamp_;
+    size_t size = batch::record_size(r, delta, batch_count_);
+    if (write_position_ - batch_position_ + size <= options_.batch_bytes_max &&
+        write_position_ + size <= seg->capacity() &&
+        seg->next_offset() + batch_count_ - seg->base_offset() < UINT32_MAX) {
+      batch::write_record(seg->data() + write_position_, r, delta, batch_count_);
+      write_position_ += size;
+      if (timestamp > batch_max_timestamp_) batch_max_timestamp_ = timestamp;
+      if (write_position_ > populated_end_) {
+        uint64_t to = populated_end_ + options_.populate_window_bytes / 2;
+        preparer_->populate(seg->mapping(), populated_end_, to);
+        populated_end_ = to;
+      }
+      return seg->next_offset() + batch_count_++;
+    }
+    SLUICE_TRY(seal());
+  }
+  size_t size = batch::record_size(r, 0, 0);
+  if (kHeaderBytes + size > options_.message_bytes_max) {
+    return Status::error(Code::kTooLarge, "a record of " + std::to_string(size) +
+                                              " bytes is over messageBytesMax (" +
+                                              std::to_string(options_.message_bytes_max) +
+                                              " bytes with the 61-byte batch header)");
+  }
+  if (!roll_error_.is_ok() || write_position_ + kHeaderBytes + size > seg->capacity() ||
+      seg->next_offset() - seg->base_offset() >= UINT32_MAX) {
+    roll_error_ = roll();
+    if (!roll_error_.is_ok()) return roll_error_;
+    seg = active_;
+  }
+  batch_position_ = write_position_;
+  batch_base_timestamp_ = timestamp;
+  batch_max_timestamp_ = timestamp;
+  std::memset(seg->data() + batch_position_, 0, kHeaderBytes);
+  batch::write_record(seg->data() + batch_position_ + kHeaderBytes, r, 0, 0);
+  write_position_ = batch_position_ + kHeaderBytes + size;
+  batch_count_ = 1;
+  return seg->next_offset();
+}
+
+Status Log::seal() {
+  if (batch_count_ == 0) return Status::ok();
+  Segment* seg = active_;
+  batch::Header h;
+  h.base_offset = seg->next_offset();
+  h.batch_length = static_cast<int32_t>(write_position_ - batch_position_ - batch::kLogOverheadBytes);
+  h.last_offset_delta = batch_count_ - 1;
+  h.records_count = batch_count_;
+  h.base_timestamp = batch_base_timestamp_;
+  h.max_timestamp = batch_max_timestamp_;
+  uint8_t* p = seg->data() + batch_position_;
+  batch::seal(p, h);
+#ifdef SLUICE_DEBUG_ASSERTS
+  batch::Header back;
+  SLUICE_ASSERT(batch::check(p, h.total_bytes(), h.base_offset, h.total_bytes(), true, true,
+                             &back) == batch::Check::kOk,
+                "a sealed batch must read back");
+#endif
+  bool verified = seg->verified_end == batch_position_;
+  seg->on_batch_sealed(batch_position_, h, options_.index_interval_bytes);
+  if (verified) seg->verified_end = seg->size();
+  batch_count_ = 0;
+  batch_position_ = write_position_;
+  return Status::ok();
+}
+
+Result<int64_t> Log::request_flush() {
+  SLUICE_TRY(check_writable());
+  SLUICE_TRY(seal());
+  int64_t target = active_->next_offset();
+  if (target > flusher_->durable_offset()) {
+    flusher_->submit_sync(segments_.back(), active_->size(), target, false);
+  }
+  return target;
+}
+
+Status Log::create_first_segment(int64_t base_offset) {
+  SLUICE_ASSERT(segments_.empty(), "the log already has segments");
+  std::string path = join_path(dir_, segment_file_name(base_offset, kLogSuffix));
+  auto f = File::open(path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!f.is_ok()) return f.status();
+  SLUICE_TRY(f.value().allocate(options_.segment_bytes));
+  auto m = Mapping::map(f.value(), options_.segment_bytes, Mapping::Access::kReadWrite);
+  if (!m.is_ok()) return m.status();
+  auto seg = std::make_shared<Segment>(dir_, base_offset, std::move(f.value()), m.value());
+  seg->dir_entry_synced = false;
+  segments_.push_back(seg);
+  active_ = seg.get();
+  write_position_ = batch_position_ = 0;
+  populated_end_ = 0;
+  return Status::ok();
+}
+
+Status Log::roll() {
+  SLUICE_ASSERT(batch_count_ == 0, "roll with an open batch");
+  int64_t base = active_->next_offset();
+  auto prepared = preparer_->take(join_path(dir_, segment_file_name(base, kLogSuffix)));
+  if (!prepared.is_ok()) return prepared.status();
+  auto seg = std::make_shared<Segment>(dir_, base, std::move(prepared.value().file),
+                                       prepared.value().mapping);
+  seg->dir_entry_synced = false;
+  active_->on_roll();
+  flusher_->submit_sync(segments_.back(), active_->size(), active_->next_offset(), true);
+  segments_.push_back(seg);
+  active_ = seg.get();
+  write_position_ = batch_position_ = 0;
+  populated_end_ = options_.populate_window_bytes;
+  if (options_.retention_bytes >= 0 || options_.retention_ms >= 0) {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    auto r = retain(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    if (!r.is_ok()) return r.status();
+  }
+  return Status::ok();
+}
+
+uint64_t Log::size_bytes() const {
+  uint64_t total = 0;
+  for (const auto& s : segments_) total += s->size();
+  return total + (write_position_ - batch_position_);
+}
+
+Result<RetentionReport> Log::retain(int64_t now_ms) {
+  if (closed_) return Status::error(Code::kClosed, "the log is closed");
+  RetentionReport report;
+  auto expired = [&](const Segment& s) {
+    return options_.retention_ms >= 0 && !s.empty() && now_ms - s.max_timestamp() > options_.retention_ms;
+  };
+  // The active segment goes too once all of it expired: roll first so the log keeps its offsets.
+  if (segments_.size() >= 1 && batch_count_ == 0 && expired(*active_) && failed() == false) {
+    bool all_older_expire = true;
+    for (size_t i = 0; i + 1 < segments_.size(); i++) all_older_expire &= expired(*segments_[i]);
+    if (all_older_expire) SLUICE_TRY(roll());
+  }
+  std::vector<std::shared_ptr<Segment>> deleted;
+  uint64_t total = size_bytes();
+  while (segments_.size() > 1) {
+    const Segment& front = *segments_.front();
+    bool by_size = options_.retention_bytes >= 0 &&
+                   total - front.size() >= static_cast<uint64_t>(options_.retention_bytes) &&
+                   total > static_cast<uint64_t>(options_.retention_bytes);
+    if (!by_size && !expired(front)) break;
+    total -= front.size();
+    report.segments_deleted++;
+    report.bytes_deleted += front.size();
+    deleted.push_back(segments_.front());
+    segments_.erase(segments_.begin());
+  }
+  if (!deleted.empty()) {
+    log_start_offset_ = std::max(log_start_offset_, segments_.front()->base_offset());
+    flusher_->submit_retention(std::move(deleted), log_start_offset_);
+  }
+  return report;
+}
+
+Status Log::close() {
+  if (closed_) return Status::ok();
+  Status result = seal();
+  if (preparer_) preparer_->stop();
+  if (flusher_) flusher_->stop();
+  closed_ = true;
+  if (result.is_ok() && flusher_ && !flusher_->failed()) {
+    for (auto& seg : segments_) {
+      if (seg->synced_end < seg->size()) {
+        result = seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path());
+        if (!result.is_ok()) break;
+        seg->synced_end = seg->size();
+      }
+    }
+    if (result.is_ok()) result = active_->write_indexes();
+    if (result.is_ok()) result = fsync_dir(dir_);
+    if (result.is_ok()) {
+      LogMeta meta = flusher_->meta();
+      meta.log_start_offset = log_start_offset_;
+      meta.recovery_point = active_->next_offset();
+      meta.clean = true;
+      meta.clean_end_offset = active_->next_offset();
+      meta.clean_last_segment_size = active_->size();
+      result = flusher_->write_meta(meta);
+    }
+    if (result.is_ok()) flusher_->mark_durable(active_->next_offset());
+  }
+  (void)lock_.close();
+  return result;
+}
+
+size_t Log::segment_index_for(int64_t offset) const {
+  auto it = std::upper_bound(
+      segments_.begin(), segments_.end(), offset,
+      [](int64_t o, const std::shared_ptr<Segment>& s) { return o < s->base_offset(); });
+  SLUICE_ASSERT(it != segments_.begin(), "offset below the first segment");
+  return static_cast<size_t>(it - segments_.begin()) - 1;
+}
+
+std::shared_ptr<Segment> Log::segment_at(int64_t base_offset) const {
+  for (const auto& s : segments_) {
+    if (s->base_offset() == base_offset) return s;
+  }
+  return nullptr;
+}
+
+Status Log::corrupt_at(const Segment& seg, uint64_t position, const char* what) const {
+  return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
+                             " at position " + std::to_string(position),
+                         seg.log_path(), static_cast<int64_t>(position));
+}
+
+}  // namespace sluice

@@ -1,0 +1,242 @@
+// Opening a log: find the segments, load or rebuild their indexes, and decide where the data ends.
+//
+// Segments wholly below the recovery point (and, after a clean shutdown, the last one too) are
+// trusted: their index files are loaded and only the batches after the last index entry are walked
+// (structure, not CRC; their CRCs are checked on first read). Every other segment is rescanned
+// batch by batch with CRCs, rebuilding its indexes. Where a rescan stops early:
+//   - nothing valid follows in the segment and the data was not known durable: a torn or zeroed
+//     tail, truncated (later segments, which cannot be durable either, are deleted);
+//   - a valid batch follows, or the data was below the recovery point: corruption, reported with
+//     the file and position, unless the `repair` option asks for truncation there.
+// The last segment is then given its full capacity again, with zeros after the data.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "sluice/assert.h"
+#include "sluice/crc32c.h"
+#include "sluice/endian.h"
+#include "sluice/log.h"
+
+namespace sluice {
+
+namespace {
+
+// Whether a batch that passes its CRC starts anywhere in (from, limit): a sign that the bytes at
+// `from` are damage in the middle of the data, not a torn tail.
+bool valid_batch_follows(const uint8_t* data, uint64_t from, uint64_t limit, int64_t min_offset) {
+  if (limit < batch::kHeaderBytes) return false;
+  for (uint64_t q = from + 1; q + batch::kHeaderBytes <= limit; q++) {
+    const void* hit = std::memchr(data + q + batch::field::kMagic, batch::kMagic,
+                                  limit - batch::kHeaderBytes + 1 - q);
+    if (hit == nullptr) return false;
+    q = static_cast<uint64_t>(static_cast<const uint8_t*>(hit) - data) - batch::field::kMagic;
+    batch::Header h = batch::read_header(data + q);
+    if (h.batch_length < static_cast<int32_t>(batch::kHeaderBytes - batch::kLogOverheadBytes) ||
+        q + h.total_bytes() > limit || h.base_offset < min_offset || h.records_count <= 0) {
+      continue;
+    }
+    if (crc32c(data + q + batch::kCrcStart, h.total_bytes() - batch::kCrcStart) == h.crc) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Bytes of leftovers after the data: up to the last non-zero byte before a zero run longer than
+// any batch could hold.
+uint64_t leftover_bytes(const uint8_t* data, uint64_t from, uint64_t limit, uint64_t zero_run_max) {
+  uint64_t last_nonzero = from;
+  for (uint64_t q = from; q < limit && q - last_nonzero <= zero_run_max; q++) {
+    if (data[q] != 0) last_nonzero = q + 1;
+  }
+  return last_nonzero - from;
+}
+
+Status delete_segment_files(const std::string& dir, int64_t base) {
+  SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kLogSuffix))));
+  SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kIndexSuffix))));
+  return remove_file(join_path(dir, segment_file_name(base, kTimeIndexSuffix)));
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+}  // namespace
+
+Status Log::recover(const LogMeta* meta) {
+  auto started = std::chrono::steady_clock::now();
+  RecoveryReport& report = recovery_;
+  const bool repair = options_.repair;
+  const bool clean = meta != nullptr && meta->clean && !repair;
+  report.clean_shutdown = clean;
+  const int64_t meta_start = meta != nullptr ? meta->log_start_offset : 0;
+  const int64_t recovery_point = meta != nullptr && !repair ? meta->recovery_point : 0;
+
+  auto names = list_dir(dir_);
+  if (!names.is_ok()) return names.status();
+  std::vector<int64_t> bases;
+  for (const std::string& name : names.value()) {
+    int64_t base;
+    if (ends_with(name, ".tmp") || name == SegmentPreparer::kFileName) {
+      SLUICE_TRY(remove_file(join_path(dir_, name)));
+    } else if (parse_segment_file_name(name, kLogSuffix, &base)) {
+      bases.push_back(base);
+    }
+  }
+  std::set<int64_t> known(bases.begin(), bases.end());
+  for (const std::string& name : names.value()) {
+    int64_t base;
+    if ((parse_segment_file_name(name, kIndexSuffix, &base) ||
+         parse_segment_file_name(name, kTimeIndexSuffix, &base)) &&
+        known.count(base) == 0) {
+      SLUICE_TRY(remove_file(join_path(dir_, name)));
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  // Retention persists the start offset before it deletes files; finish what it began.
+  while (bases.size() > 1 && bases[1] <= meta_start) {
+    SLUICE_TRY(delete_segment_files(dir_, bases.front()));
+    report.segments_deleted++;
+    bases.erase(bases.begin());
+  }
+
+  const uint32_t interval = options_.index_interval_bytes;
+  for (size_t i = 0; i < bases.size(); i++) {
+    bool last = i + 1 == bases.size();
+    const int64_t base = bases[i];
+    std::string path = join_path(dir_, segment_file_name(base, kLogSuffix));
+    auto file = File::open(path, O_RDWR);
+    if (!file.is_ok()) return file.status();
+    auto size_or = file.value().size();
+    if (!size_or.is_ok()) return size_or.status();
+    uint64_t size = size_or.value();
+    if (size > LogOptions::kSegmentBytesMax) {
+      return Status::corrupt("segment file is larger than 2 GiB", path, 0);
+    }
+    if (size == 0) {  // nothing to lose: give it room so that it can be mapped
+      SLUICE_TRY(file.value().allocate(options_.segment_bytes));
+      size = options_.segment_bytes;
+    }
+    auto map = Mapping::map(file.value(), size, Mapping::Access::kReadOnly);
+    if (!map.is_ok()) return map.status();
+    auto seg = std::make_shared<Segment>(dir_, base, std::move(file.value()), map.value());
+
+    const bool below_recovery_point = !last && bases[i + 1] <= recovery_point;
+    bool loaded = false;
+    if (below_recovery_point || (last && clean)) {
+      if (seg->load_indexes() && seg->resume_from_indexes(size)) {
+        batch::Check c = seg->scan(size, interval, false);
+        loaded = c == batch::Check::kEnd &&
+                 (last ? seg->next_offset() == meta->clean_end_offset &&
+                             seg->size() == meta->clean_last_segment_size
+                       : seg->next_offset() == bases[i + 1]);
+      } else {
+        report.indexes_rebuilt++;
+      }
+    }
+    if (loaded) {
+      report.segments_loaded++;
+    } else {
+      seg->truncate_to(0, base);
+      report.segments_scanned++;
+      batch::Check c = seg->scan(size, interval, true);
+      const uint64_t stop = seg->size();
+      bool damage_follows = c != batch::Check::kEnd || stop < size
+                                ? valid_batch_follows(seg->data(), stop, size, seg->next_offset())
+                                : false;
+      bool complete = c == batch::Check::kEnd && !damage_follows &&
+                      (last || seg->next_offset() == bases[i + 1]);
+      if (!complete) {
+        bool was_durable = damage_follows || below_recovery_point || (last && clean);
+        if (was_durable && !repair) {
+          if (c == batch::Check::kEnd && !damage_follows) {
+            return Status::corrupt("segment " + path + " ends at offset " +
+                                       std::to_string(seg->next_offset()) +
+                                       " but the next segment starts at " +
+                                       std::to_string(last ? seg->next_offset() : bases[i + 1]),
+                                   path, static_cast<int64_t>(stop));
+          }
+          return corrupt_at(*seg, stop, batch::check_name(c == batch::Check::kEnd
+                                                              ? batch::Check::kBadOffsets
+                                                              : c));
+        }
+        for (size_t j = i + 1; j < bases.size(); j++) {
+          uint64_t later = 0;
+          auto f = File::open(join_path(dir_, segment_file_name(bases[j], kLogSuffix)), O_RDONLY);
+          if (f.is_ok() && f.value().size().is_ok()) later = f.value().size().value();
+          report.bytes_truncated += later;  // an upper bound: preallocated zeros included
+          SLUICE_TRY(delete_segment_files(dir_, bases[j]));
+          report.segments_deleted++;
+        }
+        bases.resize(i + 1);
+        last = true;
+      }
+    }
+    if (last) {
+      // The active segment: zero whatever lies past the data (an unsealed batch, a torn one) and
+      // give it its full capacity before mapping it writable.
+      const uint64_t data_end = seg->size();
+      const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, data_end);
+      if (!loaded) {
+        report.bytes_truncated += leftover_bytes(seg->data(), data_end, size,
+                                                 options_.message_bytes_max);
+      }
+      if (!loaded || size != capacity) {
+        seg->replace_mapping(nullptr);
+        SLUICE_TRY(seg->file().truncate(data_end));
+        SLUICE_TRY(seg->file().allocate(capacity));
+      }
+      seg->replace_mapping(nullptr);
+      auto writable = Mapping::map(seg->file(), capacity, Mapping::Access::kReadWrite);
+      if (!writable.is_ok()) return writable.status();
+      seg->replace_mapping(writable.value());
+    }
+    if (loaded) seg->synced_end = seg->size();  // durable already: no need to sync it below
+    segments_.push_back(std::move(seg));
+  }
+
+  int64_t floor_offset = meta_start;
+  if (meta != nullptr) floor_offset = std::max({floor_offset, meta->recovery_point,
+                                                meta->clean ? meta->clean_end_offset : 0});
+  if (segments_.empty()) {
+    SLUICE_TRY(create_first_segment(floor_offset));
+  } else if (meta != nullptr && !repair && segments_.back()->next_offset() < recovery_point) {
+    return Status::corrupt("the log ends at offset " +
+                               std::to_string(segments_.back()->next_offset()) +
+                               " but offsets up to " + std::to_string(recovery_point) +
+                               " were durable",
+                           segments_.back()->log_path(),
+                           static_cast<int64_t>(segments_.back()->size()));
+  }
+  active_ = segments_.back().get();
+  write_position_ = batch_position_ = active_->size();
+  populated_end_ = write_position_;
+  log_start_offset_ = std::max(meta_start, segments_.front()->base_offset());
+
+  // Everything found is made durable now, so the checkpoint can say so.
+  for (auto& seg : segments_) {
+    SLUICE_TRY(seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path()));
+    seg->synced_end = seg->size();
+    seg->dir_entry_synced = true;
+  }
+  SLUICE_TRY(fsync_dir(dir_));
+  LogMeta fresh;
+  fresh.log_start_offset = log_start_offset_;
+  fresh.recovery_point = active_->next_offset();
+  fresh.clean = false;
+  flusher_ = std::make_unique<Flusher>(dir_, fresh, active_->next_offset());
+  SLUICE_TRY(flusher_->write_meta(fresh));
+  preparer_ = std::make_unique<SegmentPreparer>(dir_, options_.segment_bytes,
+                                                options_.populate_window_bytes);
+  report.duration_ms = std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - started).count();
+  return Status::ok();
+}
+
+}  // namespace sluice

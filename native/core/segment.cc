@@ -1,0 +1,165 @@
+#include "sluice/segment.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "sluice/assert.h"
+
+namespace sluice {
+
+constexpr int kNameDigits = 20;
+
+std::string segment_file_name(int64_t base_offset, const char* suffix) {
+  SLUICE_ASSERT(base_offset >= 0, "negative base offset");
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020" PRId64, base_offset);
+  return std::string(buf) + suffix;
+}
+
+bool parse_segment_file_name(const std::string& name, const char* suffix, int64_t* base_offset) {
+  size_t suffix_len = std::strlen(suffix);
+  if (name.size() != kNameDigits + suffix_len) return false;
+  if (name.compare(kNameDigits, suffix_len, suffix) != 0) return false;
+  int64_t v = 0;
+  for (int i = 0; i < kNameDigits; i++) {
+    char c = name[static_cast<size_t>(i)];
+    if (c < '0' || c > '9') return false;
+    if (v > (INT64_MAX - (c - '0')) / 10) return false;
+    v = v * 10 + (c - '0');
+  }
+  *base_offset = v;
+  return true;
+}
+
+Segment::Segment(const std::string& dir, int64_t base_offset, File file,
+                 std::shared_ptr<Mapping> mapping)
+    : base_offset_(base_offset),
+      file_(std::move(file)),
+      mapping_(std::move(mapping)),
+      index_path_(join_path(dir, segment_file_name(base_offset, kIndexSuffix))),
+      time_index_path_(join_path(dir, segment_file_name(base_offset, kTimeIndexSuffix))),
+      next_offset_(base_offset) {}
+
+void Segment::on_batch_sealed(uint64_t position, const batch::Header& h,
+                              uint32_t index_interval_bytes) {
+  SLUICE_ASSERT(position == size_, "batches must be sealed in order");
+  SLUICE_ASSERT(h.base_offset == next_offset_, "batch offsets must be contiguous");
+  uint32_t last_relative = static_cast<uint32_t>(h.last_offset() - base_offset_);
+  if (h.max_timestamp > max_timestamp_) max_timestamp_ = h.max_timestamp;
+  bytes_since_index_entry_ += h.total_bytes();
+  if (bytes_since_index_entry_ > index_interval_bytes) {
+    index_.append(last_relative, static_cast<uint32_t>(position));
+    time_index_.maybe_append(max_timestamp_, last_relative);
+    bytes_since_index_entry_ = 0;
+  }
+  size_ = position + h.total_bytes();
+  next_offset_ = h.next_offset();
+}
+
+void Segment::on_roll() {
+  if (!empty()) {
+    time_index_.maybe_append(max_timestamp_, static_cast<uint32_t>(next_offset_ - 1 - base_offset_));
+  }
+}
+
+uint64_t Segment::find_batch(int64_t offset) const {
+  SLUICE_ASSERT(offset >= base_offset_ && offset < next_offset_, "offset outside the segment");
+  uint64_t pos = index_.lookup(static_cast<uint32_t>(offset - base_offset_));
+  const uint8_t* d = data();
+  while (true) {
+    SLUICE_ASSERT(pos + batch::kHeaderBytes <= size_, "walked past the sealed data");
+    batch::Header h = batch::read_header(d + pos);
+    if (h.last_offset() >= offset) return pos;
+    pos += h.total_bytes();
+  }
+}
+
+batch::Check Segment::scan(uint64_t limit, uint32_t index_interval_bytes, bool verify_crc) {
+  if (limit > capacity()) limit = capacity();
+  const uint8_t* d = data();
+  while (true) {
+    uint64_t pos = size_;
+    if (pos >= limit) return batch::Check::kEnd;
+    batch::Header h;
+    batch::Check c = batch::check(d + pos, limit - pos, next_offset_, limit - pos, verify_crc,
+                                  /*verify_records=*/verify_crc, &h);
+    if (c != batch::Check::kOk) return c;
+    if (h.last_offset() - base_offset_ > UINT32_MAX) return batch::Check::kBadOffsets;
+    on_batch_sealed(pos, h, index_interval_bytes);
+    if (verify_crc && verified_end == pos) verified_end = size_;
+  }
+}
+
+void Segment::truncate_to(uint64_t position, int64_t next_offset) {
+  SLUICE_ASSERT(position <= size_, "truncation past the data");
+  index_.truncate_to_position(static_cast<uint32_t>(position));
+  time_index_.truncate_to_offset(static_cast<uint32_t>(next_offset - base_offset_));
+  size_ = position;
+  next_offset_ = next_offset;
+  if (verified_end > position) verified_end = position;
+  // The counters that only a full rescan can restore exactly are recomputed conservatively.
+  bytes_since_index_entry_ = 0;
+  max_timestamp_ = time_index_.last_timestamp();
+}
+
+Result<std::shared_ptr<Mapping>> Segment::view_mapping() {
+  if (!view_mapping_) {
+    auto m = Mapping::map(file_, capacity(), Mapping::Access::kCopyOnWrite);
+    if (!m.is_ok()) return m.status();
+    view_mapping_ = std::move(m.value());
+  }
+  return view_mapping_;
+}
+
+bool Segment::load_indexes() {
+  index_.clear();
+  time_index_.clear();
+  auto offsets = read_file(index_path_, capacity());
+  auto times = read_file(time_index_path_, capacity());
+  if (!offsets.is_ok() || !times.is_ok()) return false;
+  if (!index_.parse(offsets.value(), capacity(), UINT32_MAX) ||
+      !time_index_.parse(times.value(), UINT32_MAX)) {
+    index_.clear();
+    time_index_.clear();
+    return false;
+  }
+  return true;
+}
+
+bool Segment::resume_from_indexes(uint64_t limit) {
+  SLUICE_ASSERT(size_ == 0 && next_offset_ == base_offset_, "resume needs a fresh segment");
+  if (limit > capacity()) limit = capacity();
+  if (index_.empty()) return time_index_.size() <= 1;  // a one-batch segment may have a roll entry
+  const OffsetIndex::Entry last = index_.entries().back();
+  if (last.position + batch::kHeaderBytes > limit) return false;
+  batch::Header h;
+  batch::Check c = batch::check(data() + last.position, limit - last.position, -1,
+                                limit - last.position, false, false, &h);
+  if (c != batch::Check::kOk || h.last_offset() != base_offset_ + last.relative_offset) {
+    return false;
+  }
+  size_ = last.position + h.total_bytes();
+  next_offset_ = h.next_offset();
+  max_timestamp_ = std::max(time_index_.last_timestamp(), h.max_timestamp);
+  bytes_since_index_entry_ = 0;
+  return true;
+}
+
+Status Segment::write_indexes() const {
+  for (int i = 0; i < 2; i++) {
+    const std::string& path = i == 0 ? index_path_ : time_index_path_;
+    std::vector<uint8_t> bytes = i == 0 ? index_.serialize() : time_index_.serialize();
+    auto f = File::open(path, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!f.is_ok()) return f.status();
+    SLUICE_TRY(f.value().write_at(bytes.data(), bytes.size(), 0));
+    SLUICE_TRY(f.value().datasync());
+    SLUICE_TRY(f.value().close());
+  }
+  return Status::ok();
+}
+
+}  // namespace sluice

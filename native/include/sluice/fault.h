@@ -1,0 +1,22 @@
+// Fault injection for tests: a process-wide table of armed faults, each "fail the next N calls of
+// this kind with this errno". Nothing is armed unless a test arms it, and the binding only offers
+// arming when SLUICE_FAULT_INJECTION=1 is set in the environment. The unarmed check is one relaxed
+// atomic load. Thread-safe.
+#pragma once
+
+#include <cstdint>
+
+namespace sluice::fault {
+
+enum Kind : uint8_t {
+  kSync = 0,      // fdatasync / fsync / msync
+  kAllocate = 1,  // reserving a new segment's space
+  kKinds = 2,
+};
+
+// Fails the next `count` calls of `kind` with `err`; count 0 disarms.
+void arm(Kind kind, int err, uint32_t count);
+// 0 when nothing is armed for `kind`; otherwise consumes one and returns its errno.
+int take(Kind kind);
+
+}  // namespace sluice::fault

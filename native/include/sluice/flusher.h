@@ -1,0 +1,83 @@
+// The flusher: one background thread that makes appended data durable and owns every write of the
+// metadata file. Work arrives as "make the log durable up to here" targets; one round takes every
+// target queued while the previous round ran (group commit), msyncs each segment's new bytes once,
+// fsyncs the directory for new files, writes rolled segments' indexes, checkpoints the recovery
+// point, then publishes the durable offset and calls `notify` (from this thread).
+//
+// Fail-stop: Linux may drop dirty pages after a failed fsync, so a later retry could succeed
+// without the data. The first failure is kept; no target is synced after it and failed() reports
+// it forever. Threading: submit*() and accessors from any thread; the rest runs on the thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sluice/log_meta.h"
+#include "sluice/segment.h"
+#include "sluice/status.h"
+
+namespace sluice {
+
+class Flusher {
+ public:
+  using Notify = std::function<void()>;
+
+  Flusher(std::string dir, LogMeta meta, int64_t durable_offset);
+  ~Flusher();
+  Flusher(const Flusher&) = delete;
+  Flusher& operator=(const Flusher&) = delete;
+
+  void start(Notify notify);
+  // Sync `segment` up to `end` (its sealed size then), making offsets below `next_offset` durable.
+  // `rolled`: the segment will get no more data; also write its indexes and checkpoint.
+  void submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
+                   bool rolled);
+  // Retention: persist the new log start offset, then delete the segments' files.
+  void submit_retention(std::vector<std::shared_ptr<Segment>> deleted, int64_t log_start_offset);
+  // Finishes every queued task, then stops the thread.
+  void stop();
+
+  int64_t durable_offset() const { return durable_offset_.load(std::memory_order_acquire); }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  Status failure() const;
+  // Persists `meta` (with this flusher's log start offset and recovery point when not clean).
+  // Used by the log when the thread is stopped (open and close).
+  Status write_meta(const LogMeta& meta);
+  LogMeta meta() const;
+  // After the log synced everything itself (close), with the thread stopped.
+  void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
+
+ private:
+  struct Task {
+    std::shared_ptr<Segment> segment;  // sync task when set
+    uint64_t end = 0;
+    int64_t next_offset = 0;
+    bool rolled = false;
+    std::vector<std::shared_ptr<Segment>> deleted;  // retention task
+    int64_t log_start_offset = -1;
+  };
+  void run();
+  Status run_round(std::vector<Task>& tasks, int64_t* durable);
+  void fail(const Status& s);
+
+  const std::string dir_;
+  Notify notify_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Task> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  LogMeta meta_;  // guarded by mutex_; written only by the thread while it runs
+  Status failure_;
+  std::atomic<bool> failed_{false};
+  std::atomic<int64_t> durable_offset_;
+};
+
+}  // namespace sluice

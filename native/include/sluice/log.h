@@ -1,0 +1,165 @@
+// A partition log: a directory of segments with one writer. The public surface of the engine.
+//
+// Appends go straight into the active segment's mapping: a batch is opened with a blank header,
+// records are encoded after it, and seal() fills the header and CRC and publishes the batch to
+// readers (the high watermark). Rolling hands the full segment to the flusher and takes the next,
+// already-prepared file. Durability comes from the flusher (flusher.h); open-time recovery lives
+// in log_recovery.cc.
+//
+// Threading: one thread (the "writer": Node's main thread, or a worker's) calls every method but
+// durable_offset(), failed() and the flusher notification, which are thread-safe; open() and
+// close() may run on a helper thread while the writer does nothing else. Lifetime: close() (or the
+// destructor) stops the background threads; mappings outlive the log while readers hold them.
+#pragma once
+
+#include <sys/file.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/flusher.h"
+#include "sluice/log_meta.h"
+#include "sluice/record_batch.h"
+#include "sluice/segment.h"
+#include "sluice/segment_preparer.h"
+#include "sluice/status.h"
+
+namespace sluice {
+
+struct LogOptions {
+  // Bounds, named once. Segment positions are u32 in the index, hence the 2 GiB - 1 ceiling.
+  static constexpr uint64_t kSegmentBytesMin = 64 * 1024;
+  static constexpr uint64_t kSegmentBytesMax = (1ull << 31) - 1;
+  static constexpr uint32_t kMessageBytesMaxMax = 256 * 1024 * 1024;
+  static constexpr uint32_t kReadRecordsMax = 1 << 20;
+
+  uint64_t segment_bytes = 256ull * 1024 * 1024;
+  uint32_t index_interval_bytes = 4096;
+  uint32_t batch_bytes_max = 256 * 1024;  // seal an open batch once it reaches this size
+  uint32_t message_bytes_max = 1024 * 1024;  // largest batch, so the largest single record
+  int64_t retention_bytes = -1;  // -1: unbounded
+  int64_t retention_ms = -1;
+  bool repair = false;  // truncate at mid-log corruption instead of failing to open
+  uint64_t populate_window_bytes = 32ull * 1024 * 1024;  // pages kept faulted in ahead of writes
+
+  Status validate() const;
+};
+
+struct RecoveryReport {
+  bool clean_shutdown = false;
+  uint32_t segments_loaded = 0;    // opened from their index files without a scan
+  uint32_t segments_scanned = 0;   // checked batch by batch (CRC included)
+  uint32_t indexes_rebuilt = 0;    // index files that were missing or invalid
+  uint32_t segments_deleted = 0;   // segments past a truncation point or below the start offset
+  uint64_t bytes_truncated = 0;
+  double duration_ms = 0;
+};
+
+// One record as the read path hands it out: 8 doubles, positions relative to the segment's
+// mapping. -1 lengths mean null.
+struct RecordSlot {
+  static constexpr size_t kFields = 8;
+  enum : size_t { kOffset, kTimestamp, kKeyPos, kKeyLen, kValuePos, kValueLen, kHeadersPos, kHeaderCount };
+};
+
+struct ReadResult {
+  uint32_t count = 0;
+  std::shared_ptr<Segment> segment;  // the records' mapping; null when count is 0
+  int64_t next_offset = 0;           // where the next read should start
+};
+
+struct SliceResult {
+  std::shared_ptr<Segment> segment;  // null when there is nothing to read yet
+  uint64_t position = 0;
+  uint64_t length = 0;
+  int64_t first_offset = 0;  // the base offset of the first batch (may precede the requested one)
+  int64_t next_offset = 0;
+};
+
+struct RetentionReport {
+  uint32_t segments_deleted = 0;
+  uint64_t bytes_deleted = 0;
+};
+
+class Log {
+ public:
+  static Result<std::unique_ptr<Log>> open(const std::string& dir, const LogOptions& options);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Starts the background threads; `notify` runs on the flusher thread after each flush round.
+  void start(Flusher::Notify notify);
+
+  // ---- Write path (writer thread) ----
+  // Appends one record with `timestamp` (ms, >= 0) and returns its offset.
+  Result<int64_t> append(const batch::RecordInput& record, int64_t timestamp);
+  // Seals the open batch, if any, making it visible to readers.
+  Status seal();
+  // Seals and asks the flusher to make everything up to the high watermark durable; returns that
+  // target offset. durable_offset() reaches it (or failed() turns true) later.
+  Result<int64_t> request_flush();
+  Result<RetentionReport> retain(int64_t now_ms);
+  // Seals, flushes, writes the indexes and a clean-shutdown checkpoint, stops the threads and
+  // releases the directory lock. Further calls fail with kClosed.
+  Status close();
+
+  // ---- Read path (writer thread) ----
+  // Fills up to `max_records` slots (RecordSlot::kFields doubles each) with records from `offset`,
+  // whole batches up to `max_bytes` (always at least one record), from one segment.
+  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, uint32_t max_records, double* slots);
+  Result<SliceResult> slice(int64_t offset, uint64_t max_bytes);
+  // The first offset whose timestamp is >= `timestamp`, or -1.
+  Result<int64_t> offset_for_time(int64_t timestamp);
+  // The segment whose base offset is `base_offset`, or null.
+  std::shared_ptr<Segment> segment_at(int64_t base_offset) const;
+
+  // ---- State ----
+  int64_t start_offset() const { return log_start_offset_; }
+  int64_t end_offset() const { return active_->next_offset() + batch_count_; }
+  int64_t high_watermark() const { return active_->next_offset(); }
+  int64_t durable_offset() const { return flusher_->durable_offset(); }
+  bool closed() const { return closed_; }
+  bool failed() const { return flusher_->failed(); }
+  Status failure() const { return flusher_->failure(); }
+  const RecoveryReport& recovery() const { return recovery_; }
+  const std::string& dir() const { return dir_; }
+  const LogOptions& options() const { return options_; }
+  size_t segment_count() const { return segments_.size(); }
+  uint64_t size_bytes() const;
+
+ private:
+  Log(std::string dir, LogOptions options, File lock);
+  Status recover(const LogMeta* meta);  // log_recovery.cc
+  Status create_first_segment(int64_t base_offset);
+  Status roll();
+  Status check_writable() const;
+  size_t segment_index_for(int64_t offset) const;
+  Status corrupt_at(const Segment& seg, uint64_t position, const char* what) const;
+
+  const std::string dir_;
+  const LogOptions options_;
+  File lock_;
+  std::vector<std::shared_ptr<Segment>> segments_;
+  Segment* active_ = nullptr;
+  std::unique_ptr<SegmentPreparer> preparer_;
+  std::unique_ptr<Flusher> flusher_;
+  RecoveryReport recovery_;
+  int64_t log_start_offset_ = 0;
+  bool closed_ = false;
+  Status roll_error_;  // a failed roll (ENOSPC) is reported on each append until one succeeds
+
+  // The open batch: [batch_position_, write_position_) of the active segment.
+  uint64_t write_position_ = 0;
+  uint64_t batch_position_ = 0;
+  int32_t batch_count_ = 0;
+  int64_t batch_base_timestamp_ = 0;
+  int64_t batch_max_timestamp_ = 0;
+  uint64_t populated_end_ = 0;
+};
+
+}  // namespace sluice
