@@ -37,7 +37,7 @@ export interface NativeOpenOptions {
 
 export interface NativeLog {
   append(value: unknown, key?: unknown, timestamp?: number, headers?: Uint8Array): number;
-  appendBatch(values: unknown[], keys?: unknown[], timestamps?: Float64Array, headers?: unknown[]): number;
+  appendStaged(staging: Buffer, lengths: Int32Array, count: number, timestamps?: Float64Array): number;
   seal(): void;
   read(offset: number, maxBytes: number, slots: Float64Array): number;
   segmentBuffer(baseOffset: number): ArrayBuffer;

@@ -14,14 +14,8 @@
 import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
 import { native, type NativeLog, type NativeRecovery } from '../native';
-import {
-  decodeHeaders,
-  EMPTY_HEADERS,
-  encodeHeaders,
-  singleRecordBatchBytes,
-  type HeadersInput,
-  type RecordHeader,
-} from './record-headers';
+import { stageBatch } from './batch-stager';
+import { decodeHeaders, EMPTY_HEADERS, encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
 
 export type { HeadersInput, RecordHeader } from './record-headers';
 
@@ -114,10 +108,6 @@ class Record implements LogRecord {
   ) {}
 }
 
-function isBytes(v: unknown): v is Bytes {
-  return typeof v === 'string' || v instanceof Uint8Array;
-}
-
 function checkOffset(offset: unknown, what = 'offset'): asserts offset is number {
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
     throw new TypeError(`${what} must be a non-negative integer, got ${String(offset)}`);
@@ -129,11 +119,6 @@ function checkPositiveInteger(v: unknown, what: string): number {
     throw new RangeError(`${what} must be a positive integer, got ${String(v)}`);
   }
   return v;
-}
-
-function byteLength(v: Bytes | null | undefined): number {
-  if (v === null || v === undefined) return -1;
-  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength;
 }
 
 function validateOptions(options: LogOptions): void {
@@ -227,43 +212,9 @@ export class Log {
    */
   appendBatch(messages: ReadonlyArray<Bytes | null | Message>): number {
     if (!Array.isArray(messages)) throw new TypeError('appendBatch needs an array of messages');
-    const n = messages.length;
-    let values: unknown[] = messages as unknown[];
-    let keys: unknown[] | undefined;
-    let timestamps: Float64Array | undefined;
-    let headers: unknown[] | undefined;
-    const limit = this.#messageBytesMax - 100; // below this no message can be too large
-    for (let i = 0; i < n; i++) {
-      const m = messages[i];
-      if (m === null || isBytes(m)) {
-        if (m !== null && (typeof m === 'string' ? m.length * 3 : m.byteLength) > limit) this.#checkSize(byteLength(m), -1, 0, i);
-        if (values !== messages) values[i] = m;
-        continue;
-      }
-      if (typeof m !== 'object') throw new TypeError(`message ${i} must be a Buffer, Uint8Array, string, null or {value, key, headers, timestamp}`);
-      if (values === messages) {
-        values = messages.slice(0, i) as unknown[];
-        keys = new Array(n).fill(null);
-        headers = new Array(n).fill(undefined);
-        timestamps = new Float64Array(n).fill(NaN);
-      }
-      const msg = m as Message;
-      if (!(msg.value === null || msg.value === undefined || isBytes(msg.value))) throw new TypeError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);
-      if (!(msg.key === null || msg.key === undefined || isBytes(msg.key))) throw new TypeError(`message ${i}: key must be a Buffer, Uint8Array, string or null`);
-      if (msg.timestamp !== undefined) {
-        if (typeof msg.timestamp !== 'number' || !Number.isSafeInteger(msg.timestamp) || msg.timestamp < 0) {
-          throw new RangeError(`message ${i}: timestamp must be a non-negative integer number of milliseconds`);
-        }
-        timestamps![i] = msg.timestamp;
-      }
-      const h = msg.headers === undefined ? undefined : encodeHeaders(msg.headers);
-      this.#checkSize(byteLength(msg.value), byteLength(msg.key), h?.length ?? 0, i);
-      values[i] = msg.value ?? null;
-      keys![i] = msg.key ?? null;
-      headers![i] = h;
-    }
-    if (n === 0) return this.endOffset;
-    const first = this.#native.appendBatch(values, keys, timestamps, headers);
+    this.#checkOpen();
+    const first = stageBatch(messages, this.#messageBytesMax, this.#appendStaged);
+    if (first < 0) return this.endOffset;
     if (!this.#sealScheduled) {
       this.#sealScheduled = true;
       process.nextTick(this.#sealTick);
@@ -271,12 +222,8 @@ export class Log {
     return first;
   }
 
-  #checkSize(valueLen: number, keyLen: number, headersLen: number, index: number): void {
-    const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
-    if (bytes > this.#messageBytesMax) {
-      throw new SluiceError(`message ${index} takes ${bytes} bytes with its batch header, over messageBytesMax (${this.#messageBytesMax})`, ErrorCode.TOO_LARGE);
-    }
-  }
+  readonly #appendStaged = (staging: Buffer, lengths: Int32Array, count: number, timestamps: Float64Array | undefined): number =>
+    this.#native.appendStaged(staging, lengths, count, timestamps);
 
   /** Seals the open batch now instead of at the end of the tick. */
   seal(): void {

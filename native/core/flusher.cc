@@ -1,5 +1,7 @@
 #include "sluice/flusher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "sluice/assert.h"
@@ -71,6 +73,7 @@ void Flusher::fail(const Status& s) {
 }
 
 void Flusher::run() {
+  ::pthread_setname_np(::pthread_self(), "sluice-flush");
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });

@@ -103,7 +103,9 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
       batch::write_record(seg->data() + write_position_, r, delta, batch_count_);
       write_position_ += size;
       if (timestamp > batch_max_timestamp_) batch_max_timestamp_ = timestamp;
-      if (write_position_ > populated_end_) {
+      // Keep at least half a window of faulted-in pages ahead of the writer.
+      if (write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
+          populated_end_ < seg->capacity()) {
         uint64_t to = populated_end_ + options_.populate_window_bytes / 2;
         preparer_->populate(seg->mapping(), populated_end_, to);
         populated_end_ = to;

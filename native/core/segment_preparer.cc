@@ -1,6 +1,7 @@
 #include "sluice/segment_preparer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include <cerrno>
@@ -34,6 +35,7 @@ Status SegmentPreparer::prepare_one(Prepared* out) {
 }
 
 void SegmentPreparer::run() {
+  ::pthread_setname_np(::pthread_self(), "sluice-prepare");
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     cv_.wait(lock, [this] {
