@@ -1,6 +1,8 @@
 export { Log } from './storage/log';
 export type {
   AppendOptions,
+  Confirm,
+  ConfirmCallback,
   Bytes,
   HeadersInput,
   LogOptions,
@@ -11,5 +13,8 @@ export type {
   RecordHeader,
   RecoveryReport,
   RetentionReport,
+  SyncPolicy,
 } from './storage/log';
 export { ErrorCode, SluiceError } from './errors';
+export { faultInjection } from './storage/fault-injection';
+export type { FaultErrno, FaultKind } from './storage/fault-injection';

@@ -33,6 +33,8 @@ export interface NativeOpenOptions {
   retentionMs?: number;
   repair?: boolean;
   populateWindowBytes?: number;
+  sync?: 'always' | 'interval' | 'none';
+  syncIntervalMs?: number;
 }
 
 export interface NativeLog {
@@ -51,6 +53,7 @@ export interface NativeLog {
   failure(): SluiceError | null;
   setActive(active: boolean): void;
   stats(): { segments: number; sizeBytes: number };
+  simulatePowerLoss(): void;
 }
 
 export interface NativeAddon {

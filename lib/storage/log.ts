@@ -15,6 +15,7 @@ import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
 import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
+import { ConfirmQueue } from './confirm-queue';
 import { decodeHeaders, EMPTY_HEADERS, encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
 
 export type { HeadersInput, RecordHeader } from './record-headers';
@@ -37,7 +38,26 @@ export interface LogOptions {
   retentionMs?: number;
   /** Truncate at mid-log corruption instead of refusing to open (data past it is lost). */
   repair?: boolean;
+  /**
+   * When appended data is made durable. 'always': every sealed batch is flushed at once, with
+   * group commit, and confirms wait for it; 'interval' (default): at most every `syncIntervalMs`;
+   * 'none': only on flush(), segment roll and close. Under 'interval' and 'none' a confirm
+   * resolves when its message is sealed, saying whether it is durable yet.
+   */
+  sync?: SyncPolicy;
+  /** For sync 'interval': the longest time appended data waits for a flush. Default 1000. */
+  syncIntervalMs?: number;
 }
+
+export type SyncPolicy = 'always' | 'interval' | 'none';
+
+/** What a confirm reports: the message's offset and whether it is on stable storage. */
+export interface Confirm {
+  offset: number;
+  durable: boolean;
+}
+
+export type ConfirmCallback = (err: Error | null, confirm: Confirm | null) => void;
 
 export interface AppendOptions {
   key?: Bytes | null;
@@ -123,7 +143,7 @@ function checkPositiveInteger(v: unknown, what: string): number {
 
 function validateOptions(options: LogOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'populateWindowBytes']);
+  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'sync', 'syncIntervalMs', 'populateWindowBytes']);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new TypeError(`unknown log option ${JSON.stringify(k)}`);
   }
@@ -137,6 +157,13 @@ function validateOptions(options: LogOptions): void {
     }
   }
   if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new TypeError('repair must be a boolean');
+  if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'interval' && options.sync !== 'none') {
+    throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(options.sync)}`);
+  }
+  if (options.syncIntervalMs !== undefined) {
+    checkPositiveInteger(options.syncIntervalMs, 'syncIntervalMs');
+    if (options.syncIntervalMs > 86_400_000) throw new RangeError('syncIntervalMs must be at most one day');
+  }
   const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
   const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
   const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
@@ -154,19 +181,27 @@ export class Log {
   #sealScheduled = false;
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closePromise: Promise<void> | undefined;
-  #flushes: Array<{ target: number; resolve: (durable: number) => void; reject: (e: Error) => void }> = [];
+  readonly #syncAlways: boolean;
+  // Confirms waiting for their message to be sealed, and those waiting for it to be durable.
+  readonly #waitVisible = new ConfirmQueue();
+  readonly #waitDurable = new ConfirmQueue();
+  #active = false;
   // The segment whose mapping the last read used, and a Buffer over all of it.
   #viewBase = -1;
   #view: Buffer = Buffer.alloc(0);
   readonly #sealTick = (): void => {
     this.#sealScheduled = false;
-    if (this.#state === 'open') this.#native.seal();
+    if (this.#state === 'open') {
+      this.#native.seal();
+      if (this.#waitVisible.size > 0) this.#settleVisible();
+    }
   };
 
-  private constructor(nativeLog: NativeLog, dir: string, messageBytesMax: number) {
+  private constructor(nativeLog: NativeLog, dir: string, messageBytesMax: number, syncAlways: boolean) {
     this.#native = nativeLog;
     this.#dir = dir;
     this.#messageBytesMax = messageBytesMax;
+    this.#syncAlways = syncAlways;
     this.#recovery = nativeLog.recovery();
   }
 
@@ -181,7 +216,7 @@ export class Log {
     const nativeLog = await native.NativeLog.open(dir, { ...options, segmentBytes, messageBytesMax, batchBytesMax }, () => {
       if (log !== undefined) log.#onDurable();
     });
-    log = new Log(nativeLog, dir, messageBytesMax);
+    log = new Log(nativeLog, dir, messageBytesMax, options.sync === 'always');
     return log;
   }
 
@@ -229,6 +264,7 @@ export class Log {
   seal(): void {
     this.#checkOpen();
     this.#native.seal();
+    if (this.#waitVisible.size > 0) this.#settleVisible();
   }
 
   /**
@@ -286,6 +322,46 @@ export class Log {
     return this.#native.slice(offset, maxBytes);
   }
 
+  /**
+   * Resolves (or calls back) once the message at `offset` has reached the log's durability:
+   * on stable storage under sync 'always', sealed and visible otherwise. The confirm says which.
+   * Rejects with the flush failure (code IO) if the log fails before that.
+   */
+  confirm(offset: number): Promise<Confirm>;
+  confirm(offset: number, callback: ConfirmCallback): void;
+  confirm(offset: number, callback?: ConfirmCallback): Promise<Confirm> | void {
+    checkOffset(offset);
+    if (callback !== undefined && typeof callback !== 'function') throw new TypeError('callback must be a function');
+    if (callback === undefined) {
+      return new Promise((resolve, reject) => this.#confirm(offset, (err, c) => (err !== null ? reject(err) : resolve(c!))));
+    }
+    this.#confirm(offset, callback);
+  }
+
+  #confirm(offset: number, callback: ConfirmCallback): void {
+    if (this.#state === 'closed') {
+      const durable = offset < this.durableOffset;
+      if (durable || !this.#syncAlways) process.nextTick(callback, null, { offset, durable });
+      else process.nextTick(callback, this.#closedError(), null);
+      return;
+    }
+    this.#native.offsets(this.#offsets);
+    const [, end, hw, durable] = this.#offsets;
+    if (offset >= end) throw new RangeError(`offset ${offset} has not been appended (the log ends at ${end})`);
+    const settle = (err: Error | null, isDurable: boolean): void => callback(err, err === null ? { offset, durable: isDurable } : null);
+    if (offset < durable || (!this.#syncAlways && offset < hw)) {
+      process.nextTick(settle, null, offset < durable);
+      return;
+    }
+    const failure = this.#native.failure();
+    if (failure !== null) {
+      process.nextTick(settle, failure, false);
+      return;
+    }
+    (this.#syncAlways ? this.#waitDurable : this.#waitVisible).push(offset, settle);
+    this.#setActive();
+  }
+
   /** Seals, then resolves with the durable offset once everything appended so far is on stable storage. */
   flush(): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
@@ -295,25 +371,41 @@ export class Log {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.durableOffset >= target) return Promise.resolve(this.durableOffset);
+    if (this.#waitVisible.size > 0) this.#settleVisible();
+    const durable = this.durableOffset;
+    if (durable >= target) return Promise.resolve(durable);
     return new Promise((resolve, reject) => {
-      if (this.#flushes.length === 0) this.#native.setActive(true);
-      this.#flushes.push({ target, resolve, reject });
+      this.#waitDurable.push(target - 1, (err) => (err !== null ? reject(err) : resolve(Math.max(target, this.durableOffset))));
+      this.#setActive();
     });
   }
 
+  #settleVisible(): void {
+    this.#native.offsets(this.#offsets);
+    const durable = this.#offsets[3];
+    this.#waitVisible.settleBelow(this.#offsets[2], (o) => o < durable);
+    this.#setActive();
+  }
+
+  // Called through the native thread-safe function after every flush round.
   #onDurable(): void {
-    if (this.#flushes.length === 0) return;
-    const failure = this.#state === 'closed' ? null : this.#native.failure();
-    const durable = this.durableOffset;
-    const waiting = this.#flushes;
-    this.#flushes = [];
-    for (const f of waiting) {
-      if (durable >= f.target) f.resolve(durable);
-      else if (failure !== null) f.reject(failure);
-      else this.#flushes.push(f);
+    if (this.#state === 'closed' || this.#waitDurable.size === 0) return;
+    this.#waitDurable.settleBelow(this.durableOffset, () => true);
+    const failure = this.#native.failure();
+    if (failure !== null) {
+      this.#waitDurable.rejectAll(failure);
+      this.#waitVisible.rejectAll(failure);
     }
-    if (this.#flushes.length === 0 && this.#state !== 'closed') this.#native.setActive(false);
+    this.#setActive();
+  }
+
+  // The process stays alive while confirms are pending, as it would for an open socket.
+  #setActive(): void {
+    const active = this.#state !== 'closed' && this.#waitDurable.size + this.#waitVisible.size > 0;
+    if (active !== this.#active) {
+      this.#active = active;
+      this.#native.setActive(active);
+    }
   }
 
   /** Applies retention now (it also runs on every segment roll). */
@@ -328,14 +420,14 @@ export class Log {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#state = 'closing';
     this.#closePromise = this.#native.close().finally(() => {
+      this.#native.offsets(this.#offsets);
+      const [, , hw, durable] = this.#offsets;
       this.#state = 'closed';
-      const durable = this.durableOffset;
+      this.#waitDurable.settleBelow(durable, () => true);
+      this.#waitVisible.settleBelow(hw, (o) => o < durable);
       const err = this.#closedError();
-      for (const f of this.#flushes) {
-        if (durable >= f.target) f.resolve(durable);
-        else f.reject(err);
-      }
-      this.#flushes = [];
+      this.#waitDurable.rejectAll(err);
+      this.#waitVisible.rejectAll(err);
     });
     return this.#closePromise;
   }
@@ -378,6 +470,21 @@ export class Log {
   get closed(): boolean {
     return this.#state !== 'open';
   }
+  /**
+   * Fault injection (SLUICE_FAULT_INJECTION=1 only): a power failure now. Everything not yet
+   * flushed is discarded, as are files whose directory entry was not fsynced; the log is closed
+   * without a checkpoint, and pending confirms are rejected. Reopen the directory to recover.
+   */
+  simulatePowerLoss(): void {
+    this.#checkOpen();
+    this.#native.simulatePowerLoss();
+    this.#state = 'closed';
+    this.#closePromise = Promise.resolve();
+    const err = this.#closedError();
+    this.#waitDurable.rejectAll(err);
+    this.#waitVisible.rejectAll(err);
+  }
+
   /** Segment count and bytes held. */
   stats(): { segments: number; sizeBytes: number } {
     this.#checkOpen();

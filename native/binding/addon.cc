@@ -64,6 +64,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   const char* faults = std::getenv("SLUICE_FAULT_INJECTION");
   if (faults != nullptr && std::strcmp(faults, "1") == 0) {
     exports.Set("armFault", Napi::Function::New(env, ArmFault, "armFault"));
+    fault::enable_tracking();
   }
   exports.Set("NativeLog", init_log_class(env));
   return exports;

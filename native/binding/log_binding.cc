@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "sluice/fault.h"
 #include "sluice/log.h"
 #include "addon.h"
 
@@ -126,7 +127,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
          InstanceMethod<&NativeLog::Recovery>("recovery"),
          InstanceMethod<&NativeLog::Failure>("failure"),
          InstanceMethod<&NativeLog::SetActive>("setActive"),
-         InstanceMethod<&NativeLog::Stats>("stats")});
+         InstanceMethod<&NativeLog::Stats>("stats"),
+         InstanceMethod<&NativeLog::SimulatePowerLoss>("simulatePowerLoss")});
   }
 
   // Called by OpenWorker with (External<Log>, onDurable).
@@ -413,6 +415,17 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return o;
   }
 
+  // simulatePowerLoss(): fault injection only (SLUICE_FAULT_INJECTION=1); see Log.
+  Napi::Value SimulatePowerLoss(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!fault::tracking()) {
+      throw Napi::Error::New(env, "simulatePowerLoss needs SLUICE_FAULT_INJECTION=1");
+    }
+    live(env).simulate_power_loss();
+    finish_close(env);
+    return env.Undefined();
+  }
+
   // setActive(bool): keep the event loop alive while confirms are pending.
   Napi::Value SetActive(const Napi::CallbackInfo& info) {
     if (tsfn_) {
@@ -549,6 +562,21 @@ Napi::Value NativeLog::Open(const Napi::CallbackInfo& info) {
   if (rm.IsNumber()) opt.retention_ms = static_cast<int64_t>(rm.As<Napi::Number>().DoubleValue());
   opt.repair = o.Get("repair").ToBoolean();
   opt.populate_window_bytes = get_option(o, "populateWindowBytes", opt.populate_window_bytes);
+  Napi::Value sync = o.Get("sync");
+  if (sync.IsString()) {
+    std::string policy = sync.As<Napi::String>();
+    if (policy == "always") {
+      opt.sync = SyncPolicy::kAlways;
+    } else if (policy == "interval") {
+      opt.sync = SyncPolicy::kInterval;
+    } else if (policy == "none") {
+      opt.sync = SyncPolicy::kNone;
+    } else {
+      throw Napi::RangeError::New(env, "sync must be 'always', 'interval' or 'none'");
+    }
+  }
+  opt.sync_interval_ms =
+      static_cast<uint32_t>(get_option(o, "syncIntervalMs", opt.sync_interval_ms));
   Status valid = opt.validate();
   if (!valid.is_ok()) throw_status(env, valid);
   auto* worker = new OpenWorker(env, info[0].As<Napi::String>(), opt, info[2].As<Napi::Function>());

@@ -1,6 +1,8 @@
 #include "sluice/fault.h"
 
 #include <atomic>
+#include <mutex>
+#include <set>
 
 namespace sluice::fault {
 namespace {
@@ -25,6 +27,41 @@ int take(Kind kind) {
     }
   }
   return 0;
+}
+
+namespace {
+std::atomic<bool> tracking_enabled{false};
+std::mutex entries_mutex;
+std::set<std::string> entries;  // guarded by entries_mutex
+
+std::string parent_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+}  // namespace
+
+void enable_tracking() { tracking_enabled.store(true, std::memory_order_release); }
+bool tracking() { return tracking_enabled.load(std::memory_order_acquire); }
+
+void note_entry(const std::string& path) {
+  if (!tracking()) return;
+  std::lock_guard<std::mutex> lock(entries_mutex);
+  entries.insert(path);
+}
+
+void note_dir_synced(const std::string& dir) {
+  if (!tracking()) return;
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  std::lock_guard<std::mutex> lock(entries_mutex);
+  for (auto it = entries.begin(); it != entries.end();) {
+    it = parent_of(*it) == d ? entries.erase(it) : std::next(it);
+  }
+}
+
+std::vector<std::string> unsynced_entries() {
+  std::lock_guard<std::mutex> lock(entries_mutex);
+  return std::vector<std::string>(entries.begin(), entries.end());
 }
 
 }  // namespace sluice::fault

@@ -33,6 +33,7 @@ Result<File> File::open(const std::string& path, int flags, mode_t mode) {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return Status::io(errno, "open", path);
+  if (flags & O_CREAT) fault::note_entry(path);
   return File(fd, path);
 }
 
@@ -106,6 +107,7 @@ Status fsync_dir(const std::string& dir) {
   if (!f.is_ok()) return f.status();
   if (int err = fault::take(fault::kSync)) return Status::io(err, "fsync", dir);
   if (::fsync(f.value().fd()) != 0) return Status::io(errno, "fsync", dir);
+  fault::note_dir_synced(dir);
   return f.value().close();
 }
 
@@ -119,6 +121,7 @@ Status write_file_atomic(const std::string& dir, const std::string& name,
   SLUICE_TRY(f.value().datasync());
   SLUICE_TRY(f.value().close());
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::io(errno, "rename", path);
+  fault::note_entry(path);
   return fsync_dir(dir);
 }
 

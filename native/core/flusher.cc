@@ -3,13 +3,17 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "sluice/assert.h"
 
 namespace sluice {
 
-Flusher::Flusher(std::string dir, LogMeta meta, int64_t durable_offset)
-    : dir_(std::move(dir)), meta_(meta), durable_offset_(durable_offset) {}
+Flusher::Flusher(std::string dir, LogMeta meta, int64_t durable_offset, uint32_t interval_ms)
+    : dir_(std::move(dir)),
+      interval_ms_(interval_ms),
+      meta_(meta),
+      durable_offset_(durable_offset) {}
 
 Flusher::~Flusher() { stop(); }
 
@@ -19,8 +23,9 @@ void Flusher::start(Notify notify) {
 }
 
 void Flusher::submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
-                          bool rolled) {
+                          bool rolled, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);
+  urgent_ = urgent_ || urgent;
   Task t;
   t.segment = std::move(segment);
   t.end = end;
@@ -36,6 +41,7 @@ void Flusher::submit_retention(std::vector<std::shared_ptr<Segment>> deleted,
   Task t;
   t.deleted = std::move(deleted);
   t.log_start_offset = log_start_offset;
+  urgent_ = true;
   queue_.push_back(std::move(t));
   cv_.notify_one();
 }
@@ -44,6 +50,17 @@ void Flusher::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Flusher::abandon() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    abandoning_ = true;
+    stopping_ = true;
+    queue_.clear();
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
@@ -75,11 +92,19 @@ void Flusher::fail(const Status& s) {
 void Flusher::run() {
   ::pthread_setname_np(::pthread_self(), "sluice-flush");
   std::unique_lock<std::mutex> lock(mutex_);
+  auto last_round = std::chrono::steady_clock::now();
   while (true) {
     cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty() && stopping_) return;
+    if (abandoning_ || (queue_.empty() && stopping_)) return;
+    if (!urgent_ && !stopping_ && interval_ms_ > 0) {
+      auto deadline = last_round + std::chrono::milliseconds(interval_ms_);
+      cv_.wait_until(lock, deadline, [this] { return stopping_ || urgent_; });
+      if (abandoning_) return;
+    }
     std::vector<Task> tasks;
     tasks.swap(queue_);
+    urgent_ = false;
+    last_round = std::chrono::steady_clock::now();
     lock.unlock();
     int64_t durable = durable_offset_.load(std::memory_order_relaxed);
     if (!failed()) {
@@ -123,9 +148,10 @@ Status Flusher::run_round(std::vector<Task>& tasks, int64_t* durable) {
       seg.dir_entry_synced = true;
     }
     if (rolled) {
-      SLUICE_TRY(seg.write_indexes());
+      // Index files are rebuildable: if one cannot be written (a full disk, say), the segment
+      // simply stays above the recovery point and is rescanned on the next open.
+      if (seg.write_indexes().is_ok()) recovery_point = std::max(recovery_point, next);
       dir_dirty = true;
-      recovery_point = std::max(recovery_point, next);
     }
     *durable = std::max(*durable, next);
   }
@@ -149,7 +175,9 @@ Status Flusher::run_round(std::vector<Task>& tasks, int64_t* durable) {
     meta.clean = false;
     // The start offset goes to disk before any file is removed: a crash in between leaves
     // segments that the next open deletes, never a start offset that points into deleted data.
-    SLUICE_TRY(write_meta(meta));
+    // The data itself is durable by now, so a failed checkpoint is not a failed flush: the files
+    // stay (the next open rescans or re-deletes them) and the next round tries again.
+    if (!write_meta(meta).is_ok()) return Status::ok();
   }
   if (!deleted.empty()) {
     for (auto& seg : deleted) {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "sluice/assert.h"
+#include "sluice/fault.h"
 
 namespace sluice {
 
@@ -30,6 +31,9 @@ Status LogOptions::validate() const {
   }
   if (index_interval_bytes == 0 || index_interval_bytes > segment_bytes) {
     return bad("indexIntervalBytes must be between 1 and segmentBytes");
+  }
+  if (sync == SyncPolicy::kInterval && (sync_interval_ms == 0 || sync_interval_ms > 86400000)) {
+    return bad("syncIntervalMs must be between 1 and 86400000");
   }
   return Status::ok();
 }
@@ -160,6 +164,10 @@ Status Log::seal() {
   if (verified) seg->verified_end = seg->size();
   batch_count_ = 0;
   batch_position_ = write_position_;
+  if (options_.sync != SyncPolicy::kNone) {
+    flusher_->submit_sync(segments_.back(), seg->size(), seg->next_offset(), false,
+                          options_.sync == SyncPolicy::kAlways);
+  }
   return Status::ok();
 }
 
@@ -168,7 +176,7 @@ Result<int64_t> Log::request_flush() {
   SLUICE_TRY(seal());
   int64_t target = active_->next_offset();
   if (target > flusher_->durable_offset()) {
-    flusher_->submit_sync(segments_.back(), active_->size(), target, false);
+    flusher_->submit_sync(segments_.back(), active_->size(), target, false, true);
   }
   return target;
 }
@@ -199,7 +207,7 @@ Status Log::roll() {
                                        prepared.value().mapping);
   seg->dir_entry_synced = false;
   active_->on_roll();
-  flusher_->submit_sync(segments_.back(), active_->size(), active_->next_offset(), true);
+  flusher_->submit_sync(segments_.back(), active_->size(), active_->next_offset(), true, true);
   segments_.push_back(seg);
   active_ = seg.get();
   write_position_ = batch_position_ = 0;
@@ -281,6 +289,20 @@ Status Log::close() {
   }
   (void)lock_.close();
   return result;
+}
+
+void Log::simulate_power_loss() {
+  if (closed_) return;
+  closed_ = true;
+  preparer_->stop();
+  flusher_->abandon();
+  for (auto& seg : segments_) {
+    // Zeroing through the file (not the mapping) drops the page-cache copies as a power cut would.
+    (void)seg->file().truncate(seg->synced_end);
+    (void)seg->file().truncate(seg->capacity());
+  }
+  for (const std::string& path : fault::unsynced_entries()) (void)remove_file(path);
+  (void)lock_.close();
 }
 
 size_t Log::segment_index_for(int64_t offset) const {

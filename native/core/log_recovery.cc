@@ -230,7 +230,10 @@ Status Log::recover(const LogMeta* meta) {
   fresh.log_start_offset = log_start_offset_;
   fresh.recovery_point = active_->next_offset();
   fresh.clean = false;
-  flusher_ = std::make_unique<Flusher>(dir_, fresh, active_->next_offset());
+  flusher_ = std::make_unique<Flusher>(dir_, fresh, active_->next_offset(),
+                                       options_.sync == SyncPolicy::kInterval
+                                           ? options_.sync_interval_ms
+                                           : 0);
   SLUICE_TRY(flusher_->write_meta(fresh));
   preparer_ = std::make_unique<SegmentPreparer>(dir_, options_.segment_bytes,
                                                 options_.populate_window_bytes);

@@ -1,5 +1,7 @@
 #include "sluice/segment_preparer.h"
 
+#include "sluice/fault.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -85,6 +87,7 @@ Result<SegmentPreparer::Prepared> SegmentPreparer::take(const std::string& final
     wanted_ = false;
     return s;
   }
+  fault::note_entry(final_path);
   Prepared p = std::move(prepared_);
   p.file.set_path(final_path);
   ready_ = false;

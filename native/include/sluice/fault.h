@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sluice::fault {
 
@@ -18,5 +20,14 @@ enum Kind : uint8_t {
 void arm(Kind kind, int err, uint32_t count);
 // 0 when nothing is armed for `kind`; otherwise consumes one and returns its errno.
 int take(Kind kind);
+
+// Directory-entry tracking, for simulated power loss: every file created or renamed into place
+// is remembered until its directory is fsynced. Off (and free) unless enabled.
+void enable_tracking();
+bool tracking();
+void note_entry(const std::string& path);
+void note_dir_synced(const std::string& dir);
+// Entries whose directory was not fsynced since they appeared: lost in a power failure.
+std::vector<std::string> unsynced_entries();
 
 }  // namespace sluice::fault

@@ -4,6 +4,9 @@
 // fsyncs the directory for new files, writes rolled segments' indexes, checkpoints the recovery
 // point, then publishes the durable offset and calls `notify` (from this thread).
 //
+// Urgent targets (sync policy "always", explicit flushes, rolled segments) start a round at once;
+// others wait until `interval_ms` has passed since the previous round (policy "interval").
+//
 // Fail-stop: Linux may drop dirty pages after a failed fsync, so a later retry could succeed
 // without the data. The first failure is kept; no target is synced after it and failed() reports
 // it forever. Threading: submit*() and accessors from any thread; the rest runs on the thread.
@@ -29,7 +32,7 @@ class Flusher {
  public:
   using Notify = std::function<void()>;
 
-  Flusher(std::string dir, LogMeta meta, int64_t durable_offset);
+  Flusher(std::string dir, LogMeta meta, int64_t durable_offset, uint32_t interval_ms);
   ~Flusher();
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
@@ -38,11 +41,13 @@ class Flusher {
   // Sync `segment` up to `end` (its sealed size then), making offsets below `next_offset` durable.
   // `rolled`: the segment will get no more data; also write its indexes and checkpoint.
   void submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
-                   bool rolled);
+                   bool rolled, bool urgent);
   // Retention: persist the new log start offset, then delete the segments' files.
   void submit_retention(std::vector<std::shared_ptr<Segment>> deleted, int64_t log_start_offset);
   // Finishes every queued task, then stops the thread.
   void stop();
+  // Stops the thread after the round in progress, dropping queued tasks (simulated power loss).
+  void abandon();
 
   int64_t durable_offset() const { return durable_offset_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -72,7 +77,10 @@ class Flusher {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<Task> queue_;
+  bool urgent_ = false;  // queue_ holds a task that must not wait for the interval
   bool stopping_ = false;
+  bool abandoning_ = false;
+  const uint32_t interval_ms_;
   std::thread thread_;
   LogMeta meta_;  // guarded by mutex_; written only by the thread while it runs
   Status failure_;

@@ -30,6 +30,11 @@
 
 namespace sluice {
 
+// When appended data is made durable. kAlways: every sealed batch is flushed at once (group
+// commit: one msync covers everything sealed while the previous one ran). kInterval: at most every
+// sync_interval_ms. kNone: only on flush(), roll and close. Rolled segments are always flushed.
+enum class SyncPolicy : uint8_t { kNone, kInterval, kAlways };
+
 struct LogOptions {
   // Bounds, named once. Segment positions are u32 in the index, hence the 2 GiB - 1 ceiling.
   static constexpr uint64_t kSegmentBytesMin = 64 * 1024;
@@ -45,6 +50,8 @@ struct LogOptions {
   int64_t retention_ms = -1;
   bool repair = false;  // truncate at mid-log corruption instead of failing to open
   uint64_t populate_window_bytes = 32ull * 1024 * 1024;  // pages kept faulted in ahead of writes
+  SyncPolicy sync = SyncPolicy::kInterval;
+  uint32_t sync_interval_ms = 1000;
 
   Status validate() const;
 };
@@ -107,6 +114,11 @@ class Log {
   // Seals, flushes, writes the indexes and a clean-shutdown checkpoint, stops the threads and
   // releases the directory lock. Further calls fail with kClosed.
   Status close();
+
+  // Fault injection: a power failure now. Stops the threads without flushing, then discards what a
+  // power loss could lose: every byte past each segment's last sync and every file whose directory
+  // entry was not fsynced (fault::tracking must be on). The log is closed afterwards.
+  void simulate_power_loss();
 
   // ---- Read path (writer thread) ----
   // Fills up to `max_records` slots (RecordSlot::kFields doubles each) with records from `offset`,

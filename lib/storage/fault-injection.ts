@@ -1,0 +1,23 @@
+/**
+ * Fault injection for tests, available only when the process starts with
+ * SLUICE_FAULT_INJECTION=1 (the addon offers nothing otherwise, and normal runs pay nothing).
+ * Simulated power loss is a method of Log: `log.simulatePowerLoss()`.
+ */
+import { native } from '../native';
+
+export type FaultKind = 'sync' | 'allocate';
+export type FaultErrno = 'EIO' | 'ENOSPC';
+
+export const faultInjection = {
+  get available(): boolean {
+    return typeof native.armFault === 'function';
+  },
+  /** Fails the next `count` calls of a kind (fdatasync/fsync/msync, or segment space reservation). */
+  arm(kind: FaultKind, errno: FaultErrno, count = 1): void {
+    if (typeof native.armFault !== 'function') throw new Error('fault injection needs SLUICE_FAULT_INJECTION=1 in the environment');
+    native.armFault(kind, errno, count);
+  },
+  disarm(kind: FaultKind): void {
+    if (typeof native.armFault === 'function') native.armFault(kind, 'EIO', 0);
+  },
+};
