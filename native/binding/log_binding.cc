@@ -302,20 +302,32 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     Log& log = live(env);
     int64_t base = static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue());
     auto it = buffers_.find(base);
-    if (it != buffers_.end()) return it->second.Value();
+    if (it != buffers_.end()) {
+      it->second.stamp = ++buffer_clock_;
+      return it->second.ref.Value();
+    }
     auto seg = log.segment_at(base);
     if (!seg) throw_status(env, Status::error(Code::kOffsetOutOfRange, "no segment at that offset"));
     auto m = seg->view_mapping();
     if (!m.is_ok()) throw_status(env, m.status());
-    // Segments that left the log (retention) lose their cache entry; their buffers live on in JS.
+    // Segments that left the log (retention) lose their cache entry, and so does the oldest entry
+    // beyond kCachedBuffersMax; buffers already in JS live on with their own mapping.
     for (auto i = buffers_.begin(); i != buffers_.end();) {
       i = log.segment_at(i->first) ? std::next(i) : buffers_.erase(i);
+    }
+    if (buffers_.size() >= kCachedBuffersMax) {
+      auto oldest = buffers_.begin();
+      for (auto i = buffers_.begin(); i != buffers_.end(); ++i) {
+        if (i->second.stamp < oldest->second.stamp) oldest = i;
+      }
+      if (auto evicted = log.segment_at(oldest->first)) evicted->drop_view_mapping();
+      buffers_.erase(oldest);
     }
     auto* hold = new std::shared_ptr<Mapping>(m.value());
     auto ab = Napi::ArrayBuffer::New(
         env, (*hold)->data(), (*hold)->size(),
         [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hold);
-    buffers_.emplace(base, Napi::Persistent(ab));
+    buffers_.emplace(base, CachedBuffer{Napi::Persistent(ab), ++buffer_clock_});
     return ab;
   }
 
@@ -462,7 +474,14 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   RecoveryReport recovery_;
   bool busy_ = false;
   Napi::ThreadSafeFunction tsfn_;
-  std::unordered_map<int64_t, Napi::Reference<Napi::ArrayBuffer>> buffers_;
+  // ArrayBuffers over segments' view mappings, one per mapping, least recently used evicted.
+  static constexpr size_t kCachedBuffersMax = 8;
+  struct CachedBuffer {
+    Napi::Reference<Napi::ArrayBuffer> ref;
+    uint64_t stamp;
+  };
+  std::unordered_map<int64_t, CachedBuffer> buffers_;
+  uint64_t buffer_clock_ = 0;
   std::string key_scratch_;
   std::string value_scratch_;
   double final_[4] = {0, 0, 0, 0};

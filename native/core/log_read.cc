@@ -44,7 +44,9 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
   if (offset >= high_watermark() || max_records == 0) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
   uint8_t* base = seg->data();
-  uint64_t pos = seg->find_batch(offset);
+  auto found = seg->find_batch(offset);
+  if (!found.is_ok()) return found.status();
+  uint64_t pos = found.value();
   uint64_t bytes = 0;
   uint32_t count = 0;
   while (pos < seg->size() && count < max_records) {
@@ -93,7 +95,9 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
   result.next_offset = offset;
   if (offset >= high_watermark()) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
-  uint64_t start = seg->find_batch(offset);
+  auto found = seg->find_batch(offset);
+  if (!found.is_ok()) return found.status();
+  uint64_t start = found.value();
   uint64_t pos = start;
   while (pos < seg->size()) {
     batch::Header h;
@@ -121,7 +125,9 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
     int64_t from = i == 0 ? seg->base_offset()
                           : seg->base_offset() + entries[i - 1].relative_offset + 1;
     if (from >= seg->next_offset()) continue;
-    uint64_t pos = seg->find_batch(from);
+    auto found = seg->find_batch(from);
+    if (!found.is_ok()) return found.status();
+    uint64_t pos = found.value();
     while (pos < seg->size()) {
       batch::Header h;
       SLUICE_TRY(checked_header(*seg, pos, &h));

@@ -66,16 +66,30 @@ void Segment::on_roll() {
   }
 }
 
-uint64_t Segment::find_batch(int64_t offset) const {
+Result<uint64_t> Segment::find_batch(int64_t offset) const {
   SLUICE_ASSERT(offset >= base_offset_ && offset < next_offset_, "offset outside the segment");
-  uint64_t pos = index_.lookup(static_cast<uint32_t>(offset - base_offset_));
   const uint8_t* d = data();
-  while (true) {
-    SLUICE_ASSERT(pos + batch::kHeaderBytes <= size_, "walked past the sealed data");
-    batch::Header h = batch::read_header(d + pos);
-    if (h.last_offset() >= offset) return pos;
-    pos += h.total_bytes();
+  uint64_t from = index_.lookup(static_cast<uint32_t>(offset - base_offset_));
+  for (int attempt = 0; attempt < 2; attempt++, from = 0) {
+    uint64_t pos = from;
+    while (pos + batch::kHeaderBytes <= size_) {
+      batch::Header h = batch::read_header(d + pos);
+      bool sane = h.magic == static_cast<int8_t>(batch::kMagic) &&
+                  h.batch_length >= static_cast<int32_t>(batch::kHeaderBytes - batch::kLogOverheadBytes) &&
+                  pos + h.total_bytes() <= size_ && h.base_offset >= base_offset_ &&
+                  h.base_offset <= offset && h.records_count > 0;
+      if (!sane) break;
+      if (h.last_offset() >= offset) return pos;
+      pos += h.total_bytes();
+    }
+    if (from == 0) {
+      return Status::corrupt("no batch holds offset " + std::to_string(offset) + " in " +
+                                 log_path() + " (damaged batch near position " +
+                                 std::to_string(pos) + ")",
+                             log_path(), static_cast<int64_t>(pos));
+    }
   }
+  return Status::corrupt("unreachable", log_path(), 0);
 }
 
 batch::Check Segment::scan(uint64_t limit, uint32_t index_interval_bytes, bool verify_crc) {

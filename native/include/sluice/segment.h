@@ -60,8 +60,10 @@ class Segment {
   // Called once when the segment stops being the active one: adds the final time index entry.
   void on_roll();
 
-  // The position of the batch holding `offset` (base_offset <= offset < next_offset).
-  uint64_t find_batch(int64_t offset) const;
+  // The position of the batch holding `offset` (base_offset <= offset < next_offset). Every header
+  // walked is bounds-checked; if the index led astray (a damaged index file that still looked
+  // sane) the walk restarts from position 0, and only damaged data gives kCorrupt.
+  Result<uint64_t> find_batch(int64_t offset) const;
 
   // Checks and indexes batches from size() onwards, stopping before the first that fails or at
   // `limit` (the readable bytes). Returns that batch's check (kEnd at a clean end).
@@ -80,6 +82,9 @@ class Segment {
 
   // The copy-on-write mapping that JS views are cut from, made on first use (writer thread).
   Result<std::shared_ptr<Mapping>> view_mapping();
+  // Forgets the view mapping (views already handed out keep it alive); the next view_mapping()
+  // maps the file afresh at a new address, so no two live ArrayBuffers ever share memory.
+  void drop_view_mapping() { view_mapping_.reset(); }
 
   // Swaps in a new mapping of the same file (open-time only, before any reader exists).
   void replace_mapping(std::shared_ptr<Mapping> mapping) { mapping_ = std::move(mapping); }
