@@ -134,7 +134,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "sluice-flusher", 0, 1);
     tsfn_.Unref(env);
     Napi::ThreadSafeFunction tsfn = tsfn_;
-    log_->start([tsfn]() mutable { tsfn.NonBlockingCall(); });
+    log_->start([tsfn]() mutable { tsfn.NonBlockingCall(notify_js); });
     // The hot methods are own properties bound to this instance through their function data:
     // an ObjectWrap method would pay napi_unwrap (~35 ns) on every call.
     slot_ = new Slot{this, 1};
@@ -159,6 +159,18 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   }
 
  private:
+  // Runs on the JS thread for each flusher notification. While a worker's environment is being
+  // torn down the call can fail (env null, or an exception because JS may no longer run): there is
+  // nobody left to notify, and an exception escaping here would terminate the process. The JS
+  // side never lets a user callback's exception reach this call.
+  static void notify_js(Napi::Env env, Napi::Function fn) {
+    if (env == nullptr || fn.IsEmpty()) return;
+    try {
+      fn.Call({});
+    } catch (const Napi::Error&) {
+    }
+  }
+
   // Shared by the bound functions and the instance; whichever goes last frees it. JS thread only.
   struct Slot {
     NativeLog* self;

@@ -145,7 +145,11 @@ Status make_dirs(const std::string& dir) {
     pos = dir.find('/', pos + 1);
     partial = dir.substr(0, pos);
     if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(partial.c_str(), 0755) == 0) {
+      // A new directory is durable only once its parent's entry is.
+      size_t slash = partial.find_last_of('/');
+      SLUICE_TRY(fsync_dir(slash == 0 ? "/" : slash == std::string::npos ? "." : partial.substr(0, slash)));
+    } else if (errno != EEXIST) {
       return Status::io(errno, "mkdir", partial);
     }
   }

@@ -26,6 +26,14 @@ void Flusher::submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_
                           bool rolled, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);
   urgent_ = urgent_ || urgent;
+  // Targets only grow: a plain target for the segment of the last queued one replaces it, so the
+  // queue stays short however many seals an interval sees.
+  if (!rolled && !queue_.empty() && queue_.back().segment == segment && !queue_.back().rolled) {
+    queue_.back().end = std::max(queue_.back().end, end);
+    queue_.back().next_offset = std::max(queue_.back().next_offset, next_offset);
+    cv_.notify_one();
+    return;
+  }
   Task t;
   t.segment = std::move(segment);
   t.end = end;

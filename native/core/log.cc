@@ -32,6 +32,9 @@ Status LogOptions::validate() const {
   if (index_interval_bytes == 0 || index_interval_bytes > segment_bytes) {
     return bad("indexIntervalBytes must be between 1 and segmentBytes");
   }
+  if (populate_window_bytes < 64 * 1024 || populate_window_bytes > (1ull << 30)) {
+    return bad("populateWindowBytes must be between 64 KiB and 1 GiB");
+  }
   if (sync == SyncPolicy::kInterval && (sync_interval_ms == 0 || sync_interval_ms > 86400000)) {
     return bad("syncIntervalMs must be between 1 and 86400000");
   }
@@ -159,9 +162,8 @@ Status Log::seal() {
                              &back) == batch::Check::kOk,
                 "a sealed batch must read back");
 #endif
-  bool verified = seg->verified_end == batch_position_;
   seg->on_batch_sealed(batch_position_, h, options_.index_interval_bytes);
-  if (verified) seg->verified_end = seg->size();
+  seg->note_verified(batch_position_, h);
   batch_count_ = 0;
   batch_position_ = write_position_;
   if (options_.sync != SyncPolicy::kNone) {

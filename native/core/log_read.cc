@@ -1,6 +1,7 @@
 // The read side of Log: record reads for JS, raw batch slices for sendfile, and time lookups.
-// Every batch is bounds-checked before use, and CRC-checked once (then remembered in
-// Segment::verified_end) unless this process wrote or scanned it.
+// No batch is used before it and everything before it in its segment were verified once (CRC,
+// records, contiguous offsets; remembered in Segment::verified_end()), unless this process wrote
+// or scanned them already.
 #include <algorithm>
 
 #include "sluice/assert.h"
@@ -9,24 +10,12 @@
 namespace sluice {
 
 namespace {
-// The header of the sealed batch at `pos`, checked fully unless already verified.
-Status checked_header(const Segment& seg, uint64_t pos, batch::Header* h) {
-  uint64_t avail = seg.size() - pos;
-  if (pos < seg.verified_end) {
-    *h = batch::read_header(seg.data() + pos);
-    return Status::ok();
-  }
-  batch::Check c = batch::check(seg.data() + pos, avail, -1, avail, true, true, h);
-  if (c != batch::Check::kOk) {
-    return Status::corrupt(std::string("corrupt batch (") + batch::check_name(c) + ") in " +
-                               seg.log_path() + " at position " + std::to_string(pos),
-                           seg.log_path(), static_cast<int64_t>(pos));
-  }
+// The header of the sealed batch at `pos`, once it and every batch before it in the segment are
+// verified (see Segment::verify_through).
+Status checked_header(Segment& seg, uint64_t pos, batch::Header* h) {
+  SLUICE_TRY(seg.verify_through(pos));
+  *h = batch::read_header(seg.data() + pos);
   return Status::ok();
-}
-
-void mark_verified(Segment& seg, uint64_t pos, const batch::Header& h) {
-  if (seg.verified_end == pos) seg.verified_end = pos + h.total_bytes();
 }
 }  // namespace
 
@@ -53,7 +42,6 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
     batch::Header h;
     SLUICE_TRY(checked_header(*seg, pos, &h));
     if (bytes > 0 && bytes + h.total_bytes() > max_bytes) break;
-    mark_verified(*seg, pos, h);
     const uint8_t* r = base + pos + batch::kHeaderBytes;
     const uint8_t* end = base + pos + h.total_bytes();
     for (int32_t i = 0; i < h.records_count && count < max_records; i++) {
@@ -103,7 +91,6 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
     batch::Header h;
     SLUICE_TRY(checked_header(*seg, pos, &h));
     if (pos > start && pos - start + h.total_bytes() > max_bytes) break;
-    mark_verified(*seg, pos, h);
     if (pos == start) result.first_offset = h.base_offset;
     result.next_offset = h.next_offset();
     pos += h.total_bytes();
@@ -131,8 +118,7 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
     while (pos < seg->size()) {
       batch::Header h;
       SLUICE_TRY(checked_header(*seg, pos, &h));
-      mark_verified(*seg, pos, h);
-      if (h.max_timestamp >= timestamp) {
+        if (h.max_timestamp >= timestamp) {
         const uint8_t* r = seg->data() + pos + batch::kHeaderBytes;
         const uint8_t* end = seg->data() + pos + h.total_bytes();
         for (int32_t k = 0; k < h.records_count; k++) {

@@ -25,14 +25,14 @@ namespace sluice {
 
 namespace {
 
-// Whether a batch that passes its CRC starts anywhere in (from, limit): a sign that the bytes at
-// `from` are damage in the middle of the data, not a torn tail.
-bool valid_batch_follows(const uint8_t* data, uint64_t from, uint64_t limit, int64_t min_offset) {
-  if (limit < batch::kHeaderBytes) return false;
+// Where the first batch that passes its CRC starts in (from, limit), or `limit` if none does. One
+// there is a sign that the bytes at `from` are damage in the middle of the data, not a torn tail.
+uint64_t next_valid_batch(const uint8_t* data, uint64_t from, uint64_t limit, int64_t min_offset) {
+  if (limit < batch::kHeaderBytes) return limit;
   for (uint64_t q = from + 1; q + batch::kHeaderBytes <= limit; q++) {
     const void* hit = std::memchr(data + q + batch::field::kMagic, batch::kMagic,
                                   limit - batch::kHeaderBytes + 1 - q);
-    if (hit == nullptr) return false;
+    if (hit == nullptr) return limit;
     q = static_cast<uint64_t>(static_cast<const uint8_t*>(hit) - data) - batch::field::kMagic;
     batch::Header h = batch::read_header(data + q);
     if (h.batch_length < static_cast<int32_t>(batch::kHeaderBytes - batch::kLogOverheadBytes) ||
@@ -40,8 +40,29 @@ bool valid_batch_follows(const uint8_t* data, uint64_t from, uint64_t limit, int
       continue;
     }
     if (crc32c(data + q + batch::kCrcStart, h.total_bytes() - batch::kCrcStart) == h.crc) {
-      return true;
+      return q;
     }
+  }
+  return limit;
+}
+
+// Whether an all-zero 512-byte sector (of the `size` mapped bytes) overlaps the damaged batch at
+// `from`, taken as its claimed extent, else one page, and never past `limit`, the next valid batch:
+// the trace of a sector that never reached the disk. The sector may reach into the batches after
+// it, which are then damaged too, or even into the next valid one when its first bytes were zeros.
+bool zeroed_sector_in(const uint8_t* data, uint64_t from, uint64_t limit, uint64_t size) {
+  constexpr uint64_t kSector = 512;
+  uint64_t end = from + 4096;
+  if (from + batch::kHeaderBytes <= limit) {
+    batch::Header h = batch::read_header(data + from);
+    if (h.batch_length >= 0) end = from + h.total_bytes();
+  }
+  end = std::min(end, limit);
+  for (uint64_t s = from & ~(kSector - 1); s < end && s + kSector <= size; s += kSector) {
+    if (s + kSector <= from) continue;
+    bool zero = true;
+    for (uint64_t i = 0; i < kSector && zero; i++) zero = data[s + i] == 0;
+    if (zero) return true;
   }
   return false;
 }
@@ -130,15 +151,16 @@ Status Log::recover(const LogMeta* meta) {
     const bool below_recovery_point = !last && bases[i + 1] <= recovery_point;
     bool loaded = false;
     if (below_recovery_point || (last && clean)) {
-      if (seg->load_indexes() && seg->resume_from_indexes(size)) {
-        batch::Check c = seg->scan(size, interval, false);
-        loaded = c == batch::Check::kEnd &&
+      bool indexes_ok = seg->load_indexes() && seg->resume_from_indexes(size);
+      if (indexes_ok) {
+        indexes_ok = seg->scan(size, interval, false) == batch::Check::kEnd &&
+                     seg->indexes_match_data(!last);
+        loaded = indexes_ok &&
                  (last ? seg->next_offset() == meta->clean_end_offset &&
                              seg->size() == meta->clean_last_segment_size
                        : seg->next_offset() == bases[i + 1]);
-      } else {
-        report.indexes_rebuilt++;
       }
+      if (!indexes_ok) report.indexes_rebuilt++;
     }
     if (loaded) {
       report.segments_loaded++;
@@ -147,13 +169,20 @@ Status Log::recover(const LogMeta* meta) {
       report.segments_scanned++;
       batch::Check c = seg->scan(size, interval, true);
       const uint64_t stop = seg->size();
-      bool damage_follows = c != batch::Check::kEnd || stop < size
-                                ? valid_batch_follows(seg->data(), stop, size, seg->next_offset())
-                                : false;
+      const uint64_t next_valid = stop < size ? next_valid_batch(seg->data(), stop, size,
+                                                                  seg->next_offset())
+                                              : size;
+      const bool damage_follows = next_valid < size;
       bool complete = c == batch::Check::kEnd && !damage_follows &&
                       (last || seg->next_offset() == bases[i + 1]);
       if (!complete) {
-        bool was_durable = damage_follows || below_recovery_point || (last && clean);
+        // Past the recovery point the kernel may have written pages back in any order before a
+        // power cut, so damage followed by valid batches can be a lost write, not corruption:
+        // it is one when the damaged batch shows an unsealed (all-zero) header or a zeroed
+        // sector. A flipped bit shows neither.
+        bool lost_write = c == batch::Check::kEnd ||
+                          zeroed_sector_in(seg->data(), stop, next_valid, size);
+        bool was_durable = (damage_follows && !lost_write) || below_recovery_point || (last && clean);
         if (was_durable && !repair) {
           if (c == batch::Check::kEnd && !damage_follows) {
             return Status::corrupt("segment " + path + " ends at offset " +
@@ -197,7 +226,13 @@ Status Log::recover(const LogMeta* meta) {
       if (!writable.is_ok()) return writable.status();
       seg->replace_mapping(writable.value());
     }
-    if (loaded) seg->synced_end = seg->size();  // durable already: no need to sync it below
+    if (loaded) {
+      seg->synced_end = seg->size();  // durable already: no need to sync it below
+    } else if (!last) {
+      // Rebuilt indexes go back to disk, so the next open can load them instead of rescanning.
+      seg->on_roll();
+      SLUICE_TRY(seg->write_indexes());
+    }
     segments_.push_back(std::move(seg));
   }
 

@@ -42,7 +42,8 @@ Segment::Segment(const std::string& dir, int64_t base_offset, File file,
       mapping_(std::move(mapping)),
       index_path_(join_path(dir, segment_file_name(base_offset, kIndexSuffix))),
       time_index_path_(join_path(dir, segment_file_name(base_offset, kTimeIndexSuffix))),
-      next_offset_(base_offset) {}
+      next_offset_(base_offset),
+      verified_next_offset_(base_offset) {}
 
 void Segment::on_batch_sealed(uint64_t position, const batch::Header& h,
                               uint32_t index_interval_bytes) {
@@ -104,7 +105,7 @@ batch::Check Segment::scan(uint64_t limit, uint32_t index_interval_bytes, bool v
     if (c != batch::Check::kOk) return c;
     if (h.last_offset() - base_offset_ > UINT32_MAX) return batch::Check::kBadOffsets;
     on_batch_sealed(pos, h, index_interval_bytes);
-    if (verify_crc && verified_end == pos) verified_end = size_;
+    if (verify_crc) note_verified(pos, h);
   }
 }
 
@@ -114,7 +115,10 @@ void Segment::truncate_to(uint64_t position, int64_t next_offset) {
   time_index_.truncate_to_offset(static_cast<uint32_t>(next_offset - base_offset_));
   size_ = position;
   next_offset_ = next_offset;
-  if (verified_end > position) verified_end = position;
+  if (verified_end_ > position) {
+    verified_end_ = position;
+    verified_next_offset_ = next_offset;
+  }
   // The counters that only a full rescan can restore exactly are recomputed conservatively.
   bytes_since_index_entry_ = 0;
   max_timestamp_ = time_index_.last_timestamp();
@@ -158,9 +162,48 @@ bool Segment::resume_from_indexes(uint64_t limit) {
   }
   size_ = last.position + h.total_bytes();
   next_offset_ = h.next_offset();
-  max_timestamp_ = std::max(time_index_.last_timestamp(), h.max_timestamp);
+  max_timestamp_ = h.max_timestamp;  // the tail's; indexes_match_data() adds the time index's
   bytes_since_index_entry_ = 0;
   return true;
+}
+
+bool Segment::indexes_match_data(bool rolled) {
+  if (empty()) return index_.empty() && time_index_.empty();
+  const uint32_t last_relative = static_cast<uint32_t>(next_offset_ - 1 - base_offset_);
+  if (!index_.empty() && index_.entries().back().relative_offset > last_relative) return false;
+  if (!time_index_.empty() && time_index_.entries().back().relative_offset > last_relative) {
+    return false;
+  }
+  // on_roll() leaves a non-empty segment's largest timestamp as the last time index entry.
+  if (rolled && (time_index_.empty() || time_index_.last_timestamp() < max_timestamp_)) {
+    return false;
+  }
+  max_timestamp_ = std::max(max_timestamp_, time_index_.last_timestamp());
+  return true;
+}
+
+void Segment::note_verified(uint64_t position, const batch::Header& h) {
+  if (position == verified_end_ && h.base_offset == verified_next_offset_) {
+    verified_end_ = position + h.total_bytes();
+    verified_next_offset_ = h.next_offset();
+  }
+}
+
+Status Segment::verify_through(uint64_t position) {
+  while (verified_end_ <= position && verified_end_ < size_) {
+    const uint64_t avail = size_ - verified_end_;
+    batch::Header h;
+    batch::Check c = batch::check(data() + verified_end_, avail, verified_next_offset_, avail, true,
+                                  true, &h);
+    if (c != batch::Check::kOk) {
+      return Status::corrupt(std::string("corrupt batch (") + batch::check_name(c) + ") in " +
+                                 log_path() + " at position " + std::to_string(verified_end_),
+                             log_path(), static_cast<int64_t>(verified_end_));
+    }
+    verified_end_ += h.total_bytes();
+    verified_next_offset_ = h.next_offset();
+  }
+  return Status::ok();
 }
 
 Status Segment::write_indexes() const {

@@ -89,8 +89,19 @@ class Segment {
   // Swaps in a new mapping of the same file (open-time only, before any reader exists).
   void replace_mapping(std::shared_ptr<Mapping> mapping) { mapping_ = std::move(mapping); }
 
-  // CRC-verified prefix: batches below it were checked by this process (written or scanned).
-  uint64_t verified_end = 0;
+  // The verified prefix: batches below verified_end() were checked by this process (written,
+  // scanned or read) for CRC, record structure and contiguous offsets from the base offset. The
+  // base offset lies outside Kafka's CRC, so contiguity is what catches damage to it.
+  uint64_t verified_end() const { return verified_end_; }
+  // Records that the batch at `position` was checked (extends the prefix when contiguous).
+  void note_verified(uint64_t position, const batch::Header& h);
+  // Checks batches from verified_end() until the one starting at or after `position` is covered;
+  // kCorrupt with the file and position at the first that fails.
+  Status verify_through(uint64_t position);
+  // After load_indexes() + resume_from_indexes() + scan(): whether the indexes agree with the
+  // data: entries within the segment's offsets, and for a rolled segment a last time index entry
+  // holding the largest timestamp. Also folds the time index into max_timestamp().
+  bool indexes_match_data(bool rolled);
 
   // Flusher-thread state.
   uint64_t synced_end = 0;
@@ -105,6 +116,8 @@ class Segment {
   std::string time_index_path_;
   uint64_t size_ = 0;
   int64_t next_offset_;
+  uint64_t verified_end_ = 0;
+  int64_t verified_next_offset_;
   int64_t max_timestamp_ = -1;
   uint64_t bytes_since_index_entry_ = 0;
   OffsetIndex index_;

@@ -34,6 +34,7 @@ class TimeIndex {
 
   const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
   int64_t last_timestamp() const { return entries_.empty() ? -1 : entries_.back().timestamp; }
 
   bool parse(const std::vector<uint8_t>& bytes, uint32_t max_relative_offset);
