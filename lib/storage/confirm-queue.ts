@@ -6,6 +6,18 @@
  */
 export type Settle = (err: Error | null, durable: boolean) => void;
 
+// A throwing user callback must not stop the others from settling, nor reach the native code that
+// called in: it is rethrown on its own tick, where it surfaces as an uncaught exception.
+function call(settle: Settle, err: Error | null, durable: boolean): void {
+  try {
+    settle(err, durable);
+  } catch (e) {
+    process.nextTick(() => {
+      throw e;
+    });
+  }
+}
+
 export class ConfirmQueue {
   #offsets: number[] = [];
   #settles: Settle[] = [];
@@ -37,19 +49,18 @@ export class ConfirmQueue {
 
   /** Settles every waiter whose offset is below `watermark`; returns how many. */
   settleBelow(watermark: number, durable: (offset: number) => boolean): number {
-    const offsets = this.#offsets;
-    const settles = this.#settles;
-    let h = this.#head;
-    const start = h;
-    while (h < offsets.length && offsets[h] < watermark) {
-      const settle = settles[h];
-      settles[h] = undefined as unknown as Settle;
-      settle(null, durable(offsets[h]));
-      h++;
+    // Fields are re-read on every step: a callback may push (or reject everything) meanwhile.
+    let settled = 0;
+    while (this.#head < this.#offsets.length && this.#offsets[this.#head] < watermark) {
+      const h = this.#head++;
+      const offset = this.#offsets[h];
+      const settle = this.#settles[h];
+      this.#settles[h] = undefined as unknown as Settle;
+      call(settle, null, durable(offset));
+      settled++;
     }
-    this.#head = h;
-    if (h > 1024 && h * 2 > offsets.length) this.#compact();
-    return h - start;
+    if (this.#head > 1024 && this.#head * 2 > this.#offsets.length) this.#compact();
+    return settled;
   }
 
   rejectAll(err: Error): void {
@@ -57,7 +68,7 @@ export class ConfirmQueue {
     this.#offsets = [];
     this.#settles = [];
     this.#head = 0;
-    for (const settle of settles) settle(err, false);
+    for (const settle of settles) call(settle, err, false);
   }
 
   #compact(): void {

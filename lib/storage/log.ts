@@ -118,6 +118,9 @@ function slotsFor(records: number): Float64Array {
   return slots;
 }
 
+// Logs with confirms pending (see Log.#setActive).
+const pendingLogs = new Set<Log>();
+
 class Record implements LogRecord {
   constructor(
     readonly offset: number,
@@ -186,6 +189,7 @@ export class Log {
   readonly #waitVisible = new ConfirmQueue();
   readonly #waitDurable = new ConfirmQueue();
   #active = false;
+  #settleScheduled = false;
   // The segment whose mapping the last read used, and a Buffer over all of it.
   #viewBase = -1;
   #view: Buffer = Buffer.alloc(0);
@@ -193,7 +197,7 @@ export class Log {
     this.#sealScheduled = false;
     if (this.#state === 'open') {
       this.#native.seal();
-      if (this.#waitVisible.size > 0) this.#settleVisible();
+      if (this.#waitVisible.size > 0) this.#settleAll();
     }
   };
 
@@ -212,16 +216,21 @@ export class Log {
     const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
     const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
     const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
-    let log: Log | undefined;
+    // The native flusher notification holds the Log weakly, so that a Log dropped without close()
+    // can still be collected (its native half then closes the files).
+    let ref: WeakRef<Log> | undefined;
     const nativeLog = await native.NativeLog.open(dir, { ...options, segmentBytes, messageBytesMax, batchBytesMax }, () => {
-      if (log !== undefined) log.#onDurable();
+      const log = ref?.deref();
+      if (log !== undefined) log.#settleAll();
     });
-    log = new Log(nativeLog, dir, messageBytesMax, options.sync === 'always');
+    const log = new Log(nativeLog, dir, messageBytesMax, options.sync === 'always');
+    ref = new WeakRef(log);
     return log;
   }
 
   /** Appends one message and returns its offset. Visible to readers at the end of this tick. */
   append(value: Bytes | null, options?: AppendOptions): number {
+    if (value === undefined) throw new TypeError('value must be a Buffer, Uint8Array, string or null, got undefined');
     let offset: number;
     if (options === undefined) {
       offset = this.#native.append(value);
@@ -264,7 +273,7 @@ export class Log {
   seal(): void {
     this.#checkOpen();
     this.#native.seal();
-    if (this.#waitVisible.size > 0) this.#settleVisible();
+    if (this.#waitVisible.size > 0) this.#settleAll();
   }
 
   /**
@@ -339,27 +348,21 @@ export class Log {
   }
 
   #confirm(offset: number, callback: ConfirmCallback): void {
-    if (this.#state === 'closed') {
-      const durable = offset < this.durableOffset;
-      if (durable || !this.#syncAlways) process.nextTick(callback, null, { offset, durable });
-      else process.nextTick(callback, this.#closedError(), null);
-      return;
-    }
     this.#native.offsets(this.#offsets);
-    const [, end, hw, durable] = this.#offsets;
+    const end = this.#offsets[1];
     if (offset >= end) throw new RangeError(`offset ${offset} has not been appended (the log ends at ${end})`);
     const settle = (err: Error | null, isDurable: boolean): void => callback(err, err === null ? { offset, durable: isDurable } : null);
-    if (offset < durable || (!this.#syncAlways && offset < hw)) {
-      process.nextTick(settle, null, offset < durable);
+    if (this.#state === 'closed') {
+      // Everything appended was sealed and flushed by close(), unless a flush failed first.
+      const durable = offset < this.#offsets[3];
+      process.nextTick(settle, durable || !this.#syncAlways ? null : this.#closedError(), durable);
       return;
     }
-    const failure = this.#native.failure();
-    if (failure !== null) {
-      process.nextTick(settle, failure, false);
-      return;
-    }
+    // Every confirm goes through the queues and one settle pass, so that callbacks always run in
+    // offset order, whatever the flusher published in between.
     (this.#syncAlways ? this.#waitDurable : this.#waitVisible).push(offset, settle);
     this.#setActive();
+    this.#scheduleSettle();
   }
 
   /** Seals, then resolves with the durable offset once everything appended so far is on stable storage. */
@@ -371,40 +374,56 @@ export class Log {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.#waitVisible.size > 0) this.#settleVisible();
-    const durable = this.durableOffset;
-    if (durable >= target) return Promise.resolve(durable);
     return new Promise((resolve, reject) => {
       this.#waitDurable.push(target - 1, (err) => (err !== null ? reject(err) : resolve(Math.max(target, this.durableOffset))));
       this.#setActive();
+      this.#scheduleSettle();
     });
   }
 
-  #settleVisible(): void {
-    this.#native.offsets(this.#offsets);
-    const durable = this.#offsets[3];
-    this.#waitVisible.settleBelow(this.#offsets[2], (o) => o < durable);
-    this.#setActive();
+  #scheduleSettle(): void {
+    if (!this.#settleScheduled) {
+      this.#settleScheduled = true;
+      process.nextTick(this.#settleTick);
+    }
   }
 
-  // Called through the native thread-safe function after every flush round.
-  #onDurable(): void {
-    if (this.#state === 'closed' || this.#waitDurable.size === 0) return;
-    this.#waitDurable.settleBelow(this.durableOffset, () => true);
-    const failure = this.#native.failure();
-    if (failure !== null) {
-      this.#waitDurable.rejectAll(failure);
-      this.#waitVisible.rejectAll(failure);
+  readonly #settleTick = (): void => {
+    this.#settleScheduled = false;
+    this.#settleAll();
+  };
+
+  // Settles whatever the watermarks allow; also called through the native thread-safe function
+  // after every flush round.
+  #settleAll(): void {
+    if (this.#state === 'closed') return;
+    if (this.#waitDurable.size + this.#waitVisible.size > 0) {
+      this.#native.offsets(this.#offsets);
+      const hw = this.#offsets[2];
+      const durable = this.#offsets[3];
+      this.#waitDurable.settleBelow(durable, () => true);
+      this.#waitVisible.settleBelow(hw, (o) => o < durable);
+      if (this.#waitDurable.size + this.#waitVisible.size > 0) {
+        const failure = this.#native.failure();
+        if (failure !== null) {
+          this.#waitDurable.rejectAll(failure);
+          this.#waitVisible.rejectAll(failure);
+        }
+      }
     }
     this.#setActive();
   }
 
-  // The process stays alive while confirms are pending, as it would for an open socket.
+  // While confirms are pending the process stays alive, as it would for an open socket, and the
+  // Log is rooted here: otherwise it, its waiters and the code awaiting them form a cycle that
+  // only the flusher's (weak) callback reaches, and the collector would take it mid-flush.
   #setActive(): void {
     const active = this.#state !== 'closed' && this.#waitDurable.size + this.#waitVisible.size > 0;
     if (active !== this.#active) {
       this.#active = active;
       this.#native.setActive(active);
+      if (active) pendingLogs.add(this);
+      else pendingLogs.delete(this);
     }
   }
 
@@ -428,6 +447,8 @@ export class Log {
       const err = this.#closedError();
       this.#waitDurable.rejectAll(err);
       this.#waitVisible.rejectAll(err);
+      this.#active = false;
+      pendingLogs.delete(this);
     });
     return this.#closePromise;
   }
@@ -483,6 +504,8 @@ export class Log {
     const err = this.#closedError();
     this.#waitDurable.rejectAll(err);
     this.#waitVisible.rejectAll(err);
+    this.#active = false;
+    pendingLogs.delete(this);
   }
 
   /** Segment count and bytes held. */
