@@ -19,6 +19,26 @@ export const ErrorCode = {
   NO_SPACE: 'NO_SPACE',
   /** A flush failed, so the log stopped accepting writes (fail-stop); reopen it to recover. */
   READ_ONLY: 'READ_ONLY',
+  /** Broker: no topic of that name. */
+  UNKNOWN_TOPIC: 'UNKNOWN_TOPIC',
+  /** Broker: a topic of that name already exists. */
+  TOPIC_EXISTS: 'TOPIC_EXISTS',
+  /** Broker: no consumer group of that name. */
+  UNKNOWN_GROUP: 'UNKNOWN_GROUP',
+  /** Broker: the group has members, so it cannot be deleted. */
+  GROUP_ACTIVE: 'GROUP_ACTIVE',
+  /** Broker: the group exists with the other delivery model ('offset' or 'ack'). */
+  GROUP_MODEL_MISMATCH: 'GROUP_MODEL_MISMATCH',
+  /** Broker: the operation belongs to the other delivery model (seek on an ack group, ack on an offset group). */
+  WRONG_MODEL: 'WRONG_MODEL',
+  /** Broker: the topic's backlog is at its maxBacklog (and the send did not wait, or waited in vain). */
+  QUEUE_FULL: 'QUEUE_FULL',
+  /** Broker: the message was already acked (by this delivery or an earlier one) or nacked. */
+  ALREADY_ACKED: 'ALREADY_ACKED',
+  /** Broker: the message was delivered to another consumer group. */
+  WRONG_GROUP: 'WRONG_GROUP',
+  /** Broker: the partition is not assigned to this consumer. */
+  NOT_ASSIGNED: 'NOT_ASSIGNED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,176 @@
+/**
+ * What consumers receive. A message wraps the Log record it was read from: key, value and header
+ * values are zero-copy views of the partition's segment (valid for as long as the message is
+ * referenced, even after the broker closes). `value` is decoded on first access when the producer
+ * sent a non-byte value (msgpack), and is the stored Buffer otherwise; the codec header is hidden.
+ *
+ * OffsetMessage (offset model) and AckMessage (ack model) add what each model needs. Both are
+ * created on the consumer's hot path, so construction only stores references.
+ */
+import type { LogRecord, RecordHeader } from '../storage/log';
+import type { StateConfirm } from './state-confirm';
+import { isPacked, unpackValue, userHeaders } from './value-codec';
+
+const UNDECODED: unique symbol = Symbol('undecoded');
+
+export abstract class ConsumedMessage {
+  /** @internal */ readonly record: LogRecord;
+  #value: unknown = UNDECODED;
+
+  constructor(record: LogRecord) {
+    this.record = record;
+  }
+
+  abstract get topic(): string;
+  abstract get partition(): number;
+
+  get offset(): number {
+    return this.record.offset;
+  }
+
+  /** Milliseconds since the epoch: the producer's timestamp, or the broker clock's at send. */
+  get timestamp(): number {
+    return this.record.timestamp;
+  }
+
+  get key(): Buffer | null {
+    return this.record.key;
+  }
+
+  /** The value: a Buffer for byte and string values (or null), the decoded value for anything else. */
+  get value(): unknown {
+    if (this.#value === UNDECODED) {
+      const r = this.record;
+      this.#value = r.value !== null && r.headers.length > 0 && isPacked(r.headers) ? unpackValue(r.value) : r.value;
+    }
+    return this.#value;
+  }
+
+  /** The stored bytes of the value (msgpack for decoded values). */
+  get rawValue(): Buffer | null {
+    return this.record.value;
+  }
+
+  /** The producer's headers, in order (duplicates kept). */
+  get headers(): readonly RecordHeader[] {
+    return userHeaders(this.record.headers);
+  }
+
+  /** One header's value as a UTF-8 string (the last one of that name), or undefined. */
+  header(name: string): string | undefined {
+    const hs = this.record.headers;
+    for (let i = hs.length - 1; i >= 0; i--) if (hs[i].key === name) return hs[i].value?.toString('utf8');
+    return undefined;
+  }
+}
+
+/** Where an offset-model message came from (the consumer's cursor over the partition). */
+export interface OffsetSource {
+  readonly topic: string;
+  readonly partition: number;
+  /** Bumped by seeks, rewinds and handovers: messages of an older epoch no longer count. */
+  readonly epoch: number;
+}
+
+/** A message of an offset-model (log style) group. */
+export class OffsetMessage extends ConsumedMessage {
+  /** @internal */ readonly source: OffsetSource;
+  /** @internal */ readonly epoch: number;
+
+  constructor(record: LogRecord, source: OffsetSource) {
+    super(record);
+    this.source = source;
+    this.epoch = source.epoch;
+  }
+
+  get topic(): string {
+    return this.source.topic;
+  }
+
+  get partition(): number {
+    return this.source.partition;
+  }
+}
+
+/** The group-level side of an ack-model message: where acks and nacks go. */
+export interface AckTarget {
+  readonly groupName: string;
+  readonly tp: { readonly topic: string; readonly index: number };
+  ack(msg: AckMessage): StateConfirm;
+  nack(msg: AckMessage, delayMs: number): void;
+  autoAck(msg: AckMessage): void;
+}
+
+/** The consumer an ack-model message was delivered to, as far as its in-flight count goes. */
+export interface AckHolderRef {
+  inFlight: number;
+  readonly maxInFlight: number;
+  wake(): void;
+}
+
+/**
+ * Where one delivery of an ack-model message stands: in flight, acked, nacked, or expired (the
+ * visibility timeout ran out, or the consumer left: the message went back to be redelivered).
+ * Strings rather than imported constants, so that hot loops compare without module lookups.
+ */
+export type DeliveryState = 'in-flight' | 'acked' | 'nacked' | 'expired';
+
+export interface NackOptions {
+  /** Redeliver no sooner than this many milliseconds from now. Default 0. */
+  delayMs?: number;
+}
+
+/** A message of an ack-model (queue style) group: ack() or nack() it. */
+export class AckMessage extends ConsumedMessage {
+  /** How many times this message has been delivered to the group, this delivery included. */
+  readonly deliveryCount: number;
+  /** @internal */ readonly target: AckTarget;
+  /** @internal */ readonly holder: AckHolderRef;
+  /** @internal */ deadline: number;
+  /** @internal */ state: DeliveryState = 'in-flight';
+
+  constructor(record: LogRecord, deliveryCount: number, target: AckTarget, holder: AckHolderRef, deadline: number) {
+    super(record);
+    this.deliveryCount = deliveryCount;
+    this.target = target;
+    this.holder = holder;
+    this.deadline = deadline;
+  }
+
+  get topic(): string {
+    return this.target.tp.topic;
+  }
+
+  get partition(): number {
+    return this.target.tp.index;
+  }
+
+  /** The consumer group it was delivered to. */
+  get group(): string {
+    return this.target.groupName;
+  }
+
+  /**
+   * Acks the message: it will not be delivered to this group again. Returns a confirm (await it)
+   * that settles when the ack is durable. Throws ALREADY_ACKED if this message (in this delivery or
+   * an earlier one) was already acked, or if this delivery was nacked.
+   */
+  ack(): StateConfirm {
+    return this.target.ack(this);
+  }
+
+  /** Gives the message back to be redelivered (to any member), after `delayMs`. */
+  nack(options?: NackOptions): void {
+    let delayMs = 0;
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new TypeError('nack options must be an object');
+      if (options.delayMs !== undefined) {
+        if (typeof options.delayMs !== 'number' || !Number.isFinite(options.delayMs) || options.delayMs < 0) {
+          throw new RangeError(`delayMs must be a non-negative number, got ${String(options.delayMs)}`);
+        }
+        delayMs = options.delayMs;
+      }
+    }
+    this.target.nack(this, delayMs);
+  }
+}

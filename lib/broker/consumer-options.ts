@@ -1,0 +1,136 @@
+/**
+ * The options of consumers and of their poll(), run(), seek(), commit() and pause() calls:
+ * types, validation (TypeError for a wrong type, RangeError for a value out of range) and defaults.
+ */
+import type { DeliveryModel } from './group-state';
+
+export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
+
+export interface ConsumerOptions {
+  /** The consumer group to join (created on first use). */
+  group: string;
+  /** The topics to consume. */
+  topics: string | readonly string[];
+  /** The group's delivery model; must match an existing group. Default 'offset'. */
+  model?: DeliveryModel;
+  /** Where a group starts in a topic it has never consumed. Default 'earliest'. */
+  start?: StartPosition;
+  /** Offset model: commit automatically after processing. Default true. */
+  autoCommit?: boolean;
+  /** Ack model: the most messages this consumer may have unacked at once. Default 1000. */
+  maxInFlight?: number;
+  /** Ack model: an unacked message is delivered again this long after its delivery. Default 30000. */
+  visibilityTimeoutMs?: number;
+  /** Records read from a partition at a time. Default 1024. */
+  fetchMax?: number;
+  /** Offset model: how long a revoked partition waits for messages in progress. Default 30000. */
+  rebalanceTimeoutMs?: number;
+  /** Aborting closes the consumer. */
+  signal?: AbortSignal;
+}
+
+export interface PollOptions {
+  /** Resolve with no messages after this long (default: wait for messages, abort or close). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RunOptions<M> {
+  /** Offset model: partitions processed at once; ack model: messages processed at once. Default 1. */
+  concurrency?: number;
+  /** After a handler throws, the message is retried after this delay. Default 1000. */
+  retryDelayMs?: number;
+  /** Told about every handler failure (default: a process warning). */
+  onError?: (error: unknown, message: M) => void;
+  /** Aborting stops the run (the consumer stays open). */
+  signal?: AbortSignal;
+}
+
+export interface SeekTarget {
+  topic: string;
+  /** One partition (default: every partition of the topic this consumer holds). */
+  partition?: number;
+  offset?: number;
+  /** The first message at or after this time (the end of the partition if there is none). */
+  timestamp?: number;
+}
+
+export interface CommitEntry {
+  topic: string;
+  partition: number;
+  /** The next offset to consume. */
+  offset: number;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition?: number;
+}
+
+export function integerOption(v: unknown, what: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`${what} must be an integer, got ${String(v)}`);
+  if (v < min || v > max) throw new RangeError(`${what} must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+export function checkSignal(signal: unknown, what: string): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new TypeError(`${what} must be an AbortSignal`);
+  return signal;
+}
+
+export function checkRefs(targets: unknown): PartitionRef[] {
+  if (!Array.isArray(targets)) throw new TypeError('pause/resume take an array of {topic, partition?}');
+  for (const t of targets) {
+    if (t === null || typeof t !== 'object' || typeof t.topic !== 'string') throw new TypeError('pause/resume take an array of {topic, partition?}');
+    if (t.partition !== undefined) integerOption(t.partition, 'partition', 0, Number.MAX_SAFE_INTEGER, 0);
+  }
+  return targets as PartitionRef[];
+}
+
+/** Consumer options after validation and defaults. */
+export interface NormalizedConsumerOptions {
+  group: string;
+  topics: string[];
+  model: DeliveryModel;
+  start: StartPosition;
+  autoCommit: boolean;
+  maxInFlight: number;
+  visibilityTimeoutMs: number;
+  fetchMax: number;
+  rebalanceTimeoutMs: number;
+  signal: AbortSignal | undefined;
+}
+
+const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'fetchMax', 'rebalanceTimeoutMs', 'signal']);
+
+export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('consumer options must be an object');
+  const o = options as ConsumerOptions;
+  for (const k of Object.keys(o)) if (!CONSUMER_KEYS.has(k)) throw new TypeError(`unknown consumer option ${JSON.stringify(k)}`);
+  if (typeof o.group !== 'string' || o.group.length === 0 || o.group.length > 249) throw new TypeError('group must be a string of 1 to 249 characters');
+  const topics = typeof o.topics === 'string' ? [o.topics] : o.topics;
+  if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) throw new TypeError('topics must be a topic name or a non-empty array of them');
+  const model = o.model ?? 'offset';
+  if (model !== 'offset' && model !== 'ack') throw new RangeError(`model must be 'offset' or 'ack', got ${String(model)}`);
+  const start = o.start ?? 'earliest';
+  if (start !== 'earliest' && start !== 'latest') {
+    if (start === null || typeof start !== 'object' || typeof start.timestamp !== 'number' || !Number.isSafeInteger(start.timestamp)) {
+      throw new TypeError("start must be 'earliest', 'latest' or {timestamp}");
+    }
+  }
+  if (o.autoCommit !== undefined && typeof o.autoCommit !== 'boolean') throw new TypeError('autoCommit must be a boolean');
+  return {
+    group: o.group,
+    topics: [...new Set(topics as string[])],
+    model,
+    start,
+    autoCommit: o.autoCommit ?? true,
+    maxInFlight: integerOption(o.maxInFlight, 'maxInFlight', 1, 1_000_000, 1000),
+    visibilityTimeoutMs: integerOption(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 1, 2 ** 31 - 1, 30_000),
+    fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, 65536, 1024),
+    rebalanceTimeoutMs: integerOption(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 0, 2 ** 31 - 1, 30_000),
+    signal: checkSignal(o.signal, 'signal'),
+  };
+}

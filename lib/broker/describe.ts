@@ -1,0 +1,83 @@
+/**
+ * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
+ * strings, arrays and objects), a snapshot taken when it is called.
+ */
+import type { DeliveryModel } from './group-state';
+import type { TopicConfig } from './topic-config';
+
+export interface PartitionDescription {
+  partition: number;
+  /** The first offset still retained. */
+  startOffset: number;
+  /** The offset the next message gets. */
+  endOffset: number;
+  /** Offsets below this are readable. */
+  highWatermark: number;
+  /** Offsets below this are on stable storage. */
+  durableOffset: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  config: TopicConfig;
+  createdAt: number;
+  partitions: PartitionDescription[];
+  /** Messages retained, all partitions together. */
+  messages: number;
+  /** What the slowest group tracking the topic has not consumed (every retained message if none does). */
+  backlog: number;
+  /** Sends waiting for room (bounded topics). */
+  waitingSends: number;
+  /** The groups tracking the topic. */
+  groups: string[];
+}
+
+export interface GroupPartitionDescription {
+  topic: string;
+  partition: number;
+  /** The consumer holding the partition, or null. */
+  member: string | null;
+  /** Offset model: the committed offset; ack model: the lowest unacked offset. */
+  committedOffset: number;
+  endOffset: number;
+  /** endOffset - committedOffset: what the group has yet to consume. */
+  lag: number;
+  /** Messages handed out and not yet processed (offset model) or acked/nacked (ack model). */
+  inFlight: number;
+  /** Deliveries of a message after its first (ack model: durable count; offset model: retries and forced handovers since open). */
+  redeliveries: number;
+  /** Ack model: acked offsets above the committed offset. */
+  ackedAhead: number;
+  /** Ack model: messages waiting to be delivered again (nack delays included). */
+  pendingRedelivery: number;
+}
+
+export interface MemberDescription {
+  name: string;
+  group: string;
+  model: DeliveryModel;
+  topics: string[];
+  assignment: { topic: string; partition: number }[];
+  inFlight: number;
+  paused: boolean | { topic: string; partition?: number }[];
+  running: boolean;
+}
+
+export interface GroupDescription {
+  name: string;
+  model: DeliveryModel;
+  createdAt: number;
+  members: MemberDescription[];
+  partitions: GroupPartitionDescription[];
+  /** Sums over the partitions. */
+  lag: number;
+  inFlight: number;
+  redeliveries: number;
+}
+
+export interface BrokerDescription {
+  dir: string;
+  topics: TopicDescription[];
+  groups: GroupDescription[];
+  groupLog: { generation: number; checkpoints: number };
+}

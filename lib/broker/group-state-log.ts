@@ -1,0 +1,295 @@
+/**
+ * Persistence of GroupState: an internal Log of msgpack records, checkpointed by generations.
+ *
+ * Each generation is a Log in groups/<generation>/ whose records are:
+ *   [SNAPSHOT, seq, bytes]   chunks (at most RECORD_BYTES of each) of the msgpack snapshot of the
+ *                            whole state when the generation began
+ *   [SNAPSHOT_END, chunks]   the snapshot is complete
+ *   [OPS, [op, op, ...]]     the state operations of one tick (see group-state.ts), in order
+ * Opening replays the newest generation whose snapshot is complete: the snapshot, then its OPS
+ * records, so replay reads at most one snapshot plus `checkpointBytes` of operations. A generation
+ * without SNAPSHOT_END is a checkpoint that crashed: it is deleted and the one before it is used.
+ *
+ * A checkpoint starts once a generation holds more than `checkpointBytes` of operations: the next
+ * generation is opened, the snapshot of the state at that instant is appended to it, and later
+ * operations go there. The old generation is deleted only after the new snapshot has been flushed,
+ * so at every moment one complete generation is on stable storage. Changes made while the new
+ * generation was opening are covered by its snapshot, and their confirms wait on it.
+ *
+ * Changes are written once per tick (process.nextTick), one OPS record for everything that changed
+ * in that tick; that record's Log confirm settles the tick's StateConfirm. Under the default sync
+ * 'always' a confirmed ack or commit survives power loss; under any policy it survives kill -9
+ * once confirmed (it is sealed in the mapped file). Thread-confined; lifetime: the broker's.
+ */
+import { Packr } from 'msgpackr';
+import { ErrorCode, SluiceError } from '../errors';
+import { Log, type LogOptions, type SyncPolicy } from '../storage/log';
+import type { BrokerDirectory } from './broker-directory';
+import { GroupState, OP_ACK, OP_REDELIVERED, type StateOp } from './group-state';
+import { StateConfirm } from './state-confirm';
+
+const REC_OPS = 1;
+const REC_SNAPSHOT = 2;
+const REC_SNAPSHOT_END = 3;
+
+/** Records stay well under the Log's 1 MiB messageBytesMax. */
+const RECORD_BYTES = 256 * 1024;
+const SEGMENT_BYTES = 16 * 1024 * 1024;
+
+export interface GroupStateLogOptions {
+  sync: SyncPolicy;
+  syncIntervalMs?: number;
+  /** Bytes of operations after which a generation is checkpointed. */
+  checkpointBytes: number;
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+export class GroupStateLog {
+  readonly #directory: BrokerDirectory;
+  readonly #state: GroupState;
+  readonly #options: GroupStateLogOptions;
+  #log: Log;
+  #generation: number;
+  #opsBytes = 0;
+  #flushScheduled = false;
+  #confirm: StateConfirm | null = null;
+  #checkpointing: Promise<void> | null = null;
+  #failure: Error | null = null;
+  #closed = false;
+  #checkpoints = 0;
+  readonly #flushTick = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  private constructor(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, log: Log, generation: number, opsBytes: number) {
+    this.#directory = directory;
+    this.#state = state;
+    this.#options = options;
+    this.#log = log;
+    this.#generation = generation;
+    this.#opsBytes = opsBytes;
+    state.onChange = () => {
+      if (!this.#flushScheduled && !this.#closed) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flushTick);
+      }
+    };
+  }
+
+  /** Loads `state` from the newest complete generation (creating the first one if there is none). */
+  static async open(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions): Promise<GroupStateLog> {
+    const logOptions = GroupStateLog.#logOptions(options);
+    const generations = await directory.generations();
+    let chosen: { log: Log; generation: number; opsBytes: number } | undefined;
+    while (generations.length > 0 && chosen === undefined) {
+      const generation = generations.pop()!;
+      const log = await Log.open(directory.generationDir(generation), logOptions);
+      let opsBytes: number | null;
+      try {
+        opsBytes = GroupStateLog.#load(log, state);
+      } catch (e) {
+        await log.close();
+        throw e;
+      }
+      if (opsBytes === null) {
+        await log.close();
+        await directory.removeGeneration(generation);
+      } else {
+        chosen = { log, generation, opsBytes };
+      }
+    }
+    for (const g of generations) await directory.removeGeneration(g);
+    if (chosen === undefined) {
+      const generation = 0;
+      await directory.removeGeneration(generation);
+      const log = await Log.open(directory.generationDir(generation), logOptions);
+      state.restore(new GroupState().snapshot());
+      log.appendBatch(GroupStateLog.#snapshotRecords(state));
+      await log.flush();
+      chosen = { log, generation, opsBytes: 0 };
+    }
+    return new GroupStateLog(directory, state, options, chosen.log, chosen.generation, chosen.opsBytes);
+  }
+
+  static #logOptions(options: GroupStateLogOptions): LogOptions {
+    const o: LogOptions = { segmentBytes: SEGMENT_BYTES, sync: options.sync };
+    if (options.sync === 'interval' && options.syncIntervalMs !== undefined) o.syncIntervalMs = options.syncIntervalMs;
+    return o;
+  }
+
+  /** Restores the snapshot and replays the operations; returns the bytes of operations, or null if the snapshot is incomplete. */
+  static #load(log: Log, state: GroupState): number | null {
+    const chunks: Buffer[] = [];
+    let complete = false;
+    let opsBytes = 0;
+    let offset = log.startOffset;
+    const end = log.highWatermark;
+    while (offset < end) {
+      const records = log.read(offset, { maxRecords: 1024 });
+      if (records.length === 0) break;
+      for (const r of records) {
+        offset = r.offset + 1;
+        let rec: unknown[];
+        try {
+          rec = packr.unpack(r.value!) as unknown[];
+        } catch {
+          throw GroupStateLog.#corrupt(log, r.offset, 'is not msgpack');
+        }
+        if (!Array.isArray(rec)) throw GroupStateLog.#corrupt(log, r.offset, 'is not a group-state record');
+        if (!complete) {
+          if (rec[0] === REC_SNAPSHOT && rec[1] === chunks.length) {
+            chunks.push(rec[2] as Buffer);
+            continue;
+          }
+          if (rec[0] === REC_SNAPSHOT_END && rec[1] === chunks.length) {
+            state.restore(packr.unpack(Buffer.concat(chunks)));
+            complete = true;
+            continue;
+          }
+          return null;
+        }
+        if (rec[0] !== REC_OPS) throw GroupStateLog.#corrupt(log, r.offset, `has type ${String(rec[0])} after the snapshot`);
+        for (const op of rec[1] as StateOp[]) state.apply(op);
+        opsBytes += r.value!.length;
+      }
+    }
+    return complete ? opsBytes : null;
+  }
+
+  static #corrupt(log: Log, offset: number, what: string): SluiceError {
+    const e = new SluiceError(`group state record ${offset} in ${log.dir} ${what}`, ErrorCode.CORRUPT);
+    e.path = log.dir;
+    return e;
+  }
+
+  static #snapshotRecords(state: GroupState): Buffer[] {
+    const bytes = packr.pack(state.snapshot());
+    const records: Buffer[] = [];
+    for (let pos = 0, seq = 0; pos < bytes.length || seq === 0; pos += RECORD_BYTES, seq++) {
+      records.push(packr.pack([REC_SNAPSHOT, seq, bytes.subarray(pos, pos + RECORD_BYTES)]));
+    }
+    records.push(packr.pack([REC_SNAPSHOT_END, records.length]));
+    return records;
+  }
+
+  /**
+   * The confirm of every change made so far in this tick (settled at once if there is none
+   * pending). Changes made later in the tick share it.
+   */
+  confirm(): StateConfirm {
+    if (this.#confirm !== null) return this.#confirm;
+    const c = new StateConfirm();
+    if (this.#closed && this.#log.closed) c.settle(new SluiceError('the broker is closed', ErrorCode.CLOSED), false);
+    else if (this.#failure !== null) c.settle(this.#failure, false);
+    else if (!this.#state.hasPending) c.settle(null, this.#log.durableOffset >= this.#log.endOffset);
+    else this.#confirm = c;
+    return c;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+  get checkpoints(): number {
+    return this.#checkpoints;
+  }
+
+  /** Writes the pending changes now (normally done at the end of the tick). */
+  #flush(): void {
+    if (this.#closed && this.#log.closed) return;
+    const ops = this.#state.takeOps();
+    const confirm = this.#confirm;
+    this.#confirm = null;
+    if (ops.length === 0) {
+      confirm?.settle(this.#failure, this.#failure === null);
+      return;
+    }
+    if (this.#failure !== null) {
+      confirm?.settle(this.#failure, false);
+      return;
+    }
+    let last: number;
+    try {
+      const records = encodeOps(ops);
+      const first = this.#log.appendBatch(records);
+      last = first + records.length - 1;
+      for (const r of records) this.#opsBytes += r.length;
+    } catch (e) {
+      this.#failure = e as Error;
+      confirm?.settle(this.#failure, false);
+      return;
+    }
+    if (confirm !== null) this.#log.confirm(last, (err, c) => confirm.settle(err, c?.durable ?? false));
+    if (this.#opsBytes > this.#options.checkpointBytes && this.#checkpointing === null && !this.#closed) {
+      this.#checkpointing = this.#checkpoint().finally(() => {
+        this.#checkpointing = null;
+      });
+    }
+  }
+
+  /** Starts the next generation with a snapshot, then retires this one. */
+  async #checkpoint(): Promise<void> {
+    const next = this.#generation + 1;
+    let log: Log;
+    try {
+      await this.#directory.removeGeneration(next);
+      log = await Log.open(this.#directory.generationDir(next), GroupStateLog.#logOptions(this.#options));
+    } catch (e) {
+      this.#failure ??= e as Error;
+      return;
+    }
+    if (this.#closed) {
+      await log.close();
+      await this.#directory.removeGeneration(next);
+      return;
+    }
+    // Synchronously: the snapshot covers every change so far, including any not yet written.
+    this.#state.discardPending();
+    const confirm = this.#confirm;
+    this.#confirm = null;
+    const records = GroupStateLog.#snapshotRecords(this.#state);
+    const first = log.appendBatch(records);
+    const old = this.#log;
+    const oldGeneration = this.#generation;
+    this.#log = log;
+    this.#generation = next;
+    this.#opsBytes = 0;
+    this.#checkpoints++;
+    if (confirm !== null) log.confirm(first + records.length - 1, (err, c) => confirm.settle(err, c?.durable ?? false));
+    try {
+      await log.flush();
+      await old.close();
+      await this.#directory.removeGeneration(oldGeneration);
+    } catch (e) {
+      this.#failure ??= e as Error;
+    }
+  }
+
+  /** Writes what is pending, waits for a checkpoint in progress, and closes the log. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#flush();
+    if (this.#checkpointing !== null) await this.#checkpointing;
+    this.#flush();
+    await this.#log.close();
+  }
+}
+
+/** OPS records of at most RECORD_BYTES each (a long ack or redelivery list is split). */
+function encodeOps(ops: StateOp[]): Buffer[] {
+  const bytes = packr.pack([REC_OPS, ops]);
+  if (bytes.length <= RECORD_BYTES) return [bytes];
+  if (ops.length > 1) {
+    const half = ops.length >> 1;
+    return [...encodeOps(ops.slice(0, half)), ...encodeOps(ops.slice(half))];
+  }
+  const op = ops[0];
+  const list = op[4] as number[];
+  if ((op[0] === OP_ACK || op[0] === OP_REDELIVERED) && list.length > 2) {
+    const half = op[0] === OP_ACK ? (list.length >> 2) * 2 : list.length >> 1;
+    return [...encodeOps([[...op.slice(0, 4), list.slice(0, half)]]), ...encodeOps([[...op.slice(0, 4), list.slice(half)]])];
+  }
+  throw new RangeError(`a group state operation of ${bytes.length} bytes is too large`);
+}

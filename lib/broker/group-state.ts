@@ -1,0 +1,400 @@
+/**
+ * The durable state of every consumer group, in memory: per group, its delivery model, and per
+ * subscribed topic partition a PartitionProgress. Every change is made through the methods below,
+ * which apply it and queue the operation that GroupStateLog writes (once per tick, so a thousand
+ * acks in one tick cost one record). Replay applies the same operations (`apply`), and a checkpoint
+ * is `snapshot()` / `restore()`.
+ *
+ * Operations are msgpack arrays, first element the type:
+ *   [GROUP_CREATE, group, model, createdAt]      [GROUP_DELETE, group]
+ *   [TOPIC_INIT, group, topic, committed[]]      one start position per partition
+ *   [TOPIC_DROP, topic]                          the topic was deleted
+ *   [COMMIT, group, topic, partition, offset]    the committed offset moves to `offset` (offset
+ *                                                model: a commit or seek; ack model: a jump past
+ *                                                messages that retention deleted)
+ *   [DELIVERED, group, topic, partition, end]    ack model: everything below `end` was delivered
+ *   [REDELIVERED, group, topic, partition, offsets[]]  ack model: each delivered once more
+ *   [ACK, group, topic, partition, runs[]]       ack model: acked offsets as [start, length] pairs
+ * Operations on a group or topic that no longer exists are ignored, so their order around a
+ * delete does not matter. Thread-confined (the broker's thread).
+ */
+export type DeliveryModel = 'offset' | 'ack';
+
+export const OP_GROUP_CREATE = 1;
+export const OP_GROUP_DELETE = 2;
+export const OP_TOPIC_INIT = 3;
+export const OP_TOPIC_DROP = 4;
+export const OP_COMMIT = 5;
+export const OP_DELIVERED = 6;
+export const OP_REDELIVERED = 7;
+export const OP_ACK = 8;
+
+export type StateOp = readonly unknown[];
+
+/** A group's progress through one partition. */
+export class PartitionProgress {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to consume: offset model, the committed offset; ack model, the lowest unacked. */
+  committed: number;
+  /** Ack model: every offset below this was delivered at least once. */
+  deliveredEnd: number;
+  /** Ack model: acked offsets above `committed`. */
+  readonly acked = new Set<number>();
+  /** Ack model: offset -> how many times it was delivered again (delivery count - 1), for offsets >= committed. */
+  readonly redelivered = new Map<number, number>();
+  /** Redeliveries ever made in this partition for this group. */
+  redeliveriesTotal = 0;
+  // What the next flush writes.
+  dirty = false;
+  dropped = false;
+  positionDirty = false;
+  deliveredDirty = false;
+  /** The committed offset moved forward since the last flush. */
+  progressed = false;
+  /** Acks since the last flush as [start, length] runs (disjoint: an offset is acked once). */
+  pendingAckRuns: number[] = [];
+  pendingRedelivered: number[] = [];
+
+  constructor(group: string, topic: string, partition: number, committed: number) {
+    this.group = group;
+    this.topic = topic;
+    this.partition = partition;
+    this.committed = committed;
+    this.deliveredEnd = committed;
+  }
+
+  isAcked(offset: number): boolean {
+    return offset < this.committed || this.acked.has(offset);
+  }
+
+  /** How many times `offset` has been delivered (0: never). */
+  deliveryCount(offset: number): number {
+    if (offset >= this.deliveredEnd) return 0;
+    return 1 + (this.redelivered.get(offset) ?? 0);
+  }
+
+  /** Applies an ack; false if the offset was already acked. Returns whether `committed` moved. */
+  applyAck(offset: number): boolean {
+    if (offset < this.committed || this.acked.has(offset)) return false;
+    if (offset !== this.committed) {
+      this.acked.add(offset);
+      return false;
+    }
+    const clean = this.redelivered.size === 0;
+    if (!clean) this.redelivered.delete(offset);
+    let c = offset + 1;
+    if (this.acked.size > 0) {
+      while (this.acked.delete(c)) {
+        if (!clean) this.redelivered.delete(c);
+        c++;
+      }
+    }
+    this.committed = c;
+    if (this.deliveredEnd < c) this.deliveredEnd = c;
+    return true;
+  }
+
+  applyCommit(offset: number): void {
+    this.committed = offset;
+    if (this.deliveredEnd < offset) this.deliveredEnd = offset;
+    if (this.acked.size > 0) for (const o of this.acked) if (o < offset) this.acked.delete(o);
+    if (this.redelivered.size > 0) for (const o of this.redelivered.keys()) if (o < offset) this.redelivered.delete(o);
+    if (this.acked.size > 0) {
+      // Acks at the new position count at once.
+      let c = offset;
+      while (this.acked.delete(c)) c++;
+      this.committed = c;
+    }
+  }
+
+  applyRedelivered(offset: number): number {
+    const n = (this.redelivered.get(offset) ?? 0) + 1;
+    this.redelivered.set(offset, n);
+    this.redeliveriesTotal++;
+    return n + 1;
+  }
+}
+
+export class GroupRecord {
+  readonly name: string;
+  readonly model: DeliveryModel;
+  readonly createdAt: number;
+  readonly topics = new Map<string, PartitionProgress[]>();
+
+  constructor(name: string, model: DeliveryModel, createdAt: number) {
+    this.name = name;
+    this.model = model;
+    this.createdAt = createdAt;
+  }
+}
+
+/** Runs of consecutive offsets: [start, length, start, length, ...], from unsorted offsets. */
+export function toRuns(offsets: Iterable<number>): number[] {
+  let sorted: ArrayLike<number>;
+  if (Array.isArray(offsets) && isAscending(offsets)) sorted = offsets;
+  else sorted = Float64Array.from(offsets).sort();
+  const runs: number[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    const start = sorted[i];
+    let j = i + 1;
+    while (j < sorted.length && sorted[j] === sorted[j - 1] + 1) j++;
+    runs.push(start, j - i);
+    i = j;
+  }
+  return runs;
+}
+
+function isAscending(a: readonly number[]): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i] <= a[i - 1]) return false;
+  return true;
+}
+
+export class GroupState {
+  readonly groups = new Map<string, GroupRecord>();
+  /** Called when there is something to write: the log schedules a flush. */
+  onChange: () => void = () => {};
+  /** Called (when the tick's changes are taken for writing) if a group's committed offset in `topic` moved forward. */
+  onProgress: (topic: string) => void = () => {};
+  #immediate: StateOp[] = [];
+  #dirty: PartitionProgress[] = [];
+
+  // ---- Changes (applied now, written at the end of the tick) ----
+
+  createGroup(name: string, model: DeliveryModel, createdAt: number): GroupRecord {
+    const g = new GroupRecord(name, model, createdAt);
+    this.groups.set(name, g);
+    this.#record([OP_GROUP_CREATE, name, model, createdAt]);
+    return g;
+  }
+
+  deleteGroup(name: string): void {
+    const g = this.groups.get(name);
+    if (g === undefined) return;
+    this.#dropGroup(g);
+    this.#record([OP_GROUP_DELETE, name]);
+  }
+
+  /** Starts tracking `topic` for a group, one start position per partition. */
+  initTopic(group: GroupRecord, topic: string, committed: number[]): PartitionProgress[] {
+    const parts = committed.map((c, p) => new PartitionProgress(group.name, topic, p, c));
+    group.topics.set(topic, parts);
+    this.#record([OP_TOPIC_INIT, group.name, topic, committed]);
+    return parts;
+  }
+
+  dropTopic(topic: string): void {
+    for (const g of this.groups.values()) this.#dropTopicOf(g, topic);
+    this.#record([OP_TOPIC_DROP, topic]);
+  }
+
+  commit(p: PartitionProgress, offset: number): void {
+    if (p.dropped) return;
+    if (offset > p.committed) p.progressed = true;
+    p.applyCommit(offset);
+    p.positionDirty = true;
+    if (!p.dirty) this.#markDirty(p);
+  }
+
+  /** Acks `offset`; false if it already was. */
+  ack(p: PartitionProgress, offset: number): boolean {
+    if (offset === p.committed && p.acked.size === 0) {
+      // In order, nothing acked ahead: the common case.
+      if (p.redelivered.size !== 0) p.redelivered.delete(offset);
+      p.committed = offset + 1;
+      if (p.deliveredEnd <= offset) p.deliveredEnd = offset + 1;
+      p.progressed = true;
+    } else {
+      if (p.isAcked(offset)) return false;
+      if (p.applyAck(offset)) p.progressed = true;
+    }
+    if (p.dropped) return true;
+    const runs = p.pendingAckRuns;
+    const n = runs.length;
+    if (n > 0 && runs[n - 2] + runs[n - 1] === offset) runs[n - 1]++;
+    else runs.push(offset, 1);
+    if (!p.dirty) this.#markDirty(p);
+    return true;
+  }
+
+  /** Everything below `end` has now been delivered at least once. */
+  delivered(p: PartitionProgress, end: number): void {
+    if (end <= p.deliveredEnd) return;
+    p.deliveredEnd = end;
+    if (p.dropped) return;
+    p.deliveredDirty = true;
+    this.#markDirty(p);
+  }
+
+  /** Records one more delivery of `offset`; returns its new delivery count. */
+  redelivered(p: PartitionProgress, offset: number): number {
+    const count = p.applyRedelivered(offset);
+    if (!p.dropped) {
+      p.pendingRedelivered.push(offset);
+      this.#markDirty(p);
+    }
+    return count;
+  }
+
+  // ---- For GroupStateLog ----
+
+  get hasPending(): boolean {
+    return this.#immediate.length > 0 || this.#dirty.length > 0;
+  }
+
+  /** The operations made since the last call, in an order that replays to the same state. */
+  takeOps(): StateOp[] {
+    const ops = this.#immediate;
+    this.#immediate = [];
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const p of dirty) {
+      p.dirty = false;
+      if (p.dropped) continue;
+      const head = [p.group, p.topic, p.partition];
+      if (p.positionDirty) ops.push([OP_COMMIT, ...head, p.committed]);
+      if (p.deliveredDirty) ops.push([OP_DELIVERED, ...head, p.deliveredEnd]);
+      if (p.pendingRedelivered.length > 0) ops.push([OP_REDELIVERED, ...head, p.pendingRedelivered]);
+      if (p.pendingAckRuns.length > 0) ops.push([OP_ACK, ...head, p.pendingAckRuns]);
+      p.positionDirty = false;
+      p.deliveredDirty = false;
+      p.pendingAckRuns = [];
+      p.pendingRedelivered = [];
+      if (p.progressed) {
+        p.progressed = false;
+        this.onProgress(p.topic);
+      }
+    }
+    return ops;
+  }
+
+  /** Forgets what takeOps would return (the snapshot that is being written covers it). */
+  discardPending(): void {
+    this.takeOps();
+  }
+
+  /** Replays one operation (no onChange/onProgress). */
+  apply(op: StateOp): void {
+    const type = op[0];
+    if (type === OP_GROUP_CREATE) {
+      this.groups.set(op[1] as string, new GroupRecord(op[1] as string, op[2] as DeliveryModel, op[3] as number));
+      return;
+    }
+    if (type === OP_TOPIC_DROP) {
+      for (const g of this.groups.values()) this.#dropTopicOf(g, op[1] as string);
+      return;
+    }
+    const g = this.groups.get(op[1] as string);
+    if (g === undefined) return;
+    if (type === OP_GROUP_DELETE) {
+      this.#dropGroup(g);
+      return;
+    }
+    if (type === OP_TOPIC_INIT) {
+      g.topics.set(op[2] as string, (op[3] as number[]).map((c, p) => new PartitionProgress(g.name, op[2] as string, p, c)));
+      return;
+    }
+    const p = g.topics.get(op[2] as string)?.[op[3] as number];
+    if (p === undefined) return;
+    switch (type) {
+      case OP_COMMIT:
+        p.applyCommit(op[4] as number);
+        break;
+      case OP_DELIVERED:
+        if ((op[4] as number) > p.deliveredEnd) p.deliveredEnd = op[4] as number;
+        break;
+      case OP_REDELIVERED:
+        for (const o of op[4] as number[]) {
+          if (p.isAcked(o)) p.redeliveriesTotal++;
+          else p.applyRedelivered(o);
+        }
+        break;
+      case OP_ACK: {
+        const runs = op[4] as number[];
+        for (let i = 0; i < runs.length; i += 2) for (let o = runs[i], end = runs[i] + runs[i + 1]; o < end; o++) p.applyAck(o);
+        break;
+      }
+      default:
+        throw new Error(`unknown group state operation ${String(type)}`);
+    }
+  }
+
+  /** The whole state as plain data (acked offsets as runs). */
+  snapshot(): unknown {
+    const groups: unknown[] = [];
+    for (const g of this.groups.values()) {
+      const topics: unknown[] = [];
+      for (const [topic, parts] of g.topics) {
+        topics.push([topic, parts.map((p) => [p.committed, p.deliveredEnd, toRuns(p.acked), [...p.redelivered].flat(), p.redeliveriesTotal])]);
+      }
+      groups.push([g.name, g.model, g.createdAt, topics]);
+    }
+    return { v: 1, groups };
+  }
+
+  restore(data: unknown): void {
+    const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number][]][]][] };
+    if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
+    this.groups.clear();
+    for (const [name, model, createdAt, topics] of d.groups) {
+      const g = new GroupRecord(name, model, createdAt);
+      for (const [topic, parts] of topics) {
+        g.topics.set(
+          topic,
+          parts.map(([committed, deliveredEnd, ackedRuns, redelivered, total], i) => {
+            const p = new PartitionProgress(name, topic, i, committed);
+            p.deliveredEnd = deliveredEnd;
+            for (let k = 0; k < ackedRuns.length; k += 2) for (let o = ackedRuns[k]; o < ackedRuns[k] + ackedRuns[k + 1]; o++) p.acked.add(o);
+            for (let k = 0; k < redelivered.length; k += 2) p.redelivered.set(redelivered[k], redelivered[k + 1]);
+            p.redeliveriesTotal = total;
+            return p;
+          }),
+        );
+      }
+      this.groups.set(name, g);
+    }
+  }
+
+  /**
+   * What the slowest group tracking `topic` has not consumed (of what is still retained), or null
+   * if no group tracks it.
+   */
+  backlog(topic: string, endOffset: (partition: number) => number, startOffset: (partition: number) => number): number | null {
+    let worst: number | null = null;
+    for (const g of this.groups.values()) {
+      const parts = g.topics.get(topic);
+      if (parts === undefined) continue;
+      let lag = 0;
+      for (const p of parts) lag += Math.max(0, endOffset(p.partition) - Math.max(p.committed, startOffset(p.partition)));
+      if (worst === null || lag > worst) worst = lag;
+    }
+    return worst;
+  }
+
+  // ---- Internals ----
+
+  #record(op: StateOp): void {
+    this.#immediate.push(op);
+    this.onChange();
+  }
+
+  #markDirty(p: PartitionProgress): void {
+    if (p.dirty) return;
+    p.dirty = true;
+    this.#dirty.push(p);
+    this.onChange();
+  }
+
+  #dropGroup(g: GroupRecord): void {
+    for (const parts of g.topics.values()) for (const p of parts) p.dropped = true;
+    this.groups.delete(g.name);
+  }
+
+  #dropTopicOf(g: GroupRecord, topic: string): void {
+    const parts = g.topics.get(topic);
+    if (parts === undefined) return;
+    for (const p of parts) p.dropped = true;
+    g.topics.delete(topic);
+  }
+}

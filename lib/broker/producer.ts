@@ -1,0 +1,203 @@
+/**
+ * Producers: send one message or a batch to a topic and get confirms {topic, partition, offset,
+ * durable} once the partition Logs have them (as durable as the topic's sync policy: on stable
+ * storage under 'always', sealed and readable otherwise, with `durable` saying which).
+ *
+ * A batch is validated and encoded whole before anything is appended (a bad message fails the
+ * batch with nothing written), grouped by partition, appended with one Log.appendBatch per
+ * partition, and confirmed with one Log confirm callback per partition; the batch's order is kept
+ * within each partition. Bounded topics admit the batch as a whole (see backlog-gate.ts).
+ * A Producer holds no resources; it is a view of the broker with a partitioner.
+ */
+import type { Bytes, HeadersInput, Message as LogMessage } from '../storage/log';
+import type { Clock } from './clock';
+import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
+import type { Topic } from './topic';
+import { checkUserHeaders, isRawValue, packValue, withCodecHeader } from './value-codec';
+
+export interface ProducerMessage {
+  /** Buffer, Uint8Array or string: stored as bytes; null: no value; anything else: msgpack. */
+  value: unknown;
+  key?: string | Uint8Array | null;
+  headers?: HeadersInput;
+  /** Milliseconds since the epoch; default: the broker clock's now. */
+  timestamp?: number;
+  /** An explicit partition: wins over the key and the partitioner. */
+  partition?: number;
+}
+
+export interface SendOptions {
+  /** When the topic is full, wait this long for room before failing with QUEUE_FULL. Default 0. */
+  timeoutMs?: number;
+}
+
+export interface SendConfirm {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** Whether the message is on stable storage (always true for topics with sync 'always'). */
+  durable: boolean;
+}
+
+export interface ProducerOptions {
+  /** Chooses the partition of messages without an explicit one (default: Kafka's, see partitioner.ts). */
+  partitioner?: Partitioner;
+}
+
+/** What the broker lends a producer. */
+export interface ProducerLink {
+  topic(name: unknown): Topic;
+  clock: Clock;
+  /** True when the clock is the system clock (the Log stamps messages itself). */
+  systemClock: boolean;
+}
+
+type Prepared = Bytes | null | LogMessage;
+
+export class Producer {
+  readonly #link: ProducerLink;
+  readonly #partitioner: Partitioner | undefined;
+  readonly #rotation = new KeylessRotation();
+  readonly #systemClock: boolean;
+
+  /** @internal Made by Broker.producer(). */
+  constructor(link: ProducerLink, options: ProducerOptions = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('producer options must be an object');
+    if (options.partitioner !== undefined && typeof options.partitioner !== 'function') throw new TypeError('partitioner must be a function');
+    this.#link = link;
+    this.#systemClock = link.systemClock;
+    this.#partitioner = options.partitioner;
+  }
+
+  /** Sends one message; resolves with its confirm. */
+  async send(topic: string, message: ProducerMessage, options?: SendOptions): Promise<SendConfirm> {
+    const t = this.#link.topic(topic);
+    const waitMs = checkSendOptions(options);
+    let keyless = -1;
+    const partition = this.#partitionOf(t, message, 0, () => (keyless < 0 ? (keyless = this.#rotation.take(t.name, t.config.partitions)) : keyless));
+    const prepared = this.#prepare(message, 0);
+    const offset = await t.gate.admit(1, waitMs, () => {
+      const tp = t.partitions[partition];
+      const o = tp.log.appendBatch([prepared]);
+      tp.appended();
+      return o;
+    });
+    return new Promise((resolve, reject) => {
+      t.partitions[partition].log.confirm(offset, (err, c) => {
+        if (err !== null) reject(err);
+        else resolve({ topic: t.name, partition, offset, durable: c!.durable });
+      });
+    });
+  }
+
+  /** Sends messages in one go; resolves with their confirms, in the batch's order. */
+  async sendBatch(topic: string, messages: readonly ProducerMessage[], options?: SendOptions): Promise<SendConfirm[]> {
+    const t = this.#link.topic(topic);
+    const waitMs = checkSendOptions(options);
+    if (!Array.isArray(messages)) throw new TypeError('sendBatch takes an array of messages');
+    const n = messages.length;
+    if (n === 0) return [];
+    const partitions = t.config.partitions;
+    // Validate, encode and route everything first.
+    const where = new Int32Array(n);
+    const groups: Prepared[][] = new Array(partitions);
+    let keyless = -1;
+    const takeKeyless = (): number => (keyless < 0 ? (keyless = this.#rotation.take(t.name, partitions)) : keyless);
+    for (let i = 0; i < n; i++) {
+      const m = messages[i];
+      const p = this.#partitionOf(t, m, i, takeKeyless);
+      where[i] = p;
+      (groups[p] ??= []).push(this.#prepare(m, i));
+    }
+    const firsts = await t.gate.admit(n, waitMs, () => {
+      const out = new Array<number>(partitions);
+      for (let p = 0; p < partitions; p++) {
+        const g = groups[p];
+        if (g === undefined) continue;
+        const tp = t.partitions[p];
+        out[p] = tp.log.appendBatch(g);
+        tp.appended();
+      }
+      return out;
+    });
+    // One confirm per partition, then the per-message confirms.
+    const durable = new Array<boolean>(partitions);
+    await new Promise<void>((resolve, reject) => {
+      let pending = 0;
+      let failed = false;
+      for (let p = 0; p < partitions; p++) {
+        const g = groups[p];
+        if (g === undefined) continue;
+        pending++;
+        t.partitions[p].log.confirm(firsts[p] + g.length - 1, (err, c) => {
+          if (failed) return;
+          if (err !== null) {
+            failed = true;
+            reject(err);
+            return;
+          }
+          durable[p] = c!.durable;
+          if (--pending === 0) resolve();
+        });
+      }
+    });
+    const next = firsts.slice();
+    const confirms = new Array<SendConfirm>(n);
+    for (let i = 0; i < n; i++) {
+      const p = where[i];
+      confirms[i] = { topic: t.name, partition: p, offset: next[p]++, durable: durable[p] };
+    }
+    return confirms;
+  }
+
+  #partitionOf(t: Topic, m: ProducerMessage, index: number, keyless: () => number): number {
+    if (m === null || typeof m !== 'object') throw new TypeError(`message ${index} must be an object {value, key?, headers?, timestamp?, partition?}`);
+    const partitions = t.config.partitions;
+    if (m.partition !== undefined) {
+      if (typeof m.partition !== 'number' || !Number.isInteger(m.partition)) throw new TypeError(`message ${index}: partition must be an integer`);
+      if (m.partition < 0 || m.partition >= partitions) {
+        throw new RangeError(`message ${index}: partition ${m.partition} does not exist (topic ${t.name} has partitions 0 to ${partitions - 1})`);
+      }
+      return m.partition;
+    }
+    const key = m.key ?? null;
+    if (key !== null && typeof key !== 'string' && !(key instanceof Uint8Array)) throw new TypeError(`message ${index}: key must be a string, Buffer, Uint8Array or null`);
+    if (this.#partitioner !== undefined) {
+      return checkPartitionResult(this.#partitioner({ topic: t.name, partitions, key, value: m.value }), partitions, t.name);
+    }
+    if (partitions === 1) return 0;
+    return key === null ? keyless() : keyPartition(key, partitions);
+  }
+
+  #prepare(m: ProducerMessage, index: number): Prepared {
+    const value = m.value;
+    const key = m.key ?? null;
+    let timestamp = m.timestamp;
+    // The common case: bytes, no key, headers or timestamp, stamped by the Log itself.
+    if (key === null && timestamp === undefined && m.headers === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
+      return value;
+    }
+    if (value === undefined) throw new TypeError(`message ${index}: value is missing (use null for an empty value)`);
+    const raw = isRawValue(value);
+    if (m.headers !== undefined) checkUserHeaders(m.headers);
+    if (timestamp === undefined && !this.#systemClock) timestamp = this.#link.clock.now();
+    else if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
+      throw new RangeError(`message ${index}: timestamp must be a non-negative integer number of milliseconds`);
+    }
+    if (raw && key === null && m.headers === undefined && timestamp === undefined) return value;
+    const bytes = raw ? value : packValue(value);
+    const headers = raw ? m.headers : withCodecHeader(m.headers);
+    const out: LogMessage = { value: bytes, key };
+    if (headers !== undefined) out.headers = headers;
+    if (timestamp !== undefined) out.timestamp = timestamp;
+    return out;
+  }
+}
+
+function checkSendOptions(options: SendOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw new TypeError('send options must be an object');
+  const t = options.timeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0)) throw new RangeError(`timeoutMs must be a non-negative number, got ${String(t)}`);
+  return t;
+}

@@ -1,0 +1,97 @@
+/**
+ * Topic names and per-topic configuration: validation, defaults, and the Log options each
+ * partition is opened with. The normalised config is what topic.json stores.
+ */
+import type { LogOptions, SyncPolicy } from '../storage/log';
+
+/** Kafka's rule: ASCII letters, digits, '.', '_' and '-', 1 to 249 of them, and not "." or "..". */
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Each partition holds an open Log (a mapped segment, index files, a flusher slot): bound them. */
+export const PARTITIONS_MAX = 1024;
+/** Segments are preallocated, so the default is smaller than the Log's own (256 MiB). */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+export interface TopicConfig {
+  /** Number of partitions, each its own Log. Default 1. */
+  partitions: number;
+  /** The Log durability policy of every partition (see LogOptions.sync). Default 'interval'. */
+  sync: SyncPolicy;
+  /** For sync 'interval'. Default 1000. */
+  syncIntervalMs: number;
+  /** Per partition: delete the oldest segments past this many bytes. null: no limit. */
+  retentionBytes: number | null;
+  /** Per partition: delete segments whose newest message is older than this. null: no limit. */
+  retentionMs: number | null;
+  /**
+   * Bounded queue: the most messages the topic may hold that its slowest consumer group has not
+   * consumed (committed or acked); a send that would go past it fails with QUEUE_FULL (or waits).
+   * With no group yet, every retained message counts. null: unbounded.
+   */
+  maxBacklog: number | null;
+  /** Segment file capacity of each partition. Default 64 MiB. */
+  segmentBytes: number;
+  /** The largest message (with its batch header); null: the Log's default (1 MiB, at most segmentBytes). */
+  messageBytesMax: number | null;
+}
+
+export type TopicConfigInput = Partial<TopicConfig>;
+
+const KEYS = new Set<string>(['partitions', 'sync', 'syncIntervalMs', 'retentionBytes', 'retentionMs', 'maxBacklog', 'segmentBytes', 'messageBytesMax']);
+
+export function checkTopicName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw new TypeError(`topic name must be a string, got ${typeof name}`);
+  if (!TOPIC_NAME.test(name) || name === '.' || name === '..') {
+    throw new RangeError(
+      `invalid topic name ${JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}...` : name)}: use 1 to 249 of a-z A-Z 0-9 . _ - (and not "." or "..")`,
+    );
+  }
+}
+
+function positiveInteger(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`${what} must be an integer, got ${String(v)}`);
+  if (v <= 0 || v > max) throw new RangeError(`${what} must be between 1 and ${max}, got ${v}`);
+  return v;
+}
+
+function limit(v: unknown, what: string): number | null {
+  if (v === undefined || v === null) return null;
+  return positiveInteger(v, what);
+}
+
+/** Checks a topic config as given to createTopic and fills in the defaults. */
+export function normalizeTopicConfig(input: unknown): TopicConfig {
+  if (input === undefined) input = {};
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new TypeError('topic config must be an object');
+  const c = input as Record<string, unknown>;
+  for (const k of Object.keys(c)) {
+    if (!KEYS.has(k)) throw new TypeError(`unknown topic option ${JSON.stringify(k)}`);
+  }
+  const sync = c.sync ?? 'interval';
+  if (sync !== 'always' && sync !== 'interval' && sync !== 'none') throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(sync)}`);
+  const config: TopicConfig = {
+    partitions: c.partitions === undefined ? 1 : positiveInteger(c.partitions, 'partitions', PARTITIONS_MAX),
+    sync,
+    syncIntervalMs: c.syncIntervalMs === undefined ? 1000 : positiveInteger(c.syncIntervalMs, 'syncIntervalMs', 86_400_000),
+    retentionBytes: limit(c.retentionBytes, 'retentionBytes'),
+    retentionMs: limit(c.retentionMs, 'retentionMs'),
+    maxBacklog: limit(c.maxBacklog, 'maxBacklog'),
+    segmentBytes: c.segmentBytes === undefined ? DEFAULT_SEGMENT_BYTES : positiveInteger(c.segmentBytes, 'segmentBytes', 2 ** 31 - 1),
+    messageBytesMax: limit(c.messageBytesMax, 'messageBytesMax'),
+  };
+  if (config.segmentBytes < 65536) throw new RangeError('segmentBytes must be at least 64 KiB');
+  if (config.messageBytesMax !== null && (config.messageBytesMax < 68 || config.messageBytesMax > config.segmentBytes)) {
+    throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes');
+  }
+  return config;
+}
+
+/** The options every partition Log of a topic is opened with. */
+export function logOptionsOf(config: TopicConfig): LogOptions {
+  const o: LogOptions = { segmentBytes: config.segmentBytes, sync: config.sync };
+  if (config.sync === 'interval') o.syncIntervalMs = config.syncIntervalMs;
+  if (config.retentionBytes !== null) o.retentionBytes = config.retentionBytes;
+  if (config.retentionMs !== null) o.retentionMs = config.retentionMs;
+  if (config.messageBytesMax !== null) o.messageBytesMax = config.messageBytesMax;
+  return o;
+}

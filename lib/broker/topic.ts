@@ -1,0 +1,91 @@
+/**
+ * A topic: its normalised config, one Log per partition, and the backlog gate producers pass.
+ * Created by the broker (partition logs first, topic.json last) and opened from topic.json on
+ * every broker open. Lifetime: until the broker closes or deletes it; thread-confined.
+ */
+import * as fs from 'node:fs';
+import { Log } from '../storage/log';
+import { BacklogGate } from './backlog-gate';
+import type { BrokerDirectory, TopicMeta } from './broker-directory';
+import { TOPIC_FORMAT } from './broker-directory';
+import type { Clock } from './clock';
+import type { PartitionDescription } from './describe';
+import { logOptionsOf, type TopicConfig } from './topic-config';
+import { TopicPartition } from './topic-partition';
+
+export class Topic {
+  readonly name: string;
+  readonly config: TopicConfig;
+  readonly createdAt: number;
+  readonly partitions: readonly TopicPartition[];
+  readonly gate: BacklogGate;
+  #closed = false;
+
+  private constructor(meta: TopicMeta, partitions: TopicPartition[], backlog: (t: Topic) => number, clock: Clock) {
+    this.name = meta.name;
+    this.config = meta.config;
+    this.createdAt = meta.createdAt;
+    this.partitions = partitions;
+    this.gate = new BacklogGate(meta.name, meta.config.maxBacklog, () => backlog(this), clock);
+  }
+
+  /** Opens the partition logs of a topic described by `meta`. */
+  static async open(directory: BrokerDirectory, meta: TopicMeta, backlog: (t: Topic) => number, clock: Clock): Promise<Topic> {
+    const options = logOptionsOf(meta.config);
+    const partitions: TopicPartition[] = [];
+    try {
+      for (let p = 0; p < meta.config.partitions; p++) {
+        const log = await Log.open(directory.partitionDir(meta.name, p), options);
+        partitions.push(new TopicPartition(meta.name, p, log));
+      }
+    } catch (e) {
+      await Promise.allSettled(partitions.map((tp) => tp.log.close()));
+      throw e;
+    }
+    return new Topic(meta, partitions, backlog, clock);
+  }
+
+  /** Creates the topic's directory and logs, then writes topic.json (the commit point). */
+  static async create(directory: BrokerDirectory, name: string, config: TopicConfig, backlog: (t: Topic) => number, clock: Clock): Promise<Topic> {
+    await fs.promises.rm(directory.topicDir(name), { recursive: true, force: true });
+    await fs.promises.mkdir(directory.topicDir(name), { recursive: true });
+    const meta: TopicMeta = { format: TOPIC_FORMAT, name, config, createdAt: clock.now() };
+    const topic = await Topic.open(directory, meta, backlog, clock);
+    try {
+      await directory.writeTopicMeta(meta);
+    } catch (e) {
+      await topic.close();
+      await fs.promises.rm(directory.topicDir(name), { recursive: true, force: true });
+      throw e;
+    }
+    return topic;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Messages retained in all partitions (what the backlog is when no group consumes the topic). */
+  retainedMessages(): number {
+    let n = 0;
+    for (const tp of this.partitions) n += tp.log.endOffset - tp.log.startOffset;
+    return n;
+  }
+
+  describePartitions(): PartitionDescription[] {
+    return this.partitions.map((tp) => ({
+      partition: tp.index,
+      startOffset: tp.log.startOffset,
+      endOffset: tp.log.endOffset,
+      highWatermark: tp.log.highWatermark,
+      durableOffset: tp.log.durableOffset,
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const tp of this.partitions) tp.markClosed();
+    await Promise.all(this.partitions.map((tp) => tp.log.close()));
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Group state survives restarts: the delivery model, committed offsets, acks above the committed
+ * offset and delivery counts are replayed from the group-state log; the log is checkpointed into a
+ * new generation (a snapshot, then operations) so replay stays bounded, and a checkpoint that
+ * crashed before its snapshot was complete is ignored in favour of the previous generation.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, Log, type AckMessage } from '../../lib/index';
+import { tmpDir } from '../helpers/tmp';
+import { closeBroker, drain, eventually, openBroker, SMALL, text, values } from './broker-fixtures';
+
+function generations(dir: string): string[] {
+  return fs.readdirSync(path.join(dir, 'groups')).sort();
+}
+
+describe('group state', () => {
+  it('keeps acks above the committed offset and delivery counts across a restart', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(8));
+    let c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    const ms = await c.poll(8);
+    await ms[1].ack();
+    await ms[4].ack();
+    ms[3].nack();
+    const [m3] = await c.poll(1);
+    expect(m3.deliveryCount).toBe(2);
+    await closeBroker(b); // m0, m2, m3 (delivered twice), m5..m7 never acked
+    b = await openBroker({}, dir);
+    expect(b.describeGroup('q')).toMatchObject({ model: 'ack', partitions: [expect.objectContaining({ committedOffset: 0, ackedAhead: 2 })] });
+    c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    const again = await drain(c);
+    expect(again.map((m) => [text(m), m.deliveryCount])).toEqual([
+      ['m0', 2],
+      ['m2', 2],
+      ['m3', 3],
+      ['m5', 2],
+      ['m6', 2],
+      ['m7', 2],
+    ]);
+    for (const m of again) m.ack();
+    expect(b.describeGroup('q').partitions[0]).toMatchObject({ committedOffset: 8, ackedAhead: 0, lag: 0 });
+    await expect(() => b.consumer({ group: 'q', topics: 't' })).toThrow(expect.objectContaining({ code: ErrorCode.GROUP_MODEL_MISMATCH }));
+  });
+
+  it('checkpoints into new generations and replays to the same state', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({ groupCheckpointBytes: 2048 }, dir);
+    await b.createTopic('t', { ...SMALL, partitions: 3 });
+    const c = b.consumer({ group: 'q', topics: 't', model: 'ack', maxInFlight: 50 });
+    const o = b.consumer({ group: 'log', topics: 't' });
+    for (let round = 0; round < 40; round++) {
+      await b.sendBatch('t', values(30, `r${round}-`));
+      const got = await drain(c);
+      // Ack out of order; nack every seventh once (it comes back in the next round).
+      for (const m of got.reverse()) {
+        if (m.offset % 7 === 3 && m.deliveryCount === 1) m.nack();
+        else await m.ack();
+      }
+      await drain(o);
+    }
+    await eventually(() => b.describe().groupLog.checkpoints >= 3, 'checkpoints');
+    await eventually(() => generations(dir).length === 1, 'old generations removed');
+    const before = b.describeGroup('q').partitions.map(({ member, inFlight, pendingRedelivery, ...p }) => p);
+    const logBefore = b.describeGroup('log').partitions.map((p) => p.committedOffset);
+    const generation = b.describe().groupLog.generation;
+    expect(generation).toBeGreaterThan(0);
+    expect(generations(dir)).toEqual([String(generation).padStart(20, '0')]);
+    await closeBroker(b);
+    b = await openBroker({ groupCheckpointBytes: 2048 }, dir);
+    const after = b.describeGroup('q').partitions.map(({ member, inFlight, pendingRedelivery, ...p }) => p);
+    expect(after).toEqual(before);
+    expect(b.describeGroup('log').partitions.map((p) => p.committedOffset)).toEqual(logBefore);
+  });
+
+  it('ignores a checkpoint that crashed before its snapshot was complete', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(5));
+    const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    for (const m of (await c.poll(3)) as AckMessage[]) await m.ack();
+    await closeBroker(b);
+    const [current] = generations(dir);
+    // A next generation holding only the first chunk of a snapshot, as a crash would leave it.
+    const next = path.join(dir, 'groups', String(Number(current) + 1).padStart(20, '0'));
+    const log = await Log.open(next, { segmentBytes: 65536 });
+    log.append(new Packr({ useRecords: false }).pack([2, 0, Buffer.from('partial snapshot')]));
+    await log.close();
+    b = await openBroker({}, dir);
+    expect(b.describeGroup('q').partitions[0].committedOffset).toBe(3);
+    expect(generations(dir)).toEqual([current]);
+  });
+
+  it('drops the progress of topics that are gone (a delete that crashed half-way)', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('gone', SMALL);
+    await b.createTopic('kept', SMALL);
+    await b.consumer({ group: 'g', topics: ['gone', 'kept'] }).close();
+    await closeBroker(b);
+    fs.rmSync(path.join(dir, 'topics', 'gone'), { recursive: true });
+    b = await openBroker({}, dir);
+    expect(b.describeGroup('g').partitions.map((p) => p.topic)).toEqual(['kept']);
+    await b.createTopic('gone', SMALL);
+    await b.send('gone', { value: 'fresh' });
+    const c = b.consumer({ group: 'g', topics: 'gone' });
+    expect((await drain(c)).map(text)).toEqual(['fresh']);
+  });
+
+  it('lists and deletes groups, not while they have members', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(3));
+    const c = b.consumer({ group: 'a', topics: 't', model: 'ack' });
+    b.consumer({ group: 'b', topics: 't' });
+    expect(b.listGroups()).toEqual(['a', 'b']);
+    await expect(b.deleteGroup('a')).rejects.toMatchObject({ code: ErrorCode.GROUP_ACTIVE });
+    await expect(b.deleteGroup('zzz')).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_GROUP });
+    expect(() => b.describeGroup('zzz')).toThrow(expect.objectContaining({ code: ErrorCode.UNKNOWN_GROUP }));
+    await drain(c);
+    await c.close();
+    await b.deleteGroup('a');
+    expect(b.listGroups()).toEqual(['b']);
+    await closeBroker(b);
+    b = await openBroker({}, dir);
+    expect(b.listGroups()).toEqual(['b']);
+    // A group of the same name starts afresh, with either model.
+    const again = b.consumer({ group: 'a', topics: 't' });
+    expect(await drain(again)).toHaveLength(3);
+  });
+});
