@@ -19,8 +19,7 @@ Status checked_header(Segment& seg, uint64_t pos, batch::Header* h) {
 }
 }  // namespace
 
-Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_records,
-                             double* slots) {
+Status Log::check_read_offset(int64_t offset) const {
   if (closed_) return Status::error(Code::kClosed, "the log is closed");
   if (offset < log_start_offset_ || offset > end_offset()) {
     return Status::error(Code::kOffsetOutOfRange,
@@ -28,6 +27,12 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
                              std::to_string(log_start_offset_) + ", " +
                              std::to_string(end_offset()) + "]");
   }
+  return Status::ok();
+}
+
+Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_records,
+                             double* slots) {
+  SLUICE_TRY(check_read_offset(offset));
   ReadResult result;
   result.next_offset = offset;
   if (offset >= high_watermark() || max_records == 0) return result;
@@ -72,13 +77,7 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
 }
 
 Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
-  if (closed_) return Status::error(Code::kClosed, "the log is closed");
-  if (offset < log_start_offset_ || offset > end_offset()) {
-    return Status::error(Code::kOffsetOutOfRange,
-                         "offset " + std::to_string(offset) + " is outside the log [" +
-                             std::to_string(log_start_offset_) + ", " +
-                             std::to_string(end_offset()) + "]");
-  }
+  SLUICE_TRY(check_read_offset(offset));
   SliceResult result;
   result.next_offset = offset;
   if (offset >= high_watermark()) return result;

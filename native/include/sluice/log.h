@@ -145,6 +145,8 @@ class Log {
   uint64_t size_bytes() const;
 
  private:
+  // CLOSED, or OFFSET_OUT_OF_RANGE unless start <= offset <= end.
+  Status check_read_offset(int64_t offset) const;
   Log(std::string dir, LogOptions options, File lock);
   Status recover(const LogMeta* meta);  // log_recovery.cc
   Status create_first_segment(int64_t base_offset);
