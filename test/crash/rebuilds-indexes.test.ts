@@ -18,18 +18,11 @@ import { describe, expect, it } from 'vitest';
 import { Log, type LogOptions } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
 import { appendGroups, copyDir, prng, readAll, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { type Expected } from '../helpers/crashed-log';
 
 const OPTIONS: LogOptions = { segmentBytes: 64 * 1024, indexIntervalBytes: 512, sync: 'none' };
 const OFFSET_ENTRY_BYTES = 8;
 const TIME_ENTRY_BYTES = 12;
-
-interface Expected {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-}
 
 type Segment = ReturnType<typeof segmentsOf>[number];
 type Rng = ReturnType<typeof prng>;

@@ -17,21 +17,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { Log, SluiceError, type LogOptions } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
 import { appendGroups, batchesOf, copyDir, flipBit, prng, readAll, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { type Expected, openError } from '../helpers/crashed-log';
 
 const OPTIONS: LogOptions = { segmentBytes: 64 * 1024, indexIntervalBytes: 1024, sync: 'none' };
-
-interface Expected {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-}
 
 type Batch = ReturnType<typeof batchesOf>[number];
 
@@ -64,17 +56,6 @@ function middleBatch(dir: string, i: number): { file: string; batch: Batch; batc
   const batches = batchesOf(fs.readFileSync(seg.log));
   expect(batches.length).toBeGreaterThanOrEqual(5);
   return { file: seg.log, batch: batches[Math.floor(batches.length / 2)], batches };
-}
-
-async function openError(dir: string, options: LogOptions): Promise<SluiceError> {
-  return Log.open(dir, options).then(
-    async (l) => {
-      const end = l.endOffset;
-      await l.close();
-      throw new Error(`open succeeded (end offset ${end}); expected CORRUPT`);
-    },
-    (e: SluiceError) => e,
-  );
 }
 
 function expectCorrupt(err: unknown, file: string, what: string): void {

@@ -23,18 +23,11 @@ import { describe, expect, it } from 'vitest';
 import { Log, type LogOptions } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
 import { appendGroups, batchesOf, copyDir, prng, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { type Expected } from '../helpers/crashed-log';
 
 const OPENER = path.join(__dirname, '..', 'helpers', 'crash-open.cjs');
 const SEGMENT_BYTES = 64 * 1024;
 const OPTIONS: LogOptions = { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 1024 };
-
-interface Expected {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-}
 
 type Outcome =
   | { dir: string; ok: true; endOffset: number; startOffset: number; texts: string[]; appendedAt: number; recovery: Record<string, unknown> }

@@ -18,44 +18,10 @@ import { describe, expect, it } from 'vitest';
 import { Log, SluiceError, type LogOptions } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
 import { appendGroups, batchesOf, copyDir, prng, readAll, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { type Expected, crashedLog, expectHolds } from '../helpers/crashed-log';
 
 const SEGMENT_BYTES = 64 * 1024;
 const OPTIONS: LogOptions = { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 1024, sync: 'none' };
-
-interface Expected {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-}
-
-type Rng = ReturnType<typeof prng>;
-
-function expectHolds(log: Log, expected: readonly Expected[]): void {
-  expect(readAll(log).map(recordText)).toEqual(expected.map(recordText));
-}
-
-/**
- * Writes a log whose first segment has rolled and whose active segment holds `activeBatches`
- * small batches, flushes it and copies it aside before closing: the copy is an unclean shutdown.
- */
-async function crashedLog(rng: Rng, activeBatches: number, roll: boolean, valueBytesMax = 40): Promise<{ snapshot: string; expected: Expected[] }> {
-  const dir = tmpDir();
-  const snapshot = tmpDir();
-  const expected: Expected[] = [];
-  const clock = { now: 1_700_000_000_000 };
-  const log = await Log.open(dir, OPTIONS);
-  if (roll) {
-    while (log.stats().segments < 2) appendGroups(log, rng, clock, 1, 1500, expected);
-  }
-  appendGroups(log, rng, clock, activeBatches, valueBytesMax, expected);
-  await log.flush();
-  fs.rmSync(snapshot, { recursive: true });
-  copyDir(dir, snapshot);
-  await log.close();
-  return { snapshot, expected };
-}
 
 interface Cut {
   L: number;
@@ -135,7 +101,7 @@ async function checkCut(snapshot: string, expected: readonly Expected[], L: numb
 describe('truncates a torn tail', () => {
   it('keeps exactly the whole batches below every cut across the last three batches of the active segment', async () => {
     const rng = prng(testSeed('truncates-a-torn-tail (rolled log)'));
-    const { snapshot, expected } = await crashedLog(rng, 8, true);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 8, true, 40);
     const segments = segmentsOf(snapshot);
     expect(segments.length).toBe(2);
     const batches = batchesOf(fs.readFileSync(segments[1].log));
@@ -152,7 +118,7 @@ describe('truncates a torn tail', () => {
 
   it('handles every cut of a single-segment log, down to an empty file', async () => {
     const rng = prng(testSeed('truncates-a-torn-tail (one segment)'));
-    const { snapshot, expected } = await crashedLog(rng, 3, false, 16);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 3, false, 16);
     const batches = batchesOf(fs.readFileSync(segmentsOf(snapshot)[0].log));
     expect(batches.length).toBe(3);
     const work = tmpDir();
@@ -161,7 +127,7 @@ describe('truncates a torn tail', () => {
 
   it('truncates the same way when sluice.meta is lost and every segment is rescanned', async () => {
     const rng = prng(testSeed('truncates-a-torn-tail (no meta)'));
-    const { snapshot, expected } = await crashedLog(rng, 6, true);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 6, true, 40);
     const segments = segmentsOf(snapshot);
     const batches = batchesOf(fs.readFileSync(segments[segments.length - 1].log));
     const work = tmpDir();

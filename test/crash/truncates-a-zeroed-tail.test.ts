@@ -18,46 +18,12 @@ import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { Log, SluiceError, type LogOptions } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
-import { appendGroups, batchesOf, copyDir, overwrite, prng, readAll, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { batchesOf, copyDir, overwrite, prng, readAll, recordText, segmentsOf, testSeed } from '../helpers/crash-files.cjs';
+import { type Expected, crashedLog, expectHolds, openError } from '../helpers/crashed-log';
 
 const SEGMENT_BYTES = 64 * 1024;
 const PAGE_BYTES = 4096;
 const OPTIONS: LogOptions = { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 1024, sync: 'none' };
-
-interface Expected {
-  offset: number;
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: { key: string; value: Buffer | null }[];
-}
-
-type Rng = ReturnType<typeof prng>;
-
-function expectHolds(log: Log, expected: readonly Expected[], what: string): void {
-  expect(readAll(log).map(recordText), what).toEqual(expected.map(recordText));
-}
-
-/**
- * Writes a log (rolled once when `roll`) whose active segment ends with `activeBatches` batches
- * of values up to `valueBytesMax` bytes, flushes it, and copies it aside before closing.
- */
-async function crashedLog(rng: Rng, activeBatches: number, roll: boolean, valueBytesMax: number): Promise<{ snapshot: string; expected: Expected[] }> {
-  const dir = tmpDir();
-  const snapshot = tmpDir();
-  const expected: Expected[] = [];
-  const clock = { now: 1_700_000_000_000 };
-  const log = await Log.open(dir, OPTIONS);
-  if (roll) {
-    while (log.stats().segments < 2) appendGroups(log, rng, clock, 1, 1500, expected);
-  }
-  appendGroups(log, rng, clock, activeBatches, valueBytesMax, expected);
-  await log.flush();
-  fs.rmSync(snapshot, { recursive: true });
-  copyDir(dir, snapshot);
-  await log.close();
-  return { snapshot, expected };
-}
 
 /** Zeros [P, end of data) of the active segment of a copy, reopens it and checks what survives. */
 async function checkZeroedFrom(snapshot: string, expected: readonly Expected[], P: number, work: string, deleteMeta = false): Promise<void> {
@@ -118,21 +84,10 @@ async function checkZeroedFrom(snapshot: string, expected: readonly Expected[], 
   }
 }
 
-async function openError(dir: string, options: LogOptions): Promise<SluiceError> {
-  return Log.open(dir, options).then(
-    async (l) => {
-      const end = l.endOffset;
-      await l.close();
-      throw new Error(`open succeeded (end offset ${end}); expected CORRUPT`);
-    },
-    (e: SluiceError) => e,
-  );
-}
-
 describe('truncates a zeroed tail', () => {
   it('keeps exactly the whole batches below zeros starting at every byte of the last three batches', async () => {
     const rng = prng(testSeed('truncates-a-zeroed-tail (every byte)'));
-    const { snapshot, expected } = await crashedLog(rng, 8, true, 40);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 8, true, 40);
     const segments = segmentsOf(snapshot);
     expect(segments.length).toBe(2);
     const batches = batchesOf(fs.readFileSync(segments[1].log));
@@ -145,7 +100,7 @@ describe('truncates a zeroed tail', () => {
 
   it('keeps the whole batches below every lost page of a segment whose batches straddle pages', async () => {
     const rng = prng(testSeed('truncates-a-zeroed-tail (pages)'));
-    const { snapshot, expected } = await crashedLog(rng, 40, false, 700);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 40, false, 700);
     const batches = batchesOf(fs.readFileSync(segmentsOf(snapshot)[0].log));
     const dataEnd = batches[batches.length - 1].end;
     expect(dataEnd).toBeGreaterThan(4 * PAGE_BYTES);
@@ -161,7 +116,7 @@ describe('truncates a zeroed tail', () => {
 
   it('truncates the same way when sluice.meta is lost and every segment is rescanned', async () => {
     const rng = prng(testSeed('truncates-a-zeroed-tail (no meta)'));
-    const { snapshot, expected } = await crashedLog(rng, 6, true, 40);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 6, true, 40);
     const segments = segmentsOf(snapshot);
     const batches = batchesOf(fs.readFileSync(segments[segments.length - 1].log));
     const work = tmpDir();
@@ -176,7 +131,7 @@ describe('truncates a zeroed tail', () => {
     // the trace of such a lost write, not of corruption. Nothing from there on had reached a
     // recovery point, so the log ends just before the damaged batch.
     const rng = prng(testSeed('truncates-a-zeroed-tail (lost write above the recovery point)'));
-    const { snapshot, expected } = await crashedLog(rng, 40, true, 40);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 40, true, 40);
     const segments = segmentsOf(snapshot);
     const active = segments[segments.length - 1];
     const batches = batchesOf(fs.readFileSync(active.log));
@@ -216,7 +171,7 @@ describe('truncates a zeroed tail', () => {
     // A write is lost a whole sector at a time: a zeroed run inside one sector under an intact
     // header looks like any other damage, and damage with valid batches after it is never cut away.
     const rng = prng(testSeed('truncates-a-zeroed-tail (zeros within a sector)'));
-    const { snapshot, expected } = await crashedLog(rng, 8, true, 40);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 8, true, 40);
     const segments = segmentsOf(snapshot);
     const active = segments[segments.length - 1];
     const batches = batchesOf(fs.readFileSync(active.log));
@@ -254,7 +209,7 @@ describe('truncates a zeroed tail', () => {
     // damage to confirmed data. Open trusts such a segment's indexes (its CRCs are checked as reads
     // reach them), so the damage is reported either by open or by the first read of it.
     const rng = prng(testSeed('truncates-a-zeroed-tail (zeros below the recovery point)'));
-    const { snapshot, expected } = await crashedLog(rng, 8, true, 40);
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 8, true, 40);
     const sealed = segmentsOf(snapshot)[0];
     const batches = batchesOf(fs.readFileSync(sealed.log));
     expect(batches.length).toBeGreaterThanOrEqual(3);
