@@ -196,7 +196,9 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       }
       const { records, end, cursor } = chunk;
       let next = records[chunk.start].offset;
-      let failed = false;
+      // rewind() releases the chunk itself; every other way out (break, a throwing onError)
+      // releases it in the finally, so the cursor never stays busy.
+      let released = false;
       try {
         for (let i = chunk.start; i < end; i++) {
           if (run.stopped || d.chunkStale(chunk)) break;
@@ -213,7 +215,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
               d.processedUpTo(chunk, record.offset + 1, true);
             }
           } catch (err) {
-            failed = true;
+            released = true;
             d.rewind(chunk, record.offset, retryDelayMs);
             onError(err, msg);
             break;
@@ -221,7 +223,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
           next = record.offset + 1;
         }
       } finally {
-        if (!failed) d.endChunk(chunk as OffsetChunk, next);
+        if (!released) d.endChunk(chunk as OffsetChunk, next);
       }
     }
   }

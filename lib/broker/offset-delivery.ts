@@ -219,7 +219,13 @@ export class OffsetDelivery implements GroupMember {
     const c = chunk.cursor;
     c.busy = false;
     if (c.epoch !== chunk.epoch) {
-      if (c.revoking !== null && c.inProgress === 0) this.#finishRevoke(c);
+      // Sought, rewound or forced away meanwhile: the chunk's progress no longer counts, but the
+      // cursor must still be released, or the partition would stall (and a revoke never finish).
+      if (c.revoking !== null) {
+        if (c.inProgress === 0) this.#finishRevoke(c);
+      } else {
+        this.#wake();
+      }
       return;
     }
     if (next > c.processedOffset) c.processedOffset = next;
@@ -249,7 +255,11 @@ export class OffsetDelivery implements GroupMember {
   /** A handler failed on `offset`: hand it out again after `delayMs`. */
   rewind(chunk: OffsetChunk, offset: number, delayMs: number): void {
     const c = chunk.cursor;
-    if (c.epoch !== chunk.epoch) return;
+    if (c.epoch !== chunk.epoch) {
+      // A seek moved the cursor while the handler ran: no retry of the old message, just release.
+      this.endChunk(chunk, offset);
+      return;
+    }
     c.slot.redeliveries++;
     if (delayMs > 0) {
       c.retryAt = this.#clock.now() + delayMs;

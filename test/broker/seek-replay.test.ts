@@ -151,6 +151,37 @@ describe('seek and replay (offset model)', () => {
     await running;
   });
 
+  it('keeps consuming after a seek made while an async handler ran, when that handler then throws', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(5));
+    const c = b.consumer({ group: 'g', topics: 't' });
+    const seen: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const running = c.run(
+      async (m) => {
+        seen.push(m.offset);
+        if (seen.length === 1) {
+          await held;
+          throw new Error('boom');
+        }
+      },
+      { retryDelayMs: 0, onError: () => {} },
+    );
+    await eventually(() => seen.length === 1, 'the first message');
+    c.seek({ topic: 't', offset: 0 });
+    release();
+    await eventually(() => seen.length === 6, 'the replay after the seek');
+    expect(seen).toEqual([0, 0, 1, 2, 3, 4]);
+    await b.send('t', { value: 'later' });
+    await eventually(() => seen.length === 7, 'a message sent later');
+    expect(seen[6]).toBe(5);
+    await c.close();
+    await running;
+    expect(b.describeGroup('g').partitions[0].committedOffset).toBe(6);
+  });
+
   it('refuses seeks and commits on partitions it does not hold, and bad arguments', async () => {
     const b = await openBroker();
     await b.createTopic('t', { ...SMALL, partitions: 2 });
