@@ -51,6 +51,8 @@ export class Broker {
   readonly #clock: Clock;
   readonly #topics = new Map<string, Topic>();
   readonly #creating = new Set<string>();
+  /** Deletes still moving a topic's directory to the trash: the name stays reserved until then. */
+  readonly #deleting = new Map<string, Promise<void>>();
   readonly #state: GroupState;
   readonly #groupLog: GroupStateLog;
   readonly #coordinators = new Map<string, GroupCoordinator>();
@@ -134,6 +136,10 @@ export class Broker {
     this.#checkOpen();
     checkTopicName(name);
     const normalized = normalizeTopicConfig(config);
+    // A delete of this name in progress would rename the new topic's directory into the trash
+    // (it renames by name once the old Logs are closed): create only once it is done.
+    for (let d = this.#deleting.get(name); d !== undefined; d = this.#deleting.get(name)) await d.catch(() => {});
+    this.#checkOpen();
     if (this.#topics.has(name) || this.#creating.has(name)) throw new SluiceError(`topic ${JSON.stringify(name)} already exists`, ErrorCode.TOPIC_EXISTS);
     this.#creating.add(name);
     try {
@@ -156,8 +162,16 @@ export class Broker {
     topic.gate.close(unknownTopic(name));
     for (const c of this.#coordinators.values()) c.topicDeleted(name);
     this.#state.dropTopic(name);
-    await topic.close();
-    await this.#directory.deleteTopicDir(name);
+    const removal = (async () => {
+      await topic.close();
+      await this.#directory.deleteTopicDir(name);
+    })();
+    this.#deleting.set(name, removal);
+    try {
+      await removal;
+    } finally {
+      if (this.#deleting.get(name) === removal) this.#deleting.delete(name);
+    }
     await this.#groupLog.confirm();
   }
 
@@ -359,6 +373,8 @@ export class Broker {
 
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
+    // A delete renames the topic's directory after its Logs close: let it finish under the lock.
+    await Promise.allSettled(this.#deleting.values());
     const closed = this.#closedError();
     for (const c of this.#coordinators.values()) for (const s of c.allSlots()) s.ack?.close(closed);
     const errors: unknown[] = [];

@@ -129,6 +129,24 @@ describe('topics', () => {
     expect((await drain(c2)).map((m) => (m.value as Buffer).toString())).toEqual(['new']);
   });
 
+  it('creates a topic of the name of one still being deleted only once the delete is done', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', SMALL);
+    await b.send('t', { value: 'old' });
+    const deleted = b.deleteTopic('t');
+    const created = b.createTopic('t', SMALL);
+    await deleted;
+    await created;
+    await b.send('t', { value: 'new' });
+    expect(fs.existsSync(path.join(dir, 'topics', 't', 'topic.json'))).toBe(true);
+    await closeBroker(b);
+    b = await openBroker({}, dir);
+    expect(b.listTopics()).toEqual(['t']);
+    const c = b.consumer({ group: 'g', topics: 't' });
+    expect((await drain(c)).map((m) => String(m.value))).toEqual(['new']);
+  });
+
   it('is one broker per directory', async () => {
     const dir = tmpDir('sluice-broker-');
     await openBroker({}, dir);
