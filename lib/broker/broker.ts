@@ -105,6 +105,18 @@ export class Broker {
       // Group state of topics that no longer exist (a delete that crashed half-way) goes.
       const known = new Set(topics.map((t) => t.name));
       for (const g of state.groups.values()) for (const topic of [...g.topics.keys()]) if (!known.has(topic)) state.dropTopic(topic);
+      // Progress past a partition's end (the topic lost unsynced messages the group state had seen).
+      let truncated = false;
+      for (const t of topics) {
+        for (const g of state.groups.values()) {
+          const parts = g.topics.get(t.name);
+          for (const p of parts ?? []) {
+            const tp = t.partitions[p.partition];
+            if (tp !== undefined && state.truncate(p, tp.log.endOffset)) truncated = true;
+          }
+        }
+      }
+      if (truncated) await groupLog.confirm();
       for (const g of state.groups.values()) {
         const c = broker.#coordinatorOf(g);
         for (const topic of g.topics.keys()) c.ensureTopic(topic);

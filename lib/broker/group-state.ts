@@ -15,6 +15,10 @@
  *   [DELIVERED, group, topic, partition, end]    ack model: everything below `end` was delivered
  *   [REDELIVERED, group, topic, partition, offsets[]]  ack model: each delivered once more
  *   [ACK, group, topic, partition, runs[]]       ack model: acked offsets as [start, length] pairs
+ *   [TRUNCATE, group, topic, partition, end]     the partition's Log ends at `end` (a power loss
+ *                                                took messages this state had seen): committed and
+ *                                                delivered end come down to it, acks and
+ *                                                redeliveries at or past it are forgotten
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
@@ -28,6 +32,7 @@ export const OP_COMMIT = 5;
 export const OP_DELIVERED = 6;
 export const OP_REDELIVERED = 7;
 export const OP_ACK = 8;
+export const OP_TRUNCATE = 9;
 
 export type StateOp = readonly unknown[];
 
@@ -107,6 +112,13 @@ export class PartitionProgress {
       while (this.acked.delete(c)) c++;
       this.committed = c;
     }
+  }
+
+  applyTruncate(end: number): void {
+    if (this.committed > end) this.committed = end;
+    if (this.deliveredEnd > end) this.deliveredEnd = end;
+    for (const o of this.acked) if (o >= end) this.acked.delete(o);
+    for (const o of this.redelivered.keys()) if (o >= end) this.redelivered.delete(o);
   }
 
   applyRedelivered(offset: number): number {
@@ -218,6 +230,18 @@ export class GroupState {
     return true;
   }
 
+  /**
+   * The partition's Log ends at `end`, below what this group's progress says (the group state was
+   * synced, the topic's last messages were not, and the power went): without this the group would
+   * skip the new messages written at those offsets. Returns whether anything changed.
+   */
+  truncate(p: PartitionProgress, end: number): boolean {
+    if (p.committed <= end && p.deliveredEnd <= end) return false;
+    p.applyTruncate(end);
+    this.#record([OP_TRUNCATE, p.group, p.topic, p.partition, end]);
+    return true;
+  }
+
   /** Everything below `end` has now been delivered at least once. */
   delivered(p: PartitionProgress, end: number): void {
     if (end <= p.deliveredEnd) return;
@@ -309,6 +333,9 @@ export class GroupState {
           if (p.isAcked(o)) p.redeliveriesTotal++;
           else p.applyRedelivered(o);
         }
+        break;
+      case OP_TRUNCATE:
+        p.applyTruncate(op[4] as number);
         break;
       case OP_ACK: {
         const runs = op[4] as number[];
