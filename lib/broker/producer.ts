@@ -4,15 +4,20 @@
  * storage under 'always', sealed and readable otherwise, with `durable` saying which).
  *
  * A batch is validated and encoded whole before anything is appended (a bad message fails the
- * batch with nothing written), grouped by partition, appended with one Log.appendBatch per
+ * batch with nothing written, its index in the caller's batch in the error; message sizes are
+ * checked here too when the batch spans partitions, because each partition's appendBatch only
+ * checks its own share and one too large would fail after others were written), grouped by partition, appended with one Log.appendBatch per
  * partition, and confirmed with one Log confirm callback per partition; the batch's order is kept
  * within each partition. Bounded topics admit the batch as a whole (see backlog-gate.ts).
  * A Producer holds no resources; it is a view of the broker with a partitioner.
  */
+import { ErrorCode, SluiceError } from '../errors';
 import type { Bytes, HeadersInput, Message as LogMessage } from '../storage/log';
+import { encodeHeaders, singleRecordBatchBytes } from '../storage/record-headers';
 import type { Clock } from './clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
 import type { Topic } from './topic';
+import { messageBytesMaxOf } from './topic-config';
 import { checkUserHeaders, isRawValue, packValue, withCodecHeader } from './value-codec';
 
 export interface ProducerMessage {
@@ -101,14 +106,18 @@ export class Producer {
     // Validate, encode and route everything first.
     const where = new Int32Array(n);
     const groups: Prepared[][] = new Array(partitions);
+    const prepared = new Array<Prepared>(n);
     let keyless = -1;
     const takeKeyless = (): number => (keyless < 0 ? (keyless = this.#rotation.take(t.name, partitions)) : keyless);
+    let spread = false;
     for (let i = 0; i < n; i++) {
       const m = messages[i];
       const p = this.#partitionOf(t, m, i, takeKeyless);
       where[i] = p;
-      (groups[p] ??= []).push(this.#prepare(m, i));
+      if (p !== where[0]) spread = true;
+      (groups[p] ??= []).push((prepared[i] = this.#prepare(m, i)));
     }
+    if (spread) checkSizes(prepared, messageBytesMaxOf(t.config));
     const firsts = await t.gate.admit(n, waitMs, () => {
       const out = new Array<number>(partitions);
       for (let p = 0; p < partitions; p++) {
@@ -192,6 +201,36 @@ export class Producer {
     if (timestamp !== undefined) out.timestamp = timestamp;
     return out;
   }
+}
+
+/** TOO_LARGE (with the caller's index) for a message its partition's Log would refuse. */
+function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): void {
+  // A value this much under the limit cannot make a message too large (the batch header is 61-70 bytes).
+  const quickLimit = messageBytesMax - 100;
+  for (let i = 0; i < prepared.length; i++) {
+    const m = prepared[i];
+    let keyLen = -1;
+    let valueLen: number;
+    let headersLen = 0;
+    if (m === null || typeof m === 'string' || m instanceof Uint8Array) {
+      const quick = m === null ? 0 : typeof m === 'string' ? m.length * 3 : m.byteLength;
+      if (quick <= quickLimit) continue;
+      valueLen = byteLength(m);
+    } else {
+      keyLen = byteLength(m.key ?? null);
+      valueLen = byteLength(m.value);
+      headersLen = m.headers === undefined ? 0 : (encodeHeaders(m.headers)?.length ?? 0);
+    }
+    const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
+    if (bytes > messageBytesMax) {
+      throw new SluiceError(`message ${i} takes ${bytes} bytes with its batch header, over messageBytesMax (${messageBytesMax})`, ErrorCode.TOO_LARGE);
+    }
+  }
+}
+
+function byteLength(v: Bytes | null): number {
+  if (v === null) return -1;
+  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength;
 }
 
 function checkSendOptions(options: SendOptions | undefined): number | undefined {

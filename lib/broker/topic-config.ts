@@ -86,12 +86,21 @@ export function normalizeTopicConfig(input: unknown): TopicConfig {
   return config;
 }
 
+/** The storage Log's default limit on one message: 1 MiB, or the segment size if smaller. */
+const LOG_MESSAGE_BYTES_DEFAULT = 1024 * 1024;
+
+/** The limit every partition Log of the topic applies to one message (its batch header included). */
+export function messageBytesMaxOf(config: TopicConfig): number {
+  return config.messageBytesMax ?? Math.min(LOG_MESSAGE_BYTES_DEFAULT, config.segmentBytes);
+}
+
 /** The options every partition Log of a topic is opened with. */
 export function logOptionsOf(config: TopicConfig): LogOptions {
   const o: LogOptions = { segmentBytes: config.segmentBytes, sync: config.sync };
   if (config.sync === 'interval') o.syncIntervalMs = config.syncIntervalMs;
   if (config.retentionBytes !== null) o.retentionBytes = config.retentionBytes;
   if (config.retentionMs !== null) o.retentionMs = config.retentionMs;
-  if (config.messageBytesMax !== null) o.messageBytesMax = config.messageBytesMax;
+  // Always explicit, so that the producer's checks (messageBytesMaxOf) and the Log's agree.
+  o.messageBytesMax = messageBytesMaxOf(config);
   return o;
 }

@@ -131,4 +131,23 @@ describe('producer', () => {
     await expect(b.send('t', { value: Buffer.alloc(8192) })).rejects.toMatchObject({ code: ErrorCode.TOO_LARGE });
     expect(b.describeTopic('t').messages).toBe(0);
   });
+
+  it('fails a batch spanning partitions whole when one message is too large, naming its index in the batch', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', { ...SMALL, partitions: 2, messageBytesMax: 1024 });
+    const batches = [
+      [{ value: 'ok', partition: 0 }, { value: 'x'.repeat(5000), partition: 1 }],
+      [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: Buffer.alloc(2000), key: 'k', partition: 1 }],
+      [{ value: 'a', partition: 1 }, { value: 'b', partition: 0 }, { value: 'c', headers: { h: Buffer.alloc(2000) }, partition: 0 }],
+    ];
+    const where = [1, 2, 2];
+    for (let i = 0; i < batches.length; i++) {
+      const err = await b.sendBatch('t', batches[i]).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCode.TOO_LARGE });
+      expect((err as Error).message).toMatch(new RegExp(`^message ${where[i]} `));
+    }
+    // A message just under the limit passes the same checks.
+    await b.sendBatch('t', [{ value: 'a', partition: 0 }, { value: Buffer.alloc(900), partition: 1 }]);
+    expect(b.describeTopic('t').partitions.map((p) => p.endOffset)).toEqual([1, 1]);
+  });
 });
