@@ -18,10 +18,13 @@ import type { Clock } from './clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
 import type { Topic } from './topic';
 import { messageBytesMaxOf } from './topic-config';
-import { checkUserHeaders, isRawValue, packValue, withCodecHeader } from './value-codec';
+import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader } from './value-codec';
 
 export interface ProducerMessage {
-  /** Buffer, Uint8Array or string: stored as bytes; null: no value; anything else: msgpack. */
+  /**
+   * Buffer, Uint8Array or string: stored as bytes; another ArrayBufferView (Float64Array,
+   * DataView...): stored as its bytes, and consumers get a Buffer; null: no value; anything else: msgpack.
+   */
   value: unknown;
   key?: string | Uint8Array | null;
   headers?: HeadersInput;
@@ -179,7 +182,7 @@ export class Producer {
   }
 
   #prepare(m: ProducerMessage, index: number): Prepared {
-    const value = m.value;
+    const value = viewAsBytes(m.value);
     const key = m.key ?? null;
     let timestamp = m.timestamp;
     // The common case: bytes, no key, headers or timestamp, stamped by the Log itself.
@@ -194,7 +197,7 @@ export class Producer {
       throw new RangeError(`message ${index}: timestamp must be a non-negative integer number of milliseconds`);
     }
     if (raw && key === null && m.headers === undefined && timestamp === undefined) return value;
-    const bytes = raw ? value : packValue(value);
+    const bytes = raw ? value : packValue(value, index);
     const headers = raw ? m.headers : withCodecHeader(m.headers);
     const out: LogMessage = { value: bytes, key };
     if (headers !== undefined) out.headers = headers;

@@ -1,6 +1,9 @@
 /**
  * Message values as bytes. Buffers, Uint8Arrays and strings are stored as they are (strings as
- * UTF-8) and come back as Buffers. Any other value (numbers, booleans, objects, arrays, Dates,
+ * UTF-8) and come back as Buffers. Other ArrayBufferViews (Float64Array, Int16Array, DataView...)
+ * are stored as their bytes too, in the platform's byte order, and also come back as Buffers: the
+ * consumer rebuilds the view it wants (msgpackr would copy them element by element into a byte
+ * array, truncating every element to a byte). Any other value (numbers, booleans, objects, arrays, Dates,
  * Maps...) is encoded with msgpackr in standard MessagePack (no record extension, so any
  * MessagePack decoder can read it) and the record gets the header `sluice.codec: msgpack`; a
  * consumer sees such a value decoded, and does not see the header. A null value stays null
@@ -21,13 +24,24 @@ export function isRawValue(value: unknown): value is Buffer | Uint8Array | strin
   return value === null || typeof value === 'string' || value instanceof Uint8Array;
 }
 
-/** The MessagePack encoding of a value that is not raw. */
-export function packValue(value: unknown): Buffer {
-  if (value === undefined) throw new TypeError('message value is undefined (use null for an empty value)');
+/** A non-byte ArrayBufferView as a Buffer over the same memory; any other value as it is. */
+export function viewAsBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array || !ArrayBuffer.isView(value)) return value;
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The MessagePack encoding of a value that is not raw; a TypeError naming message `index` if it has none. */
+export function packValue(value: unknown, index: number): Buffer {
+  if (value === undefined) throw new TypeError(`message ${index}: value is undefined (use null for an empty value)`);
   if (typeof value === 'function' || typeof value === 'symbol') {
-    throw new TypeError(`a ${typeof value} cannot be a message value`);
+    throw new TypeError(`message ${index}: a ${typeof value} cannot be a message value`);
   }
-  return packr.pack(value);
+  try {
+    return packr.pack(value);
+  } catch (e) {
+    // msgpackr throws a plain Error (a symbol inside an object) or a RangeError (a BigInt over 64 bits).
+    throw new TypeError(`message ${index}: the value cannot be encoded as MessagePack: ${(e as Error).message}`);
+  }
 }
 
 export function unpackValue(bytes: Buffer): unknown {

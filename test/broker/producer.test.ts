@@ -125,6 +125,31 @@ describe('producer', () => {
     expect(await b.sendBatch('t', [])).toEqual([]);
   });
 
+  it('stores any ArrayBufferView as its bytes (consumers get a Buffer)', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    const f64 = new Float64Array([1.5, -2]);
+    const i16 = new Int16Array([1, -2, 300, 4]).subarray(1, 3);
+    const dv = new DataView(new Uint8Array([9, 8, 7, 6]).buffer, 1, 2);
+    await b.sendBatch('t', [{ value: f64 }, { value: i16, key: 'k' }, { value: dv, headers: { h: 'x' } }]);
+    const got = await drain(b.consumer({ group: 'g', topics: 't' }));
+    const bytes = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    expect(got.map((m) => m.value)).toEqual([bytes(f64), bytes(i16), Buffer.from([8, 7])]);
+    expect(new Float64Array(new Uint8Array(got[0].value as Buffer).buffer)).toEqual(f64);
+    expect(got[2].headers.map((h) => h.key)).toEqual(['h']); // bytes: no codec mark
+  });
+
+  it('fails a value MessagePack cannot encode with a TypeError naming the message', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    for (const value of [{ s: Symbol('x') }, 2n ** 70n, Symbol('y')]) {
+      const err = await b.sendBatch('t', [{ value: 1 }, { value }]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message).toMatch(/^message 1: /);
+    }
+    expect(b.describeTopic('t').messages).toBe(0);
+  });
+
   it('fails a message over messageBytesMax with TOO_LARGE', async () => {
     const b = await openBroker();
     await b.createTopic('t', { ...SMALL, messageBytesMax: 4096 });
