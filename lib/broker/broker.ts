@@ -325,7 +325,7 @@ export class Broker {
           member: slot.holder?.name ?? null,
           committedOffset: p.committed,
           endOffset: end,
-          lag: Math.max(0, end - p.committed),
+          lag: p.unconsumed(slot.tp.log.startOffset, end),
           inFlight,
           redeliveries: ack !== null ? p.redeliveriesTotal : slot.redeliveries,
           ackedAhead: p.acked.size,

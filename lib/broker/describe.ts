@@ -40,7 +40,10 @@ export interface GroupPartitionDescription {
   /** Offset model: the committed offset; ack model: the lowest unacked offset. */
   committedOffset: number;
   endOffset: number;
-  /** endOffset - committedOffset: what the group has yet to consume. */
+  /**
+   * What the group has yet to consume of what is retained: endOffset - max(committedOffset,
+   * the partition's startOffset) - ackedAhead. The same count the topic's backlog is made of.
+   */
   lag: number;
   /** Messages handed out and not yet processed (offset model) or acked/nacked (ack model). */
   inFlight: number;

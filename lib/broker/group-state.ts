@@ -56,7 +56,7 @@ export class PartitionProgress {
   dropped = false;
   positionDirty = false;
   deliveredDirty = false;
-  /** The committed offset moved forward since the last flush. */
+  /** The group consumed more since the last flush (the committed offset moved forward, or an ack ahead of it): the backlog fell. */
   progressed = false;
   /** Acks since the last flush as [start, length] runs (disjoint: an offset is acked once). */
   pendingAckRuns: number[] = [];
@@ -99,6 +99,18 @@ export class PartitionProgress {
     this.committed = c;
     if (this.deliveredEnd < c) this.deliveredEnd = c;
     return true;
+  }
+
+  /**
+   * Messages retained in [start, end) that the group has not consumed: those from the committed
+   * offset (or the Log's start, once retention passed it) on, less the ones acked ahead. This is
+   * both the backlog producers are admitted against and the lag describeGroup reports.
+   */
+  unconsumed(start: number, end: number): number {
+    let acked = this.acked.size;
+    // Acks below the start (retention passed a gap) are rare: only then is the set walked.
+    if (acked > 0 && this.committed < start) for (const o of this.acked) if (o < start) acked--;
+    return Math.max(0, end - Math.max(this.committed, start) - acked);
   }
 
   applyCommit(offset: number): void {
@@ -167,7 +179,7 @@ export class GroupState {
   readonly groups = new Map<string, GroupRecord>();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
-  /** Called (when the tick's changes are taken for writing) if a group's committed offset in `topic` moved forward. */
+  /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
   onProgress: (topic: string) => void = () => {};
   #immediate: StateOp[] = [];
   #dirty: PartitionProgress[] = [];
@@ -219,7 +231,8 @@ export class GroupState {
       p.progressed = true;
     } else {
       if (p.isAcked(offset)) return false;
-      if (p.applyAck(offset)) p.progressed = true;
+      p.applyAck(offset);
+      p.progressed = true; // an ack ahead lowers the backlog as well
     }
     if (p.dropped) return true;
     const runs = p.pendingAckRuns;
@@ -393,7 +406,7 @@ export class GroupState {
       const parts = g.topics.get(topic);
       if (parts === undefined) continue;
       let lag = 0;
-      for (const p of parts) lag += Math.max(0, endOffset(p.partition) - Math.max(p.committed, startOffset(p.partition)));
+      for (const p of parts) lag += p.unconsumed(startOffset(p.partition), endOffset(p.partition));
       if (worst === null || lag > worst) worst = lag;
     }
     return worst;
