@@ -175,16 +175,19 @@ export class GroupStateLog {
   }
 
   /**
-   * The confirm of every change made so far in this tick (settled at once if there is none
-   * pending). Changes made later in the tick share it.
+   * The confirm of every change made so far in this tick. Changes made later in the tick share
+   * it. With nothing pending it is the confirm of the last record written (an earlier tick's
+   * change may still be on its way to disk), settled at once if that one is durable already.
    */
   confirm(): StateConfirm {
     if (this.#confirm !== null) return this.#confirm;
     const c = new StateConfirm();
-    if (this.#closed && this.#log.closed) c.settle(new SluiceError('the broker is closed', ErrorCode.CLOSED), false);
+    const log = this.#log;
+    if (this.#closed && log.closed) c.settle(new SluiceError('the broker is closed', ErrorCode.CLOSED), false);
     else if (this.#failure !== null) c.settle(this.#failure, false);
-    else if (!this.#state.hasPending) c.settle(null, this.#log.durableOffset >= this.#log.endOffset);
-    else this.#confirm = c;
+    else if (this.#state.hasPending) this.#confirm = c;
+    else if (log.durableOffset >= log.endOffset) c.settle(null, true);
+    else log.confirm(log.endOffset - 1, (err, r) => c.settle(err, r?.durable ?? false));
     return c;
   }
 

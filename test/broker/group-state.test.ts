@@ -112,6 +112,20 @@ describe('group state', () => {
     expect((await drain(c)).map(text)).toEqual(['fresh']);
   });
 
+  it('under groupSync always, a commit confirm with nothing new to write still waits for the last write to be durable', async () => {
+    const b = await openBroker({ groupSync: 'always' });
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(3));
+    const c = b.consumer({ group: 'g', topics: 't', autoCommit: false });
+    expect(await drain(c)).toHaveLength(3);
+    const first = c.commit();
+    await new Promise((r) => process.nextTick(r)); // the commit's record is written, its sync not done
+    const again = c.commit(); // nothing new: the confirm of the record on its way to disk
+    expect(await again).toEqual({ durable: true });
+    expect(await first).toEqual({ durable: true });
+    await c.close();
+  });
+
   it('lists and deletes groups, not while they have members', async () => {
     const dir = tmpDir('sluice-broker-');
     let b = await openBroker({}, dir);
