@@ -319,7 +319,9 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   /**
    * Commits offsets; the confirm settles when the commit is durable. With no argument: what was
    * processed in every partition this consumer holds (for pull consumers, everything polled so far).
-   * With messages: the offset after each; with entries: those offsets.
+   * With messages: the offset after each; with entries: those offsets. A message received before
+   * a seek() of its partition is skipped: committing it would undo the seek (a handler finishing
+   * an old message after the application moved the position must not move it back).
    */
   commit(what?: OffsetMessage | readonly (OffsetMessage | CommitEntry)[] | CommitEntry): StateConfirm {
     const d = this.#offsetDelivery('commit');
@@ -328,11 +330,12 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       d.commitProcessed();
     } else {
       const list = Array.isArray(what) ? what : [what];
-      const entries: CommitEntry[] = list.map((x: unknown) => {
+      const entries: Array<CommitEntry | null> = list.map((x: unknown) => {
         if (x instanceof OffsetMessage) {
           if (x.source !== undefined && !d.cursors.some((c) => c === x.source)) {
             throw new SluiceError(`${x.topic}/${x.partition} is not assigned to consumer ${this.name}`, ErrorCode.NOT_ASSIGNED);
           }
+          if (x.source.epoch !== x.epoch) return null; // from before a seek
           return { topic: x.topic, partition: x.partition, offset: x.offset + 1 };
         }
         if (x instanceof ConsumedMessage) throw new TypeError('commit() takes offset-model messages or {topic, partition, offset} entries');
@@ -342,7 +345,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
         integerOption(e.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
         return e;
       });
-      for (const e of entries) d.commitOffset(e.topic, e.partition, e.offset);
+      for (const e of entries) if (e !== null) d.commitOffset(e.topic, e.partition, e.offset);
     }
     return this.#link.groupLog.confirm();
   }

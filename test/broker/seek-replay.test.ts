@@ -182,6 +182,25 @@ describe('seek and replay (offset model)', () => {
     expect(b.describeGroup('g').partitions[0].committedOffset).toBe(6);
   });
 
+  it('does not let a commit of a message received before a seek undo the seek', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(5));
+    const c = b.consumer({ group: 'g', topics: 't' });
+    const before = await drain(c);
+    expect(before).toHaveLength(5);
+    c.seek({ topic: 't', offset: 1 });
+    await c.commit(before[4]);
+    expect(b.describeGroup('g').partitions[0].committedOffset).toBe(1);
+    await c.commit([before[3], { topic: 't', partition: 0, offset: 2 }]); // entries still count
+    expect(b.describeGroup('g').partitions[0].committedOffset).toBe(2);
+    c.seek({ topic: 't', offset: 1 });
+    const after = await drain(c);
+    expect(after.map(text)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    await c.commit(after[1]);
+    expect(b.describeGroup('g').partitions[0].committedOffset).toBe(3);
+  });
+
   it('refuses seeks and commits on partitions it does not hold, and bad arguments', async () => {
     const b = await openBroker();
     await b.createTopic('t', { ...SMALL, partitions: 2 });
