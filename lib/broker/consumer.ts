@@ -135,7 +135,10 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     }
   }
 
-  /** Yields messages until the consumer closes. Leaving the loop does not commit the message in hand. */
+  /**
+   * Yields messages until the consumer closes. Leaving the loop does not commit the message in
+   * hand; closing the consumer does, with autoCommit (as for poll()).
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<M, void, undefined> {
     for (;;) {
       const [msg] = await this.poll(1);
@@ -440,7 +443,8 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   /**
    * Stops consuming: waits for running handlers, gives back messages in flight (ack model) or
    * leaves unprocessed ones to the next member (offset model, after committing what was
-   * processed), leaves the group, and resolves once the group state is written.
+   * processed; for a pull consumer, everything polled counts as processed), leaves the group,
+   * and resolves once the group state is written.
    */
   close(): Promise<void> {
     this.#closePromise ??= this.#close();
@@ -449,10 +453,14 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
 
   async #close(): Promise<void> {
     this.#closing = true;
+    const running = this.#run !== null;
     if (this.#run !== null) this.#run.stopped = true;
     this.wake();
     if (this.#run !== null) await this.#run.done;
     const d = this.#delivery;
+    // A pull consumer's last poll counts as processed on close, as the next poll would have made
+    // it (Kafka commits on close too); committed with autoCommit, when the partitions are released.
+    if (!running && d instanceof OffsetDelivery) d.completeHandedOut();
     d.beginClose();
     const coordinator = this.#link.coordinator;
     if (d instanceof AckDelivery) for (const s of coordinator.allSlots()) s.ack?.releaseMember(d);

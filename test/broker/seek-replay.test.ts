@@ -80,10 +80,10 @@ describe('seek and replay (offset model)', () => {
     expect(b.describeGroup('g').partitions[0].committedOffset).toBe(0);
     await c.poll(2); // m0..m3 processed: committed 4; m4, m5 in progress
     expect(b.describeGroup('g').partitions[0].committedOffset).toBe(4);
-    await closeBroker(b);
+    await closeBroker(b); // closing the consumer counts its last poll (m4, m5) as processed
     b = await openBroker({}, dir);
     c = b.consumer({ group: 'g', topics: 't' });
-    expect((await drain(c)).map(text)).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+    expect((await drain(c)).map(text)).toEqual(['m6', 'm7', 'm8', 'm9']);
   });
 
   it('commits only by hand when autoCommit is off', async () => {
@@ -199,6 +199,24 @@ describe('seek and replay (offset model)', () => {
     expect(after.map(text)).toEqual(['m1', 'm2', 'm3', 'm4']);
     await c.commit(after[1]);
     expect(b.describeGroup('g').partitions[0].committedOffset).toBe(3);
+  });
+
+  it('commits what a pull consumer polled last when it closes (autoCommit), and not without autoCommit', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(5));
+    await turns();
+    const c = b.consumer({ group: 'g', topics: 't' });
+    expect((await c.poll(3)).map(text)).toEqual(['m0', 'm1', 'm2']);
+    await c.close();
+    expect(b.describeGroup('g').partitions[0].committedOffset).toBe(3);
+    const next = b.consumer({ group: 'g', topics: 't' });
+    expect((await drain(next)).map(text)).toEqual(['m3', 'm4']);
+
+    const manual = b.consumer({ group: 'h', topics: 't', autoCommit: false });
+    expect(await manual.poll(3)).toHaveLength(3);
+    await manual.close();
+    expect(b.describeGroup('h').partitions[0].committedOffset).toBe(0);
   });
 
   it('refuses seeks and commits on partitions it does not hold, and bad arguments', async () => {
