@@ -18,7 +18,7 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Log, type LogOptions, type SyncPolicy } from '../lib/storage/log';
+import { Log, type LogOptions, type SyncPolicy, type WritePath } from '../lib/storage/log';
 import { makeDir, nextTurn, removeDir, runSuite, tiny, type BenchCase } from './harness';
 
 const KiB = 1024;
@@ -173,14 +173,22 @@ function baselineRead(size: number, messages: number): BenchCase {
 // ---- Engine ----
 
 /** Options for Log.open; undefined fields keep the engine's defaults. */
-function logOptions(segmentBytes: number | undefined, sync: SyncPolicy | undefined): LogOptions {
+function logOptions(segmentBytes: number | undefined, sync: SyncPolicy | undefined, writePath?: WritePath): LogOptions {
   const o: LogOptions = {};
   if (segmentBytes !== undefined) o.segmentBytes = segmentBytes;
   if (sync !== undefined) o.sync = sync;
+  if (writePath !== undefined) o.writePath = writePath;
   return o;
 }
 
-function appendCase(size: number, rounds: number, batched: boolean, segmentBytes: number | undefined, baseline: string): BenchCase {
+function appendCase(
+  size: number,
+  rounds: number,
+  batched: boolean,
+  segmentBytes: number | undefined,
+  baseline: string,
+  writePath?: WritePath,
+): BenchCase {
   const pool = payloads(size);
   const messages = rounds * BATCH;
   let dir = '';
@@ -189,7 +197,9 @@ function appendCase(size: number, rounds: number, batched: boolean, segmentBytes
   // The large-segment tasks isolate the write path; the others run with the defaults.
   const defaults = segmentBytes !== SEGMENT_BYTES;
   const sync = defaults ? undefined : SYNC;
-  const params = defaults ? ` segment=${sizeName(segmentBytes ?? 256 * MiB)} sync=interval (defaults: rolls)` : ` sync=${SYNC}`;
+  const params =
+    (writePath !== undefined ? ` writePath=${writePath}` : '') +
+    (defaults ? ` segment=${sizeName(segmentBytes ?? 256 * MiB)} sync=interval (defaults: rolls)` : ` sync=${SYNC}`);
   const perCall = async (): Promise<void> => {
     const l = log!;
     let last = -1;
@@ -216,7 +226,7 @@ function appendCase(size: number, rounds: number, batched: boolean, segmentBytes
     target: batched ? TARGET_BATCH : size === 100 ? TARGET_PER_CALL : undefined,
     async beforeAll() {
       dir = makeDir('append');
-      log = await Log.open(dir, logOptions(segmentBytes, sync));
+      log = await Log.open(dir, logOptions(segmentBytes, sync, writePath));
       next = 0;
     },
     fn: batched ? inBatches : perCall,
@@ -279,9 +289,12 @@ async function main(): Promise<void> {
       appendCase(100, ROUNDS_100B, true, SEGMENT_BYTES, write100.name),
       appendCase(100, ROUNDS_100B, false, ROLL_SEGMENT_BYTES, write100.name),
       appendCase(100, ROUNDS_100B, true, ROLL_SEGMENT_BYTES, write100.name),
+      appendCase(100, ROUNDS_100B, false, SEGMENT_BYTES, write100.name, 'mmap'),
+      appendCase(100, ROUNDS_100B, true, SEGMENT_BYTES, write100.name, 'mmap'),
       write1k,
       appendCase(KiB, ROUNDS_1KIB, false, SEGMENT_BYTES, write1k.name),
       appendCase(KiB, ROUNDS_1KIB, true, SEGMENT_BYTES, write1k.name),
+      appendCase(KiB, ROUNDS_1KIB, true, SEGMENT_BYTES, write1k.name, 'mmap'),
       read100,
       readCase(100, READ_MESSAGES, read100.name),
     ],
@@ -292,7 +305,10 @@ async function main(): Promise<void> {
         `The same ${BATCH} distinct random payloads are appended over and over; no keys, headers or explicit timestamps. ` +
         `The sync=none tasks use ${sizeName(SEGMENT_BYTES)} segments and never fsync while measured; the "(defaults)" ` +
         `tasks use the default options, so they roll segments and flush them in the background (sync 'interval': at ` +
-        `most every second, and at each roll). Logs and files are synced and deleted after each task, unmeasured.`,
+        `most every second, and at each roll). Logs and files are synced and deleted after each task, unmeasured. ` +
+        `Tasks without writePath use the default, 'pwrite' (the open batch is built in a buffer and written with one ` +
+        `pwrite when sealed); 'writePath=mmap' tasks build it in place in the segment's shared mapping, whose pages ` +
+        `a background thread faults in ahead of the writer.`,
       `Read: a log of ${READ_MESSAGES} messages of 100 B (sync=none), written and sealed before the task, is read from offset 0 ` +
         `to its end per iteration with Log.read(offset, {maxRecords: ${READ_MAX_RECORDS}}) (maxBytes 1 MiB, the default), ` +
         `adding up every value's length. The data is in the page cache on both sides.`,

@@ -14,6 +14,7 @@ export type {
   RecoveryReport,
   RetentionReport,
   SyncPolicy,
+  WritePath,
 } from './storage/log';
 export { ErrorCode, SluiceError } from './errors';
 export { faultInjection } from './storage/fault-injection';

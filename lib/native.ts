@@ -34,6 +34,7 @@ export interface NativeOpenOptions {
   repair?: boolean;
   populateWindowBytes?: number;
   sync?: 'always' | 'interval' | 'none';
+  writePath?: 'pwrite' | 'mmap';
   syncIntervalMs?: number;
 }
 
@@ -60,7 +61,7 @@ export interface NativeAddon {
   init(errorClass: typeof SluiceError): void;
   crc32c(data: Uint8Array, portable?: boolean): number;
   crc32cHardware: boolean;
-  armFault?: (kind: 'sync' | 'allocate', err: 'EIO' | 'ENOSPC', count: number) => void;
+  armFault?: (kind: 'sync' | 'allocate' | 'write', err: 'EIO' | 'ENOSPC', count: number) => void;
   NativeLog: {
     open(dir: string, options: NativeOpenOptions, onDurable: () => void): Promise<NativeLog>;
   };

@@ -5,14 +5,17 @@
  */
 import { native } from '../native';
 
-export type FaultKind = 'sync' | 'allocate';
+export type FaultKind = 'sync' | 'allocate' | 'write';
 export type FaultErrno = 'EIO' | 'ENOSPC';
 
 export const faultInjection = {
   get available(): boolean {
     return typeof native.armFault === 'function';
   },
-  /** Fails the next `count` calls of a kind (fdatasync/fsync/msync, or segment space reservation). */
+  /**
+   * Fails the next `count` calls of a kind: 'sync' (fdatasync/fsync/msync), 'allocate' (a new
+   * segment's space reservation) or 'write' (the pwrite of a sealed batch, writePath 'pwrite').
+   */
   arm(kind: FaultKind, errno: FaultErrno, count = 1): void {
     if (typeof native.armFault !== 'function') throw new Error('fault injection needs SLUICE_FAULT_INJECTION=1 in the environment');
     native.armFault(kind, errno, count);

@@ -47,7 +47,18 @@ export interface LogOptions {
   sync?: SyncPolicy;
   /** For sync 'interval': the longest time appended data waits for a flush. Default 1000. */
   syncIntervalMs?: number;
+  /**
+   * How sealed batches reach the segment file. 'pwrite' (default): the open batch is built in a
+   * buffer of the log and written with one pwrite when sealed. 'mmap': it is built in place in a
+   * shared writable mapping whose pages a background thread faults in ahead of the writer
+   * (`populateWindowBytes`). Readers use a mapping either way; the bytes on disk are the same.
+   */
+  writePath?: WritePath;
+  /** writePath 'mmap': bytes of pages kept faulted in ahead of the writer. Default 32 MiB; 64 KiB to 1 GiB. */
+  populateWindowBytes?: number;
 }
+
+export type WritePath = 'pwrite' | 'mmap';
 
 export type SyncPolicy = 'always' | 'interval' | 'none';
 
@@ -146,7 +157,7 @@ function checkPositiveInteger(v: unknown, what: string): number {
 
 function validateOptions(options: LogOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'sync', 'syncIntervalMs', 'populateWindowBytes']);
+  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new TypeError(`unknown log option ${JSON.stringify(k)}`);
   }
@@ -162,6 +173,9 @@ function validateOptions(options: LogOptions): void {
   if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new TypeError('repair must be a boolean');
   if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'interval' && options.sync !== 'none') {
     throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(options.sync)}`);
+  }
+  if (options.writePath !== undefined && options.writePath !== 'pwrite' && options.writePath !== 'mmap') {
+    throw new RangeError(`writePath must be 'pwrite' or 'mmap', got ${String(options.writePath)}`);
   }
   if (options.syncIntervalMs !== undefined) {
     checkPositiveInteger(options.syncIntervalMs, 'syncIntervalMs');
@@ -196,7 +210,15 @@ export class Log {
   readonly #sealTick = (): void => {
     this.#sealScheduled = false;
     if (this.#state === 'open') {
-      this.#native.seal();
+      try {
+        this.#native.seal();
+      } catch {
+        // A batch that could not be written (pwrite) fails the log like a failed flush: settling
+        // rejects every pending confirm with that failure, and later appends throw READ_ONLY.
+        // Nothing is thrown from this tick.
+        this.#settleAll();
+        return;
+      }
       if (this.#waitVisible.size > 0) this.#settleAll();
     }
   };

@@ -45,8 +45,10 @@ Napi::Value ArmFault(const Napi::CallbackInfo& info) {
     k = fault::kSync;
   } else if (kind == "allocate") {
     k = fault::kAllocate;
+  } else if (kind == "write") {
+    k = fault::kWrite;
   } else {
-    throw Napi::RangeError::New(env, "fault kind must be 'sync' or 'allocate'");
+    throw Napi::RangeError::New(env, "fault kind must be 'sync', 'allocate' or 'write'");
   }
   int code = err == "EIO" ? EIO : err == "ENOSPC" ? ENOSPC : 0;
   if (code == 0) throw Napi::RangeError::New(env, "fault errno must be 'EIO' or 'ENOSPC'");

@@ -644,6 +644,17 @@ Napi::Value NativeLog::Open(const Napi::CallbackInfo& info) {
   }
   opt.sync_interval_ms =
       static_cast<uint32_t>(get_option(o, "syncIntervalMs", opt.sync_interval_ms));
+  Napi::Value write_path = o.Get("writePath");
+  if (write_path.IsString()) {
+    std::string path = write_path.As<Napi::String>();
+    if (path == "pwrite") {
+      opt.write_path = WritePath::kPwrite;
+    } else if (path == "mmap") {
+      opt.write_path = WritePath::kMmap;
+    } else {
+      throw Napi::RangeError::New(env, "writePath must be 'pwrite' or 'mmap'");
+    }
+  }
   Status valid = opt.validate();
   if (!valid.is_ok()) throw_status(env, valid);
   auto* worker = new OpenWorker(env, info[0].As<Napi::String>(), opt, info[2].As<Napi::Function>());

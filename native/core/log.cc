@@ -42,7 +42,11 @@ Status LogOptions::validate() const {
 }
 
 Log::Log(std::string dir, LogOptions options, File lock)
-    : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {}
+    : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {
+  if (options_.write_path == WritePath::kPwrite) {
+    staging_.reset(new uint8_t[options_.message_bytes_max]);
+  }
+}
 
 Log::~Log() {
   if (!closed_ && active_ != nullptr) (void)close();
@@ -107,11 +111,12 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
     if (write_position_ - batch_position_ + size <= options_.batch_bytes_max &&
         write_position_ + size <= seg->capacity() &&
         seg->next_offset() + batch_count_ - seg->base_offset() < UINT32_MAX) {
-      batch::write_record(seg->data() + write_position_, r, delta, batch_count_);
+      batch::write_record(open_batch() + (write_position_ - batch_position_), r, delta,
+                          batch_count_);
       write_position_ += size;
       if (timestamp > batch_max_timestamp_) batch_max_timestamp_ = timestamp;
-      // Keep at least half a window of faulted-in pages ahead of the writer.
-      if (write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
+      // kMmap: keep at least half a window of faulted-in pages ahead of the writer.
+      if (!staging_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
           populated_end_ < seg->capacity()) {
         uint64_t to = populated_end_ + options_.populate_window_bytes / 2;
         preparer_->populate(seg->mapping(), populated_end_, to);
@@ -137,8 +142,8 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
   batch_position_ = write_position_;
   batch_base_timestamp_ = timestamp;
   batch_max_timestamp_ = timestamp;
-  std::memset(seg->data() + batch_position_, 0, kHeaderBytes);
-  batch::write_record(seg->data() + batch_position_ + kHeaderBytes, r, 0, 0);
+  std::memset(open_batch(), 0, kHeaderBytes);
+  batch::write_record(open_batch() + kHeaderBytes, r, 0, 0);
   write_position_ = batch_position_ + kHeaderBytes + size;
   batch_count_ = 1;
   return seg->next_offset();
@@ -154,8 +159,22 @@ Status Log::seal() {
   h.records_count = batch_count_;
   h.base_timestamp = batch_base_timestamp_;
   h.max_timestamp = batch_max_timestamp_;
-  uint8_t* p = seg->data() + batch_position_;
+  uint8_t* p = open_batch();
   batch::seal(p, h);
+  if (staging_) {
+    int injected = fault::take(fault::kWrite);
+    Status written = injected != 0 ? Status::io(injected, "pwrite", seg->log_path())
+                                   : seg->file().write_at(p, h.total_bytes(), batch_position_);
+    if (!written.is_ok()) {
+      // Fail-stop, as for a failed sync: the batch is never visible, its messages are never
+      // confirmed, and the log takes no more writes until it is reopened.
+      flusher_->fail(written);
+      batch_count_ = 0;
+      write_position_ = batch_position_;
+      return written;
+    }
+    p = seg->data() + batch_position_;
+  }
 #ifdef SLUICE_DEBUG_ASSERTS
   batch::Header back;
   SLUICE_ASSERT(batch::check(p, h.total_bytes(), h.base_offset, h.total_bytes(), true, true,

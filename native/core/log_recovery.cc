@@ -270,8 +270,10 @@ Status Log::recover(const LogMeta* meta) {
                                            ? options_.sync_interval_ms
                                            : 0);
   SLUICE_TRY(flusher_->write_meta(fresh));
-  preparer_ = std::make_unique<SegmentPreparer>(dir_, options_.segment_bytes,
-                                                options_.populate_window_bytes);
+  // Only a writer that writes through the mapping wants its pages faulted in ahead.
+  preparer_ = std::make_unique<SegmentPreparer>(
+      dir_, options_.segment_bytes,
+      options_.write_path == WritePath::kMmap ? options_.populate_window_bytes : 0);
   report.duration_ms = std::chrono::duration<double, std::milli>(
                            std::chrono::steady_clock::now() - started).count();
   return Status::ok();

@@ -103,6 +103,28 @@ const scenarios = {
     return r;
   },
 
+  // EIO from the pwrite of a sealed batch (writePath 'pwrite', the default).
+  async 'write-eio'() {
+    const log = await Log.open(dir, { sync: 'always', segmentBytes: 1 << 20 });
+    const before = await appendConfirmed(log, 10);
+    faultInjection.arm('write', 'EIO', 1);
+    const pending = [];
+    for (let i = 0; i < 5; i++) pending.push(appendNext(log));
+    const pendingOutcomes = await Promise.all(pending.map((o) => outcome(log.confirm(o))));
+    faultInjection.disarm('write');
+    const r = {
+      before,
+      pendingOutcomes,
+      highWatermark: log.highWatermark,
+      durableOffset: log.durableOffset,
+      appendAfter: attempt(() => appendNext(log)),
+      sealAfter: attempt(() => log.seal()),
+      readEarlier: attempt(() => readValues(log, 0, 10)),
+    };
+    r.close = await outcome(log.close());
+    return r;
+  },
+
   // EIO, then a power loss before anyone reopens: the confirmed prefix must survive.
   async 'sync-eio-power-loss'() {
     const log = await Log.open(dir, { sync: 'always', segmentBytes: 1 << 20 });

@@ -118,6 +118,27 @@ describe('a failed fsync (EIO)', () => {
     await expect(log.confirm(next)).resolves.toEqual({ offset: next, durable: true });
   });
 
+  it('fails the same way when the write of a sealed batch fails (writePath pwrite)', async () => {
+    const dir = dirFor();
+    const r = await runScenario('write-eio', dir);
+    expect(r.before).toEqual(Array.from({ length: 10 }, (_, i) => ({ offset: i, durable: true })));
+    for (const o of r.pendingOutcomes) {
+      expect(o.error).toMatchObject({ name: 'SluiceError', code: ErrorCode.IO, errno: EIO, syscall: 'pwrite' });
+    }
+    // The batch that could not be written never became visible.
+    expect(r.highWatermark).toBe(10);
+    expect(r.durableOffset).toBe(10);
+    expect(r.appendAfter.error).toMatchObject({ code: ErrorCode.READ_ONLY });
+    expect(r.readEarlier.value).toEqual(Array.from({ length: 10 }, (_, i) => [i, `v${i}`]));
+    expect(r.close.error).toBeUndefined();
+
+    const log = await openLog(dir, { sync: 'always' });
+    expect(readAll(log)).toEqual(Array.from({ length: 10 }, (_, i) => [i, `v${i}`]));
+    const next = log.append('v10');
+    expect(next).toBe(10);
+    await expect(log.confirm(next)).resolves.toEqual({ offset: 10, durable: true });
+  });
+
   it('keeps the confirmed prefix when the power fails after the failed fsync', async () => {
     const r = await runScenario('sync-eio-power-loss', dirFor());
     expect(r.before.every((c: { durable: boolean }) => c.durable)).toBe(true);

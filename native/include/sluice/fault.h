@@ -13,7 +13,8 @@ namespace sluice::fault {
 enum Kind : uint8_t {
   kSync = 0,      // fdatasync / fsync / msync
   kAllocate = 1,  // reserving a new segment's space
-  kKinds = 2,
+  kWrite = 2,     // the pwrite of a sealed batch (writePath 'pwrite')
+  kKinds = 3,
 };
 
 // Fails the next `count` calls of `kind` with `err`; count 0 disarms.

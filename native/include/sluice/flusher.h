@@ -52,6 +52,9 @@ class Flusher {
   int64_t durable_offset() const { return durable_offset_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   Status failure() const;
+  // Fail-stop for a write the log made itself (the pwrite of a sealed batch): nothing is synced
+  // after it, as after a failed sync.
+  void fail(const Status& s);
   // Persists `meta` (with this flusher's log start offset and recovery point when not clean).
   // Used by the log when the thread is stopped (open and close).
   Status write_meta(const LogMeta& meta);
@@ -70,7 +73,6 @@ class Flusher {
   };
   void run();
   Status run_round(std::vector<Task>& tasks, int64_t* durable);
-  void fail(const Status& s);
 
   const std::string dir_;
   Notify notify_;
