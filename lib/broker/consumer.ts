@@ -240,8 +240,13 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     concurrency: number,
   ): Promise<void> {
     const batchMax = Math.max(1, Math.min(this.#fetchMax, Math.floor(d.maxInFlight / concurrency)));
+    // Fetched messages are in flight, their visibility timeout running, while they wait for this
+    // worker: so it fetches only the message it is about to handle while the handler is async,
+    // and batches (doubling up to batchMax) only while it returns synchronously, when a batch is
+    // handled within the tick.
+    let batch = 1;
     while (!run.stopped && !this.#closing) {
-      const messages = d.fetch(batchMax);
+      const messages = d.fetch(batch);
       if (messages.length === 0) {
         await this.#wait(undefined, undefined);
         continue;
@@ -255,7 +260,12 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
         if (msg.state !== 'in-flight') continue; // timed out while waiting its turn: redelivered
         try {
           const r = handler(msg as unknown as M) as PromiseLike<unknown> | undefined;
-          if (r !== undefined && r !== null && typeof r.then === 'function') await r;
+          if (r !== undefined && r !== null && typeof r.then === 'function') {
+            batch = 1;
+            await r;
+          } else if (batch < batchMax) {
+            batch = Math.min(batchMax, batch * 2);
+          }
         } catch (err) {
           if (msg.state === 'in-flight') msg.nack({ delayMs: retryDelayMs });
           onError(err, msg as unknown as M);

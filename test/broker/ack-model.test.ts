@@ -190,6 +190,31 @@ describe('ack model', () => {
 });
 
 describe('ack model run() concurrency', () => {
+  it('does not let messages time out while they wait for a run() worker busy with a slow handler', async () => {
+    const { clock, b, c } = await setup(5, { maxInFlight: 10, visibilityTimeoutMs: 1000 });
+    const handled: Array<[string, number]> = [];
+    let finish: (() => void) | null = null;
+    const running = c.run(
+      async (m) => {
+        handled.push([text(m), m.deliveryCount]);
+        await new Promise<void>((r) => (finish = r));
+      },
+      { concurrency: 1 },
+    );
+    for (let i = 0; i < 5; i++) {
+      await eventually(() => finish !== null, `handler ${i}`);
+      clock.advance(600); // each message takes 600 ms of a 1000 ms visibility timeout
+      const f = finish!;
+      finish = null;
+      f();
+    }
+    await eventually(() => b.describeGroup('q').lag === 0, 'everything acked');
+    expect(handled).toEqual(values(5).map((v) => [v.value, 1]));
+    expect(b.describeGroup('q').redeliveries).toBe(0);
+    await c.close();
+    await running;
+  });
+
   it('processes up to `concurrency` messages at once, each once', async () => {
     const b = await openBroker();
     await b.createTopic('t', { ...SMALL, partitions: 2 });

@@ -4,8 +4,8 @@
  * opens it and consumes, finishing messages 0-3 (ack model: each ack confirmed; offset model:
  * committed, the commit confirmed) and hanging in the handler of message 4, which it reports on
  * stdout; the parent then kills it with SIGKILL. Reopening the directory in the parent, the group
- * must deliver messages 4-9 exactly once each and none of 0-3; in the ack model message 4 (and the
- * ones the child had fetched ahead) come with a delivery count one higher.
+ * must deliver messages 4-9 exactly once each and none of 0-3; in the ack model message 4 comes with a
+ * delivery count one higher (the child fetched nothing ahead of it: its handler is async).
  */
 import { describe, expect, it } from 'vitest';
 import { Broker, type AckMessage, type ConsumedMessage } from '../../lib/index';
@@ -42,9 +42,10 @@ describe.each(['ack', 'offset'] as const)('%s model', (model) => {
       const again = await drainAll(c);
       expect(again.map((m) => (m.value as Buffer).toString())).toEqual(['m4', 'm5', 'm6', 'm7', 'm8', 'm9']);
       if (model === 'ack') {
-        // The child had every message delivered (it fetches ahead): all come back a second time.
-        expect(again.map((m) => (m as AckMessage).deliveryCount)).toEqual([2, 2, 2, 2, 2, 2]);
-        expect(broker.describeGroup('g').partitions[0]).toMatchObject({ committedOffset: 4, redeliveries: 6 });
+        // The child's async handler made it fetch only the message it was handling: message 4
+        // comes back a second time, the rest for the first.
+        expect(again.map((m) => (m as AckMessage).deliveryCount)).toEqual([2, 1, 1, 1, 1, 1]);
+        expect(broker.describeGroup('g').partitions[0]).toMatchObject({ committedOffset: 4, redeliveries: 1 });
       }
     } finally {
       await broker.close();

@@ -24,6 +24,9 @@ async function main() {
       return;
     }
     if (model === 'offset') await consumer.commit(); // everything before this message, durably
+    // The group state records this delivery at the end of the tick: let it be written (and
+    // sealed, which survives kill -9) before reporting, so the redelivery counts it.
+    await new Promise((r) => setImmediate(r));
     line(`processing ${m.offset} ${m.deliveryCount ?? 0}`);
     await new Promise(() => {});
   });
