@@ -348,6 +348,7 @@ export class AckDelivery implements GroupMember, AckHolder {
   dropTopic(topic: string): void {
     this.topics.delete(topic);
     this.#held = this.#held.filter((h) => h.slot.tp.topic !== topic);
+    this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 
   inFlightOf(slot: PartitionSlot): number {

@@ -9,6 +9,10 @@
  * groups ack when the handler succeeds and nack (redeliver after `retryDelayMs`) when it throws,
  * with up to `concurrency` messages processed at once.
  *
+ * Once every topic the consumer subscribes to is deleted it has nothing left to wait for: poll()
+ * and for-await reject with UNKNOWN_TOPIC, and run() stops its workers and rejects with it (the
+ * consumer stays open until close(), so that the application notices rather than waits forever).
+ *
  * A sync handler costs no promise: the consumer only awaits what returns a thenable.
  * Lifetime: from broker.consumer() to close() (which waits for running handlers, gives back what
  * is in flight, leaves the group, and waits for the group state to be written).
@@ -55,6 +59,8 @@ const POLL_MAX = 65536;
 interface RunState {
   stopped: boolean;
   done: Promise<void>;
+  /** Why the run ended, if it was not close() or the signal (every topic deleted). */
+  error: SluiceError | undefined;
 }
 
 export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements DataWaiter {
@@ -123,6 +129,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     const deadline = timeoutMs === undefined ? undefined : this.#link.clock.now() + timeoutMs;
     for (;;) {
       if (this.#closing) return [];
+      this.#checkSubscribed();
       const messages = this.#delivery.fetch(max) as unknown as M[];
       if (messages.length > 0) return messages;
       let remaining: number | undefined;
@@ -164,7 +171,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       options.onError ??
       ((err: unknown, msg: M) => process.emitWarning(`consumer ${this.name}: handler failed on ${msg.topic}/${msg.partition}@${msg.offset}: ${String(err)}`));
     let resolveDone!: () => void;
-    const run: RunState = { stopped: false, done: new Promise((r) => (resolveDone = r)) };
+    const run: RunState = { stopped: false, done: new Promise((r) => (resolveDone = r)), error: undefined };
     this.#run = run;
     const stop = (): void => {
       run.stopped = true;
@@ -182,6 +189,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
         );
       }
       await Promise.all(workers);
+      if (run.error !== undefined) throw run.error;
     } finally {
       signal?.removeEventListener('abort', stop);
       this.#run = null;
@@ -194,6 +202,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     while (!run.stopped && !this.#closing) {
       const chunk = d.fetchChunk(this.#fetchMax);
       if (chunk === null) {
+        if (this.#endRunIfUnsubscribed(run)) break;
         await this.#wait(undefined, undefined);
         continue;
       }
@@ -248,6 +257,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     while (!run.stopped && !this.#closing) {
       const messages = d.fetch(batch);
       if (messages.length === 0) {
+        if (this.#endRunIfUnsubscribed(run)) break;
         await this.#wait(undefined, undefined);
         continue;
       }
@@ -274,6 +284,25 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
         msg.target.autoAck(msg);
       }
     }
+  }
+
+  // ---- Deleted topics ----
+
+  #checkSubscribed(): void {
+    if (this.#delivery.topics.size === 0) throw this.#unsubscribedError();
+  }
+
+  /** Stops the run (every worker) when every topic is gone; true if it did. */
+  #endRunIfUnsubscribed(run: RunState): boolean {
+    if (this.#delivery.topics.size !== 0) return false;
+    run.error ??= this.#unsubscribedError();
+    run.stopped = true;
+    this.wake(); // the other workers
+    return true;
+  }
+
+  #unsubscribedError(): SluiceError {
+    return new SluiceError(`every topic consumer ${this.name} subscribes to was deleted`, ErrorCode.UNKNOWN_TOPIC);
   }
 
   // ---- Waiting ----

@@ -133,6 +133,7 @@ export class OffsetDelivery implements GroupMember {
       c.epoch++;
       this.#remove(c);
     }
+    this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 
   inFlightOf(slot: PartitionSlot): number {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Broker, ErrorCode } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
-import { closeBroker, drain, openBroker, SMALL, values } from './broker-fixtures';
+import { closeBroker, drain, openBroker, SMALL, turns, values } from './broker-fixtures';
 
 describe('topics', () => {
   it('creates, lists, describes and deletes topics', async () => {
@@ -127,6 +127,32 @@ describe('topics', () => {
     await b.send('t', { value: 'new' });
     const c2 = b.consumer({ group: 'g2', topics: 't' });
     expect((await drain(c2)).map((m) => (m.value as Buffer).toString())).toEqual(['new']);
+  });
+
+  it('ends the waits of consumers whose every topic was deleted with UNKNOWN_TOPIC', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', SMALL);
+    await b.createTopic('u', SMALL);
+    const gone = { code: ErrorCode.UNKNOWN_TOPIC };
+    const pull = b.consumer({ group: 'p', topics: 't' });
+    const polling = pull.poll(10).catch((e: unknown) => e);
+    const pusher = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    const running = pusher.run(() => {}, { concurrency: 3 }).catch((e: unknown) => e);
+    const iterated = (async () => {
+      for await (const _ of b.consumer({ group: 'i', topics: 't' })) void _;
+    })().catch((e: unknown) => e);
+    const both = b.consumer({ group: 'b', topics: ['t', 'u'] });
+    await turns();
+    await b.deleteTopic('t');
+    expect(await polling).toMatchObject(gone);
+    expect(await running).toMatchObject(gone);
+    expect(await iterated).toMatchObject(gone);
+    await expect(pull.poll(1, { timeoutMs: 0 })).rejects.toMatchObject(gone);
+    // A consumer with a topic left goes on.
+    await b.send('u', { value: 'still here' });
+    expect((await drain(both)).map((m) => String(m.value))).toEqual(['still here']);
+    await pull.close();
+    await pusher.close();
   });
 
   it('creates a topic of the name of one still being deleted only once the delete is done', async () => {
