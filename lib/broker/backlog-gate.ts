@@ -6,9 +6,17 @@
  * arrival order, and while any is waiting new sends queue behind it (or fail), so one producer's
  * sends keep their order. Admission runs the append synchronously, so admitted messages count
  * before the next admission is decided. Thread-confined (the broker's thread).
+ *
+ * Retention also makes room (the backlog only counts retained messages), but the Log applies it
+ * only when a segment rolls, that is on appends, which a full topic no longer gets: so a send that
+ * does not fit first has retention applied now, and while sends wait it is applied again every
+ * RETAIN_RECHECK_MS.
  */
 import { ErrorCode, SluiceError } from '../errors';
 import type { Clock, TimerHandle } from './clock';
+
+/** How often waiting sends look for room made by time-based retention (its granularity: seconds). */
+const RETAIN_RECHECK_MS = 1000;
 
 interface Waiter {
   count: number;
@@ -22,6 +30,9 @@ export class BacklogGate {
   readonly #max: number | null;
   readonly #backlog: () => number;
   readonly #clock: Clock;
+  /** Applies retention now; true if it deleted anything. Null for topics without retention. */
+  readonly #retain: (() => boolean) | null;
+  #retainTimer: TimerHandle | undefined;
   #waiters: Waiter[] = [];
   #recheckScheduled = false;
   #closedError: Error | null = null;
@@ -30,11 +41,12 @@ export class BacklogGate {
     this.#drain();
   };
 
-  constructor(topic: string, max: number | null, backlog: () => number, clock: Clock) {
+  constructor(topic: string, max: number | null, backlog: () => number, clock: Clock, retain: (() => boolean) | null = null) {
     this.#topic = topic;
     this.#max = max;
     this.#backlog = backlog;
     this.#clock = clock;
+    this.#retain = retain;
   }
 
   get max(): number | null {
@@ -53,7 +65,7 @@ export class BacklogGate {
     if (this.#closedError !== null) throw this.#closedError;
     if (this.#max === null) return fn();
     if (count > this.#max) throw this.#full(`a batch of ${count} messages is larger than the topic's maxBacklog (${this.#max})`);
-    if (this.#waiters.length === 0 && this.#backlog() + count <= this.#max) return fn();
+    if (this.#waiters.length === 0 && this.#fits(count)) return fn();
     if (waitMs === undefined || waitMs <= 0) throw this.#full();
     return new Promise<T>((resolve, reject) => {
       const w: Waiter = {
@@ -76,6 +88,7 @@ export class BacklogGate {
         if (i === 0) this.#drain(); // the next one may fit
       }, waitMs);
       this.#waiters.push(w);
+      this.#armRetain();
     });
   }
 
@@ -90,12 +103,35 @@ export class BacklogGate {
   /** Fails every waiter and every later send with `err`. */
   close(err: Error): void {
     this.#closedError = err;
+    if (this.#retainTimer !== undefined) this.#clock.clearTimeout(this.#retainTimer);
+    this.#retainTimer = undefined;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
       if (w.timer !== undefined) this.#clock.clearTimeout(w.timer);
       w.fail(err);
     }
+  }
+
+  /** Whether `count` more messages fit, applying retention first if they do not. */
+  #fits(count: number): boolean {
+    const max = this.#max!;
+    if (this.#backlog() + count <= max) return true;
+    return this.#retain !== null && this.#retain() && this.#backlog() + count <= max;
+  }
+
+  #armRetain(): void {
+    if (this.#retain === null || this.#retainTimer !== undefined || this.#waiters.length === 0) return;
+    this.#retainTimer = this.#clock.setTimeout(() => {
+      this.#retainTimer = undefined;
+      if (this.#closedError !== null || this.#waiters.length === 0) return;
+      try {
+        if (this.#retain!()) this.#drain();
+      } catch {
+        // A failing Log fails the sends that append to it; waiting ones keep waiting.
+      }
+      this.#armRetain();
+    }, RETAIN_RECHECK_MS);
   }
 
   #drain(): void {

@@ -26,7 +26,21 @@ export class Topic {
     this.config = meta.config;
     this.createdAt = meta.createdAt;
     this.partitions = partitions;
-    this.gate = new BacklogGate(meta.name, meta.config.maxBacklog, () => backlog(this), clock);
+    const retains = meta.config.retentionMs !== null || meta.config.retentionBytes !== null;
+    this.gate = new BacklogGate(meta.name, meta.config.maxBacklog, () => backlog(this), clock, retains ? () => this.retain(clock.now()) : null);
+  }
+
+  /** Applies the retention limits now (the Logs do on every segment roll); true if anything went. */
+  retain(nowMs: number): boolean {
+    if (this.#closed) return false;
+    let deleted = false;
+    for (const tp of this.partitions) {
+      // Compared by start offset: the report can miss segments deleted by the roll retain() makes.
+      const start = tp.log.startOffset;
+      tp.log.retain(nowMs);
+      if (tp.log.startOffset > start) deleted = true;
+    }
+    return deleted;
   }
 
   /** Opens the partition logs of a topic described by `meta`. */

@@ -4,7 +4,8 @@
  * only counts what is still retained.
  */
 import { describe, expect, it } from 'vitest';
-import { drain, openBroker, text } from './broker-fixtures';
+import { ManualClock } from '../../lib/index';
+import { drain, openBroker, text, turns } from './broker-fixtures';
 
 const SEGMENT = 64 * 1024;
 
@@ -32,5 +33,29 @@ describe('retention', () => {
     expect(b.describeGroup('q').lag).toBe(0);
     expect(b.describeGroup('log').lag).toBe(0);
     expect(early.offset).toBe(0);
+  });
+
+  it('makes room in a full bounded topic as retention deletes messages, for waiting sends too', async () => {
+    const clock = new ManualClock();
+    const b = await openBroker({ clock });
+    await b.createTopic('t', { segmentBytes: SEGMENT, retentionMs: 5000, maxBacklog: 4 });
+    await b.sendBatch('t', [{ value: 'a' }, { value: 'b' }, { value: 'c' }, { value: 'd' }]);
+    await expect(b.send('t', { value: 'x' })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+    let admitted = false;
+    const waiting = b.send('t', { value: 'waited' }, { timeoutMs: 60_000 }).then(() => (admitted = true));
+    clock.advance(4000);
+    await turns();
+    expect(admitted).toBe(false); // nothing expired yet
+    clock.advance(3000); // a..d are 7 s old, past retentionMs: deleted, and the waiting send gets in
+    await turns();
+    expect(admitted).toBe(true);
+    await waiting;
+    expect(b.describeTopic('t')).toMatchObject({ messages: 1, backlog: 1 });
+    // A send that does not wait also finds room retention can make.
+    await b.sendBatch('t', [{ value: 'e' }, { value: 'f' }, { value: 'g' }]);
+    await expect(b.send('t', { value: 'y' })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+    clock.advance(6000);
+    await b.send('t', { value: 'y' });
+    expect(text((await drain(b.consumer({ group: 'g', topics: 't' })))[0])).toBe('y');
   });
 });
