@@ -420,10 +420,22 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
 
   // ---- Flow control ----
 
-  /** Stops taking messages from the given topics/partitions (all, with no argument). */
+  /**
+   * Stops taking messages from the given topics/partitions (all, with no argument). A topic the
+   * consumer does not subscribe to is an UNKNOWN_TOPIC error, and nothing is paused.
+   */
   pause(targets?: readonly PartitionRef[]): void {
-    if (targets === undefined) this.#pausedAll = true;
-    else for (const t of checkRefs(targets)) (t.partition === undefined ? this.#pausedTopics : this.#paused).add(t.partition === undefined ? t.topic : `${t.topic}:${t.partition}`);
+    if (targets === undefined) {
+      this.#pausedAll = true;
+      return;
+    }
+    const refs = checkRefs(targets);
+    for (const t of refs) {
+      if (!this.#delivery.topics.has(t.topic)) {
+        throw new SluiceError(`consumer ${this.name} does not subscribe to topic ${JSON.stringify(t.topic)}`, ErrorCode.UNKNOWN_TOPIC);
+      }
+    }
+    for (const t of refs) (t.partition === undefined ? this.#pausedTopics : this.#paused).add(t.partition === undefined ? t.topic : `${t.topic}:${t.partition}`);
   }
 
   /** Takes messages again from the given topics/partitions (all, with no argument). */

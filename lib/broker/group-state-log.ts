@@ -9,6 +9,8 @@
  * Opening replays the newest generation whose snapshot is complete: the snapshot, then its OPS
  * records, so replay reads at most one snapshot plus `checkpointBytes` of operations. A generation
  * without SNAPSHOT_END is a checkpoint that crashed: it is deleted and the one before it is used.
+ * If no generation is complete, the state was lost (files removed or damaged): that is a CORRUPT
+ * error, unless the only generation is the first one, whose creation crashed before it held anything.
  *
  * A checkpoint starts once a generation holds more than `checkpointBytes` of operations: the next
  * generation is opened, the snapshot of the state at that instant is appended to it, and later
@@ -83,6 +85,7 @@ export class GroupStateLog {
     const logOptions = GroupStateLog.#logOptions(options);
     const generations = await directory.generations();
     let chosen: { log: Log; generation: number; opsBytes: number } | undefined;
+    const incomplete: number[] = [];
     while (generations.length > 0 && chosen === undefined) {
       const generation = generations.pop()!;
       const log = await Log.open(directory.generationDir(generation), logOptions);
@@ -95,12 +98,25 @@ export class GroupStateLog {
       }
       if (opsBytes === null) {
         await log.close();
-        await directory.removeGeneration(generation);
+        incomplete.push(generation);
       } else {
         chosen = { log, generation, opsBytes };
       }
     }
-    for (const g of generations) await directory.removeGeneration(g);
+    // Only the very first generation may be incomplete with none before it (a crash while the
+    // group state was first created, when it was empty). Any later one was written while an
+    // older complete generation still existed, so if none is left the state is lost: say so
+    // rather than start over and redeliver everything every group had committed.
+    if (chosen === undefined && incomplete.some((g) => g !== 0)) {
+      const e = new SluiceError(
+        `no generation of the group state in ${directory.groupsDir} has a complete snapshot (generations ${incomplete.reverse().join(', ')}); ` +
+          'move the directory aside to start every group over',
+        ErrorCode.CORRUPT,
+      );
+      e.path = directory.groupsDir;
+      throw e;
+    }
+    for (const g of [...incomplete, ...generations]) await directory.removeGeneration(g);
     if (chosen === undefined) {
       const generation = 0;
       await directory.removeGeneration(generation);

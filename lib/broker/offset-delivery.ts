@@ -309,7 +309,7 @@ export class OffsetDelivery implements GroupMember {
     const targets = this.#cursors.filter((c) => c.topic === topic && (partition === undefined || c.partition === partition) && c.revoking === null);
     if (targets.length === 0) {
       throw new SluiceError(
-        `${partition === undefined ? `no partition of ${topic}` : `${topic}/${partition}`} is assigned to consumer ${this.name}`,
+        partition === undefined ? `no partition of ${topic} is assigned to consumer ${this.name}` : `${topic}/${partition} is not assigned to consumer ${this.name}`,
         ErrorCode.NOT_ASSIGNED,
       );
     }

@@ -151,6 +151,9 @@ describe('pause and resume', () => {
     expect((await drain(c)).map(text)).toEqual(['t1']);
     expect(() => c.pause('t' as never)).toThrow(TypeError);
     expect(() => c.pause([{ topic: 't', partition: -1 }])).toThrow(RangeError);
+    // A topic the consumer does not subscribe to (a typo, say) pauses nothing.
+    expect(() => c.pause([{ topic: 't' }, { topic: 'nope' }])).toThrow(expect.objectContaining({ code: 'UNKNOWN_TOPIC' }));
+    expect(c.describe().paused).toBe(false);
   });
 
   it('wakes a paused ack consumer\'s run when resumed', async () => {

@@ -96,6 +96,34 @@ describe('group state', () => {
     expect(generations(dir)).toEqual([current]);
   });
 
+  it('refuses to start every group over when no generation is complete, unless only the first one was being created', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(5));
+    const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    for (const m of (await c.poll(3)) as AckMessage[]) await m.ack();
+    await closeBroker(b);
+    const [current] = generations(dir);
+    const partial = async (generation: number) => {
+      const log = await Log.open(path.join(dir, 'groups', String(generation).padStart(20, '0')), { segmentBytes: 65536 });
+      log.append(new Packr({ useRecords: false }).pack([2, 0, Buffer.from('partial snapshot')]));
+      await log.close();
+    };
+    // The complete generation is gone and a later checkpoint is half-written: the commits are lost.
+    await partial(Number(current) + 1);
+    fs.rmSync(path.join(dir, 'groups', current), { recursive: true });
+    await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'groups') });
+    expect(generations(dir)).toEqual([String(Number(current) + 1).padStart(20, '0')]); // left for inspection
+    // Only generation 0, crashed while it was first written: nothing was ever committed, so start empty.
+    fs.rmSync(path.join(dir, 'groups'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'groups'));
+    await partial(0);
+    b = await openBroker({}, dir);
+    expect(b.listGroups()).toEqual([]);
+    await closeBroker(b);
+  });
+
   it('drops the progress of topics that are gone (a delete that crashed half-way)', async () => {
     const dir = tmpDir('sluice-broker-');
     let b = await openBroker({}, dir);
