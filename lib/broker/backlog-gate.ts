@@ -41,16 +41,12 @@ export class BacklogGate {
     this.#drain();
   };
 
-  constructor(topic: string, max: number | null, backlog: () => number, clock: Clock, retain: (() => boolean) | null = null) {
+  constructor(topic: string, max: number | null, backlog: () => number, clock: Clock, retain: (() => boolean) | null) {
     this.#topic = topic;
     this.#max = max;
     this.#backlog = backlog;
     this.#clock = clock;
     this.#retain = retain;
-  }
-
-  get max(): number | null {
-    return this.#max;
   }
 
   get waiting(): number {

@@ -217,14 +217,14 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
           const record = records[i];
           const msg = new Message(record, cursor) as unknown as M;
           // Everything before this message is processed (what commit() inside a handler commits).
-          if (cursor.epoch === chunk.epoch) cursor.processedOffset = record.offset;
+          cursor.processedOffset = record.offset; // the epoch is current: chunkStale() was just false
           try {
             const r = handler(msg) as PromiseLike<unknown> | undefined;
             if (r !== undefined && r !== null && typeof r.then === 'function') {
               await r;
               // Processed and committed before the next await; a sync handler's progress is
               // recorded once, by endChunk.
-              d.processedUpTo(chunk, record.offset + 1, true);
+              d.processedUpTo(chunk, record.offset + 1);
             }
           } catch (err) {
             released = true;

@@ -17,10 +17,6 @@ export class DeadlineQueue<T extends Deadlined> {
   #head = 0;
   #tail = 0;
 
-  get size(): number {
-    return this.#tail - this.#head;
-  }
-
   /** The entry with the earliest deadline, or undefined. */
   peek(): T | undefined {
     return this.#head < this.#tail ? this.#items[this.#head] : undefined;

@@ -15,7 +15,7 @@
  * new member, which starts from the group's committed position. Thread-confined.
  */
 import { ErrorCode, SluiceError } from '../errors';
-import type { DeliveryModel, GroupRecord, PartitionProgress } from './group-state';
+import type { GroupRecord, PartitionProgress } from './group-state';
 import type { TopicPartition } from './topic-partition';
 import type { StartPosition } from './consumer-options';
 import type { AckPartition } from './ack-delivery';
@@ -68,18 +68,8 @@ export class GroupCoordinator {
     this.#makeSlots = makeSlots;
   }
 
-  get name(): string {
-    return this.record.name;
-  }
-  get model(): DeliveryModel {
-    return this.record.model;
-  }
   get members(): readonly GroupMember[] {
     return this.#members;
-  }
-
-  slotsOf(topic: string): readonly PartitionSlot[] {
-    return this.#slots.get(topic) ?? [];
   }
 
   allSlots(): PartitionSlot[] {

@@ -74,18 +74,12 @@ export class PartitionProgress {
     return offset < this.committed || this.acked.has(offset);
   }
 
-  /** How many times `offset` has been delivered (0: never). */
-  deliveryCount(offset: number): number {
-    if (offset >= this.deliveredEnd) return 0;
-    return 1 + (this.redelivered.get(offset) ?? 0);
-  }
-
-  /** Applies an ack; false if the offset was already acked. Returns whether `committed` moved. */
-  applyAck(offset: number): boolean {
-    if (offset < this.committed || this.acked.has(offset)) return false;
+  /** Applies an ack (none if the offset was already acked); moves `committed` past a contiguous run. */
+  applyAck(offset: number): void {
+    if (offset < this.committed || this.acked.has(offset)) return;
     if (offset !== this.committed) {
       this.acked.add(offset);
-      return false;
+      return;
     }
     const clean = this.redelivered.size === 0;
     if (!clean) this.redelivered.delete(offset);
@@ -98,7 +92,6 @@ export class PartitionProgress {
     }
     this.committed = c;
     if (this.deliveredEnd < c) this.deliveredEnd = c;
-    return true;
   }
 
   /**

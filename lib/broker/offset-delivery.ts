@@ -240,12 +240,12 @@ export class OffsetDelivery implements GroupMember {
     if (c.revoking === null) this.#wake();
   }
 
-  /** Marks progress within a chunk; `commitNow` commits it at once (else endChunk does). */
-  processedUpTo(chunk: OffsetChunk, next: number, commitNow: boolean): void {
+  /** Marks progress within a chunk and (autoCommit) commits it at once: an async handler's progress. */
+  processedUpTo(chunk: OffsetChunk, next: number): void {
     const c = chunk.cursor;
     if (c.epoch !== chunk.epoch || next <= c.processedOffset) return;
     c.processedOffset = next;
-    if (commitNow && this.#options.autoCommit) this.#state.commit(c.slot.progress, next);
+    if (this.#options.autoCommit) this.#state.commit(c.slot.progress, next);
   }
 
   /** Whether a worker holding `chunk` should stop: the cursor was revoked, sought or rewound. */
@@ -348,7 +348,7 @@ export class OffsetDelivery implements GroupMember {
   #finishRevoke(c: OffsetCursor): void {
     const released = c.revoking;
     if (released === null) return;
-    if (this.#options.autoCommit && c.processedOffset !== c.slot.progress.committed && !c.slot.progress.dropped) {
+    if (this.#options.autoCommit && c.processedOffset !== c.slot.progress.committed) {
       this.#state.commit(c.slot.progress, c.processedOffset);
     }
     this.#remove(c);

@@ -11,9 +11,9 @@
  * within each partition. Bounded topics admit the batch as a whole (see backlog-gate.ts).
  * A Producer holds no resources; it is a view of the broker with a partitioner.
  */
-import { ErrorCode, SluiceError } from '../errors';
 import type { Bytes, HeadersInput, Message as LogMessage } from '../storage/log';
-import { encodeHeaders, singleRecordBatchBytes } from '../storage/record-headers';
+import { byteLength, checkSize } from '../storage/batch-stager';
+import { encodeHeaders } from '../storage/record-headers';
 import type { Clock } from './clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
 import type { Topic } from './topic';
@@ -224,16 +224,8 @@ function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): voi
       valueLen = byteLength(m.value);
       headersLen = m.headers === undefined ? 0 : (encodeHeaders(m.headers)?.length ?? 0);
     }
-    const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
-    if (bytes > messageBytesMax) {
-      throw new SluiceError(`message ${i} takes ${bytes} bytes with its batch header, over messageBytesMax (${messageBytesMax})`, ErrorCode.TOO_LARGE);
-    }
+    checkSize(keyLen, valueLen, headersLen, i, messageBytesMax);
   }
-}
-
-function byteLength(v: Bytes | null): number {
-  if (v === null) return -1;
-  return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength;
 }
 
 function checkSendOptions(options: SendOptions | undefined): number | undefined {

@@ -52,10 +52,6 @@ export class TopicPartition {
     if (!this.#closed) this.#waiters.add(w);
   }
 
-  cancelWait(w: DataWaiter): void {
-    this.#waiters.delete(w);
-  }
-
   /** The topic was closed or deleted: wake everyone so they notice. */
   markClosed(): void {
     this.#closed = true;

@@ -75,9 +75,6 @@ export class Topic {
     return topic;
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
 
   /** Messages retained in all partitions (what the backlog is when no group consumes the topic). */
   retainedMessages(): number {

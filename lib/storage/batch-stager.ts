@@ -33,7 +33,8 @@ function isBytes(v: unknown): v is Bytes {
   return typeof v === 'string' || v instanceof Uint8Array;
 }
 
-function byteLength(v: Bytes | null): number {
+/** UTF-8 bytes of a string, bytes of a view, -1 for null (as the record format counts them). */
+export function byteLength(v: Bytes | null): number {
   if (v === null) return -1;
   return typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength;
 }
@@ -140,7 +141,8 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
   return first;
 }
 
-function checkSize(keyLen: number, valueLen: number, headersLen: number, index: number, messageBytesMax: number): void {
+/** TOO_LARGE naming message `index` when it would not fit a batch of messageBytesMax on its own. */
+export function checkSize(keyLen: number, valueLen: number, headersLen: number, index: number, messageBytesMax: number): void {
   const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
   if (bytes > messageBytesMax) {
     throw new SluiceError(`message ${index} takes ${bytes} bytes with its batch header, over messageBytesMax (${messageBytesMax})`, ErrorCode.TOO_LARGE);

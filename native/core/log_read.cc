@@ -117,7 +117,7 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
     while (pos < seg->size()) {
       batch::Header h;
       SLUICE_TRY(checked_header(*seg, pos, &h));
-        if (h.max_timestamp >= timestamp) {
+      if (h.max_timestamp >= timestamp) {
         const uint8_t* r = seg->data() + pos + batch::kHeaderBytes;
         const uint8_t* end = seg->data() + pos + h.total_bytes();
         for (int32_t k = 0; k < h.records_count; k++) {

@@ -59,7 +59,6 @@ bool zeroed_sector_in(const uint8_t* data, uint64_t from, uint64_t limit, uint64
   }
   end = std::min(end, limit);
   for (uint64_t s = from & ~(kSector - 1); s < end && s + kSector <= size; s += kSector) {
-    if (s + kSector <= from) continue;
     bool zero = true;
     for (uint64_t i = 0; i < kSector && zero; i++) zero = data[s + i] == 0;
     if (zero) return true;
