@@ -16,6 +16,24 @@ function generations(dir: string): string[] {
   return fs.readdirSync(path.join(dir, 'groups')).sort();
 }
 
+/** A broker in `dir` whose ack group "q" acked 3 of 5 messages of topic "t", closed; returns its generation's name. */
+async function ackThreeOfFive(dir: string): Promise<string> {
+  const b = await openBroker({}, dir);
+  await b.createTopic('t', SMALL);
+  await b.sendBatch('t', values(5));
+  const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+  for (const m of (await c.poll(3)) as AckMessage[]) await m.ack();
+  await closeBroker(b);
+  return generations(dir)[0];
+}
+
+/** A generation holding only the first chunk of a snapshot, as a crashed checkpoint leaves it. */
+async function writePartialGeneration(dir: string, generation: number): Promise<void> {
+  const log = await Log.open(path.join(dir, 'groups', String(generation).padStart(20, '0')), { segmentBytes: 65536 });
+  log.append(new Packr({ useRecords: false }).pack([2, 0, Buffer.from('partial snapshot')]));
+  await log.close();
+}
+
 describe('group state', () => {
   it('keeps acks above the committed offset and delivery counts across a restart', async () => {
     const dir = tmpDir('sluice-broker-');
@@ -79,47 +97,26 @@ describe('group state', () => {
 
   it('ignores a checkpoint that crashed before its snapshot was complete', async () => {
     const dir = tmpDir('sluice-broker-');
-    let b = await openBroker({}, dir);
-    await b.createTopic('t', SMALL);
-    await b.sendBatch('t', values(5));
-    const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
-    for (const m of (await c.poll(3)) as AckMessage[]) await m.ack();
-    await closeBroker(b);
-    const [current] = generations(dir);
-    // A next generation holding only the first chunk of a snapshot, as a crash would leave it.
-    const next = path.join(dir, 'groups', String(Number(current) + 1).padStart(20, '0'));
-    const log = await Log.open(next, { segmentBytes: 65536 });
-    log.append(new Packr({ useRecords: false }).pack([2, 0, Buffer.from('partial snapshot')]));
-    await log.close();
-    b = await openBroker({}, dir);
+    const current = await ackThreeOfFive(dir);
+    await writePartialGeneration(dir, Number(current) + 1);
+    const b = await openBroker({}, dir);
     expect(b.describeGroup('q').partitions[0].committedOffset).toBe(3);
     expect(generations(dir)).toEqual([current]);
   });
 
   it('refuses to start every group over when no generation is complete, unless only the first one was being created', async () => {
     const dir = tmpDir('sluice-broker-');
-    let b = await openBroker({}, dir);
-    await b.createTopic('t', SMALL);
-    await b.sendBatch('t', values(5));
-    const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
-    for (const m of (await c.poll(3)) as AckMessage[]) await m.ack();
-    await closeBroker(b);
-    const [current] = generations(dir);
-    const partial = async (generation: number) => {
-      const log = await Log.open(path.join(dir, 'groups', String(generation).padStart(20, '0')), { segmentBytes: 65536 });
-      log.append(new Packr({ useRecords: false }).pack([2, 0, Buffer.from('partial snapshot')]));
-      await log.close();
-    };
+    const current = await ackThreeOfFive(dir);
     // The complete generation is gone and a later checkpoint is half-written: the commits are lost.
-    await partial(Number(current) + 1);
+    await writePartialGeneration(dir, Number(current) + 1);
     fs.rmSync(path.join(dir, 'groups', current), { recursive: true });
     await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'groups') });
     expect(generations(dir)).toEqual([String(Number(current) + 1).padStart(20, '0')]); // left for inspection
     // Only generation 0, crashed while it was first written: nothing was ever committed, so start empty.
     fs.rmSync(path.join(dir, 'groups'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'groups'));
-    await partial(0);
-    b = await openBroker({}, dir);
+    await writePartialGeneration(dir, 0);
+    const b = await openBroker({}, dir);
     expect(b.listGroups()).toEqual([]);
     await closeBroker(b);
   });
