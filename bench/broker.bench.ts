@@ -36,8 +36,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { Broker } from '../lib/broker/broker';
-import type { ConsumedMessage } from '../lib/broker/consumed-message';
-import type { Consumer } from '../lib/broker/consumer';
+import type { ConsumedMessage } from '../lib/broker/consume/consumed-message';
+import type { Consumer } from '../lib/broker/consume/consumer';
 import { Log } from '../lib/storage/log';
 import { makeDir, nextTurn, removeDir, runSuite, tiny, type BenchCase } from './harness';
 

@@ -17,19 +17,19 @@
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { Log, type SyncPolicy } from '../storage/log';
-import { AckPartition } from './ack-delivery';
-import { BrokerDirectory } from './broker-directory';
-import { checkClock, systemClock, type Clock } from './clock';
-import type { AckMessage, ConsumedMessage, OffsetMessage } from './consumed-message';
-import { Consumer } from './consumer';
-import { normalizeConsumerOptions, type ConsumerOptions, type StartPosition } from './consumer-options';
+import { AckPartition } from './delivery/ack/ack-delivery';
+import { BrokerDirectory } from './store/broker-directory';
+import { checkClock, systemClock, type Clock } from './time/clock';
+import type { AckMessage, ConsumedMessage, OffsetMessage } from './consume/consumed-message';
+import { Consumer } from './consume/consumer';
+import { normalizeConsumerOptions, type ConsumerOptions, type StartPosition } from './consume/consumer-options';
 import type { BrokerDescription, GroupDescription, GroupPartitionDescription, TopicDescription } from './describe';
-import { GroupCoordinator, PartitionSlot } from './group-coordinator';
-import { GroupState, type GroupRecord } from './group-state';
-import { GroupStateLog } from './group-state-log';
-import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './producer';
-import { Topic } from './topic';
-import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic-config';
+import { GroupCoordinator, PartitionSlot } from './group/group-coordinator';
+import { GroupState, type GroupRecord } from './group/group-state';
+import { GroupStateLog } from './group/group-state-log';
+import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
+import { Topic } from './topic/topic';
+import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
 
 export interface BrokerOptions {
   /** Time for timestamps, timeouts and timers (default: the system clock). */

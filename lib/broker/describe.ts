@@ -2,8 +2,8 @@
  * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
  * strings, arrays and objects), a snapshot taken when it is called.
  */
-import type { DeliveryModel } from './group-state';
-import type { TopicConfig } from './topic-config';
+import type { DeliveryModel } from './group/group-state';
+import type { TopicConfig } from './topic/topic-config';
 
 export interface PartitionDescription {
   partition: number;

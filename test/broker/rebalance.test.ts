@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AckMessage, ConsumedMessage, Consumer } from '../../lib/index';
 import { ManualClock } from '../../lib/index';
-import { assign, type GroupMember, type PartitionSlot } from '../../lib/broker/group-coordinator';
+import { assign, type GroupMember, type PartitionSlot } from '../../lib/broker/group/group-coordinator';
 import { drain, eventually, openBroker, SMALL, text, turns } from './broker-fixtures';
 
 function member(name: string): GroupMember {

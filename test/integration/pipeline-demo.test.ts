@@ -1,5 +1,5 @@
 /**
- * `npm start` runs the pipeline demo (dist/cli/pipeline-demo.js, built by npm install). It checks
+ * `npm start` runs the pipeline demo (dist/demo/pipeline-demo.js, built by npm install). It checks
  * its own claims and prints them; this test runs it as a child process and holds it to them: the
  * burst is shaved (QUEUE_FULL for a send that does not wait), both groups get every order, the
  * order in progress when the child consumer is killed comes back with delivery count 2 and the
@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const demo = path.join(__dirname, '..', '..', 'dist', 'cli', 'pipeline-demo.js');
+const demo = path.join(__dirname, '..', '..', 'dist', 'demo', 'pipeline-demo.js');
 
 describe('pipeline demo (npm start)', () => {
   it('shaves the burst, delivers to both groups, and redelivers only what the killed consumer had not acked', () => {

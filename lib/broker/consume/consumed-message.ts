@@ -7,9 +7,9 @@
  * OffsetMessage (offset model) and AckMessage (ack model) add what each model needs. Both are
  * created on the consumer's hot path, so construction only stores references.
  */
-import type { LogRecord, RecordHeader } from '../storage/log';
-import type { StateConfirm } from './state-confirm';
-import { isPacked, unpackValue, userHeaders } from './value-codec';
+import type { LogRecord, RecordHeader } from '../../storage/log';
+import type { StateConfirm } from '../group/state-confirm';
+import { isPacked, unpackValue, userHeaders } from '../codec/value-codec';
 
 const UNDECODED: unique symbol = Symbol('undecoded');
 

@@ -12,8 +12,8 @@
  * does not fit first has retention applied now, and while sends wait it is applied again every
  * RETAIN_RECHECK_MS.
  */
-import { ErrorCode, SluiceError } from '../errors';
-import type { Clock, TimerHandle } from './clock';
+import { ErrorCode, SluiceError } from '../../errors';
+import type { Clock, TimerHandle } from '../time/clock';
 
 /** How often waiting sends look for room made by time-based retention (its granularity: seconds). */
 const RETAIN_RECHECK_MS = 1000;

@@ -18,12 +18,12 @@
  * is in flight, leaves the group, and waits for the group state to be written).
  * Thread-confined (the broker's thread).
  */
-import { ErrorCode, SluiceError } from '../errors';
-import { AckDelivery } from './ack-delivery';
-import type { Clock, TimerHandle } from './clock';
+import { ErrorCode, SluiceError } from '../../errors';
+import { AckDelivery } from '../delivery/ack/ack-delivery';
+import type { Clock, TimerHandle } from '../time/clock';
 import { AckMessage, ConsumedMessage, OffsetMessage, type NackOptions } from './consumed-message';
-import type { MemberDescription } from './describe';
-import type { GroupCoordinator, GroupMember } from './group-coordinator';
+import type { MemberDescription } from '../describe';
+import type { GroupCoordinator, GroupMember } from '../group/group-coordinator';
 import {
   checkRefs,
   checkSignal,
@@ -35,11 +35,11 @@ import {
   type RunOptions,
   type SeekTarget,
 } from './consumer-options';
-import type { DeliveryModel, GroupState } from './group-state';
-import type { GroupStateLog } from './group-state-log';
-import { OffsetDelivery, type OffsetChunk } from './offset-delivery';
-import type { StateConfirm } from './state-confirm';
-import type { DataWaiter } from './topic-partition';
+import type { DeliveryModel, GroupState } from '../group/group-state';
+import type { GroupStateLog } from '../group/group-state-log';
+import { OffsetDelivery, type OffsetChunk } from '../delivery/offset/offset-delivery';
+import type { StateConfirm } from '../group/state-confirm';
+import type { DataWaiter } from '../topic/topic-partition';
 
 /** What the broker lends a consumer. */
 export interface ConsumerLink {

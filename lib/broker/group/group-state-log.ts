@@ -24,9 +24,9 @@
  * once confirmed (it is sealed in the mapped file). Thread-confined; lifetime: the broker's.
  */
 import { Packr } from 'msgpackr';
-import { ErrorCode, SluiceError } from '../errors';
-import { Log, type LogOptions, type SyncPolicy } from '../storage/log';
-import type { BrokerDirectory } from './broker-directory';
+import { ErrorCode, SluiceError } from '../../errors';
+import { Log, type LogOptions, type SyncPolicy } from '../../storage/log';
+import type { BrokerDirectory } from '../store/broker-directory';
 import { GroupState, OP_ACK, OP_REDELIVERED, type StateOp } from './group-state';
 import { StateConfirm } from './state-confirm';
 

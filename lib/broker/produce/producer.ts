@@ -11,14 +11,14 @@
  * within each partition. Bounded topics admit the batch as a whole (see backlog-gate.ts).
  * A Producer holds no resources; it is a view of the broker with a partitioner.
  */
-import type { Bytes, HeadersInput, Message as LogMessage } from '../storage/log';
-import { byteLength, checkSize } from '../storage/batch-stager';
-import { encodeHeaders } from '../storage/record-headers';
-import type { Clock } from './clock';
+import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
+import { byteLength, checkSize } from '../../storage/batch-stager';
+import { encodeHeaders } from '../../storage/record-headers';
+import type { Clock } from '../time/clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
-import type { Topic } from './topic';
-import { messageBytesMaxOf } from './topic-config';
-import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader } from './value-codec';
+import type { Topic } from '../topic/topic';
+import { messageBytesMaxOf } from '../topic/topic-config';
+import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader } from '../codec/value-codec';
 
 export interface ProducerMessage {
   /**

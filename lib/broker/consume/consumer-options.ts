@@ -2,7 +2,7 @@
  * The options of consumers and of their poll(), run(), seek(), commit() and pause() calls:
  * types, validation (TypeError for a wrong type, RangeError for a value out of range) and defaults.
  */
-import type { DeliveryModel } from './group-state';
+import type { DeliveryModel } from '../group/group-state';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
 

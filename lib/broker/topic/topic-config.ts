@@ -2,7 +2,7 @@
  * Topic names and per-topic configuration: validation, defaults, and the Log options each
  * partition is opened with. The normalised config is what topic.json stores.
  */
-import type { LogOptions, SyncPolicy } from '../storage/log';
+import type { LogOptions, SyncPolicy } from '../../storage/log';
 
 /** Kafka's rule: ASCII letters, digits, '.', '_' and '-', 1 to 249 of them, and not "." or "..". */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;

@@ -4,12 +4,12 @@
  * every broker open. Lifetime: until the broker closes or deletes it; thread-confined.
  */
 import * as fs from 'node:fs';
-import { Log } from '../storage/log';
+import { Log } from '../../storage/log';
 import { BacklogGate } from './backlog-gate';
-import type { BrokerDirectory, TopicMeta } from './broker-directory';
-import { TOPIC_FORMAT } from './broker-directory';
-import type { Clock } from './clock';
-import type { PartitionDescription } from './describe';
+import type { BrokerDirectory, TopicMeta } from '../store/broker-directory';
+import { TOPIC_FORMAT } from '../store/broker-directory';
+import type { Clock } from '../time/clock';
+import type { PartitionDescription } from '../describe';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
 

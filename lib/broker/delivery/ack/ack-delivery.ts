@@ -19,16 +19,16 @@
  * timeout is inserted by binary search), with one clock timer for the head. Acked entries leave
  * from the front as acks arrive, so the FIFO holds about what is in flight. Thread-confined.
  */
-import { ErrorCode, SluiceError } from '../errors';
-import type { Clock, TimerHandle } from './clock';
-import { AckMessage, type AckTarget } from './consumed-message';
-import type { GroupMember, PartitionSlot } from './group-coordinator';
-import type { GroupState, PartitionProgress } from './group-state';
-import type { GroupStateLog } from './group-state-log';
-import type { StateConfirm } from './state-confirm';
+import { ErrorCode, SluiceError } from '../../../errors';
+import type { Clock, TimerHandle } from '../../time/clock';
+import { AckMessage, type AckTarget } from '../../consume/consumed-message';
+import type { GroupMember, PartitionSlot } from '../../group/group-coordinator';
+import type { GroupState, PartitionProgress } from '../../group/group-state';
+import type { GroupStateLog } from '../../group/group-state-log';
+import type { StateConfirm } from '../../group/state-confirm';
 import { DeadlineQueue } from './deadline-queue';
 import { InFlightWindow } from './in-flight-window';
-import type { TopicPartition } from './topic-partition';
+import type { TopicPartition } from '../../topic/topic-partition';
 
 /** What an AckPartition needs of the member a message was delivered to. */
 export interface AckHolder {

@@ -17,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ErrorCode, SluiceError } from '../errors';
-import type { TopicConfig } from './topic-config';
+import { ErrorCode, SluiceError } from '../../errors';
+import type { TopicConfig } from '../topic/topic-config';
 
 export const TOPIC_FORMAT = 1;
 

@@ -11,7 +11,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { Packr } from 'msgpackr';
-import type { HeadersInput, RecordHeader } from '../storage/log';
+import type { HeadersInput, RecordHeader } from '../../storage/log';
 
 export const CODEC_HEADER = 'sluice.codec';
 export const MSGPACK = 'msgpack';

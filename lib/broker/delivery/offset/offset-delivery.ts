@@ -18,12 +18,12 @@
  * handed out is still in progress, or after `rebalanceTimeoutMs`, when the unfinished messages are
  * left for the next member (at-least-once). Thread-confined; lifetime: the consumer's.
  */
-import { ErrorCode, SluiceError } from '../errors';
-import type { LogRecord } from '../storage/log';
-import type { Clock, TimerHandle } from './clock';
-import { OffsetMessage, type OffsetSource } from './consumed-message';
-import type { GroupMember, PartitionSlot } from './group-coordinator';
-import type { GroupState } from './group-state';
+import { ErrorCode, SluiceError } from '../../../errors';
+import type { LogRecord } from '../../../storage/log';
+import type { Clock, TimerHandle } from '../../time/clock';
+import { OffsetMessage, type OffsetSource } from '../../consume/consumed-message';
+import type { GroupMember, PartitionSlot } from '../../group/group-coordinator';
+import type { GroupState } from '../../group/group-state';
 
 const EMPTY: readonly LogRecord[] = Object.freeze([]);
 

@@ -14,11 +14,11 @@
  * until acked, nacked or timed out, whoever holds the partition). Only then is it granted to its
  * new member, which starts from the group's committed position. Thread-confined.
  */
-import { ErrorCode, SluiceError } from '../errors';
+import { ErrorCode, SluiceError } from '../../errors';
 import type { GroupRecord, PartitionProgress } from './group-state';
-import type { TopicPartition } from './topic-partition';
-import type { StartPosition } from './consumer-options';
-import type { AckPartition } from './ack-delivery';
+import type { TopicPartition } from '../topic/topic-partition';
+import type { StartPosition } from '../consume/consumer-options';
+import type { AckPartition } from '../delivery/ack/ack-delivery';
 
 /** One partition of a subscribed topic, as the group sees it. */
 export class PartitionSlot {

@@ -5,7 +5,7 @@
  * appends there were, without waiting for a turn of the event loop (a producer awaiting confirms
  * in a loop never gives one). Lifetime: opened with its topic, closed with it.
  */
-import type { Log } from '../storage/log';
+import type { Log } from '../../storage/log';
 
 /** Something to wake when a partition may have new data. */
 export interface DataWaiter {
