@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { Log, type SyncPolicy } from '../storage/log';
-import { AckPartition } from './delivery/ack/ack-delivery';
+import { deliveryModels } from './delivery/models';
 import { BrokerDirectory } from './store/broker-directory';
 import { checkClock, systemClock, type Clock } from './time/clock';
 import type { AckMessage, ConsumedMessage, OffsetMessage } from './consume/consumed-message';
@@ -29,6 +29,7 @@ import { GroupState, type GroupRecord } from './group/group-state';
 import { GroupStateLog } from './group/group-state-log';
 import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
 import { Topic } from './topic/topic';
+import type { TopicPartition } from './topic/topic-partition';
 import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
 
 export interface BrokerOptions {
@@ -112,7 +113,7 @@ export class Broker {
           const parts = g.topics.get(t.name);
           for (const p of parts ?? []) {
             const tp = t.partitions[p.partition];
-            if (tp !== undefined && state.truncate(p, tp.log.endOffset)) truncated = true;
+            if (tp !== undefined && state.truncate(p, tp.endOffset)) truncated = true;
           }
         }
       }
@@ -123,7 +124,7 @@ export class Broker {
       }
       return broker;
     } catch (e) {
-      await Promise.allSettled(topics.map((t) => t.close()));
+      await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
       await lock.close();
       throw e;
     }
@@ -157,7 +158,7 @@ export class Broker {
     try {
       const topic = await Topic.create(this.#directory, name, normalized, (t) => this.#backlog(t), this.#clock);
       if (this.#closing !== undefined) {
-        await topic.close();
+        await topic.close(this.#closedError(), true);
         throw this.#closedError();
       }
       this.#topics.set(name, topic);
@@ -175,7 +176,7 @@ export class Broker {
     for (const c of this.#coordinators.values()) c.topicDeleted(name);
     this.#state.dropTopic(name);
     const removal = (async () => {
-      await topic.close();
+      await topic.close(unknownTopic(name), true);
       await this.#directory.deleteTopicDir(name);
     })();
     this.#deleting.set(name, removal);
@@ -211,8 +212,8 @@ export class Broker {
   #backlog(t: Topic): number {
     const lag = this.#state.backlog(
       t.name,
-      (p) => t.partitions[p].log.endOffset,
-      (p) => t.partitions[p].log.startOffset,
+      (p) => t.partitions[p].endOffset,
+      (p) => t.partitions[p].startOffset,
     );
     return lag ?? t.retainedMessages();
   }
@@ -291,11 +292,11 @@ export class Broker {
 
   #makeSlots(g: GroupRecord, topic: string, start: StartPosition): PartitionSlot[] {
     const t = this.#topic(topic);
-    const parts = g.topics.get(topic) ?? this.#state.initTopic(g, topic, t.partitions.map((tp) => startOffset(tp.log, start)));
+    const parts = g.topics.get(topic) ?? this.#state.initTopic(g, topic, t.partitions.map((tp) => startOffset(tp, start)));
+    const model = deliveryModels[g.model];
     return t.partitions.map((tp, i) => {
-      const slot = new PartitionSlot(tp, parts[i]);
-      if (g.model === 'ack') slot.ack = new AckPartition(g.name, tp, parts[i], this.#state, this.#groupLog, this.#clock);
-      return slot;
+      const state = model.createPartition({ groupName: g.name, tp, progress: parts[i], state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
+      return new PartitionSlot(tp, parts[i], state);
     });
   }
 
@@ -314,22 +315,15 @@ export class Broker {
     for (const topic of [...g.topics.keys()].sort()) {
       for (const slot of c.ensureTopic(topic)) {
         const p = slot.progress;
-        const end = slot.tp.log.endOffset;
-        const ack = slot.ack;
-        let inFlight = 0;
-        if (ack !== null) inFlight = ack.inFlight.size;
-        else if (slot.holder !== null) inFlight = slot.holder.inFlightOf(slot);
+        const end = slot.tp.endOffset;
         partitions.push({
           topic,
           partition: slot.tp.index,
           member: slot.holder?.name ?? null,
           committedOffset: p.committed,
           endOffset: end,
-          lag: p.unconsumed(slot.tp.log.startOffset, end),
-          inFlight,
-          redeliveries: ack !== null ? p.redeliveriesTotal : slot.redeliveries,
-          ackedAhead: p.acked.size,
-          pendingRedelivery: ack === null ? 0 : ack.readyCount + ack.delayedCount,
+          lag: p.unconsumed(slot.tp.startOffset, end),
+          ...slot.state.report(slot),
         });
       }
     }
@@ -357,7 +351,7 @@ export class Broker {
       throw new SluiceError(`group ${JSON.stringify(name)} has ${c.members.length} member(s): close them first`, ErrorCode.GROUP_ACTIVE);
     }
     const gone = new SluiceError(`group ${JSON.stringify(name)} was deleted`, ErrorCode.UNKNOWN_GROUP);
-    for (const s of c?.allSlots() ?? []) s.ack?.close(gone);
+    c?.closeSlots(gone);
     this.#coordinators.delete(name);
     const topics = [...g.topics.keys()];
     this.#state.deleteGroup(name);
@@ -388,7 +382,7 @@ export class Broker {
     // A delete renames the topic's directory after its Logs close: let it finish under the lock.
     await Promise.allSettled(this.#deleting.values());
     const closed = this.#closedError();
-    for (const c of this.#coordinators.values()) for (const s of c.allSlots()) s.ack?.close(closed);
+    for (const c of this.#coordinators.values()) c.closeSlots(closed);
     const errors: unknown[] = [];
     try {
       await this.#groupLog.close();
@@ -396,7 +390,7 @@ export class Broker {
       errors.push(e);
     }
     for (const t of this.#topics.values()) t.gate.close(closed);
-    for (const r of await Promise.allSettled([...this.#topics.values()].map((t) => t.close()))) if (r.status === 'rejected') errors.push(r.reason);
+    for (const r of await Promise.allSettled([...this.#topics.values()].map((t) => t.close(closed, false)))) if (r.status === 'rejected') errors.push(r.reason);
     await this.#lock.close();
     if (errors.length > 0) throw errors[0];
   }
@@ -414,8 +408,8 @@ function unknownTopic(name: string): SluiceError {
   return new SluiceError(`unknown topic ${JSON.stringify(name)}`, ErrorCode.UNKNOWN_TOPIC);
 }
 
-function startOffset(log: Log, start: StartPosition): number {
-  if (start === 'earliest') return log.startOffset;
-  if (start === 'latest') return log.endOffset;
-  return log.offsetForTime(start.timestamp) ?? log.endOffset;
+function startOffset(tp: TopicPartition, start: StartPosition): number {
+  if (start === 'earliest') return tp.startOffset;
+  if (start === 'latest') return tp.endOffset;
+  return tp.offsetForTime(start.timestamp);
 }

@@ -497,13 +497,15 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return info.Env().Undefined();
   }
 
+  void snapshot_offsets() {
+    final_[0] = static_cast<double>(log_->start_offset());
+    final_[1] = static_cast<double>(log_->end_offset());
+    final_[2] = static_cast<double>(log_->high_watermark());
+    final_[3] = static_cast<double>(log_->durable_offset());
+  }
+
   void finish_close(Napi::Env env) {
-    if (log_) {
-      final_[0] = static_cast<double>(log_->start_offset());
-      final_[1] = static_cast<double>(log_->end_offset());
-      final_[2] = static_cast<double>(log_->high_watermark());
-      final_[3] = static_cast<double>(log_->durable_offset());
-    }
+    if (log_) snapshot_offsets();
     buffers_.clear();
     log_.reset();  // closes the files; mappings live on while JS buffers hold them
     if (tsfn_) {
@@ -670,6 +672,9 @@ Napi::Value NativeLog::Close(const Napi::CallbackInfo& info) {
     d.Resolve(env.Undefined());
     return d.Promise();
   }
+  // While the close runs off-thread the log may not be touched here: offsets() reports what it
+  // was when the close began (and the durable offset, which the flusher keeps publishing).
+  snapshot_offsets();
   busy_ = true;
   auto* worker = new CloseWorker(env, this, info.This().As<Napi::Object>());
   Napi::Promise p = worker->promise();

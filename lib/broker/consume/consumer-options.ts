@@ -25,8 +25,18 @@ export interface ConsumerOptions {
   fetchMax?: number;
   /** Offset model: how long a revoked partition waits for messages in progress. Default 30000. */
   rebalanceTimeoutMs?: number;
+  /**
+   * How long close() waits for run() handlers still in progress before abandoning them (their
+   * messages are then redelivered, ack model, or not committed, offset model). Default 30000.
+   */
+  closeTimeoutMs?: number;
   /** Aborting closes the consumer. */
   signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** Overrides the consumer's closeTimeoutMs for this close. */
+  timeoutMs?: number;
 }
 
 export interface PollOptions {
@@ -74,6 +84,18 @@ export function integerOption(v: unknown, what: string, min: number, max: number
   return v;
 }
 
+/** How long close() waits for running handlers by default. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+
+/** The close timeout of `options`, or `fallback`. */
+export function checkCloseOptions(options: unknown, fallback: number): number {
+  if (options === undefined) return fallback;
+  if (options === null || typeof options !== 'object') throw new TypeError('close options must be an object');
+  const o = options as CloseOptions;
+  for (const k of Object.keys(o)) if (k !== 'timeoutMs') throw new TypeError(`unknown close option ${JSON.stringify(k)}`);
+  return integerOption(o.timeoutMs, 'timeoutMs', 0, Number.MAX_SAFE_INTEGER, fallback);
+}
+
 export function checkSignal(signal: unknown, what: string): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) throw new TypeError(`${what} must be an AbortSignal`);
@@ -100,10 +122,11 @@ export interface NormalizedConsumerOptions {
   visibilityTimeoutMs: number;
   fetchMax: number;
   rebalanceTimeoutMs: number;
+  closeTimeoutMs: number;
   signal: AbortSignal | undefined;
 }
 
-const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'fetchMax', 'rebalanceTimeoutMs', 'signal']);
+const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
 
 export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('consumer options must be an object');
@@ -131,6 +154,7 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
     visibilityTimeoutMs: integerOption(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 1, 2 ** 31 - 1, 30_000),
     fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, 65536, 1024),
     rebalanceTimeoutMs: integerOption(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 0, 2 ** 31 - 1, 30_000),
+    closeTimeoutMs: integerOption(o.closeTimeoutMs, 'closeTimeoutMs', 0, Number.MAX_SAFE_INTEGER, DEFAULT_CLOSE_TIMEOUT_MS),
     signal: checkSignal(o.signal, 'signal'),
   };
 }

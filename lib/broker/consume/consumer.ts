@@ -14,20 +14,29 @@
  * consumer stays open until close(), so that the application notices rather than waits forever).
  *
  * A sync handler costs no promise: the consumer only awaits what returns a thenable.
- * Lifetime: from broker.consumer() to close() (which waits for running handlers, gives back what
- * is in flight, leaves the group, and waits for the group state to be written).
+ * Lifetime: from broker.consumer() to close() (which waits for running handlers, at most
+ * `closeTimeoutMs`, gives back what is in flight, leaves the group, and waits for the group state
+ * to be written). The model-specific work is the Delivery's (delivery/delivery.ts); this class
+ * is the same for every model.
  * Thread-confined (the broker's thread).
  */
 import { ErrorCode, SluiceError } from '../../errors';
-import { AckDelivery } from '../delivery/ack/ack-delivery';
-import type { Clock, TimerHandle } from '../time/clock';
-import { AckMessage, ConsumedMessage, OffsetMessage, type NackOptions } from './consumed-message';
+import type { Delivery, Handler, RunContext } from '../delivery/delivery';
+import { deliveryModels } from '../delivery/models';
 import type { MemberDescription } from '../describe';
 import type { GroupCoordinator, GroupMember } from '../group/group-coordinator';
+import type { DeliveryModel, GroupState } from '../group/group-state';
+import type { GroupStateLog } from '../group/group-state-log';
+import type { StateConfirm } from '../group/state-confirm';
+import type { Clock, TimerHandle } from '../time/clock';
+import type { DataWaiter } from '../topic/topic-partition';
+import type { AckMessage, ConsumedMessage, NackOptions, OffsetMessage } from './consumed-message';
 import {
+  checkCloseOptions,
   checkRefs,
   checkSignal,
   integerOption,
+  type CloseOptions,
   type CommitEntry,
   type NormalizedConsumerOptions,
   type PartitionRef,
@@ -35,11 +44,8 @@ import {
   type RunOptions,
   type SeekTarget,
 } from './consumer-options';
-import type { DeliveryModel, GroupState } from '../group/group-state';
-import type { GroupStateLog } from '../group/group-state-log';
-import { OffsetDelivery, type OffsetChunk } from '../delivery/offset/offset-delivery';
-import type { StateConfirm } from '../group/state-confirm';
-import type { DataWaiter } from '../topic/topic-partition';
+
+export type { Handler } from '../delivery/delivery';
 
 /** What the broker lends a consumer. */
 export interface ConsumerLink {
@@ -51,14 +57,17 @@ export interface ConsumerLink {
   topicExists(topic: string): boolean;
 }
 
-export type Handler<M> = (message: M) => unknown;
-
 const DEFAULT_POLL_MAX = 500;
 const POLL_MAX = 65536;
 
 interface RunState {
   stopped: boolean;
+  /** The close timeout passed with handlers still running. */
+  abandoned: boolean;
   done: Promise<void>;
+  /** Resolves when the run is abandoned, so that run() returns without its stuck workers. */
+  abandonedSignal: Promise<void>;
+  abandon: () => void;
   /** Why the run ended, if it was not close() or the signal (every topic deleted). */
   error: SluiceError | undefined;
 }
@@ -68,8 +77,9 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   readonly name: string;
   readonly model: DeliveryModel;
   readonly #link: ConsumerLink;
-  readonly #delivery: OffsetDelivery | AckDelivery;
+  readonly #delivery: Delivery;
   readonly #fetchMax: number;
+  readonly #closeTimeoutMs: number;
   #waiters: Array<() => void> = [];
   #closing = false;
   #closePromise: Promise<void> | undefined;
@@ -85,12 +95,15 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     this.model = options.model;
     this.#link = link;
     this.#fetchMax = options.fetchMax;
-    const wake = (): void => this.wake();
-    const isPaused = (topic: string, key: string): boolean => this.#isPaused(topic, key);
-    this.#delivery =
-      options.model === 'offset'
-        ? new OffsetDelivery(name, new Set(options.topics), options, link.state, link.clock, wake, isPaused)
-        : new AckDelivery(name, new Set(options.topics), options, wake, isPaused);
+    this.#closeTimeoutMs = options.closeTimeoutMs;
+    this.#delivery = deliveryModels[options.model].createMember(name, new Set(options.topics), options, {
+      group: options.group,
+      state: link.state,
+      clock: link.clock,
+      wake: () => this.wake(),
+      isPaused: (topic, key) => this.#isPaused(topic, key),
+      topicExists: (topic) => link.topicExists(topic),
+    });
     if (options.signal !== undefined) {
       if (options.signal.aborted) this.#closing = true;
       else options.signal.addEventListener('abort', () => void this.close(), { once: true });
@@ -125,12 +138,12 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     const signal = checkSignal(options?.signal, 'signal');
     if (this.#run !== null) throw new TypeError('this consumer is running a handler (run()): it cannot also be polled');
     signal?.throwIfAborted();
-    if (this.#delivery instanceof OffsetDelivery) this.#delivery.completeHandedOut();
+    this.#delivery.beforePoll();
     const deadline = timeoutMs === undefined ? undefined : this.#link.clock.now() + timeoutMs;
     for (;;) {
       if (this.#closing) return [];
       this.#checkSubscribed();
-      const messages = this.#delivery.fetch(max) as unknown as M[];
+      const messages = this.#delivery.fetch(max) as M[];
       if (messages.length > 0) return messages;
       let remaining: number | undefined;
       if (deadline !== undefined) {
@@ -171,7 +184,18 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       options.onError ??
       ((err: unknown, msg: M) => process.emitWarning(`consumer ${this.name}: handler failed on ${msg.topic}/${msg.partition}@${msg.offset}: ${String(err)}`));
     let resolveDone!: () => void;
-    const run: RunState = { stopped: false, done: new Promise((r) => (resolveDone = r)), error: undefined };
+    let resolveAbandoned!: () => void;
+    const run: RunState = {
+      stopped: false,
+      abandoned: false,
+      done: new Promise((r) => (resolveDone = r)),
+      abandonedSignal: new Promise((r) => (resolveAbandoned = r)),
+      abandon: () => {
+        run.abandoned = true;
+        resolveAbandoned();
+      },
+      error: undefined,
+    };
     this.#run = run;
     const stop = (): void => {
       run.stopped = true;
@@ -179,110 +203,26 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     };
     signal?.addEventListener('abort', stop, { once: true });
     if (signal?.aborted) run.stopped = true;
+    const context: RunContext = {
+      handler: handler as Handler<ConsumedMessage>,
+      retryDelayMs,
+      onError: onError as (err: unknown, msg: ConsumedMessage) => void,
+      concurrency,
+      fetchMax: this.#fetchMax,
+      stopped: () => run.stopped || this.#closing,
+      abandoned: () => run.abandoned,
+      wait: () => this.#wait(undefined, undefined),
+      endIfUnsubscribed: () => this.#endRunIfUnsubscribed(run),
+    };
     try {
       const workers: Promise<void>[] = [];
-      for (let i = 0; i < concurrency; i++) {
-        workers.push(
-          this.#delivery instanceof OffsetDelivery
-            ? this.#offsetWorker(this.#delivery, handler, run, retryDelayMs, onError)
-            : this.#ackWorker(this.#delivery, handler, run, retryDelayMs, onError, concurrency),
-        );
-      }
-      await Promise.all(workers);
+      for (let i = 0; i < concurrency; i++) workers.push(this.#delivery.runWorker(context));
+      await Promise.race([Promise.all(workers), run.abandonedSignal]);
       if (run.error !== undefined) throw run.error;
     } finally {
       signal?.removeEventListener('abort', stop);
       this.#run = null;
       resolveDone();
-    }
-  }
-
-  async #offsetWorker(d: OffsetDelivery, handler: Handler<M>, run: RunState, retryDelayMs: number, onError: (e: unknown, m: M) => void): Promise<void> {
-    const Message = OffsetMessage; // one module lookup, not one per message
-    while (!run.stopped && !this.#closing) {
-      const chunk = d.fetchChunk(this.#fetchMax);
-      if (chunk === null) {
-        if (this.#endRunIfUnsubscribed(run)) break;
-        await this.#wait(undefined, undefined);
-        continue;
-      }
-      const { records, end, cursor } = chunk;
-      let next = records[chunk.start].offset;
-      // rewind() releases the chunk itself; every other way out (break, a throwing onError)
-      // releases it in the finally, so the cursor never stays busy.
-      let released = false;
-      try {
-        for (let i = chunk.start; i < end; i++) {
-          if (run.stopped || d.chunkStale(chunk)) break;
-          const record = records[i];
-          const msg = new Message(record, cursor) as unknown as M;
-          // Everything before this message is processed (what commit() inside a handler commits).
-          cursor.processedOffset = record.offset; // the epoch is current: chunkStale() was just false
-          try {
-            const r = handler(msg) as PromiseLike<unknown> | undefined;
-            if (r !== undefined && r !== null && typeof r.then === 'function') {
-              await r;
-              // Processed and committed before the next await; a sync handler's progress is
-              // recorded once, by endChunk.
-              d.processedUpTo(chunk, record.offset + 1);
-            }
-          } catch (err) {
-            released = true;
-            d.rewind(chunk, record.offset, retryDelayMs);
-            onError(err, msg);
-            break;
-          }
-          next = record.offset + 1;
-        }
-      } finally {
-        if (!released) d.endChunk(chunk as OffsetChunk, next);
-      }
-    }
-  }
-
-  async #ackWorker(
-    d: AckDelivery,
-    handler: Handler<M>,
-    run: RunState,
-    retryDelayMs: number,
-    onError: (e: unknown, m: M) => void,
-    concurrency: number,
-  ): Promise<void> {
-    const batchMax = Math.max(1, Math.min(this.#fetchMax, Math.floor(d.maxInFlight / concurrency)));
-    // Fetched messages are in flight, their visibility timeout running, while they wait for this
-    // worker: so it fetches only the message it is about to handle while the handler is async,
-    // and batches (doubling up to batchMax) only while it returns synchronously, when a batch is
-    // handled within the tick.
-    let batch = 1;
-    while (!run.stopped && !this.#closing) {
-      const messages = d.fetch(batch);
-      if (messages.length === 0) {
-        if (this.#endRunIfUnsubscribed(run)) break;
-        await this.#wait(undefined, undefined);
-        continue;
-      }
-      for (let i = 0; i < messages.length; i++) {
-        const msg = messages[i];
-        if (run.stopped || this.#closing) {
-          if (msg.state === 'in-flight') msg.nack();
-          continue;
-        }
-        if (msg.state !== 'in-flight') continue; // timed out while waiting its turn: redelivered
-        try {
-          const r = handler(msg as unknown as M) as PromiseLike<unknown> | undefined;
-          if (r !== undefined && r !== null && typeof r.then === 'function') {
-            batch = 1;
-            await r;
-          } else if (batch < batchMax) {
-            batch = Math.min(batchMax, batch * 2);
-          }
-        } catch (err) {
-          if (msg.state === 'in-flight') msg.nack({ delayMs: retryDelayMs });
-          onError(err, msg as unknown as M);
-          continue;
-        }
-        msg.target.autoAck(msg);
-      }
     }
   }
 
@@ -319,7 +259,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       this.#waiters.push(done);
       if (timeoutMs !== undefined) timer = this.#link.clock.setTimeout(() => this.#dropWaiter(done), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#watchData();
+      for (const s of this.#delivery.held()) s.tp.waitForData(this);
     });
   }
 
@@ -329,31 +269,16 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     done();
   }
 
-  #watchData(): void {
-    const d = this.#delivery;
-    if (d instanceof OffsetDelivery) for (const c of d.cursors) c.slot.tp.waitForData(this);
-    else for (const s of d.held) s.tp.waitForData(this);
-  }
-
   // ---- Acks (ack model) ----
 
   /** Acks a message this group received (see AckMessage.ack). */
   ack(message: AckMessage): StateConfirm {
-    return this.#ackable(message).ack();
+    return this.#delivery.ack(message);
   }
 
   /** Nacks a message this group received (see AckMessage.nack). */
   nack(message: AckMessage, options?: NackOptions): void {
-    this.#ackable(message).nack(options);
-  }
-
-  #ackable(message: unknown): AckMessage {
-    if (this.model !== 'ack') throw new SluiceError(`group ${this.group} uses the offset model: commit offsets instead of acking`, ErrorCode.WRONG_MODEL);
-    if (!(message instanceof AckMessage)) throw new TypeError('ack() and nack() take a message received from an ack-model consumer');
-    if (message.group !== this.group) {
-      throw new SluiceError(`message ${message.topic}/${message.partition}@${message.offset} belongs to group ${message.group}, not ${this.group}`, ErrorCode.WRONG_GROUP);
-    }
-    return message;
+    this.#delivery.nack(message, options);
   }
 
   // ---- Offsets (offset model) ----
@@ -366,56 +291,13 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
    * an old message after the application moved the position must not move it back).
    */
   commit(what?: OffsetMessage | readonly (OffsetMessage | CommitEntry)[] | CommitEntry): StateConfirm {
-    const d = this.#offsetDelivery('commit');
-    if (what === undefined) {
-      if (this.#run === null) d.completeHandedOut();
-      d.commitProcessed();
-    } else {
-      const list = Array.isArray(what) ? what : [what];
-      const entries: Array<CommitEntry | null> = list.map((x: unknown) => {
-        if (x instanceof OffsetMessage) {
-          if (x.source !== undefined && !d.cursors.some((c) => c === x.source)) {
-            throw new SluiceError(`${x.topic}/${x.partition} is not assigned to consumer ${this.name}`, ErrorCode.NOT_ASSIGNED);
-          }
-          if (x.source.epoch !== x.epoch) return null; // from before a seek
-          return { topic: x.topic, partition: x.partition, offset: x.offset + 1 };
-        }
-        if (x instanceof ConsumedMessage) throw new TypeError('commit() takes offset-model messages or {topic, partition, offset} entries');
-        const e = x as CommitEntry;
-        if (e === null || typeof e !== 'object' || typeof e.topic !== 'string') throw new TypeError('a commit entry must be {topic, partition, offset}');
-        integerOption(e.partition, 'partition', 0, Number.MAX_SAFE_INTEGER, 0);
-        integerOption(e.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
-        return e;
-      });
-      for (const e of entries) if (e !== null) d.commitOffset(e.topic, e.partition, e.offset);
-    }
+    this.#delivery.commit(what, this.#run !== null);
     return this.#link.groupLog.confirm();
   }
 
   /** Moves this consumer's position in held partitions to an offset or a time (replay or skip). */
   seek(target: SeekTarget): void {
-    const d = this.#offsetDelivery('seek');
-    if (target === null || typeof target !== 'object') throw new TypeError('seek takes {topic, partition?, offset | timestamp}');
-    const { topic, partition, offset, timestamp } = target;
-    if (typeof topic !== 'string') throw new TypeError('seek: topic must be a string');
-    if (!this.#link.topicExists(topic)) throw new SluiceError(`unknown topic ${JSON.stringify(topic)}`, ErrorCode.UNKNOWN_TOPIC);
-    if (partition !== undefined) integerOption(partition, 'partition', 0, Number.MAX_SAFE_INTEGER, 0);
-    if ((offset === undefined) === (timestamp === undefined)) throw new TypeError('seek needs exactly one of offset and timestamp');
-    if (offset !== undefined) {
-      integerOption(offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
-      d.seek(topic, partition, () => offset);
-    } else {
-      if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw new TypeError('timestamp must be an integer number of milliseconds');
-      d.seek(topic, partition, (c) => c.slot.tp.log.offsetForTime(timestamp) ?? c.slot.tp.log.endOffset);
-    }
-  }
-
-  #offsetDelivery(what: string): OffsetDelivery {
-    if (!(this.#delivery instanceof OffsetDelivery)) {
-      throw new SluiceError(`${what}() is for offset-model groups; group ${this.group} uses the ack model`, ErrorCode.WRONG_MODEL);
-    }
-    if (this.#closing) throw new SluiceError(`consumer ${this.name} is closed`, ErrorCode.CLOSED);
-    return this.#delivery;
+    this.#delivery.seek(target);
   }
 
   // ---- Flow control ----
@@ -458,14 +340,14 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
 
   /** The partitions this consumer holds now. */
   assignment(): { topic: string; partition: number }[] {
-    const d = this.#delivery;
-    const slots = d instanceof OffsetDelivery ? d.cursors.map((c) => c.slot) : d.held;
-    return slots.map((s) => ({ topic: s.tp.topic, partition: s.tp.index })).sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+    return this.#delivery
+      .held()
+      .map((s) => ({ topic: s.tp.topic, partition: s.tp.index }))
+      .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
   }
 
   describe(): MemberDescription {
     const d = this.#delivery;
-    const inFlight = d instanceof OffsetDelivery ? d.cursors.reduce((n, c) => n + c.inProgress, 0) : d.inFlight;
     const paused = this.#pausedAll
       ? true
       : this.#paused.size + this.#pausedTopics.size === 0
@@ -483,7 +365,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       model: this.model,
       topics: [...d.topics].sort(),
       assignment: this.assignment(),
-      inFlight,
+      inFlight: d.inFlight,
       paused,
       running: this.#run !== null,
     };
@@ -492,35 +374,52 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   // ---- Close ----
 
   /**
-   * Stops consuming: waits for running handlers, gives back messages in flight (ack model) or
-   * leaves unprocessed ones to the next member (offset model, after committing what was
-   * processed; for a pull consumer, everything polled counts as processed), leaves the group,
-   * and resolves once the group state is written.
+   * Stops consuming: waits for running handlers (at most `timeoutMs`, default the consumer's
+   * `closeTimeoutMs`; then they are abandoned: their messages are redelivered in the ack model and
+   * not committed in the offset model, and whatever they do later changes nothing), gives back
+   * messages in flight (ack model) or leaves unprocessed ones to the next member (offset model,
+   * after committing what was processed; for a pull consumer, everything polled counts as
+   * processed), leaves the group, and resolves once the group state is written.
    */
-  close(): Promise<void> {
-    this.#closePromise ??= this.#close();
+  close(options?: CloseOptions): Promise<void> {
+    const timeoutMs = checkCloseOptions(options, this.#closeTimeoutMs);
+    this.#closePromise ??= this.#close(timeoutMs);
     return this.#closePromise;
   }
 
-  async #close(): Promise<void> {
+  async #close(timeoutMs: number): Promise<void> {
     this.#closing = true;
-    const running = this.#run !== null;
-    if (this.#run !== null) this.#run.stopped = true;
+    const run = this.#run;
     this.wake();
-    if (this.#run !== null) await this.#run.done;
+    if (run !== null) {
+      run.stopped = true;
+      await this.#waitForRun(run, timeoutMs);
+    }
     const d = this.#delivery;
-    // A pull consumer's last poll counts as processed on close, as the next poll would have made
-    // it (Kafka commits on close too); committed with autoCommit, when the partitions are released.
-    if (!running && d instanceof OffsetDelivery) d.completeHandedOut();
-    d.beginClose();
-    const coordinator = this.#link.coordinator;
-    if (d instanceof AckDelivery) for (const s of coordinator.allSlots()) s.ack?.releaseMember(d);
-    coordinator.leave(d);
+    d.beginClose(run !== null);
+    this.#link.coordinator.leave(d);
+    d.release();
     this.#link.detach(this as unknown as Consumer<ConsumedMessage>);
     try {
       await this.#link.groupLog.confirm();
     } catch {
       // The broker is failing or closed: nothing more this consumer can do.
+    }
+  }
+
+  /** Waits for the run's handlers to finish, or abandons them after `timeoutMs`. */
+  async #waitForRun(run: RunState, timeoutMs: number): Promise<void> {
+    const clock = this.#link.clock;
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = clock.setTimeout(() => resolve(true), timeoutMs);
+    });
+    const timedOutFirst = await Promise.race([run.done.then(() => false), timedOut]);
+    clock.clearTimeout(timer);
+    if (timedOutFirst) {
+      this.#delivery.abandon();
+      run.abandon();
+      await run.done;
     }
   }
 }

@@ -18,40 +18,56 @@ import { ErrorCode, SluiceError } from '../../errors';
 import type { GroupRecord, PartitionProgress } from './group-state';
 import type { TopicPartition } from '../topic/topic-partition';
 import type { StartPosition } from '../consume/consumer-options';
-import type { AckPartition } from '../delivery/ack/ack-delivery';
+
+/** What describeGroup reports of one partition, as the group's delivery model sees it. */
+export interface SlotReport {
+  /** Messages handed out and not yet finished. */
+  inFlight: number;
+  redeliveries: number;
+  ackedAhead: number;
+  pendingRedelivery: number;
+}
+
+/**
+ * The group-level delivery state of one partition, owned by the group's delivery model (the ack
+ * model keeps its messages in flight here; the offset model only counts redeliveries).
+ */
+export interface SlotState {
+  report(slot: PartitionSlot): SlotReport;
+  /** The topic, group or broker is going: stop every timer; later acks fail with `reason`. */
+  close(reason: SluiceError): void;
+}
 
 /** One partition of a subscribed topic, as the group sees it. */
-export class PartitionSlot {
+export class PartitionSlot<S extends SlotState = SlotState> {
   readonly tp: TopicPartition;
   readonly progress: PartitionProgress;
+  readonly state: S;
   /** The member that has the partition now (possibly releasing it). */
-  holder: GroupMember | null = null;
+  holder: GroupMember<S> | null = null;
   /** The member the last rebalance gave it to. */
-  target: GroupMember | null = null;
+  target: GroupMember<S> | null = null;
   releasing = false;
-  /** Ack model: the group-level delivery state of the partition. */
-  ack: AckPartition | null = null;
-  /** Offset model: messages handed out again after a failed handler or a forced handover. */
-  redeliveries = 0;
 
-  constructor(tp: TopicPartition, progress: PartitionProgress) {
+  constructor(tp: TopicPartition, progress: PartitionProgress, state: S) {
     this.tp = tp;
     this.progress = progress;
+    this.state = state;
   }
 }
 
 /** The member side of a consumer, as the coordinator drives it. */
-export interface GroupMember {
+export interface GroupMember<S extends SlotState = SlotState> {
   readonly name: string;
   readonly topics: ReadonlySet<string>;
   /** The partition is now this member's. */
-  assign(slot: PartitionSlot): void;
+  assign(slot: PartitionSlot<S>): void;
   /** Stop taking messages from it and call `released` once nothing of it is in progress. */
-  revoke(slot: PartitionSlot, released: () => void): void;
+  revoke(slot: PartitionSlot<S>, released: () => void): void;
   /** The topic was deleted: forget it now. */
   dropTopic(topic: string): void;
   /** Messages handed out of `slot` and not yet finished (processed, acked or nacked). */
-  inFlightOf(slot: PartitionSlot): number;
+  inFlightOf(slot: PartitionSlot<S>): number;
 }
 
 /** Makes the slots of a topic when the coordinator first sees it (initialising the group's progress at `start` if it has none). */
@@ -74,6 +90,11 @@ export class GroupCoordinator {
 
   allSlots(): PartitionSlot[] {
     return [...this.#slots.values()].flat();
+  }
+
+  /** Closes every partition's delivery state (the group is deleted or the broker closes). */
+  closeSlots(reason: SluiceError): void {
+    for (const slots of this.#slots.values()) for (const s of slots) s.state.close(reason);
   }
 
   /** The slots of `topic`, made (and the group's progress initialised) if need be. */
@@ -109,7 +130,7 @@ export class GroupCoordinator {
     for (const s of slots) {
       s.holder = null;
       s.target = null;
-      s.ack?.close(gone);
+      s.state.close(gone);
     }
   }
 

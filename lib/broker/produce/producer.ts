@@ -84,14 +84,10 @@ export class Producer {
     let keyless = -1;
     const partition = this.#partitionOf(t, message, 0, () => (keyless < 0 ? (keyless = this.#rotation.take(t.name, t.config.partitions)) : keyless));
     const prepared = this.#prepare(message, 0);
-    const offset = await t.gate.admit(1, waitMs, () => {
-      const tp = t.partitions[partition];
-      const o = tp.log.appendBatch([prepared]);
-      tp.appended();
-      return o;
-    });
+    const tp = t.partitions[partition];
+    const offset = await t.gate.admit(1, waitMs, () => tp.append([prepared]));
     return new Promise((resolve, reject) => {
-      t.partitions[partition].log.confirm(offset, (err, c) => {
+      tp.confirm(offset, (err, c) => {
         if (err !== null) reject(err);
         else resolve({ topic: t.name, partition, offset, durable: c!.durable });
       });
@@ -126,9 +122,7 @@ export class Producer {
       for (let p = 0; p < partitions; p++) {
         const g = groups[p];
         if (g === undefined) continue;
-        const tp = t.partitions[p];
-        out[p] = tp.log.appendBatch(g);
-        tp.appended();
+        out[p] = t.partitions[p].append(g);
       }
       return out;
     });
@@ -141,7 +135,7 @@ export class Producer {
         const g = groups[p];
         if (g === undefined) continue;
         pending++;
-        t.partitions[p].log.confirm(firsts[p] + g.length - 1, (err, c) => {
+        t.partitions[p].confirm(firsts[p] + g.length - 1, (err, c) => {
           if (failed) return;
           if (err !== null) {
             failed = true;

@@ -1,26 +1,40 @@
 /**
- * One partition of a topic: its Log, and the consumers waiting for data in it. Appends become
- * readable when the Log seals its batch at the end of the tick (a process.nextTick queued by the
- * first append), so waiters are woken by a nextTick queued after it: once per tick however many
- * appends there were, without waiting for a turn of the event loop (a producer awaiting confirms
- * in a loop never gives one). Lifetime: opened with its topic, closed with it.
+ * One partition of a topic: the only way in to its Log. Producers append through it, consumers read
+ * and wait through it, the broker asks it for its offsets; nobody else holds the Log.
+ *
+ * Appends become readable when the Log seals its batch at the end of the tick (a process.nextTick
+ * queued by the first append), so waiters are woken by a nextTick queued after it: once per tick
+ * however many appends there were, without waiting for a turn of the event loop (a producer
+ * awaiting confirms in a loop never gives one).
+ *
+ * Once the partition is closed (its topic deleted, or the broker closing) every append, read and
+ * confirm fails with the reason it was closed for (UNKNOWN_TOPIC or CLOSED), including confirms of
+ * messages appended before: a send racing a delete fails with UNKNOWN_TOPIC, never with whatever
+ * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
  */
-import type { Log } from '../../storage/log';
+import type { SluiceError } from '../../errors';
+import type { Confirm, ConfirmCallback, Log, LogRecord, Message, ReadOptions, Bytes } from '../../storage/log';
+import type { PartitionDescription } from '../describe';
 
 /** Something to wake when a partition may have new data. */
 export interface DataWaiter {
   wake(): void;
 }
 
+/** What a producer hands a partition: bytes, or a message with key, headers and timestamp. */
+export type PartitionMessage = Bytes | null | Message;
+
 export class TopicPartition {
   readonly topic: string;
   readonly index: number;
-  readonly log: Log;
+  readonly #log: Log;
   #waiters = new Set<DataWaiter>();
   #wakeScheduled = false;
-  #closed = false;
+  #closed: SluiceError | null = null;
+  /** Confirms still pending fail with #closed (the topic was deleted) instead of settling. */
+  #failPending = false;
   readonly #wakeAll = (): void => {
-    if (!this.#closed && this.log.highWatermark < this.log.endOffset) {
+    if (this.#closed === null && this.#log.highWatermark < this.#log.endOffset) {
       // Not sealed yet (the Log seals at the end of the tick, in a nextTick queued before ours):
       // look again on the next turn of the event loop.
       setImmediate(this.#wakeAll);
@@ -36,29 +50,104 @@ export class TopicPartition {
   constructor(topic: string, index: number, log: Log) {
     this.topic = topic;
     this.index = index;
-    this.log = log;
+    this.#log = log;
   }
 
-  /** Called after appending: wakes the waiters once the batch is sealed. */
-  appended(): void {
+  // ---- Producing ----
+
+  /** Appends messages (validated and encoded by the producer) and returns the first offset. */
+  append(messages: readonly PartitionMessage[]): number {
+    this.#checkOpen();
+    const first = this.#log.appendBatch(messages);
     if (!this.#wakeScheduled) {
       this.#wakeScheduled = true;
       process.nextTick(this.#wakeAll);
     }
+    return first;
+  }
+
+  /** Calls back once `offset` reached the partition's durability, or with why it never will. */
+  confirm(offset: number, callback: ConfirmCallback): void {
+    if (this.#closed !== null) {
+      process.nextTick(callback, this.#closed, null);
+      return;
+    }
+    this.#log.confirm(offset, (err: Error | null, c: Confirm | null) => {
+      if (this.#failPending) callback(this.#closed, null);
+      else callback(err, c);
+    });
+  }
+
+  // ---- Consuming ----
+
+  /** Records from `offset` (see Log.read); [] once the partition is closed. */
+  read(offset: number, options?: ReadOptions): LogRecord[] {
+    if (this.#closed !== null) return [];
+    return this.#log.read(offset, options);
+  }
+
+  /** The first offset at or after `timestamp`, or the end offset if there is none. */
+  offsetForTime(timestamp: number): number {
+    this.#checkOpen();
+    return this.#log.offsetForTime(timestamp) ?? this.#log.endOffset;
   }
 
   /** Wakes `w` once, after the next append (or at once if one is pending). */
   waitForData(w: DataWaiter): void {
-    if (!this.#closed) this.#waiters.add(w);
+    if (this.#closed === null) this.#waiters.add(w);
   }
 
-  /** The topic was closed or deleted: wake everyone so they notice. */
-  markClosed(): void {
-    this.#closed = true;
-    this.#wakeAll();
-  }
+  // ---- State ----
 
+  get startOffset(): number {
+    return this.#log.startOffset;
+  }
+  get endOffset(): number {
+    return this.#log.endOffset;
+  }
+  get highWatermark(): number {
+    return this.#log.highWatermark;
+  }
+  /** Messages retained. */
+  get size(): number {
+    return this.#log.endOffset - this.#log.startOffset;
+  }
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed !== null;
+  }
+
+  /** Applies the retention limits now; true if anything was deleted. */
+  retain(nowMs: number): boolean {
+    if (this.#closed !== null) return false;
+    // Compared by start offset: the report can miss segments deleted by the roll retain() makes.
+    const start = this.#log.startOffset;
+    this.#log.retain(nowMs);
+    return this.#log.startOffset > start;
+  }
+
+  describe(): PartitionDescription {
+    const log = this.#log;
+    return { partition: this.index, startOffset: log.startOffset, endOffset: log.endOffset, highWatermark: log.highWatermark, durableOffset: log.durableOffset };
+  }
+
+  // ---- Lifecycle ----
+
+  /**
+   * Stops taking appends and reads (they fail with `reason` from now on), wakes the waiters so
+   * they notice, and closes the Log (everything appended is sealed and flushed first). With
+   * `failPending` (a delete) confirms still pending fail with `reason` too; otherwise (a broker
+   * shutdown) they settle as the Log's close leaves them.
+   */
+  close(reason: SluiceError, failPending: boolean): Promise<void> {
+    if (this.#closed === null) {
+      this.#closed = reason;
+      this.#failPending = failPending;
+    }
+    this.#wakeAll();
+    return this.#log.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed !== null) throw this.#closed;
   }
 }

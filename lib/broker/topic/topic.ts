@@ -4,6 +4,7 @@
  * every broker open. Lifetime: until the broker closes or deletes it; thread-confined.
  */
 import * as fs from 'node:fs';
+import { ErrorCode, SluiceError } from '../../errors';
 import { Log } from '../../storage/log';
 import { BacklogGate } from './backlog-gate';
 import type { BrokerDirectory, TopicMeta } from '../store/broker-directory';
@@ -32,14 +33,8 @@ export class Topic {
 
   /** Applies the retention limits now (the Logs do on every segment roll); true if anything went. */
   retain(nowMs: number): boolean {
-    if (this.#closed) return false;
     let deleted = false;
-    for (const tp of this.partitions) {
-      // Compared by start offset: the report can miss segments deleted by the roll retain() makes.
-      const start = tp.log.startOffset;
-      tp.log.retain(nowMs);
-      if (tp.log.startOffset > start) deleted = true;
-    }
+    for (const tp of this.partitions) if (tp.retain(nowMs)) deleted = true;
     return deleted;
   }
 
@@ -53,7 +48,8 @@ export class Topic {
         partitions.push(new TopicPartition(meta.name, p, log));
       }
     } catch (e) {
-      await Promise.allSettled(partitions.map((tp) => tp.log.close()));
+      const reason = new SluiceError(`topic ${JSON.stringify(meta.name)} failed to open`, ErrorCode.CLOSED);
+      await Promise.allSettled(partitions.map((tp) => tp.close(reason, true)));
       throw e;
     }
     return new Topic(meta, partitions, backlog, clock);
@@ -68,7 +64,7 @@ export class Topic {
     try {
       await directory.writeTopicMeta(meta);
     } catch (e) {
-      await topic.close();
+      await topic.close(new SluiceError(`topic ${JSON.stringify(name)} could not be created`, ErrorCode.CLOSED), true);
       await fs.promises.rm(directory.topicDir(name), { recursive: true, force: true });
       throw e;
     }
@@ -79,24 +75,21 @@ export class Topic {
   /** Messages retained in all partitions (what the backlog is when no group consumes the topic). */
   retainedMessages(): number {
     let n = 0;
-    for (const tp of this.partitions) n += tp.log.endOffset - tp.log.startOffset;
+    for (const tp of this.partitions) n += tp.size;
     return n;
   }
 
   describePartitions(): PartitionDescription[] {
-    return this.partitions.map((tp) => ({
-      partition: tp.index,
-      startOffset: tp.log.startOffset,
-      endOffset: tp.log.endOffset,
-      highWatermark: tp.log.highWatermark,
-      durableOffset: tp.log.durableOffset,
-    }));
+    return this.partitions.map((tp) => tp.describe());
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every partition: `reason` is what later appends, reads and (with `failPending`, for a
+   * delete) pending confirms fail with.
+   */
+  async close(reason: SluiceError, failPending: boolean): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const tp of this.partitions) tp.markClosed();
-    await Promise.all(this.partitions.map((tp) => tp.log.close()));
+    await Promise.all(this.partitions.map((tp) => tp.close(reason, failPending)));
   }
 }

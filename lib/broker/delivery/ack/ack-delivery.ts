@@ -1,306 +1,21 @@
 /**
- * The ack model (queue style). Two halves:
- *
- * AckPartition, one per group and partition, owns delivery state: the messages in flight (handed
- * out, not yet acked or nacked, visibility timeout running), the offsets waiting to be delivered
- * again, and nack delays. Its durable part is the group's PartitionProgress: the committed offset
- * (lowest unacked), acked offsets above it (acks may come in any order), the delivered end and
- * per-offset redelivery counts. After a crash everything in [committed, deliveredEnd) that is not
- * acked is queued for redelivery, so every unacked message is delivered again, with its delivery
- * count one higher; an ack whose confirm settled is never undone.
- *
- * AckDelivery, one per consumer, takes messages from the partitions it holds: redeliveries first,
- * then new messages, never more than `maxInFlight` of its own at once. Partitions move between
- * members without draining: a message in flight stays in flight, ackable by whoever has it,
- * until acked, nacked or timed out. A consumer that leaves gives its in-flight messages back.
- *
- * Visibility timeouts cost no timer per message: deliveries go into a FIFO kept in deadline order
- * (with one timeout for everyone that is delivery order, so an append; a member with a shorter
- * timeout is inserted by binary search), with one clock timer for the head. Acked entries leave
- * from the front as acks arrive, so the FIFO holds about what is in flight. Thread-confined.
+ * The ack model, member side: which partitions a consumer holds, its in-flight budget, and its
+ * run() workers. The group side, where messages in flight live, is AckPartition (ack-partition.ts).
+ * Thread-confined; lifetime: the consumer's.
  */
 import { ErrorCode, SluiceError } from '../../../errors';
-import type { Clock, TimerHandle } from '../../time/clock';
-import { AckMessage, type AckTarget } from '../../consume/consumed-message';
-import type { GroupMember, PartitionSlot } from '../../group/group-coordinator';
-import type { GroupState, PartitionProgress } from '../../group/group-state';
-import type { GroupStateLog } from '../../group/group-state-log';
+import { AckMessage, type NackOptions } from '../../consume/consumed-message';
+import type { PartitionSlot, SlotState } from '../../group/group-coordinator';
 import type { StateConfirm } from '../../group/state-confirm';
-import { DeadlineQueue } from './deadline-queue';
-import { InFlightWindow } from './in-flight-window';
-import type { TopicPartition } from '../../topic/topic-partition';
+import type { Delivery, MemberContext, MemberOptions, PartitionContext, RunContext } from '../delivery';
+import { AckPartition, type AckHolder } from './ack-partition';
 
-/** What an AckPartition needs of the member a message was delivered to. */
-export interface AckHolder {
-  readonly name: string;
-  inFlight: number;
-  readonly maxInFlight: number;
-  readonly visibilityTimeoutMs: number;
-  /** Something changed that may let the member take more messages. */
-  wake(): void;
-}
+export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs'>;
 
-const READ_RECORDS_MAX = 8192;
+type AckSlot = PartitionSlot<AckPartition>;
 
-export class AckPartition implements AckTarget {
-  readonly groupName: string;
-  readonly tp: TopicPartition;
-  readonly progress: PartitionProgress;
-  /** The member holding the partition now (takes new messages and redeliveries). */
-  owner: AckHolder | null = null;
-  readonly inFlight = new InFlightWindow<AckMessage>();
-  readonly #state: GroupState;
-  readonly #groupLog: GroupStateLog;
-  readonly #clock: Clock;
-  #ready: number[] = [];
-  #readyHead = 0;
-  readonly #deadlines = new DeadlineQueue<AckMessage>();
-  #timer: TimerHandle | undefined;
-  #timerDue = 0;
-  readonly #delayed = new Set<TimerHandle>();
-  #closed: SluiceError | null = null;
-  readonly #onTimer = (): void => {
-    this.#timer = undefined;
-    this.#expire();
-  };
-
-  constructor(groupName: string, tp: TopicPartition, progress: PartitionProgress, state: GroupState, groupLog: GroupStateLog, clock: Clock) {
-    this.groupName = groupName;
-    this.tp = tp;
-    this.progress = progress;
-    this.#state = state;
-    this.#groupLog = groupLog;
-    this.#clock = clock;
-    // Everything delivered before (a previous run of the broker) and not acked goes out again.
-    for (let o = progress.committed; o < progress.deliveredEnd; o++) if (!progress.acked.has(o)) this.#ready.push(o);
-  }
-
-  /** Offsets waiting to be delivered again (nack delays not counted). */
-  get readyCount(): number {
-    return this.#ready.length - this.#readyHead;
-  }
-
-  get delayedCount(): number {
-    return this.#delayed.size;
-  }
-
-  // ---- Delivery ----
-
-  /** Appends up to `max` messages for `member` to `out`; returns how many. */
-  fetch(member: AckHolder, max: number, out: AckMessage[]): number {
-    if (this.#closed !== null || max <= 0) return 0;
-    const p = this.progress;
-    const log = this.tp.log;
-    this.#skipRetained();
-    const deadline = this.#clock.now() + member.visibilityTimeoutMs;
-    let n = 0;
-    while (n < max && this.#readyHead < this.#ready.length) {
-      const offset = this.#ready[this.#readyHead++];
-      if (p.isAcked(offset) || this.inFlight.has(offset) || offset < log.startOffset) continue;
-      const record = log.read(offset, { maxRecords: 1 })[0];
-      if (record === undefined) continue;
-      const count = this.#state.redelivered(p, offset);
-      this.#deliver(member, record, count, deadline, out);
-      n++;
-    }
-    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
-      this.#ready = this.#ready.slice(this.#readyHead);
-      this.#readyHead = 0;
-    }
-    if (n < max && p.deliveredEnd < log.highWatermark) {
-      // First deliveries, the hot path: one bookkeeping pass over the whole read.
-      const records = log.read(p.deliveredEnd, { maxRecords: Math.min(max - n, READ_RECORDS_MAX) });
-      const count = records.length;
-      if (count > 0) {
-        const window = this.inFlight;
-        const deadlines = this.#deadlines;
-        const Message = AckMessage; // one module lookup, not one per message
-        for (let i = 0; i < count; i++) {
-          const record = records[i];
-          const msg = new Message(record, 1, this, member, deadline);
-          window.set(record.offset, msg);
-          deadlines.push(msg);
-          out.push(msg);
-        }
-        member.inFlight += count;
-        n += count;
-        this.#arm(deadline);
-        this.#state.delivered(p, records[count - 1].offset + 1);
-      }
-    }
-    return n;
-  }
-
-  #deliver(member: AckHolder, record: AckMessage['record'], count: number, deadline: number, out: AckMessage[]): void {
-    const msg = new AckMessage(record, count, this, member, deadline);
-    this.inFlight.set(record.offset, msg);
-    member.inFlight++;
-    this.#deadlines.push(msg);
-    this.#arm(deadline);
-    out.push(msg);
-  }
-
-  /** Retention deleted messages the group had not acked: move past them. */
-  #skipRetained(): void {
-    const start = this.tp.log.startOffset;
-    if (this.progress.committed < start) this.#state.commit(this.progress, start);
-  }
-
-  // ---- Acks and nacks ----
-
-  ack(msg: AckMessage): StateConfirm {
-    this.#checkOpen();
-    if (msg.state === 'acked') throw alreadyAcked(msg, 'was already acked');
-    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was nacked');
-    if (!this.#state.ack(this.progress, msg.offset)) throw alreadyAcked(msg, 'was already acked (in an earlier delivery)');
-    this.#settleAcked(msg);
-    return this.#groupLog.confirm();
-  }
-
-  /** The ack of `msg` was recorded: take its delivery (or, if it expired, its successor's) out of flight. */
-  #settleAcked(msg: AckMessage): void {
-    const offset = msg.offset;
-    const current = msg.state === 'in-flight' ? msg : this.inFlight.get(offset);
-    msg.state = 'acked';
-    if (current !== undefined) {
-      this.inFlight.delete(offset);
-      current.state = 'acked';
-      const holder = current.holder;
-      // Only a holder at its in-flight limit can be waiting for this slot.
-      if (holder.inFlight-- >= holder.maxInFlight) holder.wake();
-    }
-    const head = this.#deadlines.peek();
-    if (head !== undefined && head.state !== 'in-flight') this.#popSettled();
-  }
-
-  /** After a run() handler succeeded: acks unless the handler acked or nacked it, or it was acked meanwhile. */
-  autoAck(msg: AckMessage): void {
-    if (this.#closed !== null || msg.state === 'acked' || msg.state === 'nacked') return;
-    if (this.#state.ack(this.progress, msg.offset)) this.#settleAcked(msg);
-  }
-
-  nack(msg: AckMessage, delayMs: number): void {
-    this.#checkOpen();
-    if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
-    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was already nacked');
-    if (msg.state === 'expired') return; // already back in the queue
-    msg.state = 'nacked';
-    this.inFlight.delete(msg.offset);
-    msg.holder.inFlight--;
-    msg.holder.wake();
-    this.#popSettled();
-    if (delayMs > 0) {
-      const timer = this.#clock.setTimeout(() => {
-        this.#delayed.delete(timer);
-        this.#requeue(msg.offset);
-      }, delayMs);
-      this.#delayed.add(timer);
-    } else {
-      this.#requeue(msg.offset);
-    }
-  }
-
-  #requeue(offset: number): void {
-    if (this.#closed !== null) return;
-    this.#ready.push(offset);
-    this.owner?.wake();
-  }
-
-  #checkOpen(): void {
-    if (this.#closed !== null) throw this.#closed;
-  }
-
-  // ---- Visibility timeouts ----
-
-  #arm(due: number): void {
-    if (this.#timer !== undefined) {
-      if (this.#timerDue <= due) return;
-      this.#clock.clearTimeout(this.#timer);
-    }
-    this.#timerDue = due;
-    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, due - this.#clock.now()));
-  }
-
-  /** Drops acked and nacked deliveries from the front of the deadline queue. */
-  #popSettled(): void {
-    const q = this.#deadlines;
-    for (let head = q.peek(); head !== undefined && head.state !== 'in-flight'; head = q.peek()) q.shift();
-  }
-
-  #expire(): void {
-    if (this.#closed !== null) return;
-    const now = this.#clock.now();
-    const q = this.#deadlines;
-    let expired = 0;
-    for (;;) {
-      this.#popSettled();
-      const msg = q.peek();
-      if (msg === undefined) break;
-      if (msg.deadline > now) {
-        this.#arm(msg.deadline);
-        break;
-      }
-      q.shift();
-      this.#expireOne(msg);
-      expired++;
-    }
-    if (expired > 0) this.owner?.wake();
-  }
-
-  #expireOne(msg: AckMessage): void {
-    if (msg.state !== 'in-flight') return;
-    msg.state = 'expired';
-    if (this.inFlight.get(msg.offset) === msg) this.inFlight.delete(msg.offset);
-    msg.holder.inFlight--;
-    msg.holder.wake();
-    this.#ready.push(msg.offset);
-  }
-
-  /** A member left: its messages in flight go back to be redelivered now. */
-  releaseMember(member: AckHolder): void {
-    let any = false;
-    for (const msg of [...this.inFlight.values()]) {
-      if (msg.holder !== member) continue;
-      this.#expireOne(msg);
-      any = true;
-    }
-    if (any) {
-      this.#popSettled();
-      this.owner?.wake();
-    }
-  }
-
-  /**
-   * The topic was deleted (`reason` UNKNOWN_TOPIC) or the broker or group is going (CLOSED, or
-   * UNKNOWN_GROUP): stop every timer; messages in flight are void, and acking them fails with `reason`.
-   */
-  close(reason: SluiceError): void {
-    if (this.#closed !== null) return;
-    this.#closed = reason;
-    for (const msg of this.inFlight.values()) {
-      msg.state = 'expired';
-      msg.holder.inFlight--;
-    }
-    this.inFlight.clear();
-    this.#deadlines.clear();
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    for (const t of this.#delayed) this.#clock.clearTimeout(t);
-    this.#delayed.clear();
-  }
-}
-
-function alreadyAcked(msg: AckMessage, what: string): SluiceError {
-  return new SluiceError(`message ${msg.topic}/${msg.partition}@${msg.offset} of group ${msg.group} ${what}`, ErrorCode.ALREADY_ACKED);
-}
-
-export interface AckDeliveryOptions {
-  maxInFlight: number;
-  visibilityTimeoutMs: number;
-}
-
-/** The member side: which partitions this consumer holds, and its in-flight budget. */
-export class AckDelivery implements GroupMember, AckHolder {
+export class AckDelivery implements Delivery, AckHolder {
+  readonly model = 'ack' as const;
   readonly name: string;
   readonly topics: Set<string>;
   readonly visibilityTimeoutMs: number;
@@ -308,35 +23,41 @@ export class AckDelivery implements GroupMember, AckHolder {
   inFlight = 0;
   readonly #wake: () => void;
   readonly #isPaused: (topic: string, key: string) => boolean;
-  #held: { slot: PartitionSlot; part: AckPartition; key: string }[] = [];
+  readonly #group: string;
+  #held: { slot: AckSlot; part: AckPartition; key: string }[] = [];
+  /** Every partition this member took messages from: where release() gives them back. */
+  readonly #touched = new Set<AckPartition>();
   #rr = 0;
   #closing = false;
 
-  constructor(name: string, topics: Set<string>, options: AckDeliveryOptions, wake: () => void, isPaused: (topic: string, key: string) => boolean) {
+  constructor(name: string, topics: Set<string>, options: AckDeliveryOptions, context: MemberContext) {
     this.name = name;
     this.topics = topics;
     this.maxInFlight = options.maxInFlight;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs;
-    this.#wake = wake;
-    this.#isPaused = isPaused;
+    this.#wake = context.wake;
+    this.#isPaused = context.isPaused;
+    this.#group = context.group;
   }
 
   wake(): void {
     this.#wake();
   }
 
-  get held(): readonly PartitionSlot[] {
+  held(): readonly PartitionSlot[] {
     return this.#held.map((h) => h.slot);
   }
 
-  assign(slot: PartitionSlot): void {
-    const part = slot.ack!;
+  // ---- GroupMember ----
+
+  assign(slot: AckSlot): void {
+    const part = slot.state;
     part.owner = this;
     this.#held.push({ slot, part, key: `${slot.tp.topic}:${slot.tp.index}` });
     this.#wake();
   }
 
-  revoke(slot: PartitionSlot, released: () => void): void {
+  revoke(slot: AckSlot, released: () => void): void {
     const i = this.#held.findIndex((h) => h.slot === slot);
     if (i >= 0) {
       if (this.#held[i].part.owner === this) this.#held[i].part.owner = null;
@@ -351,11 +72,13 @@ export class AckDelivery implements GroupMember, AckHolder {
     this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 
-  inFlightOf(slot: PartitionSlot): number {
+  inFlightOf(slot: AckSlot): number {
     let n = 0;
-    for (const m of slot.ack?.inFlight.values() ?? []) if (m.holder === this) n++;
+    for (const m of slot.state.inFlight.values()) if (m.holder === this) n++;
     return n;
   }
+
+  // ---- Pull ----
 
   /** Up to `max` messages (and no more than the in-flight budget allows), partitions in turn. */
   fetch(max: number): AckMessage[] {
@@ -367,13 +90,113 @@ export class AckDelivery implements GroupMember, AckHolder {
     for (let k = 0; k < n && budget > 0; k++) {
       const h = held[(this.#rr + k) % n];
       if (this.#isPaused(h.slot.tp.topic, h.key)) continue;
-      budget -= h.part.fetch(this, budget, out);
+      const got = h.part.fetch(this, budget, out);
+      if (got > 0) {
+        budget -= got;
+        this.#touched.add(h.part);
+      }
     }
     this.#rr = n === 0 ? 0 : (this.#rr + 1) % n;
     return out;
   }
 
+  beforePoll(): void {}
+
+  // ---- Push ----
+
+  /**
+   * One run() worker: acks each message its handler finished with (unless the handler settled
+   * it), nacks with `retryDelayMs` when the handler throws. Fetched messages are in flight, their
+   * visibility timeout running, while they wait for the worker: so it fetches only the message it
+   * is about to handle while the handler is async, and batches (doubling up to its share of
+   * maxInFlight) only while the handler returns synchronously, when a batch is handled within the
+   * tick.
+   */
+  async runWorker(run: RunContext): Promise<void> {
+    const { handler, onError, retryDelayMs } = run;
+    const batchMax = Math.max(1, Math.min(run.fetchMax, Math.floor(this.maxInFlight / run.concurrency)));
+    let batch = 1;
+    while (!run.stopped()) {
+      const messages = this.fetch(batch);
+      if (messages.length === 0) {
+        if (run.endIfUnsubscribed()) break;
+        await run.wait();
+        continue;
+      }
+      for (let i = 0; i < messages.length; i++) {
+        const msg = messages[i];
+        if (run.stopped()) {
+          if (msg.state === 'in-flight') msg.nack();
+          continue;
+        }
+        if (msg.state !== 'in-flight') continue; // timed out while waiting its turn: redelivered
+        try {
+          const r = handler(msg) as PromiseLike<unknown> | undefined;
+          if (r !== undefined && r !== null && typeof r.then === 'function') {
+            batch = 1;
+            await r;
+            if (run.abandoned()) return;
+          } else if (batch < batchMax) {
+            batch = Math.min(batchMax, batch * 2);
+          }
+        } catch (err) {
+          if (run.abandoned()) return;
+          if (msg.state === 'in-flight') msg.nack({ delayMs: retryDelayMs });
+          onError(err, msg);
+          continue;
+        }
+        msg.target.autoAck(msg);
+      }
+    }
+  }
+
+  // ---- Acks ----
+
+  ack(message: unknown): StateConfirm {
+    return this.#ackable(message).ack();
+  }
+
+  nack(message: unknown, options?: NackOptions): void {
+    this.#ackable(message).nack(options);
+  }
+
+  #ackable(message: unknown): AckMessage {
+    if (!(message instanceof AckMessage)) throw new TypeError('ack() and nack() take a message received from an ack-model consumer');
+    if (message.group !== this.#group) {
+      throw new SluiceError(`message ${message.topic}/${message.partition}@${message.offset} belongs to group ${message.group}, not ${this.#group}`, ErrorCode.WRONG_GROUP);
+    }
+    return message;
+  }
+
+  commit(): void {
+    throw this.#wrongModel('commit');
+  }
+
+  seek(): void {
+    throw this.#wrongModel('seek');
+  }
+
+  #wrongModel(what: string): SluiceError {
+    return new SluiceError(`${what}() is for offset-model groups; group ${this.#group} uses the ack model`, ErrorCode.WRONG_MODEL);
+  }
+
+  // ---- Close ----
+
+  /** Handlers still running are forgotten: release() gives their messages back for redelivery. */
+  abandon(): void {}
+
   beginClose(): void {
     this.#closing = true;
   }
+
+  /** Messages still in flight to this member are delivered again, to whoever holds their partition. */
+  release(): void {
+    for (const part of this.#touched) part.releaseMember(this);
+    this.#touched.clear();
+  }
 }
+
+export const ackModel = {
+  createMember: (name: string, topics: Set<string>, options: MemberOptions, context: MemberContext): Delivery => new AckDelivery(name, topics, options, context),
+  createPartition: (c: PartitionContext): SlotState => new AckPartition(c.groupName, c.tp, c.progress, c.state, c.groupLog, c.clock),
+};

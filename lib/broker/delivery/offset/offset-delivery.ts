@@ -21,20 +21,33 @@
 import { ErrorCode, SluiceError } from '../../../errors';
 import type { LogRecord } from '../../../storage/log';
 import type { Clock, TimerHandle } from '../../time/clock';
-import { OffsetMessage, type OffsetSource } from '../../consume/consumed-message';
-import type { GroupMember, PartitionSlot } from '../../group/group-coordinator';
+import { ConsumedMessage, OffsetMessage, type OffsetSource } from '../../consume/consumed-message';
+import { integerOption, type CommitEntry, type SeekTarget } from '../../consume/consumer-options';
+import type { PartitionSlot, SlotReport, SlotState } from '../../group/group-coordinator';
 import type { GroupState } from '../../group/group-state';
+import type { StateConfirm } from '../../group/state-confirm';
+import type { Delivery, MemberContext, MemberOptions, RunContext } from '../delivery';
 
 const EMPTY: readonly LogRecord[] = Object.freeze([]);
 
-export interface OffsetDeliveryOptions {
-  autoCommit: boolean;
-  fetchMax: number;
-  rebalanceTimeoutMs: number;
+export type OffsetDeliveryOptions = Pick<MemberOptions, 'autoCommit' | 'fetchMax' | 'rebalanceTimeoutMs'>;
+
+/** The group side of one partition in the offset model: only a redelivery count (describeGroup). */
+export class OffsetPartition implements SlotState {
+  /** Messages handed out again after a failed handler or a forced handover, since open. */
+  redeliveries = 0;
+
+  report(slot: PartitionSlot): SlotReport {
+    return { inFlight: slot.holder?.inFlightOf(slot) ?? 0, redeliveries: this.redeliveries, ackedAhead: slot.progress.acked.size, pendingRedelivery: 0 };
+  }
+
+  close(): void {}
 }
 
+type OffsetSlot = PartitionSlot<OffsetPartition>;
+
 export class OffsetCursor implements OffsetSource {
-  readonly slot: PartitionSlot;
+  readonly slot: OffsetSlot;
   readonly topic: string;
   readonly partition: number;
   /** "topic:partition", for pause lookups. */
@@ -53,7 +66,7 @@ export class OffsetCursor implements OffsetSource {
   revoking: (() => void) | null = null;
   revokeTimer: TimerHandle | undefined;
 
-  constructor(slot: PartitionSlot) {
+  constructor(slot: OffsetSlot) {
     this.slot = slot;
     this.topic = slot.tp.topic;
     this.partition = slot.tp.index;
@@ -79,7 +92,8 @@ export interface OffsetChunk {
   end: number;
 }
 
-export class OffsetDelivery implements GroupMember {
+export class OffsetDelivery implements Delivery {
+  readonly model = 'offset' as const;
   readonly name: string;
   readonly topics: Set<string>;
   readonly #options: OffsetDeliveryOptions;
@@ -87,32 +101,46 @@ export class OffsetDelivery implements GroupMember {
   readonly #clock: Clock;
   readonly #wake: () => void;
   readonly #isPaused: (topic: string, key: string) => boolean;
+  readonly #topicExists: (topic: string) => boolean;
+  readonly #group: string;
   #cursors: OffsetCursor[] = [];
   #rr = 0;
   #closing = false;
 
-  constructor(name: string, topics: Set<string>, options: OffsetDeliveryOptions, state: GroupState, clock: Clock, wake: () => void, isPaused: (topic: string, key: string) => boolean) {
+  constructor(name: string, topics: Set<string>, options: OffsetDeliveryOptions, context: MemberContext) {
     this.name = name;
     this.topics = topics;
     this.#options = options;
-    this.#state = state;
-    this.#clock = clock;
-    this.#wake = wake;
-    this.#isPaused = isPaused;
+    this.#state = context.state;
+    this.#clock = context.clock;
+    this.#wake = context.wake;
+    this.#isPaused = context.isPaused;
+    this.#topicExists = context.topicExists;
+    this.#group = context.group;
   }
 
   get cursors(): readonly OffsetCursor[] {
     return this.#cursors;
   }
 
+  held(): readonly PartitionSlot[] {
+    return this.#cursors.map((c) => c.slot);
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.#cursors) n += c.inProgress;
+    return n;
+  }
+
   // ---- GroupMember ----
 
-  assign(slot: PartitionSlot): void {
+  assign(slot: OffsetSlot): void {
     this.#cursors.push(new OffsetCursor(slot));
     this.#wake();
   }
 
-  revoke(slot: PartitionSlot, released: () => void): void {
+  revoke(slot: OffsetSlot, released: () => void): void {
     const c = this.#cursors.find((x) => x.slot === slot);
     if (c === undefined) {
       released();
@@ -136,7 +164,7 @@ export class OffsetDelivery implements GroupMember {
     this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 
-  inFlightOf(slot: PartitionSlot): number {
+  inFlightOf(slot: OffsetSlot): number {
     return this.#cursors.find((c) => c.slot === slot)?.inProgress ?? 0;
   }
 
@@ -154,9 +182,9 @@ export class OffsetDelivery implements GroupMember {
   /** Makes sure the cursor's buffer has records; false if the partition has nothing more yet. */
   #refill(c: OffsetCursor): boolean {
     if (c.bufferIndex < c.buffer.length) return true;
-    const log = c.slot.tp.log;
-    if (c.slot.tp.closed) return false;
-    const start = log.startOffset;
+    const tp = c.slot.tp;
+    if (tp.closed) return false;
+    const start = tp.startOffset;
     if (c.fetchOffset < start) {
       // Retention deleted messages this group had not consumed: go on from the first one left.
       if (c.inProgress === 0) {
@@ -166,8 +194,8 @@ export class OffsetDelivery implements GroupMember {
       }
       c.fetchOffset = start;
     }
-    if (c.fetchOffset >= log.highWatermark) return false;
-    const records = log.read(c.fetchOffset, { maxRecords: this.#options.fetchMax });
+    if (c.fetchOffset >= tp.highWatermark) return false;
+    const records = tp.read(c.fetchOffset, { maxRecords: this.#options.fetchMax });
     if (records.length === 0) return false;
     c.buffer = records;
     c.bufferIndex = 0;
@@ -261,7 +289,7 @@ export class OffsetDelivery implements GroupMember {
       this.endChunk(chunk, offset);
       return;
     }
-    c.slot.redeliveries++;
+    c.slot.state.redeliveries++;
     if (delayMs > 0) {
       c.retryAt = this.#clock.now() + delayMs;
       if (c.retryTimer !== undefined) this.#clock.clearTimeout(c.retryTimer);
@@ -299,13 +327,80 @@ export class OffsetDelivery implements GroupMember {
 
   commitOffset(topic: string, partition: number, offset: number): void {
     const c = this.#held(topic, partition);
-    const log = c.slot.tp.log;
-    if (offset > log.endOffset) throw new RangeError(`offset ${offset} is past the end of ${topic}/${partition} (${log.endOffset})`);
+    const end = c.slot.tp.endOffset;
+    if (offset > end) throw new RangeError(`offset ${offset} is past the end of ${topic}/${partition} (${end})`);
     this.#state.commit(c.slot.progress, offset);
   }
 
+  /**
+   * Commits: with no argument what was processed in every partition held (for pull consumers,
+   * everything polled so far); with messages the offset after each; with entries those offsets.
+   * A message received before a seek() of its partition is skipped: committing it would undo the
+   * seek (a handler finishing an old message after the application moved the position must not
+   * move it back).
+   */
+  commit(what: unknown, running: boolean): void {
+    this.#checkOpen();
+    if (what === undefined) {
+      if (!running) this.completeHandedOut();
+      this.commitProcessed();
+      return;
+    }
+    const list: unknown[] = Array.isArray(what) ? what : [what];
+    const entries: Array<CommitEntry | null> = list.map((x) => {
+      if (x instanceof OffsetMessage) {
+        if (!this.#cursors.some((c) => c === x.source)) {
+          throw new SluiceError(`${x.topic}/${x.partition} is not assigned to consumer ${this.name}`, ErrorCode.NOT_ASSIGNED);
+        }
+        if (x.source.epoch !== x.epoch) return null; // from before a seek
+        return { topic: x.topic, partition: x.partition, offset: x.offset + 1 };
+      }
+      if (x instanceof ConsumedMessage) throw new TypeError('commit() takes offset-model messages or {topic, partition, offset} entries');
+      const e = x as CommitEntry;
+      if (e === null || typeof e !== 'object' || typeof e.topic !== 'string') throw new TypeError('a commit entry must be {topic, partition, offset}');
+      integerOption(e.partition, 'partition', 0, Number.MAX_SAFE_INTEGER, 0);
+      integerOption(e.offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
+      return e;
+    });
+    for (const e of entries) if (e !== null) this.commitOffset(e.topic, e.partition, e.offset);
+  }
+
+  /** Moves this member's position in held partitions to an offset or a time (replay or skip). */
+  seek(target: SeekTarget): void {
+    this.#checkOpen();
+    if (target === null || typeof target !== 'object') throw new TypeError('seek takes {topic, partition?, offset | timestamp}');
+    const { topic, partition, offset, timestamp } = target;
+    if (typeof topic !== 'string') throw new TypeError('seek: topic must be a string');
+    if (!this.#topicExists(topic)) throw new SluiceError(`unknown topic ${JSON.stringify(topic)}`, ErrorCode.UNKNOWN_TOPIC);
+    if (partition !== undefined) integerOption(partition, 'partition', 0, Number.MAX_SAFE_INTEGER, 0);
+    if ((offset === undefined) === (timestamp === undefined)) throw new TypeError('seek needs exactly one of offset and timestamp');
+    if (offset !== undefined) {
+      integerOption(offset, 'offset', 0, Number.MAX_SAFE_INTEGER, 0);
+      this.#seek(topic, partition, () => offset);
+    } else {
+      if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw new TypeError('timestamp must be an integer number of milliseconds');
+      this.#seek(topic, partition, (c) => c.slot.tp.offsetForTime(timestamp));
+    }
+  }
+
+  ack(): StateConfirm {
+    throw this.#wrongModel('ack');
+  }
+
+  nack(): void {
+    throw this.#wrongModel('nack');
+  }
+
+  #wrongModel(what: string): SluiceError {
+    return new SluiceError(`group ${this.#group} uses the offset model: commit offsets instead of ${what === 'ack' ? 'acking' : 'nacking'}`, ErrorCode.WRONG_MODEL);
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new SluiceError(`consumer ${this.name} is closed`, ErrorCode.CLOSED);
+  }
+
   /** Moves the cursors of `topic` (one partition, or all held) to `position(cursor)`. */
-  seek(topic: string, partition: number | undefined, position: (c: OffsetCursor) => number): void {
+  #seek(topic: string, partition: number | undefined, position: (c: OffsetCursor) => number): void {
     const targets = this.#cursors.filter((c) => c.topic === topic && (partition === undefined || c.partition === partition) && c.revoking === null);
     if (targets.length === 0) {
       throw new SluiceError(
@@ -314,8 +409,8 @@ export class OffsetDelivery implements GroupMember {
       );
     }
     for (const c of targets) {
-      const log = c.slot.tp.log;
-      const offset = Math.min(Math.max(position(c), log.startOffset), log.endOffset);
+      const tp = c.slot.tp;
+      const offset = Math.min(Math.max(position(c), tp.startOffset), tp.endOffset);
       c.epoch++;
       c.buffer = EMPTY;
       c.bufferIndex = 0;
@@ -338,7 +433,7 @@ export class OffsetDelivery implements GroupMember {
 
   #force(c: OffsetCursor): void {
     if (c.revoking === null) return;
-    if (c.inProgress > 0) c.slot.redeliveries += c.inProgress;
+    if (c.inProgress > 0) c.slot.state.redeliveries += c.inProgress;
     c.epoch++;
     c.busy = false;
     c.deliveredOffset = c.processedOffset;
@@ -365,8 +460,96 @@ export class OffsetDelivery implements GroupMember {
     if (i >= 0) this.#cursors.splice(i, 1);
   }
 
-  /** From now on revocations release at once: the member is leaving. */
-  beginClose(): void {
+  // ---- Pull ----
+
+  beforePoll(): void {
+    this.completeHandedOut();
+  }
+
+  // ---- Push ----
+
+  /**
+   * One run() worker: takes a chunk of one partition at a time (so a partition is processed in
+   * order, by one worker), calls the handler for each message, and records progress (committed
+   * with autoCommit) as handlers finish; a failing handler rewinds the partition to its message.
+   */
+  async runWorker(run: RunContext): Promise<void> {
+    const Message = OffsetMessage; // one module lookup, not one per message
+    const { handler, onError, retryDelayMs } = run;
+    while (!run.stopped()) {
+      const chunk = this.fetchChunk(run.fetchMax);
+      if (chunk === null) {
+        if (run.endIfUnsubscribed()) break;
+        await run.wait();
+        continue;
+      }
+      const { records, end, cursor } = chunk;
+      let next = records[chunk.start].offset;
+      // rewind() releases the chunk itself; every other way out (break, a throwing onError)
+      // releases it in the finally, so the cursor never stays busy.
+      let released = false;
+      try {
+        for (let i = chunk.start; i < end; i++) {
+          if (run.stopped() || this.chunkStale(chunk)) break;
+          const record = records[i];
+          const msg = new Message(record, cursor);
+          // Everything before this message is processed (what commit() inside a handler commits).
+          cursor.processedOffset = record.offset; // the epoch is current: chunkStale() was just false
+          try {
+            const r = handler(msg) as PromiseLike<unknown> | undefined;
+            if (r !== undefined && r !== null && typeof r.then === 'function') {
+              await r;
+              if (run.abandoned()) return;
+              // Processed and committed before the next await; a sync handler's progress is
+              // recorded once, by endChunk.
+              this.processedUpTo(chunk, record.offset + 1);
+            }
+          } catch (err) {
+            if (run.abandoned()) return;
+            released = true;
+            this.rewind(chunk, record.offset, retryDelayMs);
+            onError(err, msg);
+            break;
+          }
+          next = record.offset + 1;
+        }
+      } finally {
+        if (!released && !run.abandoned()) this.endChunk(chunk, next);
+      }
+    }
+  }
+
+  // ---- Close ----
+
+  /**
+   * The close timeout passed: chunks still held by handlers are taken back (their cursors move to
+   * a new epoch, so what the handlers finish later is ignored) and nothing in them is committed.
+   */
+  abandon(): void {
+    for (const c of this.#cursors) {
+      if (!c.busy) continue;
+      c.epoch++;
+      c.busy = false;
+      c.deliveredOffset = c.processedOffset;
+      c.buffer = EMPTY;
+      c.bufferIndex = 0;
+      c.fetchOffset = c.processedOffset;
+    }
+  }
+
+  /**
+   * From now on revocations release at once: the member is leaving. A pull consumer's last poll
+   * counts as processed, as the next poll would have made it (Kafka commits on close too).
+   */
+  beginClose(running: boolean): void {
+    if (!running) this.completeHandedOut();
     this.#closing = true;
   }
+
+  release(): void {}
 }
+
+export const offsetModel = {
+  createMember: (name: string, topics: Set<string>, options: MemberOptions, context: MemberContext): Delivery => new OffsetDelivery(name, topics, options, context),
+  createPartition: (): SlotState => new OffsetPartition(),
+};

@@ -1,0 +1,304 @@
+/**
+ * The ack model (queue style). Two halves:
+ *
+ * AckPartition, one per group and partition, owns delivery state: the messages in flight (handed
+ * out, not yet acked or nacked, visibility timeout running), the offsets waiting to be delivered
+ * again, and nack delays. Its durable part is the group's PartitionProgress: the committed offset
+ * (lowest unacked), acked offsets above it (acks may come in any order), the delivered end and
+ * per-offset redelivery counts. After a crash everything in [committed, deliveredEnd) that is not
+ * acked is queued for redelivery, so every unacked message is delivered again, with its delivery
+ * count one higher; an ack whose confirm settled is never undone.
+ *
+ * AckDelivery (ack-delivery.ts), one per consumer, takes messages from the partitions it holds: redeliveries first,
+ * then new messages, never more than `maxInFlight` of its own at once. Partitions move between
+ * members without draining: a message in flight stays in flight, ackable by whoever has it,
+ * until acked, nacked or timed out. A consumer that leaves gives its in-flight messages back.
+ *
+ * Visibility timeouts cost no timer per message: deliveries go into a FIFO kept in deadline order
+ * (with one timeout for everyone that is delivery order, so an append; a member with a shorter
+ * timeout is inserted by binary search), with one clock timer for the head. Acked entries leave
+ * from the front as acks arrive, so the FIFO holds about what is in flight. Thread-confined.
+ */
+import { ErrorCode, SluiceError } from '../../../errors';
+import type { Clock, TimerHandle } from '../../time/clock';
+import { AckMessage, type AckTarget } from '../../consume/consumed-message';
+import type { SlotReport, SlotState } from '../../group/group-coordinator';
+import type { GroupState, PartitionProgress } from '../../group/group-state';
+import type { GroupStateLog } from '../../group/group-state-log';
+import type { StateConfirm } from '../../group/state-confirm';
+import type { TopicPartition } from '../../topic/topic-partition';
+import { DeadlineQueue } from './deadline-queue';
+import { InFlightWindow } from './in-flight-window';
+
+/** What an AckPartition needs of the member a message was delivered to. */
+export interface AckHolder {
+  readonly name: string;
+  inFlight: number;
+  readonly maxInFlight: number;
+  readonly visibilityTimeoutMs: number;
+  /** Something changed that may let the member take more messages. */
+  wake(): void;
+}
+
+const READ_RECORDS_MAX = 8192;
+
+export class AckPartition implements AckTarget, SlotState {
+  readonly groupName: string;
+  readonly tp: TopicPartition;
+  readonly progress: PartitionProgress;
+  /** The member holding the partition now (takes new messages and redeliveries). */
+  owner: AckHolder | null = null;
+  readonly inFlight = new InFlightWindow<AckMessage>();
+  readonly #state: GroupState;
+  readonly #groupLog: GroupStateLog;
+  readonly #clock: Clock;
+  #ready: number[] = [];
+  #readyHead = 0;
+  readonly #deadlines = new DeadlineQueue<AckMessage>();
+  #timer: TimerHandle | undefined;
+  #timerDue = 0;
+  readonly #delayed = new Set<TimerHandle>();
+  #closed: SluiceError | null = null;
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#expire();
+  };
+
+  constructor(groupName: string, tp: TopicPartition, progress: PartitionProgress, state: GroupState, groupLog: GroupStateLog, clock: Clock) {
+    this.groupName = groupName;
+    this.tp = tp;
+    this.progress = progress;
+    this.#state = state;
+    this.#groupLog = groupLog;
+    this.#clock = clock;
+    // Everything delivered before (a previous run of the broker) and not acked goes out again.
+    for (let o = progress.committed; o < progress.deliveredEnd; o++) if (!progress.acked.has(o)) this.#ready.push(o);
+  }
+
+  report(): SlotReport {
+    return {
+      inFlight: this.inFlight.size,
+      redeliveries: this.progress.redeliveriesTotal,
+      ackedAhead: this.progress.acked.size,
+      pendingRedelivery: this.readyCount + this.delayedCount,
+    };
+  }
+
+  /** Offsets waiting to be delivered again (nack delays not counted). */
+  get readyCount(): number {
+    return this.#ready.length - this.#readyHead;
+  }
+
+  get delayedCount(): number {
+    return this.#delayed.size;
+  }
+
+  // ---- Delivery ----
+
+  /** Appends up to `max` messages for `member` to `out`; returns how many. */
+  fetch(member: AckHolder, max: number, out: AckMessage[]): number {
+    if (this.#closed !== null || max <= 0) return 0;
+    const p = this.progress;
+    const tp = this.tp;
+    this.#skipRetained();
+    const deadline = this.#clock.now() + member.visibilityTimeoutMs;
+    let n = 0;
+    while (n < max && this.#readyHead < this.#ready.length) {
+      const offset = this.#ready[this.#readyHead++];
+      if (p.isAcked(offset) || this.inFlight.has(offset) || offset < tp.startOffset) continue;
+      const record = tp.read(offset, { maxRecords: 1 })[0];
+      if (record === undefined) continue;
+      const count = this.#state.redelivered(p, offset);
+      this.#deliver(member, record, count, deadline, out);
+      n++;
+    }
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
+    }
+    if (n < max && p.deliveredEnd < tp.highWatermark) {
+      // First deliveries, the hot path: one bookkeeping pass over the whole read.
+      const records = tp.read(p.deliveredEnd, { maxRecords: Math.min(max - n, READ_RECORDS_MAX) });
+      const count = records.length;
+      if (count > 0) {
+        const window = this.inFlight;
+        const deadlines = this.#deadlines;
+        const Message = AckMessage; // one module lookup, not one per message
+        for (let i = 0; i < count; i++) {
+          const record = records[i];
+          const msg = new Message(record, 1, this, member, deadline);
+          window.set(record.offset, msg);
+          deadlines.push(msg);
+          out.push(msg);
+        }
+        member.inFlight += count;
+        n += count;
+        this.#arm(deadline);
+        this.#state.delivered(p, records[count - 1].offset + 1);
+      }
+    }
+    return n;
+  }
+
+  #deliver(member: AckHolder, record: AckMessage['record'], count: number, deadline: number, out: AckMessage[]): void {
+    const msg = new AckMessage(record, count, this, member, deadline);
+    this.inFlight.set(record.offset, msg);
+    member.inFlight++;
+    this.#deadlines.push(msg);
+    this.#arm(deadline);
+    out.push(msg);
+  }
+
+  /** Retention deleted messages the group had not acked: move past them. */
+  #skipRetained(): void {
+    const start = this.tp.startOffset;
+    if (this.progress.committed < start) this.#state.commit(this.progress, start);
+  }
+
+  // ---- Acks and nacks ----
+
+  ack(msg: AckMessage): StateConfirm {
+    this.#checkOpen();
+    if (msg.state === 'acked') throw alreadyAcked(msg, 'was already acked');
+    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was nacked');
+    if (!this.#state.ack(this.progress, msg.offset)) throw alreadyAcked(msg, 'was already acked (in an earlier delivery)');
+    this.#settleAcked(msg);
+    return this.#groupLog.confirm();
+  }
+
+  /** The ack of `msg` was recorded: take its delivery (or, if it expired, its successor's) out of flight. */
+  #settleAcked(msg: AckMessage): void {
+    const offset = msg.offset;
+    const current = msg.state === 'in-flight' ? msg : this.inFlight.get(offset);
+    msg.state = 'acked';
+    if (current !== undefined) {
+      this.inFlight.delete(offset);
+      current.state = 'acked';
+      const holder = current.holder;
+      // Only a holder at its in-flight limit can be waiting for this slot.
+      if (holder.inFlight-- >= holder.maxInFlight) holder.wake();
+    }
+    const head = this.#deadlines.peek();
+    if (head !== undefined && head.state !== 'in-flight') this.#popSettled();
+  }
+
+  /** After a run() handler succeeded: acks unless the handler acked or nacked it, or it was acked meanwhile. */
+  autoAck(msg: AckMessage): void {
+    if (this.#closed !== null || msg.state === 'acked' || msg.state === 'nacked') return;
+    if (this.#state.ack(this.progress, msg.offset)) this.#settleAcked(msg);
+  }
+
+  nack(msg: AckMessage, delayMs: number): void {
+    this.#checkOpen();
+    if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
+    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was already nacked');
+    if (msg.state === 'expired') return; // already back in the queue
+    msg.state = 'nacked';
+    this.inFlight.delete(msg.offset);
+    msg.holder.inFlight--;
+    msg.holder.wake();
+    this.#popSettled();
+    if (delayMs > 0) {
+      const timer = this.#clock.setTimeout(() => {
+        this.#delayed.delete(timer);
+        this.#requeue(msg.offset);
+      }, delayMs);
+      this.#delayed.add(timer);
+    } else {
+      this.#requeue(msg.offset);
+    }
+  }
+
+  #requeue(offset: number): void {
+    if (this.#closed !== null) return;
+    this.#ready.push(offset);
+    this.owner?.wake();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed !== null) throw this.#closed;
+  }
+
+  // ---- Visibility timeouts ----
+
+  #arm(due: number): void {
+    if (this.#timer !== undefined) {
+      if (this.#timerDue <= due) return;
+      this.#clock.clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, Math.max(0, due - this.#clock.now()));
+  }
+
+  /** Drops acked and nacked deliveries from the front of the deadline queue. */
+  #popSettled(): void {
+    const q = this.#deadlines;
+    for (let head = q.peek(); head !== undefined && head.state !== 'in-flight'; head = q.peek()) q.shift();
+  }
+
+  #expire(): void {
+    if (this.#closed !== null) return;
+    const now = this.#clock.now();
+    const q = this.#deadlines;
+    let expired = 0;
+    for (;;) {
+      this.#popSettled();
+      const msg = q.peek();
+      if (msg === undefined) break;
+      if (msg.deadline > now) {
+        this.#arm(msg.deadline);
+        break;
+      }
+      q.shift();
+      this.#expireOne(msg);
+      expired++;
+    }
+    if (expired > 0) this.owner?.wake();
+  }
+
+  #expireOne(msg: AckMessage): void {
+    if (msg.state !== 'in-flight') return;
+    msg.state = 'expired';
+    if (this.inFlight.get(msg.offset) === msg) this.inFlight.delete(msg.offset);
+    msg.holder.inFlight--;
+    msg.holder.wake();
+    this.#ready.push(msg.offset);
+  }
+
+  /** A member left: its messages in flight go back to be redelivered now. */
+  releaseMember(member: AckHolder): void {
+    let any = false;
+    for (const msg of [...this.inFlight.values()]) {
+      if (msg.holder !== member) continue;
+      this.#expireOne(msg);
+      any = true;
+    }
+    if (any) {
+      this.#popSettled();
+      this.owner?.wake();
+    }
+  }
+
+  /**
+   * The topic was deleted (`reason` UNKNOWN_TOPIC) or the broker or group is going (CLOSED, or
+   * UNKNOWN_GROUP): stop every timer; messages in flight are void, and acking them fails with `reason`.
+   */
+  close(reason: SluiceError): void {
+    if (this.#closed !== null) return;
+    this.#closed = reason;
+    for (const msg of this.inFlight.values()) {
+      msg.state = 'expired';
+      msg.holder.inFlight--;
+    }
+    this.inFlight.clear();
+    this.#deadlines.clear();
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const t of this.#delayed) this.#clock.clearTimeout(t);
+    this.#delayed.clear();
+  }
+}
+
+export function alreadyAcked(msg: AckMessage, what: string): SluiceError {
+  return new SluiceError(`message ${msg.topic}/${msg.partition}@${msg.offset} of group ${msg.group} ${what}`, ErrorCode.ALREADY_ACKED);
+}
