@@ -29,3 +29,40 @@ export function checkClock(clock: unknown): Clock {
   }
   return c;
 }
+
+/** The longest delay Node's setTimeout takes (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const TIMER_MS_MAX = 2 ** 31 - 1;
+
+interface LongTimer {
+  handle: TimerHandle;
+}
+
+/**
+ * `clock` with timers of any length up to Number.MAX_SAFE_INTEGER ms: a delay over TIMER_MS_MAX is
+ * a chain of shorter timers, each re-armed for what remains (measured on the clock, so a clock
+ * that jumps is followed). Every duration the broker takes goes through one of these.
+ */
+export function withLongTimers(clock: Clock): Clock {
+  const chains = new WeakSet<LongTimer>();
+  return Object.freeze({
+    now: () => clock.now(),
+    setTimeout(callback: () => void, ms: number): TimerHandle {
+      const delay = Math.max(0, Number(ms) || 0);
+      if (delay <= TIMER_MS_MAX) return clock.setTimeout(callback, delay);
+      const due = clock.now() + delay;
+      const timer: LongTimer = { handle: undefined };
+      chains.add(timer);
+      const arm = (): void => {
+        const left = due - clock.now();
+        if (left <= 0) callback();
+        else timer.handle = clock.setTimeout(arm, Math.min(left, TIMER_MS_MAX));
+      };
+      timer.handle = clock.setTimeout(arm, TIMER_MS_MAX);
+      return timer;
+    },
+    clearTimeout(handle: TimerHandle): void {
+      if (handle !== null && typeof handle === 'object' && chains.has(handle as LongTimer)) clock.clearTimeout((handle as LongTimer).handle);
+      else clock.clearTimeout(handle);
+    },
+  });
+}
