@@ -1,6 +1,5 @@
 /**
- * `npm start` (once the start script points here): the messaging layer end to end, in one
- * temporary directory.
+ * `npm start`: the messaging layer end to end, in one temporary directory.
  *
  *  1. Two producers send orders (msgpack objects, keyed by customer) to a bounded topic with four
  *     partitions; a burst past its maxBacklog is shaved: sends wait for room, then go in.
