@@ -19,7 +19,7 @@ import { ErrorCode, SluiceError } from '../errors';
 import { Log, type SyncPolicy } from '../storage/log';
 import { deliveryModels } from './delivery/models';
 import { BrokerDirectory } from './store/broker-directory';
-import { checkClock, systemClock, type Clock } from './time/clock';
+import { checkClock, systemClock, withLongTimers, type Clock } from './time/clock';
 import type { AckMessage, ConsumedMessage, OffsetMessage } from './consume/consumed-message';
 import { Consumer } from './consume/consumer';
 import { normalizeConsumerOptions, type ConsumerOptions, type StartPosition } from './consume/consumer-options';
@@ -50,6 +50,8 @@ export class Broker {
   readonly #directory: BrokerDirectory;
   readonly #lock: Log;
   readonly #clock: Clock;
+  /** The clock is the system clock: the Logs stamp messages themselves. */
+  readonly #systemTime: boolean;
   readonly #topics = new Map<string, Topic>();
   readonly #creating = new Set<string>();
   /** Deletes still moving a topic's directory to the trash: the name stays reserved until then. */
@@ -62,10 +64,11 @@ export class Broker {
   readonly #memberSeq = new Map<string, number>();
   #closing: Promise<void> | undefined;
 
-  private constructor(directory: BrokerDirectory, lock: Log, clock: Clock, state: GroupState, groupLog: GroupStateLog) {
+  private constructor(directory: BrokerDirectory, lock: Log, clock: Clock, systemTime: boolean, state: GroupState, groupLog: GroupStateLog) {
     this.#directory = directory;
     this.#lock = lock;
     this.#clock = clock;
+    this.#systemTime = systemTime;
     this.#state = state;
     this.#groupLog = groupLog;
     this.#defaultProducer = this.producer();
@@ -77,7 +80,8 @@ export class Broker {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     if (options === null || typeof options !== 'object') throw new TypeError('broker options must be an object');
     for (const k of Object.keys(options)) if (!BROKER_KEYS.has(k)) throw new TypeError(`unknown broker option ${JSON.stringify(k)}`);
-    const clock = options.clock === undefined ? systemClock : checkClock(options.clock);
+    const userClock = options.clock === undefined ? systemClock : checkClock(options.clock);
+    const clock = withLongTimers(userClock);
     const groupSync = options.groupSync ?? 'always';
     if (groupSync !== 'always' && groupSync !== 'interval' && groupSync !== 'none') throw new RangeError(`groupSync must be 'always', 'interval' or 'none'`);
     const checkpointBytes = options.groupCheckpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
@@ -101,7 +105,7 @@ export class Broker {
         syncIntervalMs: options.groupSyncIntervalMs,
         checkpointBytes,
       });
-      broker = new Broker(directory, lock, clock, state, groupLog);
+      broker = new Broker(directory, lock, clock, userClock === systemClock, state, groupLog);
       for (const t of topics) broker.#topics.set(t.name, t);
       // Group state of topics that no longer exist (a delete that crashed half-way) goes.
       const known = new Set(topics.map((t) => t.name));
@@ -235,7 +239,7 @@ export class Broker {
       {
         topic: (name) => this.#topic(name),
         clock: this.#clock,
-        systemClock: this.#clock === systemClock,
+        systemClock: this.#systemTime,
       },
       options,
     );

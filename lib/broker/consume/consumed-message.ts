@@ -9,6 +9,7 @@
  */
 import type { LogRecord, RecordHeader } from '../../storage/log';
 import type { StateConfirm } from '../group/state-confirm';
+import { duration } from '../../validate';
 import { isPacked, unpackValue, userHeaders } from '../codec/value-codec';
 
 const UNDECODED: unique symbol = Symbol('undecoded');
@@ -165,10 +166,7 @@ export class AckMessage extends ConsumedMessage {
     if (options !== undefined) {
       if (options === null || typeof options !== 'object') throw new TypeError('nack options must be an object');
       if (options.delayMs !== undefined) {
-        if (typeof options.delayMs !== 'number' || !Number.isFinite(options.delayMs) || options.delayMs < 0) {
-          throw new RangeError(`delayMs must be a non-negative number, got ${String(options.delayMs)}`);
-        }
-        delayMs = options.delayMs;
+        delayMs = duration(options.delayMs, 'delayMs');
       }
     }
     this.target.nack(this, delayMs);

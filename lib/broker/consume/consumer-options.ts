@@ -2,6 +2,7 @@
  * The options of consumers and of their poll(), run(), seek(), commit() and pause() calls:
  * types, validation (TypeError for a wrong type, RangeError for a value out of range) and defaults.
  */
+import { duration } from '../../validate';
 import type { DeliveryModel } from '../group/group-state';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
@@ -93,7 +94,7 @@ export function checkCloseOptions(options: unknown, fallback: number): number {
   if (options === null || typeof options !== 'object') throw new TypeError('close options must be an object');
   const o = options as CloseOptions;
   for (const k of Object.keys(o)) if (k !== 'timeoutMs') throw new TypeError(`unknown close option ${JSON.stringify(k)}`);
-  return integerOption(o.timeoutMs, 'timeoutMs', 0, Number.MAX_SAFE_INTEGER, fallback);
+  return duration(o.timeoutMs, 'timeoutMs', fallback);
 }
 
 export function checkSignal(signal: unknown, what: string): AbortSignal | undefined {
@@ -154,7 +155,7 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
     visibilityTimeoutMs: integerOption(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 1, 2 ** 31 - 1, 30_000),
     fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, 65536, 1024),
     rebalanceTimeoutMs: integerOption(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 0, 2 ** 31 - 1, 30_000),
-    closeTimeoutMs: integerOption(o.closeTimeoutMs, 'closeTimeoutMs', 0, Number.MAX_SAFE_INTEGER, DEFAULT_CLOSE_TIMEOUT_MS),
+    closeTimeoutMs: duration(o.closeTimeoutMs, 'closeTimeoutMs', DEFAULT_CLOSE_TIMEOUT_MS),
     signal: checkSignal(o.signal, 'signal'),
   };
 }

@@ -21,6 +21,7 @@
  * Thread-confined (the broker's thread).
  */
 import { ErrorCode, SluiceError } from '../../errors';
+import { duration, optionalDuration } from '../../validate';
 import type { Delivery, Handler, RunContext } from '../delivery/delivery';
 import { deliveryModels } from '../delivery/models';
 import type { MemberDescription } from '../describe';
@@ -134,7 +135,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     integerOption(max, 'max', 1, POLL_MAX, DEFAULT_POLL_MAX);
     if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError('poll options must be an object');
     const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) throw new RangeError('timeoutMs must be a non-negative number');
+    optionalDuration(timeoutMs, 'timeoutMs');
     const signal = checkSignal(options?.signal, 'signal');
     if (this.#run !== null) throw new TypeError('this consumer is running a handler (run()): it cannot also be polled');
     signal?.throwIfAborted();
@@ -174,8 +175,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     if (typeof handler !== 'function') throw new TypeError('handler must be a function');
     if (options === null || typeof options !== 'object') throw new TypeError('run options must be an object');
     const concurrency = integerOption(options.concurrency, 'concurrency', 1, 4096, 1);
-    const retryDelayMs = options.retryDelayMs ?? 1000;
-    if (typeof retryDelayMs !== 'number' || !(retryDelayMs >= 0)) throw new RangeError('retryDelayMs must be a non-negative number');
+    const retryDelayMs = duration(options.retryDelayMs, 'retryDelayMs', 1000);
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('onError must be a function');
     const signal = checkSignal(options.signal, 'signal');
     if (this.#run !== null) throw new TypeError('this consumer is already running a handler');

@@ -14,6 +14,7 @@
 import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
 import { byteLength, checkSize } from '../../storage/batch-stager';
 import { encodeHeaders } from '../../storage/record-headers';
+import { optionalDuration } from '../../validate';
 import type { Clock } from '../time/clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
 import type { Topic } from '../topic/topic';
@@ -226,6 +227,5 @@ function checkSendOptions(options: SendOptions | undefined): number | undefined 
   if (options === undefined) return undefined;
   if (options === null || typeof options !== 'object') throw new TypeError('send options must be an object');
   const t = options.timeoutMs;
-  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0)) throw new RangeError(`timeoutMs must be a non-negative number, got ${String(t)}`);
-  return t;
+  return optionalDuration(t, 'timeoutMs');
 }
