@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { Log, type SyncPolicy } from '../storage/log';
 import { deliveryModels } from './delivery/models';
-import { BrokerDirectory } from './store/broker-directory';
+import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
 import { checkClock, systemClock, withLongTimers, type Clock } from './time/clock';
 import type { AckMessage, ConsumedMessage, OffsetMessage } from './consume/consumed-message';
 import { Consumer } from './consume/consumer';
@@ -92,45 +92,78 @@ export class Broker {
     await fs.promises.mkdir(directory.root, { recursive: true });
     const lock = await Log.open(directory.lockDir, { segmentBytes: 65536, sync: 'none' });
     const topics: Topic[] = [];
+    let groupLog: GroupStateLog | undefined;
     try {
       await directory.ensureLayout();
-      await directory.emptyTrash();
+      const meta = await directory.readBrokerMeta();
+      const trashed = await directory.trashedTopics();
       const state = new GroupState();
-      const metas = await directory.loadTopics();
+      const metas = await directory.loadTopics(checkTopicMeta);
       let broker: Broker | undefined;
       const backlog = (t: Topic): number => broker!.#backlog(t);
-      for (const meta of metas) topics.push(await Topic.open(directory, meta, backlog, clock));
-      const groupLog = await GroupStateLog.open(directory, state, {
-        sync: groupSync,
-        syncIntervalMs: options.groupSyncIntervalMs,
-        checkpointBytes,
-      });
+      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock));
+      groupLog = await GroupStateLog.open(
+        directory,
+        state,
+        { sync: groupSync, syncIntervalMs: options.groupSyncIntervalMs, checkpointBytes },
+        meta,
+        metas.length > 0,
+        clock.now(),
+      );
       broker = new Broker(directory, lock, clock, userClock === systemClock, state, groupLog);
       for (const t of topics) broker.#topics.set(t.name, t);
-      // Group state of topics that no longer exist (a delete that crashed half-way) goes.
-      const known = new Set(topics.map((t) => t.name));
-      for (const g of state.groups.values()) for (const topic of [...g.topics.keys()]) if (!known.has(topic)) state.dropTopic(topic);
-      // Progress past a partition's end (the topic lost unsynced messages the group state had seen).
-      let truncated = false;
-      for (const t of topics) {
-        for (const g of state.groups.values()) {
-          const parts = g.topics.get(t.name);
-          for (const p of parts ?? []) {
-            const tp = t.partitions[p.partition];
-            if (tp !== undefined && state.truncate(p, tp.endOffset)) truncated = true;
-          }
-        }
-      }
-      if (truncated) await groupLog.confirm();
-      for (const g of state.groups.values()) {
-        const c = broker.#coordinatorOf(g);
-        for (const topic of g.topics.keys()) c.ensureTopic(topic);
-      }
+      await broker.#reconcile(trashed);
+      await directory.emptyTrash();
       return broker;
     } catch (e) {
+      await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
       await lock.close();
       throw e;
+    }
+  }
+
+  /**
+   * Checks the group state against the topics found on disk, at open. Progress in a topic that is
+   * gone is dropped only if the topic is in the trash (a delete that crashed before the group state
+   * forgot it); otherwise the topic's files were lost and that is CORRUPT, as is progress in more
+   * or fewer partitions than the topic has. Progress past a partition's end (the topic lost
+   * unsynced messages the group state had seen) is brought down to it.
+   */
+  async #reconcile(trashed: ReadonlySet<string>): Promise<void> {
+    const state = this.#state;
+    let changed = false;
+    for (const g of state.groups.values()) {
+      for (const [topic, parts] of [...g.topics]) {
+        const t = this.#topics.get(topic);
+        if (t === undefined) {
+          if (!trashed.has(topic)) {
+            const e = new SluiceError(
+              `group ${JSON.stringify(g.name)} has progress in topic ${JSON.stringify(topic)}, but ${this.#directory.topicDir(topic)} is missing: the topic's files were lost`,
+              ErrorCode.CORRUPT,
+            );
+            e.path = this.#directory.topicDir(topic);
+            throw e;
+          }
+          state.dropTopic(topic);
+          changed = true;
+          continue;
+        }
+        if (parts.length !== t.partitions.length) {
+          const e = new SluiceError(
+            `group ${JSON.stringify(g.name)} has progress in ${parts.length} partitions of topic ${JSON.stringify(topic)}, which has ${t.partitions.length} (${this.#directory.topicMetaPath(topic)})`,
+            ErrorCode.CORRUPT,
+          );
+          e.path = this.#directory.topicMetaPath(topic);
+          throw e;
+        }
+        for (const p of parts) if (state.truncate(p, t.partitions[p.partition].endOffset)) changed = true;
+      }
+    }
+    if (changed) await this.#groupLog.confirm();
+    for (const g of state.groups.values()) {
+      const c = this.#coordinatorOf(g);
+      for (const topic of g.topics.keys()) c.ensureTopic(topic);
     }
   }
 
@@ -172,16 +205,23 @@ export class Broker {
     }
   }
 
-  /** Deletes a topic, its data and every group's progress in it. Its consumers stop getting it. */
+  /**
+   * Deletes a topic, its data and every group's progress in it. Its consumers stop getting it.
+   * The rename into the trash is the commit point; the group state forgets the topic after it
+   * (durably, before the files go), so a crash in between leaves a trashed topic whose progress
+   * the next open drops, and never progress without its topic.
+   */
   async deleteTopic(name: string): Promise<void> {
     const topic = this.#topic(name);
     this.#topics.delete(name);
     topic.gate.close(unknownTopic(name));
     for (const c of this.#coordinators.values()) c.topicDeleted(name);
-    this.#state.dropTopic(name);
     const removal = (async () => {
       await topic.close(unknownTopic(name), true);
-      await this.#directory.deleteTopicDir(name);
+      const trashed = await this.#directory.trashTopic(name);
+      this.#state.dropTopic(name);
+      await this.#groupLog.confirm();
+      await this.#directory.removeTrashed(trashed);
     })();
     this.#deleting.set(name, removal);
     try {
@@ -189,7 +229,6 @@ export class Broker {
     } finally {
       if (this.#deleting.get(name) === removal) this.#deleting.delete(name);
     }
-    await this.#groupLog.confirm();
   }
 
   listTopics(): string[] {
@@ -416,4 +455,17 @@ function startOffset(tp: TopicPartition, start: StartPosition): number {
   if (start === 'earliest') return tp.startOffset;
   if (start === 'latest') return tp.endOffset;
   return tp.offsetForTime(start.timestamp);
+}
+
+/** A topic.json's config must be one createTopic would have written: CORRUPT otherwise. */
+function checkTopicMeta(meta: TopicMeta, file: string): void {
+  let normalized: ReturnType<typeof normalizeTopicConfig>;
+  try {
+    normalized = normalizeTopicConfig(meta.config);
+  } catch (e) {
+    throw corrupt(file, `holds an invalid topic config: ${(e as Error).message}`);
+  }
+  for (const k of Object.keys(normalized) as (keyof typeof normalized)[]) {
+    if (normalized[k] !== meta.config[k]) throw corrupt(file, `holds an invalid topic config: ${k} is missing`);
+  }
 }

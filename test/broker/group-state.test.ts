@@ -112,13 +112,37 @@ describe('group state', () => {
     fs.rmSync(path.join(dir, 'groups', current), { recursive: true });
     await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'groups') });
     expect(generations(dir)).toEqual([String(Number(current) + 1).padStart(20, '0')]); // left for inspection
-    // Only generation 0, crashed while it was first written: nothing was ever committed, so start empty.
-    fs.rmSync(path.join(dir, 'groups'), { recursive: true });
-    fs.mkdirSync(path.join(dir, 'groups'));
-    await writePartialGeneration(dir, 0);
-    const b = await openBroker({}, dir);
+    // A new directory whose first open crashed while writing generation 0 (before broker.json
+    // and before any topic): nothing was ever committed, so it starts empty.
+    const fresh = tmpDir('sluice-broker-');
+    fs.mkdirSync(path.join(fresh, 'groups'), { recursive: true });
+    await writePartialGeneration(fresh, 0);
+    const b = await openBroker({}, fresh);
     expect(b.listGroups()).toEqual([]);
     await closeBroker(b);
+  });
+
+  it('is CORRUPT, not a silent start-over, for every way the group state can vanish while topics exist', async () => {
+    const cases: Array<[string, (dir: string, current: string) => void]> = [
+      ['groups/ removed', (dir) => fs.rmSync(path.join(dir, 'groups'), { recursive: true })],
+      ['every generation removed', (dir) => fs.rmSync(path.join(dir, 'groups'), { recursive: true }) ?? fs.mkdirSync(path.join(dir, 'groups'))],
+      ['the files of the current generation removed', (dir, current) => {
+        for (const f of fs.readdirSync(path.join(dir, 'groups', current))) fs.rmSync(path.join(dir, 'groups', current, f), { recursive: true });
+      }],
+      ['the current generation removed, an older one left', (dir, current) => {
+        fs.renameSync(path.join(dir, 'groups', current), path.join(dir, 'groups', String(Number(current) - 1).padStart(20, '0')));
+      }],
+      ['broker.json and every generation removed', (dir) => {
+        fs.rmSync(path.join(dir, 'broker.json'));
+        fs.rmSync(path.join(dir, 'groups'), { recursive: true });
+      }],
+    ];
+    for (const [what, damage] of cases) {
+      const dir = tmpDir('sluice-broker-');
+      const current = await ackThreeOfFive(dir);
+      damage(dir, current);
+      await expect(openBroker({}, dir), what).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'groups') });
+    }
   });
 
   it('drops the progress of topics that are gone (a delete that crashed half-way)', async () => {
@@ -128,13 +152,35 @@ describe('group state', () => {
     await b.createTopic('kept', SMALL);
     await b.consumer({ group: 'g', topics: ['gone', 'kept'] }).close();
     await closeBroker(b);
-    fs.rmSync(path.join(dir, 'topics', 'gone'), { recursive: true });
+    // What a delete does first (its commit point): the directory moves to the trash.
+    fs.renameSync(path.join(dir, 'topics', 'gone'), path.join(dir, 'trash', `gone.${Date.now()}.1.abc`));
     b = await openBroker({}, dir);
+    expect(fs.readdirSync(path.join(dir, 'trash'))).toEqual([]);
     expect(b.describeGroup('g').partitions.map((p) => p.topic)).toEqual(['kept']);
     await b.createTopic('gone', SMALL);
     await b.send('gone', { value: 'fresh' });
     const c = b.consumer({ group: 'g', topics: 'gone' });
     expect((await drain(c)).map(text)).toEqual(['fresh']);
+  });
+
+  it('is CORRUPT when a topic with group progress lost its directory, or its partition count changed', async () => {
+    const dir = tmpDir('sluice-broker-');
+    const b = await openBroker({}, dir);
+    await b.createTopic('t', { ...SMALL, partitions: 2 });
+    await b.consumer({ group: 'g', topics: 't' }).close();
+    await closeBroker(b);
+    const moved = `${dir}-t`;
+    fs.renameSync(path.join(dir, 'topics', 't'), moved);
+    await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'topics', 't') });
+    fs.renameSync(moved, path.join(dir, 'topics', 't'));
+    // A hand-edited topic.json with a partition (and its directory) more than the group state knows.
+    const file = path.join(dir, 'topics', 't', 'topic.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'));
+    meta.config.partitions = 3;
+    fs.writeFileSync(file, JSON.stringify(meta));
+    fs.cpSync(path.join(dir, 'topics', 't', '1'), path.join(dir, 'topics', 't', '2'), { recursive: true });
+    await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT });
+    fs.rmSync(moved, { recursive: true, force: true });
   });
 
   it('under groupSync always, a commit confirm with nothing new to write still waits for the last write to be durable', async () => {

@@ -89,17 +89,56 @@ describe('topics', () => {
     expect((await drain(c)).map((m) => (m.value as Buffer).toString()).sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
   });
 
-  it('forgets a topic whose creation crashed before topic.json was written', async () => {
+  it('forgets a topic whose creation crashed before topic.json was written (its marker says so)', async () => {
     const dir = tmpDir('sluice-broker-');
     let b = await openBroker({}, dir);
     await b.createTopic('kept', SMALL);
     await closeBroker(b);
     fs.mkdirSync(path.join(dir, 'topics', 'half', '0'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'topics', 'half', '.creating'), '');
     fs.writeFileSync(path.join(dir, 'topics', 'half', '0', 'junk'), 'x');
     b = await openBroker({}, dir);
     expect(b.listTopics()).toEqual(['kept']);
     expect(fs.existsSync(path.join(dir, 'topics', 'half'))).toBe(false);
     await b.createTopic('half', SMALL);
+  });
+
+  it('never deletes a directory it cannot account for: CORRUPT with its path, the data left in place', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('kept', SMALL);
+    await b.send('kept', { value: 'x' });
+    await closeBroker(b);
+    // Someone else's directory, and a topic whose topic.json was lost.
+    fs.mkdirSync(path.join(dir, 'topics', 'mine', '0'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'topics', 'mine', '0', 'precious'), 'x');
+    await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'topics', 'mine') });
+    expect(fs.readFileSync(path.join(dir, 'topics', 'mine', '0', 'precious'), 'utf8')).toBe('x');
+    fs.rmSync(path.join(dir, 'topics', 'mine'), { recursive: true });
+    fs.rmSync(path.join(dir, 'topics', 'kept', 'topic.json'));
+    await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'topics', 'kept') });
+    expect(fs.readdirSync(path.join(dir, 'topics', 'kept', '0')).some((f) => f.endsWith('.log'))).toBe(true);
+    b = undefined as never;
+  });
+
+  it('refuses a topic.json that disagrees with the partition directories as CORRUPT (no TypeError)', async () => {
+    const dir = tmpDir('sluice-broker-');
+    const b = await openBroker({}, dir);
+    await b.createTopic('t', { ...SMALL, partitions: 2 });
+    await closeBroker(b);
+    const file = path.join(dir, 'topics', 't', 'topic.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'));
+    for (const [edit, expected] of [
+      [(m: { config: Record<string, unknown> }) => (m.config.partitions = 3), /partition directories 2 are missing/],
+      [(m: { config: Record<string, unknown> }) => (m.config.partitions = 1), /"1" is not a partition/],
+      [(m: { config: Record<string, unknown> }) => (m.config.segmentBytes = 'x'), /invalid topic config: segmentBytes must be an integer/],
+      [(m: { config: Record<string, unknown> }) => delete m.config.sync, /sync is missing/],
+    ] as const) {
+      const edited = structuredClone(meta);
+      edit(edited);
+      fs.writeFileSync(file, JSON.stringify(edited));
+      await expect(openBroker({}, dir)).rejects.toMatchObject({ code: ErrorCode.CORRUPT, message: expect.stringMatching(expected) });
+    }
   });
 
   it('refuses a damaged topic.json as CORRUPT', async () => {

@@ -6,16 +6,17 @@
  *                            whole state when the generation began
  *   [SNAPSHOT_END, chunks]   the snapshot is complete
  *   [OPS, [op, op, ...]]     the state operations of one tick (see group-state.ts), in order
- * Opening replays the newest generation whose snapshot is complete: the snapshot, then its OPS
- * records, so replay reads at most one snapshot plus `checkpointBytes` of operations. A generation
- * without SNAPSHOT_END is a checkpoint that crashed: it is deleted and the one before it is used.
- * If no generation is complete, the state was lost (files removed or damaged): that is a CORRUPT
- * error, unless the only generation is the first one, whose creation crashed before it held anything.
+ * Opening replays the current generation (the one broker.json names, see broker-directory.ts):
+ * the snapshot, then its OPS records, so replay reads at most one snapshot plus `checkpointBytes`
+ * of operations. A newer generation without SNAPSHOT_END is a checkpoint that crashed: it is
+ * deleted. If the current generation is missing or incomplete the state was lost (files removed
+ * or damaged): that is a CORRUPT error, never a start-over.
  *
  * A checkpoint starts once a generation holds more than `checkpointBytes` of operations: the next
  * generation is opened, the snapshot of the state at that instant is appended to it, and later
- * operations go there. The old generation is deleted only after the new snapshot has been flushed,
- * so at every moment one complete generation is on stable storage. Changes made while the new
+ * operations go there. Once the new snapshot has been flushed broker.json is rewritten to name it
+ * (the checkpoint's commit point), and only then is the old generation deleted, so at every moment
+ * the generation broker.json names (or the next, complete one) is on stable storage. Changes made while the new
  * generation was opening are covered by its snapshot, and their confirms wait on it.
  *
  * Changes are written once per tick (process.nextTick), one OPS record for everything that changed
@@ -26,7 +27,7 @@
 import { Packr } from 'msgpackr';
 import { ErrorCode, SluiceError } from '../../errors';
 import { Log, type LogOptions, type SyncPolicy } from '../../storage/log';
-import type { BrokerDirectory } from '../store/broker-directory';
+import { BROKER_FORMAT, type BrokerDirectory, type BrokerMeta } from '../store/broker-directory';
 import { GroupState, OP_ACK, OP_REDELIVERED, type StateOp } from './group-state';
 import { StateConfirm } from './state-confirm';
 
@@ -49,6 +50,7 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export class GroupStateLog {
   readonly #directory: BrokerDirectory;
+  #meta: BrokerMeta;
   readonly #state: GroupState;
   readonly #options: GroupStateLogOptions;
   #log: Log;
@@ -65,8 +67,9 @@ export class GroupStateLog {
     this.#flush();
   };
 
-  private constructor(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, log: Log, generation: number, opsBytes: number) {
+  private constructor(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, log: Log, generation: number, opsBytes: number, meta: BrokerMeta) {
     this.#directory = directory;
+    this.#meta = meta;
     this.#state = state;
     this.#options = options;
     this.#log = log;
@@ -80,14 +83,23 @@ export class GroupStateLog {
     };
   }
 
-  /** Loads `state` from the newest complete generation (creating the first one if there is none). */
-  static async open(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions): Promise<GroupStateLog> {
+  /**
+   * Loads `state` from the current generation: the one broker.json names, or the one after it when
+   * a checkpoint crashed after its snapshot was flushed but before broker.json said so. Without
+   * broker.json (a new directory, or one from before it existed) the newest complete generation
+   * is used, and a new directory starts with an empty generation 0. Whatever the state lost (its
+   * generation removed or damaged) is CORRUPT, never a silent start-over that would hand every
+   * committed or acked message out again.
+   */
+  static async open(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, meta: BrokerMeta | null, hasTopics: boolean, now: number): Promise<GroupStateLog> {
     const logOptions = GroupStateLog.#logOptions(options);
     const generations = await directory.generations();
+    const recorded = meta?.groupGeneration;
     let chosen: { log: Log; generation: number; opsBytes: number } | undefined;
     const incomplete: number[] = [];
-    while (generations.length > 0 && chosen === undefined) {
-      const generation = generations.pop()!;
+    for (let i = generations.length - 1; i >= 0 && chosen === undefined; i--) {
+      const generation = generations[i];
+      if (recorded !== undefined && generation < recorded) break; // retired: never the state
       const log = await Log.open(directory.generationDir(generation), logOptions);
       let opsBytes: number | null;
       try {
@@ -103,30 +115,31 @@ export class GroupStateLog {
         chosen = { log, generation, opsBytes };
       }
     }
-    // Only the very first generation may be incomplete with none before it (a crash while the
-    // group state was first created, when it was empty). Any later one was written while an
-    // older complete generation still existed, so if none is left the state is lost: say so
-    // rather than start over and redeliver everything every group had committed.
-    if (chosen === undefined && incomplete.some((g) => g !== 0)) {
-      const e = new SluiceError(
-        `no generation of the group state in ${directory.groupsDir} has a complete snapshot (generations ${incomplete.reverse().join(', ')}); ` +
-          'move the directory aside to start every group over',
-        ErrorCode.CORRUPT,
-      );
-      e.path = directory.groupsDir;
-      throw e;
+    if (chosen === undefined) {
+      const lost =
+        recorded !== undefined
+          ? `generation ${recorded} of the group state (named by ${directory.brokerMetaPath}) is missing or incomplete`
+          : incomplete.some((g) => g !== 0) || hasTopics
+            ? `no generation of the group state has a complete snapshot${incomplete.length > 0 ? ` (generations ${incomplete.join(', ')})` : ''} while topics exist`
+            : null;
+      if (lost !== null) {
+        const e = new SluiceError(`${directory.groupsDir}: ${lost}; move the broker directory aside (or restore groups/) rather than start every group over`, ErrorCode.CORRUPT);
+        e.path = directory.groupsDir;
+        throw e;
+      }
     }
-    for (const g of [...incomplete, ...generations]) await directory.removeGeneration(g);
+    for (const g of generations) if (g !== chosen?.generation) await directory.removeGeneration(g);
     if (chosen === undefined) {
       const generation = 0;
-      await directory.removeGeneration(generation);
       const log = await Log.open(directory.generationDir(generation), logOptions);
       state.restore(new GroupState().snapshot());
       log.appendBatch(GroupStateLog.#snapshotRecords(state));
       await log.flush();
       chosen = { log, generation, opsBytes: 0 };
     }
-    return new GroupStateLog(directory, state, options, chosen.log, chosen.generation, chosen.opsBytes);
+    const current: BrokerMeta = { format: BROKER_FORMAT, createdAt: meta?.createdAt ?? now, groupGeneration: chosen.generation };
+    if (meta === null || meta.groupGeneration !== chosen.generation) await directory.writeBrokerMeta(current);
+    return new GroupStateLog(directory, state, options, chosen.log, chosen.generation, chosen.opsBytes, current);
   }
 
   static #logOptions(options: GroupStateLogOptions): LogOptions {
@@ -278,6 +291,9 @@ export class GroupStateLog {
     if (confirm !== null) log.confirm(first + records.length - 1, (err, c) => confirm.settle(err, c?.durable ?? false));
     try {
       await log.flush();
+      // The commit point of the checkpoint: from here on the new generation is the state.
+      this.#meta = { ...this.#meta, groupGeneration: next };
+      await this.#directory.writeBrokerMeta(this.#meta);
       await old.close();
       await this.#directory.removeGeneration(oldGeneration);
     } catch (e) {

@@ -1,19 +1,30 @@
 /**
  * The broker's data directory, built and parsed here and nowhere else:
  *
+ *   <dir>/broker.json                  {format, createdAt, groupGeneration}: written when the
+ *                                      directory is first set up, rewritten at each group-state
+ *                                      checkpoint. Its presence says the group state must exist:
+ *                                      without a complete generation `groupGeneration` (or the one
+ *                                      after it) the open fails with CORRUPT, never starts over
  *   <dir>/lock/                        a small Log held open for the broker's lifetime: its
  *                                      directory lock makes the broker one per data directory
+ *   <dir>/topics/<topic>/.creating     present while createTopic builds the topic: a directory
+ *                                      with it and no topic.json is a creation that crashed, and is
+ *                                      the only kind of directory open removes
  *   <dir>/topics/<topic>/topic.json    {format, name, config, createdAt}; written last when a topic
- *                                      is created (the commit point), so a topic directory without
- *                                      it is a creation that crashed and is removed on open
- *   <dir>/topics/<topic>/<partition>/  the partition's Log (partition numbers in decimal)
+ *                                      is created (the commit point)
+ *   <dir>/topics/<topic>/<partition>/  the partition's Log (partition numbers in decimal, exactly
+ *                                      0 to partitions - 1)
  *   <dir>/groups/<generation>/         the group-state Log of one checkpoint generation (20-digit
  *                                      zero-padded decimal, so that `ls` sorts them)
- *   <dir>/trash/                       deleted topics: renamed here (the commit point of a delete),
- *                                      then removed; emptied on open
+ *   <dir>/trash/<topic>.<time>.<pid>.<random>
+ *                                      deleted topics: renamed here (the commit point of a delete),
+ *                                      then removed once the group state forgot them; emptied on open
  *
- * JSON files are replaced atomically: write a temporary file, fsync it, rename it over the old one,
- * fsync the directory.
+ * Anything else found under topics/ (a directory without topic.json or marker, a topic.json that
+ * disagrees with the partition directories) is reported as CORRUPT with its path: open never
+ * deletes data it cannot account for. JSON files are replaced atomically: write a temporary file,
+ * fsync it, rename it over the old one, fsync the directory.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +32,16 @@ import { ErrorCode, SluiceError } from '../../errors';
 import type { TopicConfig } from '../topic/topic-config';
 
 export const TOPIC_FORMAT = 1;
+export const BROKER_FORMAT = 1;
+const TOPIC_FILE = 'topic.json';
+const CREATING_MARK = '.creating';
+
+export interface BrokerMeta {
+  format: number;
+  createdAt: number;
+  /** The group-state generation that holds the current state (see group-state-log.ts). */
+  groupGeneration: number;
+}
 
 export interface TopicMeta {
   format: number;
@@ -39,6 +60,9 @@ export class BrokerDirectory {
   get lockDir(): string {
     return path.join(this.root, 'lock');
   }
+  get brokerMetaPath(): string {
+    return path.join(this.root, 'broker.json');
+  }
   get topicsDir(): string {
     return path.join(this.root, 'topics');
   }
@@ -52,7 +76,7 @@ export class BrokerDirectory {
     return path.join(this.topicsDir, name);
   }
   topicMetaPath(name: string): string {
-    return path.join(this.topicDir(name), 'topic.json');
+    return path.join(this.topicDir(name), TOPIC_FILE);
   }
   partitionDir(name: string, partition: number): string {
     return path.join(this.topicDir(name), String(partition));
@@ -74,42 +98,104 @@ export class BrokerDirectory {
       .sort((a, b) => a - b);
   }
 
-  /** Topics with a complete topic.json; removes the directories of creations that crashed. */
-  async loadTopics(): Promise<TopicMeta[]> {
+  /**
+   * Every committed topic, checked against its directory. A creation that crashed (the marker, no
+   * topic.json) is removed; anything else that does not add up is CORRUPT.
+   */
+  async loadTopics(check: (meta: TopicMeta, file: string) => void): Promise<TopicMeta[]> {
     const out: TopicMeta[] = [];
-    for (const name of (await fs.promises.readdir(this.topicsDir)).sort()) {
-      let text: string;
-      try {
-        text = await fs.promises.readFile(this.topicMetaPath(name), 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        await fs.promises.rm(this.topicDir(name), { recursive: true, force: true });
-        continue;
+    for (const entry of (await fs.promises.readdir(this.topicsDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const name = entry.name;
+      const dir = this.topicDir(name);
+      if (!entry.isDirectory()) throw corrupt(dir, 'is not a topic directory (not a directory)');
+      const names = await fs.promises.readdir(dir);
+      if (!names.includes(TOPIC_FILE)) {
+        if (names.includes(CREATING_MARK)) {
+          await fs.promises.rm(dir, { recursive: true, force: true });
+          continue;
+        }
+        throw corrupt(dir, `has no ${TOPIC_FILE}: it is not a topic of this broker, or its metadata was lost (move it away to open the broker)`);
       }
+      const file = this.topicMetaPath(name);
       let meta: TopicMeta;
       try {
-        meta = JSON.parse(text) as TopicMeta;
+        meta = JSON.parse(await fs.promises.readFile(file, 'utf8')) as TopicMeta;
       } catch {
-        throw corrupt(this.topicMetaPath(name), 'is not valid JSON');
+        throw corrupt(file, 'is not valid JSON');
       }
-      if (meta.format !== TOPIC_FORMAT || meta.name !== name || typeof meta.config !== 'object') {
-        throw corrupt(this.topicMetaPath(name), `is not a format-${TOPIC_FORMAT} description of topic ${name}`);
+      if (meta === null || typeof meta !== 'object' || meta.format !== TOPIC_FORMAT || meta.name !== name || typeof meta.config !== 'object' || typeof meta.createdAt !== 'number') {
+        throw corrupt(file, `is not a format-${TOPIC_FORMAT} description of topic ${name}`);
       }
+      check(meta, file);
+      const partitions = names.filter((n) => n !== TOPIC_FILE && n !== CREATING_MARK);
+      const expected = Array.from({ length: meta.config.partitions }, (_, p) => String(p));
+      const missing = expected.filter((p) => !partitions.includes(p));
+      const extra = partitions.filter((p) => !expected.includes(p));
+      if (missing.length > 0 || extra.length > 0) {
+        throw corrupt(
+          dir,
+          `does not match its ${TOPIC_FILE} (${meta.config.partitions} partitions)` +
+            (missing.length > 0 ? `: partition directories ${missing.join(', ')} are missing` : '') +
+            (extra.length > 0 ? `${missing.length > 0 ? ';' : ':'} ${extra.map((x) => JSON.stringify(x)).join(', ')} ${extra.length === 1 ? 'is' : 'are'} not a partition of it` : ''),
+        );
+      }
+      if (names.includes(CREATING_MARK)) await this.#removeMark(name); // committed, the marker was left
       out.push(meta);
     }
     return out;
   }
 
-  async writeTopicMeta(meta: TopicMeta): Promise<void> {
-    await writeJsonAtomic(this.topicMetaPath(meta.name), meta);
+  /** Starts a topic's creation: an empty directory holding the marker. */
+  async beginTopic(name: string): Promise<void> {
+    const dir = this.topicDir(name);
+    await fs.promises.mkdir(dir);
+    const h = await fs.promises.open(path.join(dir, CREATING_MARK), 'w');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fsyncDir(dir);
+    await fsyncDir(this.topicsDir);
   }
 
-  /** Moves a topic's directory into the trash (the commit point of a delete) and removes it. */
-  async deleteTopicDir(name: string): Promise<void> {
+  /** The commit point of a creation: topic.json, then the marker goes. */
+  async commitTopic(meta: TopicMeta): Promise<void> {
+    await writeJsonAtomic(this.topicMetaPath(meta.name), meta);
+    await this.#removeMark(meta.name);
+  }
+
+  /** A creation that failed: its directory goes (it holds nothing anyone saw). */
+  async abandonTopic(name: string): Promise<void> {
+    await fs.promises.rm(this.topicDir(name), { recursive: true, force: true });
+  }
+
+  async #removeMark(name: string): Promise<void> {
+    await fs.promises.rm(path.join(this.topicDir(name), CREATING_MARK), { force: true });
+    await fsyncDir(this.topicDir(name));
+  }
+
+  /** Moves a topic's directory into the trash: the commit point of a delete. Returns the trash entry. */
+  async trashTopic(name: string): Promise<string> {
     const target = path.join(this.trashDir, `${name}.${Date.now()}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
     await fs.promises.rename(this.topicDir(name), target);
     await fsyncDir(this.topicsDir);
-    await fs.promises.rm(target, { recursive: true, force: true });
+    await fsyncDir(this.trashDir);
+    return target;
+  }
+
+  async removeTrashed(entry: string): Promise<void> {
+    await fs.promises.rm(entry, { recursive: true, force: true });
+  }
+
+  /** The names of the topics in the trash (deletes that may not have reached the group state). */
+  async trashedTopics(): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const entry of await fs.promises.readdir(this.trashDir)) {
+      const parts = entry.split('.');
+      if (parts.length >= 4) names.add(parts.slice(0, -3).join('.'));
+    }
+    return names;
   }
 
   async emptyTrash(): Promise<void> {
@@ -121,9 +207,41 @@ export class BrokerDirectory {
   async removeGeneration(generation: number): Promise<void> {
     await fs.promises.rm(this.generationDir(generation), { recursive: true, force: true });
   }
+
+  // ---- broker.json ----
+
+  /** broker.json, or null when the directory was never set up (or predates it). */
+  async readBrokerMeta(): Promise<BrokerMeta | null> {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.brokerMetaPath, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    let meta: BrokerMeta;
+    try {
+      meta = JSON.parse(text) as BrokerMeta;
+    } catch {
+      throw corrupt(this.brokerMetaPath, 'is not valid JSON');
+    }
+    if (meta === null || typeof meta !== 'object' || meta.format !== BROKER_FORMAT || !Number.isSafeInteger(meta.groupGeneration) || meta.groupGeneration < 0) {
+      throw corrupt(this.brokerMetaPath, `is not a format-${BROKER_FORMAT} broker description`);
+    }
+    return meta;
+  }
+
+  async writeBrokerMeta(meta: BrokerMeta): Promise<void> {
+    await writeJsonAtomic(this.brokerMetaPath, meta);
+  }
+
+  /** Whether topics/ holds anything (a directory whose group state must exist). */
+  async hasTopics(): Promise<boolean> {
+    return (await fs.promises.readdir(this.topicsDir)).length > 0;
+  }
 }
 
-function corrupt(file: string, what: string): SluiceError {
+export function corrupt(file: string, what: string): SluiceError {
   const e = new SluiceError(`${file} ${what}`, ErrorCode.CORRUPT);
   e.path = file;
   return e;

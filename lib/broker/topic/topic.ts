@@ -3,7 +3,6 @@
  * Created by the broker (partition logs first, topic.json last) and opened from topic.json on
  * every broker open. Lifetime: until the broker closes or deletes it; thread-confined.
  */
-import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../../errors';
 import { Log } from '../../storage/log';
 import { BacklogGate } from './backlog-gate';
@@ -55,22 +54,24 @@ export class Topic {
     return new Topic(meta, partitions, backlog, clock);
   }
 
-  /** Creates the topic's directory and logs, then writes topic.json (the commit point). */
+  /**
+   * Creates the topic: its directory with the creation marker, the partition logs, then
+   * topic.json (the commit point). A failure before the commit removes what was made.
+   */
   static async create(directory: BrokerDirectory, name: string, config: TopicConfig, backlog: (t: Topic) => number, clock: Clock): Promise<Topic> {
-    await fs.promises.rm(directory.topicDir(name), { recursive: true, force: true });
-    await fs.promises.mkdir(directory.topicDir(name), { recursive: true });
     const meta: TopicMeta = { format: TOPIC_FORMAT, name, config, createdAt: clock.now() };
-    const topic = await Topic.open(directory, meta, backlog, clock);
+    await directory.beginTopic(name);
+    let topic: Topic | undefined;
     try {
-      await directory.writeTopicMeta(meta);
+      topic = await Topic.open(directory, meta, backlog, clock);
+      await directory.commitTopic(meta);
     } catch (e) {
-      await topic.close(new SluiceError(`topic ${JSON.stringify(name)} could not be created`, ErrorCode.CLOSED), true);
-      await fs.promises.rm(directory.topicDir(name), { recursive: true, force: true });
+      await topic?.close(new SluiceError(`topic ${JSON.stringify(name)} could not be created`, ErrorCode.CLOSED), true);
+      await directory.abandonTopic(name);
       throw e;
     }
     return topic;
   }
-
 
   /** Messages retained in all partitions (what the backlog is when no group consumes the topic). */
   retainedMessages(): number {
