@@ -17,6 +17,7 @@
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { Log, type SyncPolicy } from '../storage/log';
+import { checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { deliveryModels } from './delivery/models';
 import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
 import { checkClock, systemClock, withLongTimers, type Clock } from './time/clock';
@@ -77,17 +78,15 @@ export class Broker {
 
   /** Opens (creating if needed) the broker in `dir`, replaying the group state. */
   static async open(dir: string, options: BrokerOptions = {}): Promise<Broker> {
-    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
-    if (options === null || typeof options !== 'object') throw new TypeError('broker options must be an object');
-    for (const k of Object.keys(options)) if (!BROKER_KEYS.has(k)) throw new TypeError(`unknown broker option ${JSON.stringify(k)}`);
-    const userClock = options.clock === undefined ? systemClock : checkClock(options.clock);
+    if (typeof dir !== 'string') throw new TypeError(`dir must be a string, got ${shown(dir)}`);
+    if (dir.length === 0) throw new RangeError('dir must not be empty');
+    const o = optionsObject(options, 'broker options');
+    checkKeys(o, BROKER_KEYS, 'broker option');
+    const userClock = o.clock === undefined ? systemClock : checkClock(o.clock);
     const clock = withLongTimers(userClock);
-    const groupSync = options.groupSync ?? 'always';
-    if (groupSync !== 'always' && groupSync !== 'interval' && groupSync !== 'none') throw new RangeError(`groupSync must be 'always', 'interval' or 'none'`);
-    const checkpointBytes = options.groupCheckpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
-    if (typeof checkpointBytes !== 'number' || !Number.isSafeInteger(checkpointBytes) || checkpointBytes < 1) {
-      throw new RangeError('groupCheckpointBytes must be a positive integer');
-    }
+    const groupSync = oneOf(o.groupSync, 'groupSync', ['always', 'interval', 'none'] as const, 'always');
+    const groupSyncIntervalMs = o.groupSyncIntervalMs === undefined ? undefined : integer(o.groupSyncIntervalMs, 'groupSyncIntervalMs', 1, 86_400_000);
+    const checkpointBytes = integer(o.groupCheckpointBytes, 'groupCheckpointBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_CHECKPOINT_BYTES);
     const directory = new BrokerDirectory(dir);
     await fs.promises.mkdir(directory.root, { recursive: true });
     const lock = await Log.open(directory.lockDir, { segmentBytes: 65536, sync: 'none' });
@@ -105,7 +104,7 @@ export class Broker {
       groupLog = await GroupStateLog.open(
         directory,
         state,
-        { sync: groupSync, syncIntervalMs: options.groupSyncIntervalMs, checkpointBytes },
+        { sync: groupSync, syncIntervalMs: groupSyncIntervalMs, checkpointBytes },
         meta,
         metas.length > 0,
         clock.now(),

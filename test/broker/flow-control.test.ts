@@ -179,7 +179,7 @@ describe('consumer options', () => {
     const b = await openBroker();
     await b.createTopic('t', SMALL);
     expect(() => b.consumer(null as never)).toThrow(TypeError);
-    expect(() => b.consumer({ group: '', topics: 't' })).toThrow(TypeError);
+    expect(() => b.consumer({ group: '', topics: 't' })).toThrow(RangeError);
     expect(() => b.consumer({ group: 'g', topics: [] })).toThrow(TypeError);
     expect(() => b.consumer({ group: 'g', topics: 't', model: 'queue' as never })).toThrow(RangeError);
     expect(() => b.consumer({ group: 'g', topics: 't', maxInFlight: 0 })).toThrow(RangeError);

@@ -2,7 +2,7 @@
  * The options of consumers and of their poll(), run(), seek(), commit() and pause() calls:
  * types, validation (TypeError for a wrong type, RangeError for a value out of range) and defaults.
  */
-import { duration } from '../../validate';
+import { boolean, checkKeys, duration, integer, oneOf, optionsObject, shown } from '../../validate';
 import type { DeliveryModel } from '../group/group-state';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
@@ -79,10 +79,7 @@ export interface PartitionRef {
 }
 
 export function integerOption(v: unknown, what: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`${what} must be an integer, got ${String(v)}`);
-  if (v < min || v > max) throw new RangeError(`${what} must be between ${min} and ${max}, got ${v}`);
-  return v;
+  return integer(v, what, min, max, dflt);
 }
 
 /** How long close() waits for running handlers by default. */
@@ -130,27 +127,27 @@ export interface NormalizedConsumerOptions {
 const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
 
 export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError('consumer options must be an object');
-  const o = options as ConsumerOptions;
-  for (const k of Object.keys(o)) if (!CONSUMER_KEYS.has(k)) throw new TypeError(`unknown consumer option ${JSON.stringify(k)}`);
-  if (typeof o.group !== 'string' || o.group.length === 0 || o.group.length > 249) throw new TypeError('group must be a string of 1 to 249 characters');
+  if (options === undefined) throw new TypeError('consumer options must be an object, got undefined');
+  const o = optionsObject(options, 'consumer options') as unknown as ConsumerOptions;
+  checkKeys(o, CONSUMER_KEYS, 'consumer option');
+  if (typeof o.group !== 'string') throw new TypeError(`group must be a string, got ${shown(o.group)}`);
+  if (o.group.length === 0 || o.group.length > 249) throw new RangeError(`group must be 1 to 249 characters, got ${o.group.length}`);
   const topics = typeof o.topics === 'string' ? [o.topics] : o.topics;
-  if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) throw new TypeError('topics must be a topic name or a non-empty array of them');
-  const model = o.model ?? 'offset';
-  if (model !== 'offset' && model !== 'ack') throw new RangeError(`model must be 'offset' or 'ack', got ${String(model)}`);
+  if (!Array.isArray(topics) || topics.length === 0 || topics.some((t) => typeof t !== 'string')) throw new TypeError(`topics must be a topic name or a non-empty array of them, got ${shown(o.topics)}`);
+  const model = oneOf(o.model, 'model', ['offset', 'ack'] as const, 'offset');
   const start = o.start ?? 'earliest';
   if (start !== 'earliest' && start !== 'latest') {
     if (start === null || typeof start !== 'object' || typeof start.timestamp !== 'number' || !Number.isSafeInteger(start.timestamp)) {
       throw new TypeError("start must be 'earliest', 'latest' or {timestamp}");
     }
   }
-  if (o.autoCommit !== undefined && typeof o.autoCommit !== 'boolean') throw new TypeError('autoCommit must be a boolean');
+  const autoCommit = boolean(o.autoCommit, 'autoCommit', true);
   return {
     group: o.group,
     topics: [...new Set(topics as string[])],
     model,
     start,
-    autoCommit: o.autoCommit ?? true,
+    autoCommit,
     maxInFlight: integerOption(o.maxInFlight, 'maxInFlight', 1, 1_000_000, 1000),
     visibilityTimeoutMs: integerOption(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 1, 2 ** 31 - 1, 30_000),
     fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, 65536, 1024),

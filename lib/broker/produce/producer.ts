@@ -14,7 +14,7 @@
 import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
 import { byteLength, checkSize } from '../../storage/batch-stager';
 import { encodeHeaders } from '../../storage/record-headers';
-import { optionalDuration } from '../../validate';
+import { checkKeys, optionalDuration, optionsObject } from '../../validate';
 import type { Clock } from '../time/clock';
 import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner } from './partitioner';
 import type { Topic } from '../topic/topic';
@@ -159,6 +159,7 @@ export class Producer {
 
   #partitionOf(t: Topic, m: ProducerMessage, index: number, keyless: () => number): number {
     if (m === null || typeof m !== 'object') throw new TypeError(`message ${index} must be an object {value, key?, headers?, timestamp?, partition?}`);
+    checkMessageFields(m, index);
     const partitions = t.config.partitions;
     if (m.partition !== undefined) {
       if (typeof m.partition !== 'number' || !Number.isInteger(m.partition)) throw new TypeError(`message ${index}: partition must be an integer`);
@@ -223,9 +224,21 @@ function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): voi
   }
 }
 
+/** TypeError for a field a message may not have (a typo would otherwise be silently ignored). */
+function checkMessageFields(m: object, index: number): void {
+  for (const k in m) {
+    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition') {
+      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp and partition)`);
+    }
+  }
+}
+
+const SEND_KEYS = new Set(['timeoutMs']);
+
 function checkSendOptions(options: SendOptions | undefined): number | undefined {
   if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') throw new TypeError('send options must be an object');
-  const t = options.timeoutMs;
+  const o = optionsObject(options, 'send options');
+  checkKeys(o, SEND_KEYS, 'send option');
+  const t = o.timeoutMs;
   return optionalDuration(t, 'timeoutMs');
 }

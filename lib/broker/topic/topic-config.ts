@@ -3,6 +3,9 @@
  * partition is opened with. The normalised config is what topic.json stores.
  */
 import type { LogOptions, SyncPolicy } from '../../storage/log';
+import { checkKeys, integer, oneOf, optionsObject } from '../../validate';
+
+const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
 
 /** Kafka's rule: ASCII letters, digits, '.', '_' and '-', 1 to 249 of them, and not "." or "..". */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -48,41 +51,33 @@ export function checkTopicName(name: unknown): asserts name is string {
   }
 }
 
-function positiveInteger(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`${what} must be an integer, got ${String(v)}`);
-  if (v <= 0 || v > max) throw new RangeError(`${what} must be between 1 and ${max}, got ${v}`);
-  return v;
-}
+/** A segment holds at least 64 KiB and at most 2 GiB - 1 (index positions are 32-bit). */
+const SEGMENT_BYTES_MIN = 65536;
+const SEGMENT_BYTES_MAX = 2 ** 31 - 1;
+/** The smallest message limit: a batch header (61 bytes) and the smallest record (7). */
+const MESSAGE_BYTES_MAX_MIN = 68;
+const SYNC_INTERVAL_MS_MAX = 86_400_000;
 
 function limit(v: unknown, what: string): number | null {
   if (v === undefined || v === null) return null;
-  return positiveInteger(v, what);
+  return integer(v, what, 1, Number.MAX_SAFE_INTEGER);
 }
 
 /** Checks a topic config as given to createTopic and fills in the defaults. */
 export function normalizeTopicConfig(input: unknown): TopicConfig {
-  if (input === undefined) input = {};
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new TypeError('topic config must be an object');
-  const c = input as Record<string, unknown>;
-  for (const k of Object.keys(c)) {
-    if (!KEYS.has(k)) throw new TypeError(`unknown topic option ${JSON.stringify(k)}`);
-  }
-  const sync = c.sync ?? 'interval';
-  if (sync !== 'always' && sync !== 'interval' && sync !== 'none') throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(sync)}`);
+  const c = optionsObject(input, 'topic config');
+  checkKeys(c, KEYS, 'topic option');
+  const segmentBytes = integer(c.segmentBytes, 'segmentBytes', SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX, DEFAULT_SEGMENT_BYTES);
   const config: TopicConfig = {
-    partitions: c.partitions === undefined ? 1 : positiveInteger(c.partitions, 'partitions', PARTITIONS_MAX),
-    sync,
-    syncIntervalMs: c.syncIntervalMs === undefined ? 1000 : positiveInteger(c.syncIntervalMs, 'syncIntervalMs', 86_400_000),
+    partitions: integer(c.partitions, 'partitions', 1, PARTITIONS_MAX, 1),
+    sync: oneOf(c.sync, 'sync', SYNC_POLICIES, 'interval'),
+    syncIntervalMs: integer(c.syncIntervalMs, 'syncIntervalMs', 1, SYNC_INTERVAL_MS_MAX, 1000),
     retentionBytes: limit(c.retentionBytes, 'retentionBytes'),
     retentionMs: limit(c.retentionMs, 'retentionMs'),
     maxBacklog: limit(c.maxBacklog, 'maxBacklog'),
-    segmentBytes: c.segmentBytes === undefined ? DEFAULT_SEGMENT_BYTES : positiveInteger(c.segmentBytes, 'segmentBytes', 2 ** 31 - 1),
-    messageBytesMax: limit(c.messageBytesMax, 'messageBytesMax'),
+    segmentBytes,
+    messageBytesMax: c.messageBytesMax === undefined || c.messageBytesMax === null ? null : integer(c.messageBytesMax, 'messageBytesMax', MESSAGE_BYTES_MAX_MIN, segmentBytes),
   };
-  if (config.segmentBytes < 65536) throw new RangeError('segmentBytes must be at least 64 KiB');
-  if (config.messageBytesMax !== null && (config.messageBytesMax < 68 || config.messageBytesMax > config.segmentBytes)) {
-    throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes');
-  }
   return config;
 }
 
