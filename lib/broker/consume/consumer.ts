@@ -219,6 +219,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
           // Everything before this message is processed (what commit() inside a handler commits).
           cursor.processedOffset = record.offset; // the epoch is current: chunkStale() was just false
           try {
+            msg.decodeValue(); // an undecodable value fails the delivery as a handler error would
             const r = handler(msg) as PromiseLike<unknown> | undefined;
             if (r !== undefined && r !== null && typeof r.then === 'function') {
               await r;
@@ -269,6 +270,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
         }
         if (msg.state !== 'in-flight') continue; // timed out while waiting its turn: redelivered
         try {
+          msg.decodeValue(); // an undecodable value fails the delivery as a handler error would
           const r = handler(msg as unknown as M) as PromiseLike<unknown> | undefined;
           if (r !== undefined && r !== null && typeof r.then === 'function') {
             batch = 1;
