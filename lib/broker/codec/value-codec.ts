@@ -46,7 +46,9 @@
  *   fixext 1, type 0x4d ('M'), data 0, then an array [key0, value0, key1, value1...]   a Map
  * msgpackr has no extension for Map (it writes Maps as plain maps, decoded as objects), so the
  * walk puts a private Substitute in place of each Map, which msgpackr hands to the extension
- * below; -0 gets one too (msgpackr writes it as the integer 0). msgpackr's extensions are
+ * below; -0 gets one too (msgpackr writes it as the integer 0), and so does a plain object with
+ * both an own `constructor` property and a `toJSON` one (msgpackr would call toJSON, taking the
+ * object for a class instance; the substitute writes it as a plain map). msgpackr's extensions are
  * process-wide: a Packr of the application's own decodes type 0x4d as a Map too, and an
  * application extension of type 0x4d would clash with this one.
  */
@@ -69,11 +71,20 @@ export const VALUES_MAX = 1 << 27;
 /** Sluice's extension type for Maps. */
 const MAP_EXT = 0x4d;
 
-/** What the walk puts in place of a value msgpackr would encode wrongly: a Map (its entries, flat) or -0 (null). */
-class Substitute {
-  constructor(readonly entries: unknown[] | null) {}
+const enum Kind {
+  Map,
+  NegativeZero,
+  PlainObject,
 }
-const NEGATIVE_ZERO = new Substitute(null);
+
+/** What the walk puts in place of a value msgpackr would encode wrongly; `entries` are [key0, value0, key1...]. */
+class Substitute {
+  constructor(
+    readonly kind: Kind,
+    readonly entries: unknown[],
+  ) {}
+}
+const NEGATIVE_ZERO = new Substitute(Kind.NegativeZero, []);
 
 interface Allocation {
   target: Uint8Array;
@@ -87,17 +98,31 @@ addExtension({
   // msgpackr calls pack(value, allocateForWrite, pack) for an extension with a pack function:
   // what it allocates it writes as is (this is how its own Date and Set extensions work).
   pack(s: Substitute, allocateForWrite: (bytes: number) => Allocation, pack: (value: unknown) => void): void {
-    if (s.entries === null) {
+    const entries = s.entries;
+    if (s.kind === Kind.NegativeZero) {
       const { target, targetView, position } = allocateForWrite(9);
       target[position] = 0xcb; // float 64
       targetView.setFloat64(position + 1, -0);
-      return;
+    } else if (s.kind === Kind.Map) {
+      const { target, position } = allocateForWrite(3);
+      target[position] = 0xd4; // fixext 1
+      target[position + 1] = MAP_EXT;
+      target[position + 2] = 0;
+      pack(entries);
+    } else {
+      const n = entries.length / 2;
+      const { target, targetView, position } = allocateForWrite(n < 0x10 ? 1 : n < 0x10000 ? 3 : 5);
+      if (n < 0x10) {
+        target[position] = 0x80 | n; // fixmap
+      } else if (n < 0x10000) {
+        target[position] = 0xde; // map 16
+        targetView.setUint16(position + 1, n);
+      } else {
+        target[position] = 0xdf; // map 32
+        targetView.setUint32(position + 1, n);
+      }
+      for (let i = 0; i < entries.length; i++) pack(entries[i]);
     }
-    const { target, position } = allocateForWrite(3);
-    target[position] = 0xd4; // fixext 1
-    target[position + 1] = MAP_EXT;
-    target[position + 2] = 0;
-    pack(s.entries);
   },
   read(entries: unknown): Map<unknown, unknown> {
     if (!Array.isArray(entries) || entries.length % 2 !== 0) throw new Error('a Map extension must be followed by an array of even length');
@@ -231,11 +256,13 @@ function checkObject(v: object, walk: Walk, level: number): unknown {
 function checkPlainObject(o: Record<string, unknown>, walk: Walk, level: number): unknown {
   const keys = Object.keys(o);
   let copy: Record<string, unknown> | undefined;
+  let ownConstructor = false;
   let i = 0;
   try {
     for (; i < keys.length; i++) {
       const k = keys[i];
       if (k === '__proto__') throw new Refusal('a property named __proto__ cannot be encoded');
+      if (k === 'constructor') ownConstructor = true;
       if (!isWellFormed.call(k)) throw new Refusal('a property name with a lone surrogate cannot be encoded');
       const x = o[k];
       const y = check(x, walk, level + 1);
@@ -249,7 +276,16 @@ function checkPlainObject(o: Record<string, unknown>, walk: Walk, level: number)
   for (const s of symbols) {
     if (Object.prototype.propertyIsEnumerable.call(o, s)) throw new Refusal(`a Symbol key (${String(s)}) cannot be encoded`);
   }
-  return copy ?? o;
+  const out = copy ?? o;
+  if (ownConstructor && out.toJSON) {
+    const entries = new Array<unknown>(keys.length * 2);
+    for (let j = 0; j < keys.length; j++) {
+      entries[2 * j] = keys[j];
+      entries[2 * j + 1] = out[keys[j]];
+    }
+    return new Substitute(Kind.PlainObject, entries);
+  }
+  return out;
 }
 
 function checkArray(a: unknown[], walk: Walk, level: number): unknown {
@@ -285,7 +321,7 @@ function checkMap(m: Map<unknown, unknown>, walk: Walk, level: number): Substitu
     if (e instanceof Refusal) e.steps.push(`<entry ${i} ${step}>`);
     throw e;
   }
-  return new Substitute(entries);
+  return new Substitute(Kind.Map, entries);
 }
 
 function checkSet(s: Set<unknown>, walk: Walk, level: number): unknown {
