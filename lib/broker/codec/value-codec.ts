@@ -203,7 +203,9 @@ export function packValue(value: unknown, index: number): Buffer {
 
 /** The value decoded; throws what msgpackr throws for bytes that are not MessagePack it can read. */
 export function unpackValue(bytes: Buffer): unknown {
-  return packr.unpack(bytes);
+  // A Buffer of its own (no copy), because msgpackr caches a DataView on the Buffer it decodes
+  // as an own property, which would show on the message's rawValue.
+  return packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /**
