@@ -27,12 +27,13 @@
  *   (they would come back as plain objects); a property named `__proto__` (msgpackr renames it on
  *   decoding); holes in sparse arrays (they would come back as undefined); strings with lone
  *   surrogates (UTF-8 cannot carry them); BigInts outside 64 bits; circular references; nesting
- *   deeper than DEPTH_MAX; more than VALUES_MAX values in all. A value is checked by one walk that
- *   copies nothing, except the containers on the way to a Map or a -0 (shallow copies, see below).
+ *   deeper than DEPTH_MAX; more than VALUES_MAX parts in all. A value is checked by one walk that
+ *   copies nothing but the entries of Maps and, shallowly, the containers on the way to a Map or a
+ *   -0 (see below).
  *   Non-index properties of arrays and non-enumerable properties are not encoded (as in JSON).
  *
  * Bytes. Standard MessagePack for plain values, so any decoder reads plain objects, arrays,
- * strings and numbers: nil, true/false, int (integers of 32 bits), float 64 (other numbers, -0
+ * strings and numbers: nil, true/false, int (integers from -2^31 to 2^32 - 1), float 64 (other numbers, -0
  * included), str (UTF-8), array, map (plain objects, string keys), bin (Buffer), int 64 / uint 64
  * (BigInt), and the timestamp extension -1 (Date). Beyond that, msgpackr's extensions (its
  * `moreTypes` option) and one of Sluice's own:
@@ -62,11 +63,12 @@ export const MSGPACK = 'msgpack';
 /** Containers nested deeper than this are refused: decoding recurses once per level. */
 export const DEPTH_MAX = 64;
 /**
- * Values (of any kind, every element counted) in one message value, at most: each costs at least
- * a byte, so this is far over any message a Log accepts, and it bounds the walk over a value that
- * references one object many times (a DAG of depth 64 whose nodes are shared has 2^64 paths).
+ * Parts (values of any kind, each element counted) of one message value, at most: each encodes to
+ * at least a byte and no message can exceed a segment (under 2 GiB), so a value with more could
+ * never be stored. It bounds the walk over a value that references one object many times (a DAG
+ * of depth 64 whose nodes are shared has 2^64 paths).
  */
-export const VALUES_MAX = 1 << 27;
+export const VALUES_MAX = 2 ** 31 - 1;
 
 /** Sluice's extension type for Maps. */
 const MAP_EXT = 0x4d;
@@ -327,21 +329,19 @@ function checkMap(m: Map<unknown, unknown>, walk: Walk, level: number): Substitu
 }
 
 function checkSet(s: Set<unknown>, walk: Walk, level: number): unknown {
-  let changed = false;
-  const checked: unknown[] = [];
+  let copy: unknown[] | undefined;
   let i = 0;
   try {
     for (const x of s) {
       const y = check(x, walk, level + 1);
-      if (y !== x) changed = true;
-      checked.push(y);
+      if (y !== x) (copy ??= [...s])[i] = y;
       i++;
     }
   } catch (e) {
     if (e instanceof Refusal) e.steps.push(`<element ${i}>`);
     throw e;
   }
-  return changed ? new Set(checked) : s;
+  return copy === undefined ? s : new Set(copy);
 }
 
 function propertyStep(key: string): string {
