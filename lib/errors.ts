@@ -39,6 +39,12 @@ export const ErrorCode = {
   WRONG_GROUP: 'WRONG_GROUP',
   /** Broker: the partition is not assigned to this consumer. */
   NOT_ASSIGNED: 'NOT_ASSIGNED',
+  /**
+   * Broker: a message value marked `sluice.codec: msgpack` whose bytes do not decode (written by
+   * another client, or by another version); thrown by `msg.value`, and passed to run()'s onError
+   * for a delivery that failed for it (the handler is not called; the message is retried).
+   */
+  UNDECODABLE: 'UNDECODABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

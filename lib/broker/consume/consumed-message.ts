@@ -3,14 +3,17 @@
  * values are zero-copy views of the partition's segment (valid for as long as the message is
  * referenced, even after the broker closes). `value` is decoded on first access when the producer
  * sent a non-byte value (msgpack), and is the stored Buffer otherwise; the codec header is hidden.
+ * A value marked msgpack that does not decode (written by another client) makes `value` throw
+ * UNDECODABLE, on every access.
  *
  * OffsetMessage (offset model) and AckMessage (ack model) add what each model needs. Both are
  * created on the consumer's hot path, so construction only stores references.
  */
+import { ErrorCode, SluiceError } from '../../errors';
 import type { LogRecord, RecordHeader } from '../../storage/log';
 import type { StateConfirm } from '../group/state-confirm';
 import { duration } from '../../validate';
-import { isPacked, unpackValue, userHeaders } from '../codec/value-codec';
+import { CODEC_HEADER, isPacked, MSGPACK, unpackValue, userHeaders } from '../codec/value-codec';
 
 const UNDECODED: unique symbol = Symbol('undecoded');
 
@@ -38,13 +41,34 @@ export abstract class ConsumedMessage {
     return this.record.key;
   }
 
-  /** The value: a Buffer for byte and string values (or null), the decoded value for anything else. */
+  /**
+   * The value: a Buffer for byte and string values (or null), the decoded value for anything else.
+   * Throws UNDECODABLE if the value is marked msgpack but its bytes do not decode.
+   */
   get value(): unknown {
     if (this.#value === UNDECODED) {
       const r = this.record;
-      this.#value = r.value !== null && r.headers.length > 0 && isPacked(r.headers) ? unpackValue(r.value) : r.value;
+      this.#value = r.value !== null && r.headers.length > 0 && isPacked(r.headers) ? this.#decode(r.value) : r.value;
     }
     return this.#value;
+  }
+
+  /** @internal Decodes a packed value now, so that run() can fail its delivery before the handler sees it. */
+  decodeValue(): void {
+    if (this.#value === UNDECODED && this.record.headers.length > 0) void this.value;
+  }
+
+  #decode(bytes: Buffer): unknown {
+    try {
+      return unpackValue(bytes);
+    } catch (e) {
+      const err = new SluiceError(
+        `the value of ${this.topic}/${this.partition}@${this.offset} is marked ${CODEC_HEADER}: ${MSGPACK} but does not decode: ${(e as Error)?.message ?? String(e)}`,
+        ErrorCode.UNDECODABLE,
+      );
+      err.cause = e;
+      throw err;
+    }
   }
 
   /** The stored bytes of the value (msgpack for decoded values). */

@@ -131,6 +131,7 @@ export class AckDelivery implements Delivery, AckHolder {
         }
         if (msg.state !== 'in-flight') continue; // timed out while waiting its turn: redelivered
         try {
+          msg.decodeValue(); // an undecodable value fails the delivery as a handler error would
           const r = handler(msg) as PromiseLike<unknown> | undefined;
           if (r !== undefined && r !== null && typeof r.then === 'function') {
             batch = 1;

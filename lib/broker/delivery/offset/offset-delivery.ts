@@ -496,6 +496,7 @@ export class OffsetDelivery implements Delivery {
           // Everything before this message is processed (what commit() inside a handler commits).
           cursor.processedOffset = record.offset; // the epoch is current: chunkStale() was just false
           try {
+            msg.decodeValue(); // an undecodable value fails the delivery as a handler error would
             const r = handler(msg) as PromiseLike<unknown> | undefined;
             if (r !== undefined && r !== null && typeof r.then === 'function') {
               await r;
