@@ -16,8 +16,8 @@
  */
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
-import { Log, type SyncPolicy } from '../storage/log';
-import { checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
+import { Log, type RecoveryReport, type SyncPolicy } from '../storage/log';
+import { boolean, checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { deliveryModels } from './delivery/models';
 import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
 import { checkClock, systemClock, withLongTimers, type Clock } from './time/clock';
@@ -34,6 +34,11 @@ import type { TopicPartition } from './topic/topic-partition';
 import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
 
 export interface BrokerOptions {
+  /**
+   * Open every partition Log with `repair`: mid-log corruption is truncated instead of failing
+   * the open (the data past it is lost; `broker.recovery` says what was cut where). Default false.
+   */
+  repair?: boolean;
   /** Time for timestamps, timeouts and timers (default: the system clock). */
   clock?: Clock;
   /** Durability of acks and commits (the group-state Log's sync policy). Default 'always'. */
@@ -44,7 +49,17 @@ export interface BrokerOptions {
   groupCheckpointBytes?: number;
 }
 
-const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes']);
+export interface PartitionRecovery extends RecoveryReport {
+  topic: string;
+  partition: number;
+  endOffset: number;
+}
+
+export interface BrokerRecovery {
+  partitions: PartitionRecovery[];
+}
+
+const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes', 'repair']);
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export class Broker {
@@ -87,6 +102,7 @@ export class Broker {
     const groupSync = oneOf(o.groupSync, 'groupSync', ['always', 'interval', 'none'] as const, 'always');
     const groupSyncIntervalMs = o.groupSyncIntervalMs === undefined ? undefined : integer(o.groupSyncIntervalMs, 'groupSyncIntervalMs', 1, 86_400_000);
     const checkpointBytes = integer(o.groupCheckpointBytes, 'groupCheckpointBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_CHECKPOINT_BYTES);
+    const repair = boolean(o.repair, 'repair', false);
     const directory = new BrokerDirectory(dir);
     await fs.promises.mkdir(directory.root, { recursive: true });
     const lock = await Log.open(directory.lockDir, { segmentBytes: 65536, sync: 'none' });
@@ -100,7 +116,7 @@ export class Broker {
       const metas = await directory.loadTopics(checkTopicMeta);
       let broker: Broker | undefined;
       const backlog = (t: Topic): number => broker!.#backlog(t);
-      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock));
+      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair }));
       groupLog = await GroupStateLog.open(
         directory,
         state,
@@ -168,6 +184,19 @@ export class Broker {
 
   get dir(): string {
     return this.#directory.root;
+  }
+
+  /**
+   * What opening found in each partition: the Log's recovery report (bytes truncated, segments
+   * deleted, indexes rebuilt...) with the partition's end offset. After a `repair` open, a
+   * partition whose `bytesTruncated` is non-zero was cut there.
+   */
+  get recovery(): BrokerRecovery {
+    const partitions: PartitionRecovery[] = [];
+    for (const t of [...this.#topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      for (const tp of t.partitions) partitions.push({ topic: t.name, partition: tp.index, endOffset: tp.endOffset, ...tp.recovery });
+    }
+    return { partitions };
   }
 
   get clock(): Clock {

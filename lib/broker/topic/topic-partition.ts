@@ -13,7 +13,7 @@
  * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
  */
 import type { SluiceError } from '../../errors';
-import type { Confirm, ConfirmCallback, Log, LogRecord, Message, ReadOptions, Bytes } from '../../storage/log';
+import type { Confirm, ConfirmCallback, Log, LogRecord, Message, ReadOptions, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription } from '../describe';
 
 /** Something to wake when a partition may have new data. */
@@ -123,6 +123,11 @@ export class TopicPartition {
     const start = this.#log.startOffset;
     this.#log.retain(nowMs);
     return this.#log.startOffset > start;
+  }
+
+  /** What opening the partition's Log found and did (see Log.recovery). */
+  get recovery(): RecoveryReport {
+    return this.#log.recovery;
   }
 
   describe(): PartitionDescription {

@@ -4,7 +4,7 @@
  * every broker open. Lifetime: until the broker closes or deletes it; thread-confined.
  */
 import { ErrorCode, SluiceError } from '../../errors';
-import { Log } from '../../storage/log';
+import { Log, type LogOptions } from '../../storage/log';
 import { BacklogGate } from './backlog-gate';
 import type { BrokerDirectory, TopicMeta } from '../store/broker-directory';
 import { TOPIC_FORMAT } from '../store/broker-directory';
@@ -12,6 +12,12 @@ import type { Clock } from '../time/clock';
 import type { PartitionDescription } from '../describe';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
+
+/** How a topic's partition Logs are opened: `repair` truncates at mid-log corruption (Log's repair). */
+export interface OpenMode {
+  repair?: boolean;
+}
+const CREATE: OpenMode = {};
 
 export class Topic {
   readonly name: string;
@@ -38,8 +44,8 @@ export class Topic {
   }
 
   /** Opens the partition logs of a topic described by `meta`. */
-  static async open(directory: BrokerDirectory, meta: TopicMeta, backlog: (t: Topic) => number, clock: Clock): Promise<Topic> {
-    const options = logOptionsOf(meta.config);
+  static async open(directory: BrokerDirectory, meta: TopicMeta, backlog: (t: Topic) => number, clock: Clock, mode: OpenMode = CREATE): Promise<Topic> {
+    const options: LogOptions = { ...logOptionsOf(meta.config), ...mode };
     const partitions: TopicPartition[] = [];
     try {
       for (let p = 0; p < meta.config.partitions; p++) {
@@ -63,7 +69,7 @@ export class Topic {
     await directory.beginTopic(name);
     let topic: Topic | undefined;
     try {
-      topic = await Topic.open(directory, meta, backlog, clock);
+      topic = await Topic.open(directory, meta, backlog, clock, CREATE);
       await directory.commitTopic(meta);
     } catch (e) {
       await topic?.close(new SluiceError(`topic ${JSON.stringify(name)} could not be created`, ErrorCode.CLOSED), true);
