@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
+import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
 import { Log, type SyncPolicy } from '../storage/log';
 import { AckPartition } from './delivery/ack/ack-delivery';
 import { BrokerDirectory } from './store/broker-directory';
@@ -47,7 +48,7 @@ const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export class Broker {
   readonly #directory: BrokerDirectory;
-  readonly #lock: Log;
+  readonly #lock: DirectoryLock;
   readonly #clock: Clock;
   readonly #topics = new Map<string, Topic>();
   readonly #creating = new Set<string>();
@@ -61,7 +62,7 @@ export class Broker {
   readonly #memberSeq = new Map<string, number>();
   #closing: Promise<void> | undefined;
 
-  private constructor(directory: BrokerDirectory, lock: Log, clock: Clock, state: GroupState, groupLog: GroupStateLog) {
+  private constructor(directory: BrokerDirectory, lock: DirectoryLock, clock: Clock, state: GroupState, groupLog: GroupStateLog) {
     this.#directory = directory;
     this.#lock = lock;
     this.#clock = clock;
@@ -85,7 +86,7 @@ export class Broker {
     }
     const directory = new BrokerDirectory(dir);
     await fs.promises.mkdir(directory.root, { recursive: true });
-    const lock = await Log.open(directory.lockDir, { segmentBytes: 65536, sync: 'none' });
+    const lock = lockDirectory(directory.root, 'broker directory');
     const topics: Topic[] = [];
     try {
       await directory.ensureLayout();
@@ -124,7 +125,7 @@ export class Broker {
       return broker;
     } catch (e) {
       await Promise.allSettled(topics.map((t) => t.close()));
-      await lock.close();
+      lock.release();
       throw e;
     }
   }
@@ -397,7 +398,7 @@ export class Broker {
     }
     for (const t of this.#topics.values()) t.gate.close(closed);
     for (const r of await Promise.allSettled([...this.#topics.values()].map((t) => t.close()))) if (r.status === 'rejected') errors.push(r.reason);
-    await this.#lock.close();
+    this.#lock.release();
     if (errors.length > 0) throw errors[0];
   }
 

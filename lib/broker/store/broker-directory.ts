@@ -1,8 +1,11 @@
 /**
  * The broker's data directory, built and parsed here and nowhere else:
  *
- *   <dir>/lock/                        a small Log held open for the broker's lifetime: its
- *                                      directory lock makes the broker one per data directory
+ *   <dir>/.lock                        flock(2)ed for the broker's lifetime (storage/directory-lock.ts):
+ *                                      one broker per data directory. A lock/ directory (a small Log
+ *                                      that held the lock before 0.1) is left alone: nothing opens
+ *                                      it, and removing it could pull it from under an older broker
+ *                                      still running on the directory; delete it by hand
  *   <dir>/topics/<topic>/topic.json    {format, name, config, createdAt}; written last when a topic
  *                                      is created (the commit point), so a topic directory without
  *                                      it is a creation that crashed and is removed on open
@@ -36,9 +39,6 @@ export class BrokerDirectory {
     this.root = path.resolve(root);
   }
 
-  get lockDir(): string {
-    return path.join(this.root, 'lock');
-  }
   get topicsDir(): string {
     return path.join(this.root, 'topics');
   }
