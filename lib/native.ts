@@ -1,6 +1,8 @@
 /**
- * The only file that loads the compiled addon. Its interface mirrors native/binding/addon.cc and
- * log_binding.cc one to one; lib/storage/log.ts is the typed, validated layer over it.
+ * The only file that loads the compiled addon. Its interface mirrors native/binding/addon.cc,
+ * log_binding.cc and dir_lock_binding.cc one to one (test/unit/binding-shape.test.ts holds it to
+ * that); lib/storage/log.ts is the typed, validated layer over it, lib/limits.ts re-exports the
+ * limits.
  */
 import * as path from 'node:path';
 import { SluiceError } from './errors';
