@@ -4,6 +4,7 @@
       "target_name": "sluice",
       "sources": [
         "native/core/crc32c.cc",
+        "native/core/dir_lock.cc",
         "native/core/fault.cc",
         "native/core/file.cc",
         "native/core/flusher.cc",
@@ -19,6 +20,7 @@
         "native/core/status.cc",
         "native/core/time_index.cc",
         "native/binding/addon.cc",
+        "native/binding/dir_lock_binding.cc",
         "native/binding/errors.cc",
         "native/binding/log_binding.cc"
       ],

@@ -1,6 +1,8 @@
 /**
- * The only file that loads the compiled addon. Its interface mirrors native/binding/addon.cc and
- * log_binding.cc one to one; lib/storage/log.ts is the typed, validated layer over it.
+ * The only file that loads the compiled addon. Its interface mirrors native/binding/addon.cc,
+ * log_binding.cc and dir_lock_binding.cc one to one (test/unit/binding-shape.test.ts holds it to
+ * that); lib/storage/log.ts is the typed, validated layer over it, lib/limits.ts re-exports the
+ * limits.
  */
 import * as path from 'node:path';
 import { SluiceError } from './errors';
@@ -57,10 +59,56 @@ export interface NativeLog {
   simulatePowerLoss(): void;
 }
 
+/** Where each field of a record sits in its RecordSlot::kFields doubles (native/include/sluice/log.h). */
+export interface NativeRecordSlot {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly keyPos: number;
+  readonly keyLen: number;
+  readonly valuePos: number;
+  readonly valueLen: number;
+  readonly headersPos: number;
+  readonly headerCount: number;
+}
+
+/** The engine's bounds (LogOptions in native/include/sluice/log.h, record_batch.h), frozen. */
+export interface NativeLimits {
+  readonly segmentBytesMin: number;
+  readonly segmentBytesMax: number;
+  readonly segmentBytesDefault: number;
+  readonly messageBytesMaxMin: number;
+  readonly messageBytesMaxMax: number;
+  readonly messageBytesMaxDefault: number;
+  readonly batchBytesMaxMin: number;
+  readonly batchBytesMaxDefault: number;
+  readonly indexIntervalBytesDefault: number;
+  readonly populateWindowBytesMin: number;
+  readonly populateWindowBytesMax: number;
+  readonly populateWindowBytesDefault: number;
+  readonly syncIntervalMsMax: number;
+  readonly syncIntervalMsDefault: number;
+  readonly readRecordsMax: number;
+  readonly readHeaderSlots: number;
+  readonly recordSlotFields: number;
+  readonly batchHeaderBytes: number;
+  readonly firstRecordOverheadBytesMax: number;
+  readonly recordSlot: NativeRecordSlot;
+}
+
+/** A held directory lock (native/include/sluice/dir_lock.h). */
+export interface NativeDirectoryLock {
+  /** Drops the lock; idempotent. */
+  release(): void;
+  readonly held: boolean;
+}
+
 export interface NativeAddon {
   init(errorClass: typeof SluiceError): void;
   crc32c(data: Uint8Array, portable?: boolean): number;
   crc32cHardware: boolean;
+  limits: NativeLimits;
+  singleRecordBatchBytes(keyLen: number, valueLen: number, headersLen: number): number;
+  lockDirectory(dir: string, what: string): NativeDirectoryLock;
   armFault?: (kind: 'sync' | 'allocate' | 'write', err: 'EIO' | 'ENOSPC', count: number) => void;
   NativeLog: {
     open(dir: string, options: NativeOpenOptions, onDurable: () => void): Promise<NativeLog>;

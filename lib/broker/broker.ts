@@ -16,7 +16,8 @@
  */
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
-import { Log, type RecoveryReport, type SyncPolicy } from '../storage/log';
+import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
+import type { RecoveryReport, SyncPolicy } from '../storage/log';
 import { boolean, checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { deliveryModels } from './delivery/models';
 import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
@@ -64,7 +65,7 @@ const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export class Broker {
   readonly #directory: BrokerDirectory;
-  readonly #lock: Log;
+  readonly #lock: DirectoryLock;
   readonly #clock: Clock;
   /** The clock is the system clock: the Logs stamp messages themselves. */
   readonly #systemTime: boolean;
@@ -80,7 +81,7 @@ export class Broker {
   readonly #memberSeq = new Map<string, number>();
   #closing: Promise<void> | undefined;
 
-  private constructor(directory: BrokerDirectory, lock: Log, clock: Clock, systemTime: boolean, state: GroupState, groupLog: GroupStateLog) {
+  private constructor(directory: BrokerDirectory, lock: DirectoryLock, clock: Clock, systemTime: boolean, state: GroupState, groupLog: GroupStateLog) {
     this.#directory = directory;
     this.#lock = lock;
     this.#clock = clock;
@@ -105,7 +106,7 @@ export class Broker {
     const repair = boolean(o.repair, 'repair', false);
     const directory = new BrokerDirectory(dir);
     await fs.promises.mkdir(directory.root, { recursive: true });
-    const lock = await Log.open(directory.lockDir, { segmentBytes: 65536, sync: 'none' });
+    const lock = lockDirectory(directory.root, 'broker directory');
     const topics: Topic[] = [];
     let groupLog: GroupStateLog | undefined;
     try {
@@ -133,7 +134,7 @@ export class Broker {
     } catch (e) {
       await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
-      await lock.close();
+      lock.release();
       throw e;
     }
   }
@@ -462,7 +463,7 @@ export class Broker {
     }
     for (const t of this.#topics.values()) t.gate.close(closed);
     for (const r of await Promise.allSettled([...this.#topics.values()].map((t) => t.close(closed, false)))) if (r.status === 'rejected') errors.push(r.reason);
-    await this.#lock.close();
+    this.#lock.release();
     if (errors.length > 0) throw errors[0];
   }
 

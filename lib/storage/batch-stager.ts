@@ -10,7 +10,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
-import { encodeHeaders, singleRecordBatchBytes, type HeadersInput } from './record-headers';
+import { LIMITS, payloadBytesSurelyFitting, singleRecordBatchBytes } from '../limits';
+import { encodeHeaders, type HeadersInput } from './record-headers';
 
 type Bytes = Buffer | Uint8Array | string;
 interface MessageLike {
@@ -58,7 +59,7 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
   let headers: Array<Buffer | undefined> | undefined;
   let times: Float64Array | undefined;
   const sizes = new Int32Array(n);
-  const quickLimit = messageBytesMax - 100; // a value below this cannot make a message too large
+  const quickLimit = payloadBytesSurelyFitting(messageBytesMax);
   for (let i = 0; i < n; i++) {
     const m = messages[i];
     if (m === null || isBytes(m)) {
@@ -141,10 +142,17 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
   return first;
 }
 
-/** TOO_LARGE naming message `index` when it would not fit a batch of messageBytesMax on its own. */
+/**
+ * TOO_LARGE naming message `index` when it would not fit a batch of messageBytesMax on its own.
+ * Calls into native code only for a payload past payloadBytesSurelyFitting.
+ */
 export function checkSize(keyLen: number, valueLen: number, headersLen: number, index: number, messageBytesMax: number): void {
-  const bytes = singleRecordBatchBytes(keyLen, valueLen, headersLen);
+  const payload = Math.max(keyLen, 0) + Math.max(valueLen, 0) + headersLen;
+  if (payload <= payloadBytesSurelyFitting(messageBytesMax)) return;
+  // Past the largest messageBytesMax there is no need for the exact size (nor can a record be encoded).
+  const bytes = payload > LIMITS.messageBytesMaxMax ? payload + LIMITS.batchHeaderBytes : singleRecordBatchBytes(keyLen, valueLen, headersLen);
   if (bytes > messageBytesMax) {
-    throw new SluiceError(`message ${index} takes ${bytes} bytes with its batch header, over messageBytesMax (${messageBytesMax})`, ErrorCode.TOO_LARGE);
+    const more = payload > LIMITS.messageBytesMaxMax ? 'more than ' : '';
+    throw new SluiceError(`message ${index} takes ${more}${bytes} bytes with its batch header, over messageBytesMax (${messageBytesMax})`, ErrorCode.TOO_LARGE);
   }
 }

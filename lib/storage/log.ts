@@ -13,6 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
+import { LIMITS, READ_HEADER_SLOTS, READ_MAX_BYTES_DEFAULT, READ_RECORDS_DEFAULT, READ_RECORDS_MAX, RECORD_SLOT_FIELDS } from '../limits';
 import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
 import { ConfirmQueue } from './confirm-queue';
@@ -115,16 +116,17 @@ export interface RetentionReport {
   bytesDeleted: number;
 }
 
-const MAX_RECORDS_PER_READ = 65536;
-const SLOT_FIELDS = 8;
-const DEFAULT_MAX_BYTES = 1024 * 1024;
-const DEFAULT_MAX_RECORDS = 8192;
-const DEFAULTS = { segmentBytes: 256 * 1024 * 1024, batchBytesMax: 256 * 1024, messageBytesMax: 1024 * 1024 };
+const MAX_RECORDS_PER_READ = READ_RECORDS_MAX;
+const SLOT_FIELDS = RECORD_SLOT_FIELDS;
+const HEADER_SLOTS = READ_HEADER_SLOTS;
+const DEFAULT_MAX_BYTES = READ_MAX_BYTES_DEFAULT;
+const DEFAULT_MAX_RECORDS = READ_RECORDS_DEFAULT;
+const DEFAULTS = { segmentBytes: LIMITS.segmentBytesDefault, batchBytesMax: LIMITS.batchBytesMaxDefault, messageBytesMax: LIMITS.messageBytesMaxDefault };
 
 // Read descriptors, shared by every Log of this thread: reads are synchronous.
-let slots = new Float64Array(2 + SLOT_FIELDS * 1024);
+let slots = new Float64Array(HEADER_SLOTS + SLOT_FIELDS * 1024);
 function slotsFor(records: number): Float64Array {
-  const need = 2 + SLOT_FIELDS * records;
+  const need = HEADER_SLOTS + SLOT_FIELDS * records;
   if (slots.length < need) slots = new Float64Array(need);
   return slots;
 }
@@ -179,14 +181,20 @@ function validateOptions(options: LogOptions): void {
   }
   if (options.syncIntervalMs !== undefined) {
     checkPositiveInteger(options.syncIntervalMs, 'syncIntervalMs');
-    if (options.syncIntervalMs > 86_400_000) throw new RangeError('syncIntervalMs must be at most one day');
+    if (options.syncIntervalMs > LIMITS.syncIntervalMsMax) throw new RangeError('syncIntervalMs must be at most one day');
   }
   const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
   const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
   const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
-  if (segmentBytes < 65536 || segmentBytes > 2 ** 31 - 1) throw new RangeError('segmentBytes must be between 64 KiB and 2 GiB - 1');
-  if (messageBytesMax < 68 || messageBytesMax > segmentBytes) throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes');
-  if (batchBytesMax < 68 || batchBytesMax > messageBytesMax) throw new RangeError('batchBytesMax must be between 68 bytes and messageBytesMax');
+  if (segmentBytes < LIMITS.segmentBytesMin || segmentBytes > LIMITS.segmentBytesMax) throw new RangeError('segmentBytes must be between 64 KiB and 2 GiB - 1');
+  if (messageBytesMax < LIMITS.messageBytesMaxMin || messageBytesMax > Math.min(segmentBytes, LIMITS.messageBytesMaxMax)) {
+    throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes (at most 256 MiB)');
+  }
+  if (batchBytesMax < LIMITS.batchBytesMaxMin || batchBytesMax > messageBytesMax) throw new RangeError('batchBytesMax must be between 68 bytes and messageBytesMax');
+  const populate = options.populateWindowBytes;
+  if (populate !== undefined && (typeof populate !== 'number' || !Number.isSafeInteger(populate) || populate < LIMITS.populateWindowBytesMin || populate > LIMITS.populateWindowBytesMax)) {
+    throw new RangeError('populateWindowBytes must be an integer between 64 KiB and 1 GiB');
+  }
 }
 
 export class Log {
@@ -311,12 +319,14 @@ export class Log {
       if (options.maxRecords !== undefined) maxRecords = Math.min(checkPositiveInteger(options.maxRecords, 'maxRecords'), MAX_RECORDS_PER_READ);
     }
     const s = slotsFor(maxRecords);
-    const n = this.#native.read(offset, maxBytes, s.length === 2 + SLOT_FIELDS * maxRecords ? s : s.subarray(0, 2 + SLOT_FIELDS * maxRecords));
+    const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
+    const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used));
     if (n === 0) return [];
     const view = this.#viewOf(s[0]);
     const ab = view.buffer;
     const out: LogRecord[] = new Array(n);
-    for (let i = 0, p = 2; i < n; i++, p += SLOT_FIELDS) {
+    // Fields by their RECORD_SLOT positions (lib/limits.ts checks them against the addon).
+    for (let i = 0, p = HEADER_SLOTS; i < n; i++, p += SLOT_FIELDS) {
       const keyLen = s[p + 3];
       const valueLen = s[p + 5];
       const headerCount = s[p + 7];

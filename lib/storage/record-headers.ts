@@ -105,11 +105,3 @@ export function decodeHeaders(buf: Buffer, pos: number, count: number): RecordHe
   }
   return out;
 }
-
-/** The bytes a record takes as the first of its batch, batch header included: what the native
- * side compares with messageBytesMax. Lengths are -1 for null. */
-export function singleRecordBatchBytes(keyLen: number, valueLen: number, headersLen: number): number {
-  const body =
-    1 + 1 + 1 + varintSize(keyLen) + Math.max(keyLen, 0) + varintSize(valueLen) + Math.max(valueLen, 0) + (headersLen > 0 ? headersLen : 1);
-  return 61 + varintSize(body) + body;
-}

@@ -4,11 +4,14 @@
 
 #include <napi.h>
 
+#include <cstddef>
+
 namespace sluice::binding {
 
 struct AddonData {
   Napi::FunctionReference error_class;  // lib/errors.ts SluiceError, registered by init()
   Napi::FunctionReference log_class;    // NativeLog
+  Napi::FunctionReference dir_lock_class;  // DirectoryLock (dir_lock_binding.cc)
 };
 
 AddonData* addon_data(Napi::Env env);
@@ -17,6 +20,12 @@ AddonData* addon_data(Napi::Env env);
 Napi::Error make_error(Napi::Env env, const Status& status);
 [[noreturn]] void throw_status(Napi::Env env, const Status& status);
 
+// NativeLog.read(offset, maxBytes, slots) fills slots[0] with the segment's base offset and
+// slots[1] with the next offset, then RecordSlot::kFields doubles per record.
+constexpr size_t kReadHeaderSlots = 2;
+
 Napi::Function init_log_class(Napi::Env env);
+// dir_lock_binding.cc: the lockDirectory function.
+Napi::Function init_dir_lock(Napi::Env env);
 
 }  // namespace sluice::binding

@@ -329,14 +329,14 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     size_t length;
     void* data;
     if (napi_get_typedarray_info(env, info[2], &type, &length, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_float64_array || length < 2 + RecordSlot::kFields) {
+        type != napi_float64_array || length < kReadHeaderSlots + RecordSlot::kFields) {
       throw_type(env, "read needs a Float64Array of slots");
     }
     auto* slots = static_cast<double*>(data);
-    uint32_t max_records = static_cast<uint32_t>(
-        std::min<size_t>((length - 2) / RecordSlot::kFields, LogOptions::kReadRecordsMax));
+    uint32_t max_records = static_cast<uint32_t>(std::min<size_t>(
+        (length - kReadHeaderSlots) / RecordSlot::kFields, LogOptions::kReadRecordsMax));
     auto r = log.read(static_cast<int64_t>(offset), static_cast<uint64_t>(max_bytes), max_records,
-                      slots + 2);
+                      slots + kReadHeaderSlots);
     if (!r.is_ok()) throw_status(env, r.status());
     slots[0] = r.value().segment ? static_cast<double>(r.value().segment->base_offset()) : -1;
     slots[1] = static_cast<double>(r.value().next_offset);

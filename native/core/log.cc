@@ -21,27 +21,29 @@ Status LogOptions::validate() const {
   if (segment_bytes < kSegmentBytesMin || segment_bytes > kSegmentBytesMax) {
     return bad("segmentBytes must be between 64 KiB and 2 GiB - 1");
   }
-  if (message_bytes_max < kHeaderBytes + batch::kMinRecordBytes ||
+  if (message_bytes_max < kMessageBytesMaxMin ||
       message_bytes_max > kMessageBytesMaxMax || message_bytes_max > segment_bytes) {
     return bad("messageBytesMax must be at least 68 bytes, at most 256 MiB and at most segmentBytes");
   }
-  if (batch_bytes_max < kHeaderBytes + batch::kMinRecordBytes ||
+  if (batch_bytes_max < kBatchBytesMaxMin ||
       batch_bytes_max > message_bytes_max) {
     return bad("batchBytesMax must be at least 68 bytes and at most messageBytesMax");
   }
   if (index_interval_bytes == 0 || index_interval_bytes > segment_bytes) {
     return bad("indexIntervalBytes must be between 1 and segmentBytes");
   }
-  if (populate_window_bytes < 64 * 1024 || populate_window_bytes > (1ull << 30)) {
+  if (populate_window_bytes < kPopulateWindowBytesMin ||
+      populate_window_bytes > kPopulateWindowBytesMax) {
     return bad("populateWindowBytes must be between 64 KiB and 1 GiB");
   }
-  if (sync == SyncPolicy::kInterval && (sync_interval_ms == 0 || sync_interval_ms > 86400000)) {
+  if (sync == SyncPolicy::kInterval &&
+      (sync_interval_ms == 0 || sync_interval_ms > kSyncIntervalMsMax)) {
     return bad("syncIntervalMs must be between 1 and 86400000");
   }
   return Status::ok();
 }
 
-Log::Log(std::string dir, LogOptions options, File lock)
+Log::Log(std::string dir, LogOptions options, DirLock lock)
     : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {
   if (options_.write_path == WritePath::kPwrite) {
     staging_.reset(new uint8_t[options_.message_bytes_max]);
@@ -57,15 +59,8 @@ Log::~Log() {
 Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const LogOptions& options) {
   SLUICE_TRY(options.validate());
   SLUICE_TRY(make_dirs(dir));
-  auto lock = File::open(join_path(dir, ".lock"), O_RDWR | O_CREAT);
+  auto lock = DirLock::acquire(dir, "log directory");
   if (!lock.is_ok()) return lock.status();
-  if (::flock(lock.value().fd(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      return Status::error(Code::kLocked, "the log directory " + dir +
-                                              " is already open (in this or another process)");
-    }
-    return Status::io(errno, "flock", lock.value().path());
-  }
   std::unique_ptr<Log> log(new Log(dir, options, std::move(lock.value())));
 
   LogMeta meta;
@@ -308,7 +303,7 @@ Status Log::close() {
     }
     if (result.is_ok()) flusher_->mark_durable(active_->next_offset());
   }
-  (void)lock_.close();
+  (void)lock_.release();
   return result;
 }
 
@@ -323,7 +318,7 @@ void Log::simulate_power_loss() {
     (void)seg->file().truncate(seg->capacity());
   }
   for (const std::string& path : fault::unsynced_entries()) (void)remove_file(path);
-  (void)lock_.close();
+  (void)lock_.release();
 }
 
 size_t Log::segment_index_for(int64_t offset) const {

@@ -13,6 +13,7 @@
  */
 import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
 import { byteLength, checkSize } from '../../storage/batch-stager';
+import { payloadBytesSurelyFitting } from '../../limits';
 import { encodeHeaders } from '../../storage/record-headers';
 import { checkKeys, optionalDuration, optionsObject } from '../../validate';
 import type { Clock } from '../time/clock';
@@ -204,8 +205,7 @@ export class Producer {
 
 /** TOO_LARGE (with the caller's index) for a message its partition's Log would refuse. */
 function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): void {
-  // A value this much under the limit cannot make a message too large (the batch header is 61-70 bytes).
-  const quickLimit = messageBytesMax - 100;
+  const quickLimit = payloadBytesSurelyFitting(messageBytesMax);
   for (let i = 0; i < prepared.length; i++) {
     const m = prepared[i];
     let keyLen = -1;

@@ -6,8 +6,11 @@
  *                                      checkpoint. Its presence says the group state must exist:
  *                                      without a complete generation `groupGeneration` (or the one
  *                                      after it) the open fails with CORRUPT, never starts over
- *   <dir>/lock/                        a small Log held open for the broker's lifetime: its
- *                                      directory lock makes the broker one per data directory
+ *   <dir>/.lock                        flock(2)ed for the broker's lifetime (storage/directory-lock.ts):
+ *                                      one broker per data directory. A lock/ directory (a small Log
+ *                                      that held the lock before 0.1) is left alone: nothing opens
+ *                                      it, and removing it could pull it from under an older broker
+ *                                      still running on the directory; delete it by hand
  *   <dir>/topics/<topic>/.creating     present while createTopic builds the topic: a directory
  *                                      with it and no topic.json is a creation that crashed, and is
  *                                      the only kind of directory open removes
@@ -57,9 +60,6 @@ export class BrokerDirectory {
     this.root = path.resolve(root);
   }
 
-  get lockDir(): string {
-    return path.join(this.root, 'lock');
-  }
   get brokerMetaPath(): string {
     return path.join(this.root, 'broker.json');
   }

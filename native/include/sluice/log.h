@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/dir_lock.h"
 #include "sluice/flusher.h"
 #include "sluice/log_meta.h"
 #include "sluice/record_batch.h"
@@ -49,7 +50,15 @@ struct LogOptions {
   static constexpr uint64_t kSegmentBytesMin = 64 * 1024;
   static constexpr uint64_t kSegmentBytesMax = (1ull << 31) - 1;
   static constexpr uint32_t kMessageBytesMaxMax = 256 * 1024 * 1024;
-  static constexpr uint32_t kReadRecordsMax = 1 << 20;
+  // A batch holds at least its header and one record of the smallest size (68 bytes).
+  static constexpr uint32_t kMessageBytesMaxMin = batch::kHeaderBytes + batch::kMinRecordBytes;
+  static constexpr uint32_t kBatchBytesMaxMin = kMessageBytesMaxMin;
+  static constexpr uint64_t kPopulateWindowBytesMin = 64 * 1024;
+  static constexpr uint64_t kPopulateWindowBytesMax = 1ull << 30;
+  static constexpr uint32_t kSyncIntervalMsMax = 86400000;  // one day
+  // Records one read() call fills at most: 65536 slots of 8 doubles are 4 MiB of descriptors, and
+  // JS builds an object per record, so a larger read would only hold the event loop longer.
+  static constexpr uint32_t kReadRecordsMax = 65536;
 
   uint64_t segment_bytes = 256ull * 1024 * 1024;
   uint32_t index_interval_bytes = 4096;
@@ -157,7 +166,7 @@ class Log {
  private:
   // CLOSED, or OFFSET_OUT_OF_RANGE unless start <= offset <= end.
   Status check_read_offset(int64_t offset) const;
-  Log(std::string dir, LogOptions options, File lock);
+  Log(std::string dir, LogOptions options, DirLock lock);
   Status recover(const LogMeta* meta);  // log_recovery.cc
   Status create_first_segment(int64_t base_offset);
   Status roll();
@@ -167,7 +176,7 @@ class Log {
 
   const std::string dir_;
   const LogOptions options_;
-  File lock_;
+  DirLock lock_;
   std::vector<std::shared_ptr<Segment>> segments_;
   Segment* active_ = nullptr;
   std::unique_ptr<SegmentPreparer> preparer_;

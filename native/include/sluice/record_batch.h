@@ -36,6 +36,11 @@ constexpr uint8_t kMagic = 2;
 // The smallest record: length, attributes, timestampDelta, offsetDelta, keyLength, valueLength,
 // headerCount, one byte each.
 constexpr size_t kMinRecordBytes = 7;
+// The most bytes a record adds to its key, value and encoded headers when it is the first of its
+// batch (both deltas 0): length, keyLength and valueLength varints of up to 5 bytes each,
+// attributes, timestampDelta, offsetDelta, and the header count when there are no headers.
+// Payloads this far under a limit need no exact size (record_size) to be known to fit.
+constexpr size_t kFirstRecordOverheadBytesMax = 5 + 1 + 1 + 1 + 5 + 5 + 1;
 
 namespace field {
 constexpr size_t kBaseOffset = 0, kBatchLength = 8, kLeaderEpoch = 12, kMagic = 16, kCrc = 17,
