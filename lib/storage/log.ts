@@ -24,7 +24,10 @@ export type { HeadersInput, RecordHeader } from './record-headers';
 export type Bytes = Buffer | Uint8Array | string;
 
 export interface LogOptions {
-  /** Capacity of each segment file, preallocated on disk. Default 256 MiB; 64 KiB to 2 GiB - 1. */
+  /**
+   * Capacity of each segment file. Its disk space is reserved as it fills, in steps that double
+   * from 64 KiB to 8 MiB (native/include/sluice/segment.h). Default 256 MiB; 64 KiB to 2 GiB - 1.
+   */
   segmentBytes?: number;
   /** Bytes of log between sparse index entries. Default 4096. */
   indexIntervalBytes?: number;
@@ -117,14 +120,16 @@ export interface RetentionReport {
 
 const MAX_RECORDS_PER_READ = 65536;
 const SLOT_FIELDS = 8;
+// read()'s slots before the records: segment base offset, next offset, end of the records' bytes.
+const SLOT_HEADER = 3;
 const DEFAULT_MAX_BYTES = 1024 * 1024;
 const DEFAULT_MAX_RECORDS = 8192;
 const DEFAULTS = { segmentBytes: 256 * 1024 * 1024, batchBytesMax: 256 * 1024, messageBytesMax: 1024 * 1024 };
 
 // Read descriptors, shared by every Log of this thread: reads are synchronous.
-let slots = new Float64Array(2 + SLOT_FIELDS * 1024);
+let slots = new Float64Array(SLOT_HEADER + SLOT_FIELDS * 1024);
 function slotsFor(records: number): Float64Array {
-  const need = 2 + SLOT_FIELDS * records;
+  const need = SLOT_HEADER + SLOT_FIELDS * records;
   if (slots.length < need) slots = new Float64Array(need);
   return slots;
 }
@@ -204,7 +209,8 @@ export class Log {
   readonly #waitDurable = new ConfirmQueue();
   #active = false;
   #settleScheduled = false;
-  // The segment whose mapping the last read used, and a Buffer over all of it.
+  // The segment whose mapping the last read used, and a Buffer over all of it (which may end before
+  // data appended since: the native side maps the segment afresh when asked for more).
   #viewBase = -1;
   #view: Buffer = Buffer.alloc(0);
   readonly #sealTick = (): void => {
@@ -311,12 +317,12 @@ export class Log {
       if (options.maxRecords !== undefined) maxRecords = Math.min(checkPositiveInteger(options.maxRecords, 'maxRecords'), MAX_RECORDS_PER_READ);
     }
     const s = slotsFor(maxRecords);
-    const n = this.#native.read(offset, maxBytes, s.length === 2 + SLOT_FIELDS * maxRecords ? s : s.subarray(0, 2 + SLOT_FIELDS * maxRecords));
+    const n = this.#native.read(offset, maxBytes, s.length === SLOT_HEADER + SLOT_FIELDS * maxRecords ? s : s.subarray(0, SLOT_HEADER + SLOT_FIELDS * maxRecords));
     if (n === 0) return [];
-    const view = this.#viewOf(s[0]);
+    const view = this.#viewOf(s[0], s[2]);
     const ab = view.buffer;
     const out: LogRecord[] = new Array(n);
-    for (let i = 0, p = 2; i < n; i++, p += SLOT_FIELDS) {
+    for (let i = 0, p = SLOT_HEADER; i < n; i++, p += SLOT_FIELDS) {
       const keyLen = s[p + 3];
       const valueLen = s[p + 5];
       const headerCount = s[p + 7];
@@ -331,9 +337,9 @@ export class Log {
     return out;
   }
 
-  #viewOf(base: number): Buffer {
-    if (base !== this.#viewBase) {
-      this.#view = Buffer.from(this.#native.segmentBuffer(base));
+  #viewOf(base: number, end: number): Buffer {
+    if (base !== this.#viewBase || end > this.#view.length) {
+      this.#view = Buffer.from(this.#native.segmentBuffer(base, end));
       this.#viewBase = base;
     }
     return this.#view;
