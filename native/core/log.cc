@@ -315,6 +315,9 @@ Status Log::close() {
   if (flusher_) flusher_->stop();
   closed_ = true;
   if (result.is_ok() && flusher_ && !flusher_->failed()) {
+    // A step the preparer had yet to take is taken now, so that the file's size follows from its
+    // data alone (advisory: on a full disk the next open reserves it).
+    (void)active_->reserve(reservation_for(active_->size(), active_->capacity()));
     for (auto& seg : segments_) {
       if (seg->synced_end < seg->size()) {
         result = seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path());
