@@ -6,9 +6,9 @@
 // kReserveStepMaxBytes (64 KiB, 128 KiB, ..., 8 MiB, 16 MiB, 24 MiB, ...), never past capacity.
 // The next step is taken once the data comes within half a step of the reservation's end
 // (reservation_for()), by the background preparer thread so that the writer does not wait, or by
-// the writer itself when it catches up. So a segment reserves its data plus between half a step
-// and one and a half steps (at most 12 MiB) ahead, and an idle partition reserves 64 KiB for its
-// active segment plus 64 KiB for the prepared next one. Nothing is ever written past the
+// the writer itself when it catches up. So a segment reserves its data plus at least half of its
+// next step and less than one and a half of its last (at most 12 MiB) ahead, and an idle partition
+// reserves 64 KiB for its active segment plus 64 KiB for the prepared next one. Nothing is ever written past the
 // reservation: a full disk is a NO_SPACE error on the append that needs the next step, never a
 // SIGBUS or a failed write, and appends resume once space is freed.
 //
@@ -18,7 +18,7 @@
 // another from position 0; the bytes after the last batch are zeros, which is how the end of the
 // data is found after a clean shutdown or a crash (an all-zero batch header). Files are never
 // shrunk while mapped; a file found shorter than its data on open is handled by recovery, which
-// gives the last segment its data plus one step again (reserve_for_append()).
+// reserves for the last segment what the rule wants for its data (reserve_for_append()).
 //
 // Threading: the log's writer thread owns everything but `synced_end` and `dir_entry_synced`,
 // which only the flusher thread touches, and the reservation, which the preparer thread may also
