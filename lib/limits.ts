@@ -16,8 +16,9 @@ export const READ_RECORDS_DEFAULT = 8192;
 
 /**
  * The read slot layout: NativeLog.read fills READ_HEADER_SLOTS doubles (the segment's base offset,
- * the next offset), then RECORD_SLOT_FIELDS doubles per record in the order of RECORD_SLOT, which
- * lib/storage/log.ts reads by these literal positions (checked against the addon below, once).
+ * the next offset, the end of the bytes the records lie in), then RECORD_SLOT_FIELDS doubles per
+ * record in the order of RECORD_SLOT, which lib/storage/log.ts reads by these literal positions
+ * (checked against the addon below, once).
  */
 export const READ_HEADER_SLOTS = LIMITS.readHeaderSlots;
 export const RECORD_SLOT_FIELDS = LIMITS.recordSlotFields;

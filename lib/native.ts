@@ -44,8 +44,10 @@ export interface NativeLog {
   append(value: unknown, key?: unknown, timestamp?: number, headers?: Uint8Array): number;
   appendStaged(staging: Buffer, lengths: Int32Array, count: number, timestamps?: Float64Array): number;
   seal(): void;
+  /** slots: [segment base offset, next offset, end of the records' bytes, then 8 per record]. */
   read(offset: number, maxBytes: number, slots: Float64Array): number;
-  segmentBuffer(baseOffset: number): ArrayBuffer;
+  /** The segment's copy-on-write mapping, covering at least [0, end). */
+  segmentBuffer(baseOffset: number, end?: number): ArrayBuffer;
   slice(offset: number, maxBytes: number): NativeSlice | null;
   offsetForTime(timestamp: number): number;
   flush(): number;

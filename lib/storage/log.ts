@@ -25,7 +25,10 @@ export type { HeadersInput, RecordHeader } from './record-headers';
 export type Bytes = Buffer | Uint8Array | string;
 
 export interface LogOptions {
-  /** Capacity of each segment file, preallocated on disk. Default 256 MiB; 64 KiB to 2 GiB - 1. */
+  /**
+   * Capacity of each segment file. Its disk space is reserved as it fills, in steps that double
+   * from 64 KiB to 8 MiB (native/include/sluice/segment.h). Default 256 MiB; 64 KiB to 2 GiB - 1.
+   */
   segmentBytes?: number;
   /** Bytes of log between sparse index entries. Default 4096. */
   indexIntervalBytes?: number;
@@ -212,7 +215,8 @@ export class Log {
   readonly #waitDurable = new ConfirmQueue();
   #active = false;
   #settleScheduled = false;
-  // The segment whose mapping the last read used, and a Buffer over all of it.
+  // The segment whose mapping the last read used, and a Buffer over all of it (which may end before
+  // data appended since: the native side maps the segment afresh when asked for more).
   #viewBase = -1;
   #view: Buffer = Buffer.alloc(0);
   readonly #sealTick = (): void => {
@@ -322,7 +326,7 @@ export class Log {
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
     const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used));
     if (n === 0) return [];
-    const view = this.#viewOf(s[0]);
+    const view = this.#viewOf(s[0], s[2]);
     const ab = view.buffer;
     const out: LogRecord[] = new Array(n);
     // Fields by their RECORD_SLOT positions (lib/limits.ts checks them against the addon).
@@ -341,9 +345,9 @@ export class Log {
     return out;
   }
 
-  #viewOf(base: number): Buffer {
-    if (base !== this.#viewBase) {
-      this.#view = Buffer.from(this.#native.segmentBuffer(base));
+  #viewOf(base: number, end: number): Buffer {
+    if (base !== this.#viewBase || end > this.#view.length) {
+      this.#view = Buffer.from(this.#native.segmentBuffer(base, end));
       this.#viewBase = base;
     }
     return this.#view;

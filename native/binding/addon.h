@@ -20,9 +20,10 @@ AddonData* addon_data(Napi::Env env);
 Napi::Error make_error(Napi::Env env, const Status& status);
 [[noreturn]] void throw_status(Napi::Env env, const Status& status);
 
-// NativeLog.read(offset, maxBytes, slots) fills slots[0] with the segment's base offset and
-// slots[1] with the next offset, then RecordSlot::kFields doubles per record.
-constexpr size_t kReadHeaderSlots = 2;
+// NativeLog.read(offset, maxBytes, slots) fills slots[0] with the segment's base offset,
+// slots[1] with the next offset and slots[2] with the end of the bytes the records lie in (the
+// JS view of the segment must reach it), then RecordSlot::kFields doubles per record.
+constexpr size_t kReadHeaderSlots = 3;
 
 Napi::Function init_log_class(Napi::Env env);
 // dir_lock_binding.cc: the lockDirectory function.

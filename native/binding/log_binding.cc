@@ -318,7 +318,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   }
 
   // read(offset, maxBytes, slots: Float64Array) -> count; slots[0] = segment base offset,
-  // slots[1] = next offset, then RecordSlot::kFields doubles per record.
+  // slots[1] = next offset, slots[2] = the end of the bytes the records lie in (what
+  // segmentBuffer must cover), then RecordSlot::kFields doubles per record.
   Napi::Value Read(const Napi::CallbackInfo& info) {
     napi_env env = info.Env();
     Log& log = live(env);
@@ -340,21 +341,34 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     if (!r.is_ok()) throw_status(env, r.status());
     slots[0] = r.value().segment ? static_cast<double>(r.value().segment->base_offset()) : -1;
     slots[1] = static_cast<double>(r.value().next_offset);
+    // Every record read lies in the segment's sealed data.
+    slots[2] = r.value().segment ? static_cast<double>(r.value().segment->size()) : 0;
     return Napi::Value(env, number(env, r.value().count));
   }
 
-  // segmentBuffer(baseOffset) -> the ArrayBuffer over that segment's copy-on-write mapping.
+  // segmentBuffer(baseOffset, end = 0) -> the ArrayBuffer over that segment's copy-on-write
+  // mapping, covering at least [0, end). The mapping covers the segment's reservation when it was
+  // made; once the data outgrows it, the segment is mapped afresh (views cut from the buffer
+  // before keep the old mapping alive).
   Napi::Value SegmentBuffer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Log& log = live(env);
     int64_t base = static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue());
+    uint64_t end = info.Length() > 1 && info[1].IsNumber()
+                       ? static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue())
+                       : 0;
     auto it = buffers_.find(base);
-    if (it != buffers_.end()) {
+    if (it != buffers_.end() && it->second.size >= end) {
       it->second.stamp = ++buffer_clock_;
       return it->second.ref.Value();
     }
     auto seg = log.segment_at(base);
     if (!seg) throw_status(env, Status::error(Code::kOffsetOutOfRange, "no segment at that offset"));
+    if (end > seg->reserved()) throw_range(env, "end lies past the segment's file");
+    if (it != buffers_.end()) {  // outgrown
+      seg->drop_view_mapping();
+      buffers_.erase(it);
+    }
     auto m = seg->view_mapping();
     if (!m.is_ok()) throw_status(env, m.status());
     // Segments that left the log (retention) lose their cache entry, and so does the oldest entry
@@ -374,7 +388,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     auto ab = Napi::ArrayBuffer::New(
         env, (*hold)->data(), (*hold)->size(),
         [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hold);
-    buffers_.emplace(base, CachedBuffer{Napi::Persistent(ab), ++buffer_clock_});
+    buffers_.emplace(base, CachedBuffer{Napi::Persistent(ab), ++buffer_clock_, (*hold)->size()});
     return ab;
   }
 
@@ -529,6 +543,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   struct CachedBuffer {
     Napi::Reference<Napi::ArrayBuffer> ref;
     uint64_t stamp;
+    uint64_t size;  // bytes of the mapping under it
   };
   std::unordered_map<int64_t, CachedBuffer> buffers_;
   uint64_t buffer_clock_ = 0;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "sluice/assert.h"
 #include "sluice/fault.h"
 
 namespace sluice {
@@ -79,10 +80,11 @@ Status File::truncate(uint64_t size) const {
   return Status::ok();
 }
 
-Status File::allocate(uint64_t size) const {
+Status File::allocate(uint64_t size, uint64_t from) const {
+  SLUICE_ASSERT(from < size, "an empty range to allocate");
   if (int err = fault::take(fault::kAllocate)) return Status::io(err, "fallocate", path_);
   // posix_fallocate falls back to writing zeros where the file system lacks fallocate.
-  int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
+  int err = ::posix_fallocate(fd_, static_cast<off_t>(from), static_cast<off_t>(size - from));
   if (err != 0) return Status::io(err, "fallocate", path_);
   return Status::ok();
 }

@@ -106,14 +106,17 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
     if (write_position_ - batch_position_ + size <= options_.batch_bytes_max &&
         write_position_ + size <= seg->capacity() &&
         seg->next_offset() + batch_count_ - seg->base_offset() < UINT32_MAX) {
+      if (write_position_ + size > reserve_checked_end_) SLUICE_TRY(reserve_for(write_position_ + size));
+      SLUICE_ASSERT(staging_ || write_position_ + size <= seg->reserved(),
+                    "a write through the mapping past the reservation");
       batch::write_record(open_batch() + (write_position_ - batch_position_), r, delta,
                           batch_count_);
       write_position_ += size;
       if (timestamp > batch_max_timestamp_) batch_max_timestamp_ = timestamp;
       // kMmap: keep at least half a window of faulted-in pages ahead of the writer.
       if (!staging_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
-          populated_end_ < seg->capacity()) {
-        uint64_t to = populated_end_ + options_.populate_window_bytes / 2;
+          populated_end_ < seg->reserved()) {
+        uint64_t to = std::min(populated_end_ + options_.populate_window_bytes / 2, seg->reserved());
         preparer_->populate(seg->mapping(), populated_end_, to);
         populated_end_ = to;
       }
@@ -134,6 +137,9 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
     if (!roll_error_.is_ok()) return roll_error_;
     seg = active_;
   }
+  const uint64_t end = write_position_ + kHeaderBytes + size;
+  if (end > reserve_checked_end_) SLUICE_TRY(reserve_for(end));
+  SLUICE_ASSERT(staging_ || end <= seg->reserved(), "a write through the mapping past the reservation");
   batch_position_ = write_position_;
   batch_base_timestamp_ = timestamp;
   batch_max_timestamp_ = timestamp;
@@ -154,6 +160,7 @@ Status Log::seal() {
   h.records_count = batch_count_;
   h.base_timestamp = batch_base_timestamp_;
   h.max_timestamp = batch_max_timestamp_;
+  SLUICE_ASSERT(write_position_ <= seg->reserved(), "a batch past the reservation");
   uint8_t* p = open_batch();
   batch::seal(p, h);
   if (staging_) {
@@ -202,15 +209,17 @@ Status Log::create_first_segment(int64_t base_offset) {
   std::string path = join_path(dir_, segment_file_name(base_offset, kLogSuffix));
   auto f = File::open(path, O_RDWR | O_CREAT | O_TRUNC);
   if (!f.is_ok()) return f.status();
-  SLUICE_TRY(f.value().allocate(options_.segment_bytes));
+  const uint64_t reserved = reservation_for(0, options_.segment_bytes);
+  SLUICE_TRY(f.value().allocate(reserved));
   auto m = Mapping::map(f.value(), options_.segment_bytes, Mapping::Access::kReadWrite);
   if (!m.is_ok()) return m.status();
-  auto seg = std::make_shared<Segment>(dir_, base_offset, std::move(f.value()), m.value());
+  auto seg = std::make_shared<Segment>(dir_, base_offset, std::move(f.value()), m.value(), reserved);
   seg->dir_entry_synced = false;
   segments_.push_back(seg);
   active_ = seg.get();
   write_position_ = batch_position_ = 0;
   populated_end_ = 0;
+  reserve_asked_ = reserve_checked_end_ = 0;
   return Status::ok();
 }
 
@@ -220,20 +229,38 @@ Status Log::roll() {
   auto prepared = preparer_->take(join_path(dir_, segment_file_name(base, kLogSuffix)));
   if (!prepared.is_ok()) return prepared.status();
   auto seg = std::make_shared<Segment>(dir_, base, std::move(prepared.value().file),
-                                       prepared.value().mapping);
+                                       prepared.value().mapping, prepared.value().reserved);
   seg->dir_entry_synced = false;
   active_->on_roll();
   flusher_->submit_sync(segments_.back(), active_->size(), active_->next_offset(), true, true);
   segments_.push_back(seg);
   active_ = seg.get();
   write_position_ = batch_position_ = 0;
-  populated_end_ = options_.populate_window_bytes;
+  populated_end_ = std::min(options_.populate_window_bytes, seg->reserved());
+  reserve_asked_ = reserve_checked_end_ = 0;
   if (options_.retention_bytes >= 0 || options_.retention_ms >= 0) {
     struct timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
     auto r = retain(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     if (!r.is_ok()) return r.status();
   }
+  return Status::ok();
+}
+
+Status Log::reserve_for(uint64_t end) {
+  Segment* seg = active_;
+  const uint64_t capacity = seg->capacity();
+  const uint64_t wanted = reservation_for(end, capacity);
+  reserve_asked_ = std::max(reserve_asked_, seg->reserved());
+  if (end > seg->reserved()) {
+    // The writer caught up with the preparer: reserve now, the step ahead included.
+    SLUICE_TRY(seg->reserve(wanted));
+  } else if (wanted > reserve_asked_) {
+    preparer_->reserve(segments_.back(), wanted);
+  }
+  reserve_asked_ = std::max(reserve_asked_, wanted);
+  reserve_checked_end_ = std::min(seg->reserved(), reservation_due_at(reserve_asked_, capacity));
+  SLUICE_ASSERT(reserve_checked_end_ >= end, "a reservation short of the write");
   return Status::ok();
 }
 
@@ -283,6 +310,9 @@ Status Log::close() {
   if (flusher_) flusher_->stop();
   closed_ = true;
   if (result.is_ok() && flusher_ && !flusher_->failed()) {
+    // A step the preparer had yet to take is taken now, so that the file's size follows from its
+    // data alone (advisory: on a full disk the next open reserves it).
+    (void)active_->reserve(reservation_for(active_->size(), active_->capacity()));
     for (auto& seg : segments_) {
       if (seg->synced_end < seg->size()) {
         result = seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path());
@@ -315,7 +345,7 @@ void Log::simulate_power_loss() {
   for (auto& seg : segments_) {
     // Zeroing through the file (not the mapping) drops the page-cache copies as a power cut would.
     (void)seg->file().truncate(seg->synced_end);
-    (void)seg->file().truncate(seg->capacity());
+    (void)seg->file().truncate(seg->reserved());
   }
   for (const std::string& path : fault::unsynced_entries()) (void)remove_file(path);
   (void)lock_.release();

@@ -8,7 +8,8 @@
 //     tail, truncated (later segments, which cannot be durable either, are deleted);
 //   - a valid batch follows, or the data was below the recovery point: corruption, reported with
 //     the file and position, unless the `repair` option asks for truncation there.
-// The last segment is then given its full capacity again, with zeros after the data.
+// The last segment then reserves its data plus the growth step ahead (segment.h), with zeros after
+// the data.
 #include <fcntl.h>
 
 #include <algorithm>
@@ -140,8 +141,8 @@ Status Log::recover(const LogMeta* meta) {
       return Status::corrupt("segment file is larger than 2 GiB", path, 0);
     }
     if (size == 0) {  // nothing to lose: give it room so that it can be mapped
-      SLUICE_TRY(file.value().allocate(options_.segment_bytes));
-      size = options_.segment_bytes;
+      size = reservation_for(0, options_.segment_bytes);
+      SLUICE_TRY(file.value().allocate(size));
     }
     auto map = Mapping::map(file.value(), size, Mapping::Access::kReadOnly);
     if (!map.is_ok()) return map.status();
@@ -208,22 +209,14 @@ Status Log::recover(const LogMeta* meta) {
     }
     if (last) {
       // The active segment: zero whatever lies past the data (an unsealed batch, a torn one) and
-      // give it its full capacity before mapping it writable.
+      // reserve the data plus a step before mapping its full capacity writable.
       const uint64_t data_end = seg->size();
       const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, data_end);
       if (!loaded) {
         report.bytes_truncated += leftover_bytes(seg->data(), data_end, size,
                                                  options_.message_bytes_max);
       }
-      if (!loaded || size != capacity) {
-        seg->replace_mapping(nullptr);
-        SLUICE_TRY(seg->file().truncate(data_end));
-        SLUICE_TRY(seg->file().allocate(capacity));
-      }
-      seg->replace_mapping(nullptr);
-      auto writable = Mapping::map(seg->file(), capacity, Mapping::Access::kReadWrite);
-      if (!writable.is_ok()) return writable.status();
-      seg->replace_mapping(writable.value());
+      SLUICE_TRY(seg->reserve_for_append(capacity, loaded));
     }
     if (loaded) {
       seg->synced_end = seg->size();  // durable already: no need to sync it below

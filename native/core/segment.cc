@@ -35,15 +35,67 @@ bool parse_segment_file_name(const std::string& name, const char* suffix, int64_
   return true;
 }
 
+uint64_t reserve_step(uint64_t reserved) {
+  return std::min(std::max(reserved, kReserveStepMinBytes), kReserveStepMaxBytes);
+}
+
+uint64_t reservation_for(uint64_t end, uint64_t capacity) {
+  SLUICE_ASSERT(end <= capacity, "data past the segment's capacity");
+  uint64_t r = std::min(kReserveStepMinBytes, capacity);
+  while (r < capacity && end + reserve_step(r) / 2 > r) r = std::min(capacity, r + reserve_step(r));
+  return r;
+}
+
+uint64_t reservation_due_at(uint64_t reserved, uint64_t capacity) {
+  if (reserved >= capacity) return capacity;
+  uint64_t half = reserve_step(reserved) / 2;
+  return reserved > half ? reserved - half : 0;
+}
+
 Segment::Segment(const std::string& dir, int64_t base_offset, File file,
                  std::shared_ptr<Mapping> mapping)
+    : Segment(dir, base_offset, std::move(file), mapping, mapping->size()) {}
+
+Segment::Segment(const std::string& dir, int64_t base_offset, File file,
+                 std::shared_ptr<Mapping> mapping, uint64_t reserved)
     : base_offset_(base_offset),
       file_(std::move(file)),
       mapping_(std::move(mapping)),
       index_path_(join_path(dir, segment_file_name(base_offset, kIndexSuffix))),
       time_index_path_(join_path(dir, segment_file_name(base_offset, kTimeIndexSuffix))),
+      reserved_(reserved),
       next_offset_(base_offset),
-      verified_next_offset_(base_offset) {}
+      verified_next_offset_(base_offset) {
+  SLUICE_ASSERT(reserved_.load() <= mapping_->size(), "a reservation past the mapping");
+}
+
+Status Segment::reserve(uint64_t size) {
+  std::lock_guard<std::mutex> lock(reserve_mutex_);
+  const uint64_t from = reserved_.load(std::memory_order_relaxed);
+  if (size <= from) return Status::ok();
+  SLUICE_ASSERT(size <= capacity(), "a reservation past the segment's capacity");
+  SLUICE_TRY(file_.allocate(size, from));
+  reserved_.store(size, std::memory_order_release);
+  return Status::ok();
+}
+
+Status Segment::reserve_for_append(uint64_t capacity, bool tail_is_zeros) {
+  const uint64_t wanted = reservation_for(size_, capacity);
+  auto file_size = file_.size();
+  if (!file_size.is_ok()) return file_size.status();
+  if (!tail_is_zeros || file_size.value() != wanted) {
+    mapping_.reset();
+    view_mapping_.reset();
+    SLUICE_TRY(file_.truncate(size_));
+    SLUICE_TRY(file_.allocate(wanted));
+  }
+  mapping_.reset();
+  auto writable = Mapping::map(file_, capacity, Mapping::Access::kReadWrite);
+  if (!writable.is_ok()) return writable.status();
+  mapping_ = std::move(writable.value());
+  reserved_.store(wanted, std::memory_order_release);
+  return Status::ok();
+}
 
 void Segment::on_batch_sealed(uint64_t position, const batch::Header& h,
                               uint32_t index_interval_bytes) {
@@ -94,7 +146,7 @@ Result<uint64_t> Segment::find_batch(int64_t offset) const {
 }
 
 batch::Check Segment::scan(uint64_t limit, uint32_t index_interval_bytes, bool verify_crc) {
-  if (limit > capacity()) limit = capacity();
+  if (limit > reserved()) limit = reserved();  // never a page past the file's end
   const uint8_t* d = data();
   while (true) {
     uint64_t pos = size_;
@@ -126,7 +178,7 @@ void Segment::truncate_to(uint64_t position, int64_t next_offset) {
 
 Result<std::shared_ptr<Mapping>> Segment::view_mapping() {
   if (!view_mapping_) {
-    auto m = Mapping::map(file_, capacity(), Mapping::Access::kCopyOnWrite);
+    auto m = Mapping::map(file_, reserved(), Mapping::Access::kCopyOnWrite);
     if (!m.is_ok()) return m.status();
     view_mapping_ = std::move(m.value());
   }
@@ -150,7 +202,7 @@ bool Segment::load_indexes() {
 
 bool Segment::resume_from_indexes(uint64_t limit) {
   SLUICE_ASSERT(size_ == 0 && next_offset_ == base_offset_, "resume needs a fresh segment");
-  if (limit > capacity()) limit = capacity();
+  if (limit > reserved()) limit = reserved();  // never a page past the file's end
   if (index_.empty()) return time_index_.size() <= 1;  // a one-batch segment may have a roll entry
   const OffsetIndex::Entry last = index_.entries().back();
   if (last.position + batch::kHeaderBytes > limit) return false;

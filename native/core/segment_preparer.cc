@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sluice {
@@ -23,16 +24,18 @@ void SegmentPreparer::start() { thread_ = std::thread([this] { run(); }); }
 Status SegmentPreparer::prepare_one(Prepared* out) {
   auto f = File::open(path_, O_RDWR | O_CREAT | O_TRUNC);
   if (!f.is_ok()) return f.status();
-  Status s = f.value().allocate(capacity_);
+  const uint64_t reserved = reservation_for(0, capacity_);
+  Status s = f.value().allocate(reserved);
   if (!s.is_ok()) {
     (void)remove_file(path_);  // give the space back
     return s;
   }
   auto m = Mapping::map(f.value(), capacity_, Mapping::Access::kReadWrite);
   if (!m.is_ok()) return m.status();
-  m.value()->populate(0, populate_bytes_);
+  m.value()->populate(0, std::min(populate_bytes_, reserved));
   out->file = std::move(f.value());
   out->mapping = std::move(m.value());
+  out->reserved = reserved;
   return Status::ok();
 }
 
@@ -41,9 +44,19 @@ void SegmentPreparer::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     cv_.wait(lock, [this] {
-      return stopping_ || !populate_.empty() || (wanted_ && !ready_ && error_.is_ok());
+      return stopping_ || !reserve_.empty() || !populate_.empty() ||
+             (wanted_ && !ready_ && error_.is_ok());
     });
     if (stopping_) return;
+    if (!reserve_.empty()) {
+      ReserveRequest r = std::move(reserve_.front());
+      reserve_.pop_front();
+      lock.unlock();
+      (void)r.segment->reserve(r.size);  // on failure the writer reserves, and reports, itself
+      r.segment.reset();
+      lock.lock();
+      continue;
+    }
     if (!populate_.empty()) {
       PopulateRequest r = std::move(populate_.front());
       populate_.pop_front();
@@ -69,6 +82,7 @@ void SegmentPreparer::run() {
 
 Result<SegmentPreparer::Prepared> SegmentPreparer::take(const std::string& final_path) {
   std::unique_lock<std::mutex> lock(mutex_);
+  reserve_.clear();  // they are for the segment the writer leaves
   wanted_ = true;
   cv_.notify_all();
   cv_.wait(lock, [this] { return ready_ || !error_.is_ok() || stopping_; });
@@ -95,6 +109,12 @@ Result<SegmentPreparer::Prepared> SegmentPreparer::take(const std::string& final
   return p;
 }
 
+void SegmentPreparer::reserve(std::shared_ptr<Segment> segment, uint64_t size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reserve_.push_back({std::move(segment), size});
+  cv_.notify_all();
+}
+
 void SegmentPreparer::populate(std::shared_ptr<Mapping> mapping, uint64_t from, uint64_t to) {
   std::lock_guard<std::mutex> lock(mutex_);
   populate_.push_back({std::move(mapping), from, to});
@@ -115,6 +135,7 @@ void SegmentPreparer::stop() {
     ready_ = false;
   }
   populate_.clear();
+  reserve_.clear();
   (void)remove_file(path_);
 }
 

@@ -181,7 +181,7 @@ TEST(truncates_a_tail_cut_short_by_the_file_size) {
   REQUIRE_OK(r.open(image.path()));
   CHECK_EQ(r->end_offset(), 30);
   CHECK(reads_back(*r.log, 0));
-  append_n(*r.log, 30, 40);  // the segment has its full capacity again
+  append_n(*r.log, 30, 40);  // the segment reserves its data plus a step again
   CHECK_OK(r->close());
 }
 

@@ -1,15 +1,18 @@
-// The segment preparer: files prepared ahead at full capacity and renamed on take(), a full disk
-// reported once and retried on the next take(), a failed rename, populate requests, and stop()
-// leaving no prepared file behind.
+// The segment preparer: files prepared ahead with their first reservation step and renamed on
+// take(), a full disk reported once and retried on the next take(), a failed rename, reservation
+// requests (served, a failed one changing nothing), populate requests, and stop() leaving no
+// prepared file behind.
 #include "sluice/segment_preparer.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
 
 #include "sluice/fault.h"
+#include "sluice/segment.h"
 #include "test.h"
 
 using namespace sluice;
@@ -23,7 +26,7 @@ bool exists(const std::string& path) {
 }
 }  // namespace
 
-TEST(take_renames_a_prepared_file_of_full_capacity) {
+TEST(take_renames_a_prepared_file_of_one_step) {
   sluice_test::TempDir dir;
   SegmentPreparer prep(dir.path(), kCapacity, 8192);
   CHECK_EQ(prep.path(), dir.file(SegmentPreparer::kFileName));
@@ -34,7 +37,8 @@ TEST(take_renames_a_prepared_file_of_full_capacity) {
     REQUIRE_OK(p);
     CHECK(exists(final_path));
     CHECK_EQ(p.value().file.path(), final_path);
-    CHECK_EQ(p.value().file.size().value(), kCapacity);
+    CHECK_EQ(p.value().file.size().value(), kCapacity);  // the first step is the whole segment
+    CHECK_EQ(p.value().reserved, kCapacity);
     REQUIRE(p.value().mapping != nullptr);
     CHECK_EQ(p.value().mapping->size(), kCapacity);
     // Writable through the mapping, zero-filled.
@@ -44,6 +48,54 @@ TEST(take_renames_a_prepared_file_of_full_capacity) {
   prep.stop();
   CHECK(!exists(prep.path()));  // the one prepared ahead is removed
   prep.stop();
+}
+
+TEST(a_large_segment_is_prepared_with_its_first_step_only) {
+  sluice_test::TempDir dir;
+  const uint64_t capacity = 64ull * 1024 * 1024;
+  SegmentPreparer prep(dir.path(), capacity, 1024 * 1024);
+  prep.start();
+  auto p = prep.take(dir.file("big.log"));
+  REQUIRE_OK(p);
+  CHECK_EQ(p.value().reserved, kReserveStepMinBytes);
+  CHECK_EQ(p.value().file.size().value(), kReserveStepMinBytes);
+  struct stat st;
+  REQUIRE(::stat(dir.file("big.log").c_str(), &st) == 0);
+  CHECK_LE(static_cast<uint64_t>(st.st_blocks) * 512, 2 * kReserveStepMinBytes);
+  CHECK_EQ(p.value().mapping->size(), capacity);  // the writer's mapping covers the capacity
+  p.value().mapping->data()[kReserveStepMinBytes - 1] = 1;  // usable below the reservation
+  prep.stop();
+}
+
+TEST(reservation_requests_are_served_and_a_failed_one_changes_nothing) {
+  sluice_test::TempDir dir;
+  const uint64_t capacity = 1024 * 1024;
+  SegmentPreparer prep(dir.path(), capacity, 0);
+  prep.start();
+  auto p = prep.take(dir.file(segment_file_name(0, kLogSuffix)));
+  REQUIRE_OK(p);
+  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(p.value().file),
+                                       p.value().mapping, p.value().reserved);
+  std::weak_ptr<Segment> weak = seg;
+  // Once the next file is prepared the thread is idle, so the armed failure is the request's.
+  struct stat st;
+  for (int i = 0; i < 20000 && !(::stat(prep.path().c_str(), &st) == 0 &&
+                                 static_cast<uint64_t>(st.st_size) == kReserveStepMinBytes);
+       i++) {
+    ::usleep(1000);
+  }
+  fault::arm(fault::kAllocate, ENOSPC, 1);
+  prep.reserve(seg, 128 * 1024);  // fails: the writer would meet the full disk itself
+  prep.reserve(seg, 256 * 1024);
+  for (int i = 0; i < 20000 && seg->reserved() < 256 * 1024; i++) ::usleep(1000);
+  CHECK_EQ(seg->reserved(), 256u * 1024);
+  CHECK_EQ(seg->file().size().value(), 256u * 1024);
+  CHECK_EQ(fault::take(fault::kAllocate), 0);  // the armed failure was consumed
+  prep.reserve(seg, 64 * 1024);  // smaller than the reservation: nothing to do
+  prep.stop();
+  CHECK_EQ(seg->reserved(), 256u * 1024);
+  seg.reset();
+  CHECK(weak.expired());  // requests do not keep their segment alive
 }
 
 TEST(a_full_disk_is_reported_once_then_retried) {

@@ -12,7 +12,9 @@
  * succeed with a contiguous run of the records appended, or reject with CORRUPT naming the file.
  * Where recovery's contract (native/core/log_recovery.cc) decides which, the test checks that too:
  * lost data below the recovery point or after a clean shutdown is CORRUPT, lost data above it is a
- * torn tail, and a file cut exactly at the end of its data loses nothing.
+ * torn tail, and a file cut exactly at the end of its data loses nothing. The active segment of a
+ * log with 1 MiB segments is cut the same way: its file (reserved in steps, segment.h) is shorter
+ * than the segment's capacity, which the writer maps whole.
  */
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -28,6 +30,8 @@ import { type Expected } from '../helpers/crashed-log';
 const OPENER = path.join(__dirname, '..', 'helpers', 'crash-open.cjs');
 const SEGMENT_BYTES = 64 * 1024;
 const OPTIONS: LogOptions = { segmentBytes: SEGMENT_BYTES, indexIntervalBytes: 1024 };
+// Segments that reserve their space in steps: files shorter than their capacity.
+const GROWING: LogOptions = { segmentBytes: 16 * SEGMENT_BYTES, indexIntervalBytes: 1024 };
 
 type Outcome =
   | { dir: string; ok: true; endOffset: number; startOffset: number; texts: string[]; appendedAt: number; recovery: Record<string, unknown> }
@@ -71,14 +75,14 @@ function openInChild(dirs: string[], options: LogOptions): Promise<ChildResult> 
 type State = 'clean' | 'unclean' | 'no meta';
 
 /** A log of three segments in the given state, and what was appended to it. */
-async function makeLog(seed: number, state: State): Promise<{ dir: string; expected: Expected[] }> {
+async function makeLog(seed: number, state: State, options = OPTIONS, tailGroups = 12): Promise<{ dir: string; expected: Expected[] }> {
   const rng = prng(seed);
   const clock = { now: 1_700_000_000_000 };
   const expected: Expected[] = [];
   const dir = tmpDir();
-  const log = await Log.open(dir, OPTIONS);
+  const log = await Log.open(dir, options);
   while (log.stats().segments < 3) appendGroups(log, rng, clock, 1, 2000, expected);
-  appendGroups(log, rng, clock, 12, 300, expected);
+  appendGroups(log, rng, clock, tailGroups, 300, expected);
   if (state === 'unclean') {
     await log.flush();
     const snapshot = tmpDir();
@@ -101,6 +105,68 @@ function shortLengths(batches: ReturnType<typeof batchesOf>): number[] {
   return [...new Set(all)].filter((n) => n >= 0 && n <= last.end).sort((a, b) => a - b);
 }
 
+/** Cuts segment `target` of a log in `state` to each of shortLengths() and checks every open. */
+async function cutAndCheck(seed: number, state: State, target: number, name: string, options: LogOptions, tailGroups?: number): Promise<void> {
+  const { dir: source, expected } = await makeLog(seed, state, options, tailGroups);
+  const segs = segmentsOf(source);
+  expect(segs.length).toBe(3);
+  const victim = segs[target];
+  const batches = batchesOf(fs.readFileSync(victim.log));
+  if (options.segmentBytes! > SEGMENT_BYTES) {
+    // A file that grew past its first step and is still shorter than its capacity.
+    expect(fs.statSync(victim.log).size).toBeGreaterThan(64 * 1024);
+    expect(fs.statSync(victim.log).size).toBeLessThan(options.segmentBytes!);
+  }
+  const work = tmpDir();
+  const cases: { dir: string; L: number; file: string }[] = [];
+  for (const L of shortLengths(batches)) {
+    const dir = path.join(work, `cut-${L}`);
+    copyDir(source, dir);
+    const file = path.join(dir, path.basename(victim.log));
+    fs.truncateSync(file, L);
+    cases.push({ dir, L, file });
+  }
+  const result = await openInChild(
+    cases.map((c) => c.dir),
+    options,
+  );
+  expect(result.signal, `the opener died of ${result.signal} in ${result.lastBegun}`).toBe(null);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+
+  const dataEnd = batches[batches.length - 1].end;
+  for (const { dir, L, file } of cases) {
+    const what = `${name} cut to ${L} bytes (data ends at ${dataEnd}), ${state}`;
+    const outcome = result.outcomes.get(dir);
+    expect(outcome, `${what}: no outcome`).toBeDefined();
+    if (!outcome!.ok) {
+      expect(outcome!.code, `${what}: ${outcome!.message}`).toBe('CORRUPT');
+      expect(outcome!.path, what).toBe(file);
+      expect(typeof outcome!.position, what).toBe('number');
+    } else {
+      // Whatever opened holds a contiguous run of what was appended, from the start.
+      expect(outcome!.startOffset, what).toBe(0);
+      expect(outcome!.texts, what).toEqual(expected.slice(0, outcome!.endOffset).map(textHash));
+      expect(outcome!.appendedAt, what).toBe(outcome!.endOffset);
+    }
+
+    // What recovery's contract says for this cut.
+    const whole = batches.filter((b) => b.end <= L);
+    const survivors = whole.length === 0 ? victim.base : whole[whole.length - 1].nextOffset;
+    const lost = L < dataEnd;
+    const trusted = target < 2 ? state !== 'no meta' : state === 'clean';
+    if (!lost) {
+      expect(outcome!.ok, `${what}: nothing was lost but open failed`).toBe(true);
+      if (outcome!.ok) expect(outcome!.endOffset, what).toBe(expected.length);
+    } else if (trusted) {
+      expect(outcome!.ok, `${what}: data known durable was lost, yet open succeeded`).toBe(false);
+    } else {
+      expect(outcome!.ok, `${what}: a torn tail past the recovery point should be truncated`).toBe(true);
+      if (outcome!.ok) expect(outcome!.endOffset, what).toBe(survivors);
+    }
+  }
+}
+
 describe('short files never SIGBUS', () => {
   const seed = testSeed('short-files-never-sigbus');
 
@@ -108,61 +174,16 @@ describe('short files never SIGBUS', () => {
     for (const target of [0, 1, 2]) {
       const name = ['the first sealed segment', 'the middle sealed segment', 'the active segment'][target];
       it(`opens or reports CORRUPT, never crashes, when ${name} is cut short (${state})`, async () => {
-        const { dir: source, expected } = await makeLog(seed, state);
-        const segs = segmentsOf(source);
-        expect(segs.length).toBe(3);
-        const victim = segs[target];
-        const batches = batchesOf(fs.readFileSync(victim.log));
-        const work = tmpDir();
-        const cases: { dir: string; L: number; file: string }[] = [];
-        for (const L of shortLengths(batches)) {
-          const dir = path.join(work, `cut-${L}`);
-          copyDir(source, dir);
-          const file = path.join(dir, path.basename(victim.log));
-          fs.truncateSync(file, L);
-          cases.push({ dir, L, file });
-        }
-        const result = await openInChild(
-          cases.map((c) => c.dir),
-          OPTIONS,
-        );
-        expect(result.signal, `the opener died of ${result.signal} in ${result.lastBegun}`).toBe(null);
-        expect(result.stderr).toBe('');
-        expect(result.code).toBe(0);
-
-        const dataEnd = batches[batches.length - 1].end;
-        for (const { dir, L, file } of cases) {
-          const what = `${name} cut to ${L} bytes (data ends at ${dataEnd}), ${state}`;
-          const outcome = result.outcomes.get(dir);
-          expect(outcome, `${what}: no outcome`).toBeDefined();
-          if (!outcome!.ok) {
-            expect(outcome!.code, `${what}: ${outcome!.message}`).toBe('CORRUPT');
-            expect(outcome!.path, what).toBe(file);
-            expect(typeof outcome!.position, what).toBe('number');
-          } else {
-            // Whatever opened holds a contiguous run of what was appended, from the start.
-            expect(outcome!.startOffset, what).toBe(0);
-            expect(outcome!.texts, what).toEqual(expected.slice(0, outcome!.endOffset).map(textHash));
-            expect(outcome!.appendedAt, what).toBe(outcome!.endOffset);
-          }
-
-          // What recovery's contract says for this cut.
-          const whole = batches.filter((b) => b.end <= L);
-          const survivors = whole.length === 0 ? victim.base : whole[whole.length - 1].nextOffset;
-          const lost = L < dataEnd;
-          const trusted = target < 2 ? state !== 'no meta' : state === 'clean';
-          if (!lost) {
-            expect(outcome!.ok, `${what}: nothing was lost but open failed`).toBe(true);
-            if (outcome!.ok) expect(outcome!.endOffset, what).toBe(expected.length);
-          } else if (trusted) {
-            expect(outcome!.ok, `${what}: data known durable was lost, yet open succeeded`).toBe(false);
-          } else {
-            expect(outcome!.ok, `${what}: a torn tail past the recovery point should be truncated`).toBe(true);
-            if (outcome!.ok) expect(outcome!.endOffset, what).toBe(survivors);
-          }
-        }
+        await cutAndCheck(seed, state, target, name, OPTIONS);
       });
     }
+  }
+
+  for (const state of ['clean', 'unclean'] as const) {
+    it(`opens or reports CORRUPT, never crashes, when the active segment of a log with growing reservations is cut short (${state})`, async () => {
+      // ~120 KB in the active segment: its reservation grew twice, to 256 KiB.
+      await cutAndCheck(seed, state, 2, 'the active segment (1 MiB capacity)', GROWING, 400);
+    });
   }
 
   it('reports a short or zeroed sluice.meta as CORRUPT, never crashes, and repair rescans', async () => {

@@ -222,6 +222,60 @@ const scenarios = {
     return r;
   },
 
+  // ENOSPC while the active segment's reservation grows (64 MiB segments: steps of 64 KiB up).
+  async 'grow-enospc'() {
+    const log = await Log.open(dir, { sync: 'always', segmentBytes: 64 << 20 });
+    const big = (o) => `v${o}`.padEnd(1000, '.');
+    const confirmed = await appendConfirmed(log, 1);
+    // From now on no reservation can grow, neither ahead of the writer nor when it catches up.
+    faultInjection.arm('allocate', 'ENOSPC', 1000000);
+    let failure = null;
+    while (failure === null && log.endOffset < 100000) {
+      const o = log.endOffset;
+      try {
+        log.append(big(o));
+      } catch (err) {
+        failure = describe(err);
+        break;
+      }
+      confirmed.push(await log.confirm(o));
+    }
+    const segment = path.join(dir, segmentFiles()[0]);
+    const endAtFailure = log.endOffset;
+    const r = {
+      confirmed: confirmed.length,
+      allDurable: confirmed.every((c) => c.durable),
+      failure,
+      endAtFailure,
+      segmentsAtFailure: log.stats().segments,
+      bytesAtFailure: log.stats().sizeBytes,
+      fileSizeAtFailure: fs.statSync(segment).size,
+      appendAgain: attempt(() => log.append(big(log.endOffset))),
+      appendBatchAgain: attempt(() => log.appendBatch([big(endAtFailure), big(endAtFailure + 1)])),
+      endAfterRetries: log.endOffset,
+      readEarlier: attempt(() => {
+        const values = readValues(log, 0, endAtFailure);
+        return { count: values.length, intact: values.every(([o, v]) => (o === 0 ? v === value(0) : v === big(o))) };
+      }),
+      confirmEarlier: await outcome(log.confirm(endAtFailure - 1)),
+    };
+    faultInjection.disarm('allocate');
+    // Space back: 2 MB more, across several more steps.
+    r.appendAfterDisarm = attempt(() => log.append(big(log.endOffset)));
+    const more = [];
+    for (let i = 0; i < 2000; i++) more.push(log.append(big(log.endOffset)));
+    r.confirmsAfter = await Promise.all(more.map((o) => log.confirm(o)));
+    r.endOffset = log.endOffset;
+    r.fileSizeAfter = fs.statSync(segment).size;
+    r.bytesAfter = log.stats().sizeBytes;
+    const values = readValues(log, 0, log.endOffset);
+    r.countReadBack = values.length;
+    r.allReadBack = values.every(([o, v]) => (o === 0 ? v === value(0) : v === big(o)));
+    r.flushAfter = await outcome(log.flush());
+    r.close = await outcome(log.close());
+    return r;
+  },
+
   // After a confirm resolves durable for a message in a new segment, a power loss keeps it.
   async 'dir-entries'() {
     const rounds = [];

@@ -1,6 +1,6 @@
 /**
  * Durability under failure, through the public API. Scenarios that need fault injection (a failing
- * fsync, a full disk when a segment is reserved, a power loss) run in a child process started with
+ * fsync, a full disk when a segment is reserved or its reservation grows, a power loss) run in a child process started with
  * SLUICE_FAULT_INJECTION=1 (test/helpers/durability-faults-child.cjs), which reports what it saw as
  * JSON; this file asserts on that report and then reopens the directory itself to check what is on
  * disk. The sync policies need no faults and run here. Waiting is by polling with generous
@@ -202,6 +202,45 @@ describe('a full disk when the next segment is reserved (ENOSPC)', () => {
     const values = readAll(log);
     expect(values.length).toBe(r.endOffset);
     for (const [o, v] of values) expect(v).toBe(big(o));
+  });
+});
+
+describe('a full disk while the active segment grows its reservation (ENOSPC)', () => {
+  it('throws NO_SPACE from the append that needs the next step, not a failed write, and resumes once space is back', async () => {
+    const dir = dirFor();
+    const r = await runScenario('grow-enospc', dir);
+    const big = (o: number): string => `v${o}`.padEnd(1000, '.');
+    expect(r.allDurable).toBe(true);
+    expect(r.endAtFailure).toBe(r.confirmed);
+    expect(r.failure).toMatchObject({ name: 'SluiceError', code: ErrorCode.NO_SPACE, errno: ENOSPC, syscall: 'fallocate' });
+    // Inside the first segment: the space ran out at a growth step, with the reserved bytes used
+    // up to the last batch that fits (the next one, ~1 KB with its header, did not).
+    expect(r.segmentsAtFailure).toBe(1);
+    expect(r.fileSizeAtFailure).toBeLessThan(64 << 20);
+    expect(r.bytesAtFailure).toBeLessThanOrEqual(r.fileSizeAtFailure);
+    expect(r.fileSizeAtFailure - r.bytesAtFailure).toBeLessThan(1100);
+    // Still full: the same error, nothing appended; what is there stays readable and durable.
+    expect(r.appendAgain.error).toMatchObject({ code: ErrorCode.NO_SPACE, errno: ENOSPC });
+    expect(r.appendBatchAgain.error).toMatchObject({ code: ErrorCode.NO_SPACE, appended: 0 });
+    expect(r.endAfterRetries).toBe(r.endAtFailure);
+    expect(r.readEarlier.value).toEqual({ count: r.endAtFailure, intact: true });
+    expect(r.confirmEarlier.value).toEqual({ offset: r.endAtFailure - 1, durable: true });
+    // Space back: appends go on at the next offset, and the reservation grows again.
+    expect(r.appendAfterDisarm.value).toBe(r.endAtFailure);
+    expect(r.endOffset).toBe(r.endAtFailure + 2001);
+    expect(r.fileSizeAfter).toBeGreaterThan(r.fileSizeAtFailure);
+    expect(r.fileSizeAfter).toBeGreaterThanOrEqual(r.bytesAfter);
+    expect(r.countReadBack).toBe(r.endOffset);
+    expect(r.allReadBack).toBe(true);
+    expect(r.confirmsAfter.every((c: { durable: boolean }) => c.durable)).toBe(true);
+    expect(r.flushAfter.value).toBe(r.endOffset);
+    expect(r.close.error).toBeUndefined();
+
+    const log = await openLog(dir, { sync: 'always', segmentBytes: 64 << 20 });
+    expect(log.recovery.cleanShutdown).toBe(true);
+    const values = readAll(log);
+    expect(values.length).toBe(r.endOffset);
+    for (const [o, v] of values) expect(v).toBe(o === 0 ? 'v0' : big(o));
   });
 });
 

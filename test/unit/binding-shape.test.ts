@@ -65,7 +65,7 @@ describe('the native binding', () => {
       syncIntervalMsMax: 86_400_000,
       syncIntervalMsDefault: 1000,
       readRecordsMax: 65536,
-      readHeaderSlots: 2,
+      readHeaderSlots: 3,
       recordSlotFields: 8,
       batchHeaderBytes: 61,
       firstRecordOverheadBytesMax: 19,

@@ -35,8 +35,9 @@ class File {
   Status read_at(void* buf, size_t len, uint64_t position) const;  // all of it, or an error
   Status write_at(const void* buf, size_t len, uint64_t position) const;
   Status truncate(uint64_t size) const;
-  // Reserves [0, size) on disk so that later writes through a mapping cannot fail for space.
-  Status allocate(uint64_t size) const;
+  // Reserves [from, size) on disk so that later writes there, through a mapping too, cannot fail
+  // for space; the file grows to `size` if it is shorter.
+  Status allocate(uint64_t size, uint64_t from = 0) const;
   Status datasync() const;
   Status close();
 

@@ -170,6 +170,10 @@ class Log {
   Status recover(const LogMeta* meta);  // log_recovery.cc
   Status create_first_segment(int64_t base_offset);
   Status roll();
+  // Before a write that ends at `end` past reserve_checked_end_: reserves what it needs now if the
+  // preparer fell behind (NO_SPACE on a full disk), else asks the preparer for the next step when
+  // it is due (segment.h: growth rule).
+  Status reserve_for(uint64_t end);
   Status check_writable() const;
   size_t segment_index_for(int64_t offset) const;
   Status corrupt_at(const Segment& seg, uint64_t position, const char* what) const;
@@ -193,6 +197,10 @@ class Log {
   int64_t batch_base_timestamp_ = 0;
   int64_t batch_max_timestamp_ = 0;
   uint64_t populated_end_ = 0;
+  // The active segment's reservation: the size reserved or asked of the preparer, and the end up
+  // to which writes are known to need nothing more (0 after a roll: check on the next write).
+  uint64_t reserve_asked_ = 0;
+  uint64_t reserve_checked_end_ = 0;
   // kPwrite: the open batch, message_bytes_max bytes (the largest batch), allocated at open and
   // left untouched until used. Null under kMmap, where the open batch lives in the mapping.
   std::unique_ptr<uint8_t[]> staging_;

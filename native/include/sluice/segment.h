@@ -1,19 +1,36 @@
 // One segment: `<base offset, 20 digits>.log` plus its two index files.
 //
-// The .log file is created at its full capacity (space reserved with fallocate) and mapped whole,
-// read-write. Batches are appended one after another from position 0; the bytes after the last
-// batch are zeros, which is how the end of the data is found after a clean shutdown or a crash
-// (an all-zero batch header). Files are never shrunk while mapped, so no mapped page ever lies past
-// the end of its file; a file found shorter than its data on open is handled by recovery.
+// The .log file's capacity (segmentBytes) is its maximum size, but its disk space is reserved in
+// growing steps (fallocate, which also sets the file's size): a new segment reserves
+// kReserveStepMinBytes, and each step doubles the reservation until steps reach
+// kReserveStepMaxBytes (64 KiB, 128 KiB, ..., 8 MiB, 16 MiB, 24 MiB, ...), never past capacity.
+// The next step is taken once the data comes within half a step of the reservation's end
+// (reservation_for()), by the background preparer thread so that the writer does not wait, or by
+// the writer itself when it catches up. So a segment reserves its data plus at least half of its
+// next step and less than one and a half of its last (at most 12 MiB) ahead, and an idle partition
+// reserves 64 KiB for its active segment plus 64 KiB for the prepared next one. Nothing is ever written past the
+// reservation: a full disk is a NO_SPACE error on the append that needs the next step, never a
+// SIGBUS or a failed write, and appends resume once space is freed.
+//
+// The writer's mapping covers the whole capacity, but no page of it past the reservation (the
+// file's size) is ever touched; the copy-on-write mapping that JS views are cut from covers only
+// the reservation, and is made afresh when the data outgrows it. Batches are appended one after
+// another from position 0; the bytes after the last batch are zeros, which is how the end of the
+// data is found after a clean shutdown or a crash (an all-zero batch header). Files are never
+// shrunk while mapped; a file found shorter than its data on open is handled by recovery, which
+// reserves for the last segment what the rule wants for its data (reserve_for_append()).
 //
 // Threading: the log's writer thread owns everything but `synced_end` and `dir_entry_synced`,
-// which only the flusher thread touches; after a roll the flusher may also read the indexes,
-// which the writer no longer changes. Lifetime: shared_ptr, held by the log, by flush work in
-// flight and by readers' cursors; the descriptor closes when the last holder lets go.
+// which only the flusher thread touches, and the reservation, which the preparer thread may also
+// extend (reserve() is thread-safe); after a roll the flusher may also read the indexes, which the
+// writer no longer changes. Lifetime: shared_ptr, held by the log, by flush work in flight, by
+// reservation requests and by readers' cursors; the descriptor closes when the last holder lets go.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "sluice/file.h"
@@ -29,13 +46,32 @@ std::string segment_file_name(int64_t base_offset, const char* suffix);
 // Parses `<20 digits><suffix>`; false for any other name.
 bool parse_segment_file_name(const std::string& name, const char* suffix, int64_t* base_offset);
 
+// The disk reservation's growth rule (see the top of this file). 64 KiB is the smallest segment;
+// 8 MiB steps make a 2 GiB segment 256 fallocate calls, and bound what a partition holds reserved
+// beyond its data to 12 MiB.
+constexpr uint64_t kReserveStepMinBytes = 64 * 1024;
+constexpr uint64_t kReserveStepMaxBytes = 8 * 1024 * 1024;
+// The step taken from a reservation of `reserved` bytes: the reservation doubles up to steps of
+// kReserveStepMaxBytes.
+uint64_t reserve_step(uint64_t reserved);
+// The reservation a segment of `capacity` bytes wants while its data ends at `end` (<= capacity):
+// the first size of the sequence (kReserveStepMinBytes, then one reserve_step() after another,
+// capped at capacity) that lies at least half its next step past `end`. At least `end`.
+uint64_t reservation_for(uint64_t end, uint64_t capacity);
+// The largest data end for which reservation_for() is at most `reserved` (capacity once the
+// reservation is whole): writes ending at or below it need no further step.
+uint64_t reservation_due_at(uint64_t reserved, uint64_t capacity);
+
 constexpr const char* kLogSuffix = ".log";
 constexpr const char* kIndexSuffix = ".index";
 constexpr const char* kTimeIndexSuffix = ".timeindex";
 
 class Segment {
  public:
+  // `reserved`: the bytes of the file reserved on disk (its size); the whole mapping by default.
   Segment(const std::string& dir, int64_t base_offset, File file, std::shared_ptr<Mapping> mapping);
+  Segment(const std::string& dir, int64_t base_offset, File file, std::shared_ptr<Mapping> mapping,
+          uint64_t reserved);
 
   int64_t base_offset() const { return base_offset_; }
   const std::string& log_path() const { return file_.path(); }
@@ -44,7 +80,19 @@ class Segment {
   const File& file() const { return file_; }
   const std::shared_ptr<Mapping>& mapping() const { return mapping_; }
   uint8_t* data() const { return mapping_->data(); }
+  // The most the segment may hold: the size of the writer's mapping.
   uint64_t capacity() const { return mapping_->size(); }
+  // The bytes reserved on disk, the file's size: nothing is written at or past it. It only grows,
+  // and a value read here is reserved already (any thread).
+  uint64_t reserved() const { return reserved_.load(std::memory_order_acquire); }
+  // Extends the reservation to `size` bytes (<= capacity()); nothing to do when it is that large
+  // already. Thread-safe: the writer and the preparer thread may both call it. On failure (say
+  // ENOSPC, as NO_SPACE) the reservation is unchanged and a later call tries again.
+  Status reserve(uint64_t size);
+  // Recovery, for the last segment before it is mapped writable with `capacity` bytes: drops any
+  // bytes past the data (unless `tail_is_zeros` and the file already has the size it wants) and
+  // reserves the data plus one step (reservation_for()). Open-time only, before any reader exists.
+  Status reserve_for_append(uint64_t capacity, bool tail_is_zeros);
 
   // Sealed data: [0, size) holds whole batches covering offsets [base_offset, next_offset).
   uint64_t size() const { return size_; }
@@ -80,13 +128,16 @@ class Segment {
   // Writes both index files whole (write + fdatasync); the caller fsyncs the directory.
   Status write_indexes() const;
 
-  // The copy-on-write mapping that JS views are cut from, made on first use (writer thread).
+  // The copy-on-write mapping that JS views are cut from, made on first use (writer thread). It
+  // covers reserved() as it was then, never more, so it may end before data written since: the
+  // caller drops it and asks again when it needs bytes past its end.
   Result<std::shared_ptr<Mapping>> view_mapping();
   // Forgets the view mapping (views already handed out keep it alive); the next view_mapping()
   // maps the file afresh at a new address, so no two live ArrayBuffers ever share memory.
   void drop_view_mapping() { view_mapping_.reset(); }
 
-  // Swaps in a new mapping of the same file (open-time only, before any reader exists).
+  // Swaps in a new mapping of the same file (open-time only, before any reader exists); the
+  // reservation stays as it was.
   void replace_mapping(std::shared_ptr<Mapping> mapping) { mapping_ = std::move(mapping); }
 
   // The verified prefix: batches below verified_end() were checked by this process (written,
@@ -114,6 +165,8 @@ class Segment {
   std::shared_ptr<Mapping> view_mapping_;
   std::string index_path_;
   std::string time_index_path_;
+  std::mutex reserve_mutex_;  // one fallocate at a time
+  std::atomic<uint64_t> reserved_;
   uint64_t size_ = 0;
   int64_t next_offset_;
   uint64_t verified_end_ = 0;

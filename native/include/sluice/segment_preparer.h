@@ -1,10 +1,12 @@
 // Prepares the next segment file ahead of the writer on a background thread: creates
-// `next.log.prepared`, reserves its full capacity (fallocate, so a full disk is an error here and
-// never a SIGBUS later), maps it and faults in its first pages. The writer takes it at roll and
-// renames it. The same thread faults in pages ahead of the writer in the active segment.
+// `next.log.prepared`, reserves its first step (kReserveStepMinBytes, segment.h; fallocate, so a
+// full disk is an error here and never a SIGBUS later), maps its whole capacity and faults in its
+// first pages. The writer takes it at roll and renames it. The same thread extends the active
+// segment's reservation ahead of the writer, step by step, and faults in pages ahead of it.
 //
-// Threading: take(), populate() and stop() are called from the writer thread; the worker thread
-// touches only the file it is preparing and the mappings handed to it. Lifetime: owned by the log;
+// Threading: take(), reserve(), populate() and stop() are called from the writer thread; the
+// worker thread touches only the file it is preparing, the reservations it is asked to extend
+// (Segment::reserve is thread-safe) and the mappings handed to it. Lifetime: owned by the log;
 // stop() joins the thread and removes an unused prepared file.
 #pragma once
 
@@ -18,6 +20,7 @@
 
 #include "sluice/file.h"
 #include "sluice/mapping.h"
+#include "sluice/segment.h"
 #include "sluice/status.h"
 
 namespace sluice {
@@ -28,7 +31,8 @@ class SegmentPreparer {
 
   struct Prepared {
     File file;
-    std::shared_ptr<Mapping> mapping;
+    std::shared_ptr<Mapping> mapping;  // the whole capacity, writable
+    uint64_t reserved = 0;             // the file's size, all of it reserved
   };
 
   SegmentPreparer(std::string dir, uint64_t capacity, uint64_t populate_bytes);
@@ -40,7 +44,12 @@ class SegmentPreparer {
   // Waits for the prepared file, renames it to `final_path`, and starts on the next one. A failure
   // (say ENOSPC) is returned once; the following take() tries again from scratch.
   Result<Prepared> take(const std::string& final_path);
-  // Asks the thread to fault in [from, to) of `mapping` (advisory).
+  // Asks the thread to extend `segment`'s reservation to `size` bytes, ahead of the writer. Served
+  // before populate requests; dropped by the next take(). Advisory: a failure (say ENOSPC) is left
+  // for the writer to meet, and report, when it reserves the space itself.
+  void reserve(std::shared_ptr<Segment> segment, uint64_t size);
+  // Asks the thread to fault in [from, to) of `mapping` (advisory). `to` must not pass the
+  // reservation of the file mapped.
   void populate(std::shared_ptr<Mapping> mapping, uint64_t from, uint64_t to);
   void stop();
 
@@ -67,6 +76,11 @@ class SegmentPreparer {
     uint64_t from, to;
   };
   std::deque<PopulateRequest> populate_;
+  struct ReserveRequest {
+    std::shared_ptr<Segment> segment;
+    uint64_t size;
+  };
+  std::deque<ReserveRequest> reserve_;
   std::thread thread_;
 };
 
