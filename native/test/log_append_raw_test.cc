@@ -183,7 +183,7 @@ TEST(raw_batches_get_offsets_and_keep_their_bytes) {
     auto slice = h->slice(2, 1 << 20);
     REQUIRE_OK(slice);
     const uint8_t* d = slice.value().segment->data() + slice.value().position;
-    REQUIRE_GE(slice.value().length, input.size());
+    REQUIRE(slice.value().length >= input.size());
     for (size_t i = 0; i < input.size(); i++) {
       size_t in_batch = i < a.size() ? i : i - a.size();
       if (in_batch < 8 || (in_batch >= 12 && in_batch < 16)) continue;

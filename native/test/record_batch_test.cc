@@ -334,7 +334,7 @@ TEST(attributes_a_stored_batch_cannot_have_are_refused) {
   auto recs = sample_records();
   // Transactional, control, an unknown bit, an unknown codec: never written by the log.
   for (int16_t attributes : {int16_t{0x10}, int16_t{0x20}, int16_t{0x40}, int16_t{0x100},
-                             int16_t{5}, int16_t{7}, int16_t{0x0b}}) {
+                             int16_t{5}, int16_t{7}, int16_t{0x0d}}) {
     auto b = make_batch(0, recs);
     Header h = read_header(b.data());
     h.attributes = attributes;
