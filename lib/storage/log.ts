@@ -7,6 +7,8 @@
  * `flush()` makes everything appended so far durable and resolves with the durable offset.
  * Reads return records whose key and value are zero-copy views of the segment file; a view keeps
  * its segment mapped for as long as it lives, even after the log is closed or the segment deleted.
+ * `appendRaw` stores whole Kafka record batches as received; compressed ones are decompressed on
+ * read (./compressed-batches.ts), and their records are views of the decompressed buffer.
  *
  * A Log belongs to the thread that opened it. Only one Log may have a directory open at a time,
  * across processes (the second gets a LOCKED error).

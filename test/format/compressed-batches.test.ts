@@ -23,6 +23,7 @@ import Record from 'kafkajs/src/protocol/recordBatch/record/v0/index.js';
 import { Log, SluiceError, type LogOptions } from '../../lib/index';
 import { encodeBatch, reseal } from '../helpers/kafka-batch-encoder';
 import { tmpDir } from '../helpers/tmp';
+import { DECOMPRESSED_BYTES_MAX, decompressRecords } from '../../lib/storage/compression';
 import { crc32c, decodeLogFile, segmentName } from './kafka-decoder';
 
 const open: Log[] = [];
@@ -257,6 +258,19 @@ describe('compressed batches', () => {
       });
     });
   }
+
+  it('refuses payloads that claim more than the decompression bound, or whose framing is cut', () => {
+    // A raw snappy block starts with its uncompressed length (a varint): checked before decoding.
+    const huge = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x02, 0x00]); // 2^29 bytes
+    expect(2 ** 29).toBeGreaterThan(DECOMPRESSED_BYTES_MAX);
+    expect(() => decompressRecords(2, huge)).toThrow(/over/);
+    const framed = xerialSnappy(Buffer.from('some records'.repeat(20)), 50);
+    expect(decompressRecords(2, framed).toString()).toBe('some records'.repeat(20));
+    expect(() => decompressRecords(2, framed.subarray(0, framed.length - 3))).toThrow(/runs past/);
+    expect(() => decompressRecords(2, Buffer.concat([framed, Buffer.from([0, 0])]))).toThrow(/cut off/);
+    expect(() => decompressRecords(4, Buffer.from(zstdWasm.compress(Buffer.alloc(1000, 7), 3)).subarray(0, 8))).toThrow();
+    expect(() => decompressRecords(5, Buffer.alloc(4))).toThrow(/unknown compression codec 5/);
+  });
 
   it('an independent encoder over the same compressors agrees with kafkajs', async () => {
     const log = await openLog(tmpDir(), OPTIONS);
