@@ -311,6 +311,8 @@ export class Log {
   /**
    * Records from `offset` up to the high watermark, from one segment: an empty array when there is
    * nothing (yet) at `offset`. Throws OFFSET_OUT_OF_RANGE below `startOffset` or past `endOffset`.
+   * Stops before a damaged batch (CORRUPT comes from a read at it) and before a compressed batch
+   * that follows plain ones; a compressed batch is returned on its own, decompressed.
    */
   read(offset: number, options?: ReadOptions): LogRecord[] {
     checkOffset(offset);
