@@ -7,7 +7,10 @@ export const ErrorCode = {
   CLOSED: 'CLOSED',
   /** Another handle, in this or another process, has the directory open. */
   LOCKED: 'LOCKED',
-  /** Durable bytes failed a checksum or structure check; `path` and `position` say where. */
+  /**
+   * Durable bytes failed a checksum or structure check; `path` and `position` say where. From
+   * appendRaw: a batch given failed them; `position` is its byte position in the input (no `path`).
+   */
   CORRUPT: 'CORRUPT',
   /** An offset below the log start or beyond the log end. */
   OFFSET_OUT_OF_RANGE: 'OFFSET_OUT_OF_RANGE',

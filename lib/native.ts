@@ -49,7 +49,7 @@ export interface NativeLog {
   /** The segment's copy-on-write mapping, covering at least [0, end). */
   segmentBuffer(baseOffset: number, end?: number): ArrayBuffer;
   slice(offset: number, maxBytes: number): NativeSlice | null;
-  offsetForTime(timestamp: number): number;
+  offsetForTime(timestamp: number, inCompressedBatch?: Float64Array): number;
   flush(): number;
   retain(nowMs: number): { segmentsDeleted: number; bytesDeleted: number };
   close(): Promise<void>;
@@ -59,6 +59,16 @@ export interface NativeLog {
   setActive(active: boolean): void;
   stats(): { segments: number; sizeBytes: number };
   simulatePowerLoss(): void;
+  /** Whole RecordBatch v2 batches; returns the first base offset. See Log.appendRaw. */
+  appendRaw(bytes: Uint8Array): number;
+  /** The checks of appendRaw, writing nothing; returns the number of compressed batches. */
+  checkRaw(bytes: Uint8Array): number;
+  /**
+   * Parses the decompressed records of a batch into slots (from slots[2]); every record is parsed.
+   * Returns the slots filled, or -(i + 1) when record i does not parse (i == count: bytes left over).
+   */
+  parseRecords(records: Uint8Array, count: number, baseOffset: number, baseTimestamp: number, appendTime: number, fromOffset: number, slots: Float64Array | null): number;
+  segmentPath(baseOffset: number): string | null;
 }
 
 /** Where each field of a record sits in its RecordSlot::kFields doubles (native/include/sluice/log.h). */

@@ -7,6 +7,8 @@
  * `flush()` makes everything appended so far durable and resolves with the durable offset.
  * Reads return records whose key and value are zero-copy views of the segment file; a view keeps
  * its segment mapped for as long as it lives, even after the log is closed or the segment deleted.
+ * `appendRaw` stores whole Kafka record batches as received; compressed ones are decompressed on
+ * read (./compressed-batches.ts), and their records are views of the decompressed buffer.
  *
  * A Log belongs to the thread that opened it. Only one Log may have a directory open at a time,
  * across processes (the second gets a LOCKED error).
@@ -16,6 +18,7 @@ import { ErrorCode, SluiceError } from '../errors';
 import { LIMITS, READ_HEADER_SLOTS, READ_MAX_BYTES_DEFAULT, READ_RECORDS_DEFAULT, READ_RECORDS_MAX, RECORD_SLOT_FIELDS } from '../limits';
 import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
+import { batchRecords, checkCompressedRecords, readCompressedBatch, type DecompressedBatch } from './compressed-batches';
 import { ConfirmQueue } from './confirm-queue';
 import { decodeHeaders, EMPTY_HEADERS, encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
 
@@ -147,6 +150,10 @@ class Record implements LogRecord {
   ) {}
 }
 
+function makeRecord(offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: readonly RecordHeader[]): LogRecord {
+  return new Record(offset, timestamp, key, value, headers);
+}
+
 function checkOffset(offset: unknown, what = 'offset'): asserts offset is number {
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
     throw new TypeError(`${what} must be a non-negative integer, got ${String(offset)}`);
@@ -219,6 +226,9 @@ export class Log {
   // data appended since: the native side maps the segment afresh when asked for more).
   #viewBase = -1;
   #view: Buffer = Buffer.alloc(0);
+  // The last compressed batch read, decompressed (reads of one batch in steps decompress it once).
+  #lastCompressed: DecompressedBatch | null = null;
+  readonly #inCompressed = new Float64Array(1);
   readonly #sealTick = (): void => {
     this.#sealScheduled = false;
     if (this.#state === 'open') {
@@ -313,6 +323,8 @@ export class Log {
   /**
    * Records from `offset` up to the high watermark, from one segment: an empty array when there is
    * nothing (yet) at `offset`. Throws OFFSET_OUT_OF_RANGE below `startOffset` or past `endOffset`.
+   * Stops before a damaged batch (CORRUPT comes from a read at it) and before a compressed batch
+   * that follows plain ones; a compressed batch is returned on its own, decompressed.
    */
   read(offset: number, options?: ReadOptions): LogRecord[] {
     checkOffset(offset);
@@ -326,6 +338,7 @@ export class Log {
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
     const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used));
     if (n === 0) return [];
+    if (n < 0) return this.#readCompressed(offset, maxRecords, s);
     const view = this.#viewOf(s[0], s[2]);
     const ab = view.buffer;
     const out: LogRecord[] = new Array(n);
@@ -345,6 +358,49 @@ export class Log {
     return out;
   }
 
+  #readCompressed(offset: number, maxRecords: number, s: Float64Array): LogRecord[] {
+    const batch = readCompressedBatch(s, this.#lastCompressed, (base, end) => this.#viewOf(base, end), (base, position, what) => this.#corruptBatch(base, position, what));
+    this.#lastCompressed = batch;
+    const want = Math.min(maxRecords, batch.count);
+    return batchRecords(this.#native, batch, offset, slotsFor(want).subarray(0, HEADER_SLOTS + SLOT_FIELDS * want), (base, position, what) => this.#corruptBatch(base, position, what), makeRecord);
+  }
+
+  #corruptBatch(base: number, position: number, what: string): SluiceError {
+    const path = this.#native.segmentPath(base) ?? `the segment at offset ${base}`;
+    const e = new SluiceError(`corrupt batch (${what}) in ${path} at position ${position}`, ErrorCode.CORRUPT);
+    e.path = path;
+    e.position = position;
+    return e;
+  }
+
+  /**
+   * Appends whole Kafka RecordBatch v2 batches built elsewhere (the records of a Kafka produce
+   * request), back to back in `bytes`, and returns the base offset of the first; the others follow
+   * contiguously. Each batch is checked (lengths that exactly cover `bytes`, magic 2, CRC-32C,
+   * record count, no control or transactional batch, size within messageBytesMax, every record
+   * parsed, after decompression for a compressed one) before anything is written: a bad batch
+   * anywhere throws CORRUPT (TOO_LARGE for size) naming its index and byte position, with nothing
+   * appended. The batches are stored as received, compressed ones too, but for baseOffset and
+   * partitionLeaderEpoch (outside the CRC); producer id, epoch and sequence are kept. Visible to
+   * readers at once; `confirm` works as for `append`.
+   */
+  appendRaw(bytes: Uint8Array): number {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('appendRaw needs a Uint8Array (or Buffer) of record batches');
+    if (bytes.length === 0) throw new RangeError('appendRaw needs at least one record batch');
+    this.#checkOpen();
+    if (this.#native.checkRaw(bytes) > 0) checkCompressedRecords(this.#native, bytes);
+    let first: number;
+    try {
+      first = this.#native.appendRaw(bytes);
+    } catch (e) {
+      // A write that failed the log (pwrite) rejects the pending confirms, as in the seal tick.
+      if (this.#native.failure() !== null) this.#settleAll();
+      throw e;
+    }
+    if (this.#waitVisible.size > 0) this.#settleAll();
+    return first;
+  }
+
   #viewOf(base: number, end: number): Buffer {
     if (base !== this.#viewBase || end > this.#view.length) {
       this.#view = Buffer.from(this.#native.segmentBuffer(base, end));
@@ -356,7 +412,12 @@ export class Log {
   /** The first offset whose timestamp is at or after `timestamp`, or null if there is none. */
   offsetForTime(timestamp: number): number | null {
     if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw new TypeError('timestamp must be an integer number of milliseconds');
-    const o = this.#native.offsetForTime(timestamp);
+    const o = this.#native.offsetForTime(timestamp, this.#inCompressed);
+    if (o >= 0 && this.#inCompressed[0] === 1) {
+      // The first candidate of a compressed batch whose maxTimestamp reaches `timestamp`.
+      const found = this.read(o, { maxRecords: MAX_RECORDS_PER_READ }).find((r) => r.timestamp >= timestamp);
+      return found === undefined ? o : found.offset;
+    }
     return o < 0 ? null : o;
   }
 

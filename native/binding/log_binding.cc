@@ -19,6 +19,7 @@
 
 #include "sluice/fault.h"
 #include "sluice/log.h"
+#include "sluice/record_slots.h"
 #include "addon.h"
 
 namespace sluice::binding {
@@ -123,7 +124,9 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
          InstanceMethod<&NativeLog::Failure>("failure"),
          InstanceMethod<&NativeLog::SetActive>("setActive"),
          InstanceMethod<&NativeLog::Stats>("stats"),
-         InstanceMethod<&NativeLog::SimulatePowerLoss>("simulatePowerLoss")});
+         InstanceMethod<&NativeLog::SimulatePowerLoss>("simulatePowerLoss"),
+         InstanceMethod<&NativeLog::CheckRaw>("checkRaw"),
+         InstanceMethod<&NativeLog::SegmentPath>("segmentPath")});
   }
 
   // Called by OpenWorker with (External<Log>, onDurable).
@@ -144,6 +147,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     bind_one<&NativeLog::Seal>(env, self, "seal");
     bind_one<&NativeLog::Read>(env, self, "read");
     bind_one<&NativeLog::Offsets>(env, self, "offsets");
+    bind_one<&NativeLog::AppendRaw>(env, self, "appendRaw");
+    bind_one<&NativeLog::ParseRecords>(env, self, "parseRecords");
   }
 
   ~NativeLog() override {
@@ -343,7 +348,122 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     slots[1] = static_cast<double>(r.value().next_offset);
     // Every record read lies in the segment's sealed data.
     slots[2] = r.value().segment ? static_cast<double>(r.value().segment->size()) : 0;
+    if (r.value().compressed) {
+      write_compressed(r.value().batch, slots + kReadHeaderSlots);
+      return Napi::Value(env, number(env, -1));
+    }
     return Napi::Value(env, number(env, r.value().count));
+  }
+
+  // A compressed batch for JS, in the first record slot (read returns -1): payload position and
+  // length, attributes, base offset, base timestamp, max timestamp, record count, batch position.
+  static void write_compressed(const CompressedBatch& b, double* s) {
+    static_assert(RecordSlot::kFields >= 8, "the compressed batch descriptor fills one slot");
+    s[0] = static_cast<double>(b.payload_position);
+    s[1] = static_cast<double>(b.payload_length);
+    s[2] = b.header.attributes;
+    s[3] = static_cast<double>(b.header.base_offset);
+    s[4] = static_cast<double>(b.header.base_timestamp);
+    s[5] = static_cast<double>(b.header.max_timestamp);
+    s[6] = b.header.records_count;
+    s[7] = static_cast<double>(b.position);
+  }
+
+  static void raw_bytes(napi_env env, napi_value v, const uint8_t** data, size_t* len) {
+    napi_typedarray_type type;
+    void* d;
+    size_t n;
+    if (napi_get_typedarray_info(env, v, &type, &n, &d, nullptr, nullptr) != napi_ok ||
+        type != napi_uint8_array) {
+      throw_type(env, "expected a Uint8Array (or Buffer)");
+    }
+    *data = static_cast<const uint8_t*>(d);
+    *len = n;
+  }
+
+  // appendRaw(bytes) -> the first batch's base offset. The records of compressed batches were
+  // checked by the caller (lib/storage/log.ts decompresses and parses them first). On failure the
+  // error's `appended` says how many offsets were appended before it (0 unless I/O failed).
+  Napi::Value AppendRaw(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    const uint8_t* data;
+    size_t len;
+    raw_bytes(env, info[0], &data, &len);
+    const int64_t before = log.end_offset();
+    auto r = log.append_raw(data, len);
+    if (!r.is_ok()) {
+      Napi::Error e = make_error(env, r.status());
+      e.Value().Set("appended", Napi::Number::New(env, static_cast<double>(log.end_offset() - before)));
+      throw e;
+    }
+    return Napi::Value(env, number(env, static_cast<double>(r.value())));
+  }
+
+  // checkRaw(bytes) -> the number of compressed batches; throws as appendRaw would, writing nothing.
+  Napi::Value CheckRaw(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    const uint8_t* data;
+    size_t len;
+    raw_bytes(env, info[0], &data, &len);
+    uint32_t compressed = 0;
+    Status s = log.check_raw(data, len, &compressed);
+    if (!s.is_ok()) throw_status(env, s);
+    return Napi::Value(env, number(env, compressed));
+  }
+
+  // parseRecords(records, count, baseOffset, baseTimestamp, appendTime, fromOffset, slots | null)
+  // -> slots filled (from slots[kReadHeaderSlots] on, positions relative to `records`), or -(i + 1) when record i
+  // does not parse (i == count: bytes left after the last). Every record is parsed; with null
+  // slots none is written (a check). `records` is a decompressed batch payload.
+  Napi::Value ParseRecords(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    const uint8_t* data;
+    size_t len;
+    raw_bytes(env, info[0], &data, &len);
+    double args[5];
+    for (size_t i = 0; i < 5; i++) {
+      if (napi_get_value_double(env, info[1 + i], &args[i]) != napi_ok) {
+        throw_type(env, "parseRecords needs numbers");
+      }
+    }
+    if (!(args[0] > 0 && args[0] <= INT32_MAX)) throw_range(env, "bad record count");
+    RecordsSpan span;
+    span.begin = data;
+    span.end = data + len;
+    span.count = static_cast<int32_t>(args[0]);
+    span.base_offset = static_cast<int64_t>(args[1]);
+    span.base_timestamp = static_cast<int64_t>(args[2]);
+    span.append_time = static_cast<int64_t>(args[3]);
+    double* slots = nullptr;
+    uint32_t max_slots = 0;
+    napi_valuetype t;
+    napi_typeof(env, info[6], &t);
+    if (t != napi_null && t != napi_undefined) {
+      napi_typedarray_type type;
+      size_t n;
+      void* d;
+      if (napi_get_typedarray_info(env, info[6], &type, &n, &d, nullptr, nullptr) != napi_ok ||
+          type != napi_float64_array || n < kReadHeaderSlots) {
+        throw_type(env, "parseRecords needs a Float64Array of slots");
+      }
+      slots = static_cast<double*>(d) + kReadHeaderSlots;
+      max_slots = static_cast<uint32_t>(std::min<size_t>((n - kReadHeaderSlots) / RecordSlot::kFields,
+                                                         LogOptions::kReadRecordsMax));
+    }
+    ParsedRecords parsed =
+        parse_records(span, data, static_cast<int64_t>(args[4]), max_slots, slots, true);
+    if (!parsed.ok) return Napi::Value(env, number(env, -1.0 - parsed.bad_record));
+    return Napi::Value(env, number(env, parsed.filled));
+  }
+
+  // segmentPath(baseOffset) -> the segment file's path (for errors about its bytes).
+  Napi::Value SegmentPath(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto seg = live(env).segment_at(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    if (!seg) return env.Null();
+    return Napi::String::New(env, seg->log_path());
   }
 
   // segmentBuffer(baseOffset, end = 0) -> the ArrayBuffer over that segment's copy-on-write
@@ -414,12 +534,18 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return o;
   }
 
+  // offsetForTime(timestamp, out?: Float64Array(1)) -> offset or -1; out[0] = 1 when the answer
+  // lies in a compressed batch (the first candidate offset; JS finds the record).
   Napi::Value OffsetForTime(const Napi::CallbackInfo& info) {
     napi_env env = info.Env();
-    auto r = live(env).offset_for_time(
+    auto r = live(env).lookup_time(
         static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
     if (!r.is_ok()) throw_status(env, r.status());
-    return Napi::Value(env, number(env, static_cast<double>(r.value())));
+    if (info.Length() > 1 && info[1].IsTypedArray()) {
+      auto out = info[1].As<Napi::Float64Array>();
+      if (out.ElementLength() > 0) out[0] = r.value().in_compressed_batch ? 1 : 0;
+    }
+    return Napi::Value(env, number(env, static_cast<double>(r.value().offset)));
   }
 
   // flush() -> the offset that durableOffset has to reach.

@@ -1,11 +1,13 @@
 // The read side of Log: record reads for JS, raw batch slices for sendfile, and time lookups.
 // No batch is used before it and everything before it in its segment were verified once (CRC,
 // records, contiguous offsets; remembered in Segment::verified_end()), unless this process wrote
-// or scanned them already.
+// or scanned them already. A read that reaches a damaged batch returns the whole batches before it;
+// only a read whose first batch is damaged (or lies past the damage) fails with kCorrupt.
 #include <algorithm>
 
 #include "sluice/assert.h"
 #include "sluice/log.h"
+#include "sluice/record_slots.h"
 
 namespace sluice {
 
@@ -40,34 +42,45 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
   uint8_t* base = seg->data();
   auto found = seg->find_batch(offset);
   if (!found.is_ok()) return found.status();
-  uint64_t pos = found.value();
+  const uint64_t start = found.value();
+  uint64_t pos = start;
   uint64_t bytes = 0;
   uint32_t count = 0;
   while (pos < seg->size() && count < max_records) {
     batch::Header h;
-    SLUICE_TRY(checked_header(*seg, pos, &h));
-    if (bytes > 0 && bytes + h.total_bytes() > max_bytes) break;
-    const uint8_t* r = base + pos + batch::kHeaderBytes;
-    const uint8_t* end = base + pos + h.total_bytes();
-    for (int32_t i = 0; i < h.records_count && count < max_records; i++) {
-      batch::RecordView v;
-      r = batch::read_record(r, end, &v);
-      // The batch was verified, so a failure here means the engine wrote a bad record.
-      SLUICE_ASSERT(r != nullptr, "a verified batch holds an unreadable record");
-      int64_t record_offset = h.base_offset + v.offset_delta;
-      if (record_offset < offset) continue;
-      double* s = slots + static_cast<size_t>(count) * RecordSlot::kFields;
-      s[RecordSlot::kOffset] = static_cast<double>(record_offset);
-      s[RecordSlot::kTimestamp] = static_cast<double>(h.base_timestamp + v.timestamp_delta);
-      s[RecordSlot::kKeyPos] = v.key ? static_cast<double>(v.key - base) : 0;
-      s[RecordSlot::kKeyLen] = v.key_len;
-      s[RecordSlot::kValuePos] = v.value ? static_cast<double>(v.value - base) : 0;
-      s[RecordSlot::kValueLen] = v.value_len;
-      s[RecordSlot::kHeadersPos] = static_cast<double>(v.headers - base);
-      s[RecordSlot::kHeaderCount] = v.header_count;
-      count++;
-      result.next_offset = record_offset + 1;
+    Status checked = checked_header(*seg, pos, &h);
+    // Whole batches before a damaged one are returned; the damage is reported when it is the
+    // first batch asked for.
+    if (!checked.is_ok()) {
+      if (pos > start) break;
+      return checked;
     }
+    if (bytes > 0 && bytes + h.total_bytes() > max_bytes) break;
+    if (batch::compressed(h.attributes)) {
+      if (pos > start) break;
+      result.compressed = true;
+      result.batch.position = pos;
+      result.batch.payload_position = pos + batch::kHeaderBytes;
+      result.batch.payload_length = h.total_bytes() - batch::kHeaderBytes;
+      result.batch.header = h;
+      result.segment = seg;
+      result.next_offset = h.next_offset();
+      return result;
+    }
+    RecordsSpan span;
+    span.begin = base + pos + batch::kHeaderBytes;
+    span.end = base + pos + h.total_bytes();
+    span.count = h.records_count;
+    span.base_offset = h.base_offset;
+    span.base_timestamp = h.base_timestamp;
+    span.append_time = batch::log_append_time(h.attributes) ? h.max_timestamp : -1;
+    ParsedRecords parsed =
+        parse_records(span, base, offset, max_records - count,
+                      slots + static_cast<size_t>(count) * RecordSlot::kFields, false);
+    // The batch was verified, so a failure here means the engine wrote a bad record.
+    SLUICE_ASSERT(parsed.ok, "a verified batch holds an unreadable record");
+    if (parsed.filled > 0) result.next_offset = parsed.next_offset;
+    count += parsed.filled;
     bytes += h.total_bytes();
     pos += h.total_bytes();
   }
@@ -88,7 +101,11 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
   uint64_t pos = start;
   while (pos < seg->size()) {
     batch::Header h;
-    SLUICE_TRY(checked_header(*seg, pos, &h));
+    Status checked = checked_header(*seg, pos, &h);
+    if (!checked.is_ok()) {
+      if (pos > start) break;  // as in read(): the batches before the damage
+      return checked;
+    }
     if (pos > start && pos - start + h.total_bytes() > max_bytes) break;
     if (pos == start) result.first_offset = h.base_offset;
     result.next_offset = h.next_offset();
@@ -101,7 +118,14 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
 }
 
 Result<int64_t> Log::offset_for_time(int64_t timestamp) {
+  auto found = lookup_time(timestamp);
+  if (!found.is_ok()) return found.status();
+  return found.value().offset;
+}
+
+Result<TimeLookup> Log::lookup_time(int64_t timestamp) {
   if (closed_) return Status::error(Code::kClosed, "the log is closed");
+  TimeLookup result;
   for (const auto& seg : segments_) {
     if (seg->empty() || seg->max_timestamp() < timestamp) continue;
     // Records up to entry i-1 all have timestamps below `timestamp` (its running maximum is
@@ -118,6 +142,12 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
       batch::Header h;
       SLUICE_TRY(checked_header(*seg, pos, &h));
       if (h.max_timestamp >= timestamp) {
+        if (batch::compressed(h.attributes)) {
+          result.offset = std::max(from, h.base_offset);
+          result.in_compressed_batch = true;
+          return result;
+        }
+        const bool append_time = batch::log_append_time(h.attributes);
         const uint8_t* r = seg->data() + pos + batch::kHeaderBytes;
         const uint8_t* end = seg->data() + pos + h.total_bytes();
         for (int32_t k = 0; k < h.records_count; k++) {
@@ -125,13 +155,17 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
           r = batch::read_record(r, end, &v);
           SLUICE_ASSERT(r != nullptr, "a verified batch holds an unreadable record");
           int64_t o = h.base_offset + v.offset_delta;
-          if (o >= from && h.base_timestamp + v.timestamp_delta >= timestamp) return o;
+          int64_t t = append_time ? h.max_timestamp : h.base_timestamp + v.timestamp_delta;
+          if (o >= from && t >= timestamp) {
+            result.offset = o;
+            return result;
+          }
         }
       }
       pos += h.total_bytes();
     }
   }
-  return static_cast<int64_t>(-1);
+  return result;
 }
 
 }  // namespace sluice

@@ -61,6 +61,7 @@ const char* check_name(Check c) {
     case Check::kBadCrc: return "CRC mismatch";
     case Check::kBadOffsets: return "bad offsets";
     case Check::kBadRecords: return "malformed records";
+    case Check::kBadAttributes: return "unsupported attributes";
   }
   return "unknown";
 }
@@ -94,7 +95,15 @@ Check check(const uint8_t* p, size_t available, int64_t expected_base_offset,
       (expected_base_offset >= 0 && h.base_offset != expected_base_offset)) {
     return Check::kBadOffsets;
   }
-  if (h.attributes != 0) return Check::kBadRecords;  // no codec, control or transaction bits yet
+  if ((h.attributes & ~attr::kStorable) != 0 || codec_of(h.attributes) > attr::kCodecMax) {
+    return Check::kBadAttributes;
+  }
+  if (compressed(h.attributes)) {
+    // A codec stream is never empty; its records are checked once decompressed.
+    if (h.total_bytes() == kHeaderBytes) return Check::kBadRecords;
+    *out = h;
+    return Check::kOk;
+  }
   if (static_cast<size_t>(h.records_count) * kMinRecordBytes > h.total_bytes() - kHeaderBytes) {
     return Check::kBadRecords;
   }

@@ -13,6 +13,8 @@
 #include "sluice/assert.h"
 #include "sluice/crc32c.h"
 #include "sluice/endian.h"
+#include "sluice/log.h"
+#include "sluice/record_slots.h"
 #include "sluice/varint.h"
 #include "test.h"
 
@@ -21,6 +23,9 @@ inline std::string test_show(Check c) { return check_name(c); }
 }  // namespace sluice::batch
 
 using namespace sluice::batch;
+using sluice::parse_records;
+using sluice::ParsedRecords;
+using sluice::RecordsSpan;
 namespace be = sluice::be;
 
 namespace {
@@ -323,12 +328,74 @@ TEST(records_that_do_not_parse_are_bad_records) {
   h.last_offset_delta = h.records_count - 1;
   seal(b.data(), h);
   CHECK_EQ(check(b.data(), b.size(), 0, kMax, true, false, &out), Check::kBadRecords);
-  // Attributes (compression, transactions) are not supported yet.
-  b = make_batch(0, recs);
-  h = read_header(b.data());
-  h.attributes = 1;
+}
+
+TEST(attributes_a_stored_batch_cannot_have_are_refused) {
+  auto recs = sample_records();
+  // Transactional, control, an unknown bit, an unknown codec: never written by the log.
+  for (int16_t attributes : {int16_t{0x10}, int16_t{0x20}, int16_t{0x40}, int16_t{0x100},
+                             int16_t{5}, int16_t{7}, int16_t{0x0d}}) {
+    auto b = make_batch(0, recs);
+    Header h = read_header(b.data());
+    h.attributes = attributes;
+    seal(b.data(), h);
+    Header out;
+    CHECK_EQ(check_all(b, 0, &out), Check::kBadAttributes);
+  }
+  // Log-append time on an uncompressed batch: stored, and its records are still walked.
+  auto b = make_batch(0, recs);
+  Header h = read_header(b.data());
+  h.attributes = attr::kLogAppendTime;
+  seal(b.data(), h);
+  Header out;
+  CHECK_EQ(check_all(b, 0, &out), Check::kOk);
+  CHECK(log_append_time(out.attributes));
+  h.records_count++;
+  h.last_offset_delta++;
   seal(b.data(), h);
   CHECK_EQ(check_all(b, 0, &out), Check::kBadRecords);
+}
+
+// A batch whose payload is an opaque codec stream: `payload` after the header, `count` records.
+static std::vector<uint8_t> make_compressed(int16_t attributes, const std::string& payload, int32_t count) {
+  std::vector<uint8_t> b(kHeaderBytes + payload.size(), 0);
+  std::memcpy(b.data() + kHeaderBytes, payload.data(), payload.size());
+  Header h;
+  h.base_offset = 9;
+  h.batch_length = static_cast<int32_t>(b.size() - kLogOverheadBytes);
+  h.attributes = attributes;
+  h.records_count = count;
+  h.last_offset_delta = count - 1;
+  h.base_timestamp = 5;
+  h.max_timestamp = 8;
+  seal(b.data(), h);
+  return b;
+}
+
+TEST(compressed_batches_pass_structure_checks_without_record_parsing) {
+  for (int16_t codec = 1; codec <= 4; codec++) {
+    // Three records in two bytes: impossible uncompressed, fine for a codec stream.
+    auto b = make_compressed(codec, "\x01\x02", 3);
+    Header out;
+    REQUIRE_EQ(check(b.data(), b.size(), 9, kMax, true, true, &out), Check::kOk);
+    CHECK_EQ(codec_of(out.attributes), codec);
+    CHECK(compressed(out.attributes));
+    CHECK_EQ(out.records_count, 3);
+    // The CRC, lengths and offsets are still checked.
+    auto flipped = b;
+    flipped[kHeaderBytes] ^= 0x10;
+    CHECK_EQ(check(flipped.data(), flipped.size(), 9, kMax, true, true, &out), Check::kBadCrc);
+    CHECK_EQ(check(b.data(), b.size(), 10, kMax, true, true, &out), Check::kBadOffsets);
+    CHECK_EQ(check(b.data(), b.size() - 1, 9, kMax, true, true, &out), Check::kTruncated);
+    CHECK_EQ(check(b.data(), b.size(), 9, b.size() - 1, true, true, &out), Check::kBadLength);
+    // With log-append time too.
+    auto t = make_compressed(static_cast<int16_t>(codec | attr::kLogAppendTime), "xyz", 1);
+    CHECK_EQ(check(t.data(), t.size(), 9, kMax, true, true, &out), Check::kOk);
+  }
+  // A codec stream is never empty.
+  auto empty = make_compressed(1, "", 1);
+  Header out;
+  CHECK_EQ(check(empty.data(), empty.size(), 9, kMax, true, true, &out), Check::kBadRecords);
 }
 
 TEST(offset_deltas_must_count_up) {
@@ -506,6 +573,106 @@ TEST(check_names_are_distinct) {
     std::string n = check_name(c);
     for (const auto& m : names) CHECK_NE(n, m);
     names.push_back(n);
+  }
+}
+
+namespace {
+RecordsSpan span_of(const std::vector<uint8_t>& b) {
+  Header h = read_header(b.data());
+  RecordsSpan s;
+  s.begin = b.data() + kHeaderBytes;
+  s.end = b.data() + b.size();
+  s.count = h.records_count;
+  s.base_offset = h.base_offset;
+  s.base_timestamp = h.base_timestamp;
+  return s;
+}
+}  // namespace
+
+TEST(parse_records_fills_slots_relative_to_the_base) {
+  auto recs = sample_records();
+  auto b = make_batch(100, recs, 1000, 7);
+  RecordsSpan span = span_of(b);
+  std::vector<double> slots(8 * recs.size(), -2);
+  ParsedRecords p = parse_records(span, b.data(), 100, 5, slots.data(), false);
+  REQUIRE(p.ok);
+  REQUIRE_EQ(p.filled, 5u);
+  CHECK_EQ(p.next_offset, 105);
+  for (size_t i = 0; i < recs.size(); i++) {
+    const double* s = &slots[i * sluice::RecordSlot::kFields];
+    CHECK_EQ(static_cast<int64_t>(s[sluice::RecordSlot::kOffset]), 100 + static_cast<int64_t>(i));
+    CHECK_EQ(static_cast<int64_t>(s[sluice::RecordSlot::kTimestamp]), 1000 + 7 * static_cast<int64_t>(i));
+    if (recs[i].null_value) {
+      CHECK_EQ(s[sluice::RecordSlot::kValueLen], -1.0);
+    } else {
+      std::string v(reinterpret_cast<const char*>(b.data()) + static_cast<size_t>(s[sluice::RecordSlot::kValuePos]),
+                    static_cast<size_t>(s[sluice::RecordSlot::kValueLen]));
+      CHECK_EQ(v, recs[i].value);
+    }
+  }
+  CHECK_EQ(slots[3 * 8 + sluice::RecordSlot::kHeaderCount], 3.0);
+  // From the middle, at most two: the walk ends there unless the whole batch is asked for.
+  p = parse_records(span, b.data(), 102, 2, slots.data(), false);
+  CHECK(p.ok);
+  CHECK_EQ(p.filled, 2u);
+  CHECK_EQ(p.next_offset, 104);
+  CHECK_EQ(static_cast<int64_t>(slots[0]), 102);
+  // Log-append time: every record has the given timestamp.
+  span.append_time = 4242;
+  p = parse_records(span, b.data(), 100, 5, slots.data(), true);
+  CHECK(p.ok);
+  CHECK_EQ(slots[4 * 8 + sluice::RecordSlot::kTimestamp], 4242.0);
+  // A check alone: no slots at all.
+  p = parse_records(span_of(b), b.data(), 100, 0, nullptr, true);
+  CHECK(p.ok);
+  CHECK_EQ(p.filled, 0u);
+}
+
+TEST(parse_records_refuses_every_malformed_span_within_its_bounds) {
+  auto recs = sample_records();
+  auto b = make_batch(0, recs);
+  const size_t records_bytes = b.size() - kHeaderBytes;
+  std::vector<double> slots(8 * recs.size());
+  // Every truncation, copied into a buffer of exactly that length (ASan catches any overread).
+  for (size_t n = 0; n < records_bytes; n++) {
+    std::vector<uint8_t> cut(b.begin() + kHeaderBytes, b.begin() + kHeaderBytes + n);
+    RecordsSpan span = span_of(b);
+    span.begin = cut.data();
+    span.end = cut.data() + cut.size();
+    ParsedRecords p = parse_records(span, cut.data(), 0, 5, slots.data(), true);
+    CHECK(!p.ok);
+    CHECK_GE(p.bad_record, 0);
+    CHECK_LT(p.bad_record, 5);
+  }
+  // A byte left over after the last record.
+  std::vector<uint8_t> extra(b.begin() + kHeaderBytes, b.end());
+  extra.push_back(0);
+  RecordsSpan span = span_of(b);
+  span.begin = extra.data();
+  span.end = extra.data() + extra.size();
+  ParsedRecords p = parse_records(span, extra.data(), 0, 5, slots.data(), true);
+  CHECK(!p.ok);
+  CHECK_EQ(p.bad_record, 5);
+  // More records claimed than there are; fewer claimed than there are.
+  span = span_of(b);
+  span.count = 6;
+  p = parse_records(span, b.data(), 0, 5, slots.data(), true);
+  CHECK(!p.ok);
+  CHECK_EQ(p.bad_record, 5);
+  span.count = 4;
+  p = parse_records(span, b.data(), 0, 5, slots.data(), true);
+  CHECK(!p.ok);
+  CHECK_EQ(p.bad_record, 4);
+  // Random bytes never read out of bounds.
+  std::mt19937_64 rng(sluice_test::seed());
+  for (int round = 0; round < 2000; round++) {
+    std::vector<uint8_t> junk(rng() % 64);
+    for (auto& x : junk) x = static_cast<uint8_t>(rng());
+    RecordsSpan j;
+    j.begin = junk.data();
+    j.end = junk.data() + junk.size();
+    j.count = 1 + static_cast<int32_t>(rng() % 4);
+    (void)parse_records(j, junk.data(), 0, 4, slots.data(), true);
   }
 }
 

@@ -8,9 +8,9 @@
  *   - with sluice.meta deleted every segment is rescanned and open rejects with CORRUPT, naming
  *     the file and the damaged batch's position;
  *   - with the metadata of a clean close (or of an unclean one, the segment being below the
- *     recovery point) the segment is trusted and opens, but every read that reaches the damaged
- *     batch throws CORRUPT with path and position, and no read anywhere returns bytes other than
- *     those appended;
+ *     recovery point) the segment is trusted and opens; a read that runs into the damaged batch
+ *     returns the whole batches before it, a read at it throws CORRUPT with path and position, and
+ *     no read anywhere returns bytes other than those appended;
  *   - with `repair: true` the log is cut before the damaged batch and goes on from there.
  * The same holds for a flip in the middle of the active segment after an unclean shutdown (the
  * directory copied aside while the log was open), where valid batches follow the damage.
@@ -68,7 +68,7 @@ function expectCorrupt(err: unknown, file: string, what: string): void {
 
 /**
  * Every offset read alone either throws CORRUPT about `file` or returns exactly the appended
- * record; every offset of the damaged batch throws, and so does a read that runs into it.
+ * record; every offset of the damaged batch throws, and a read that runs into it stops before it.
  */
 function expectReadsGuarded(log: Log, expected: readonly Expected[], file: string, damaged: Batch, what: string): void {
   for (let o = log.startOffset; o < log.endOffset; o++) {
@@ -83,18 +83,21 @@ function expectReadsGuarded(log: Log, expected: readonly Expected[], file: strin
     expect(recordText(got[0]), `${what}: read(${o}) returned other bytes than were appended`).toBe(recordText(expected[o]));
     expect(o < damaged.baseOffset || o >= damaged.nextOffset, `${what}: read(${o}) inside the damaged batch returned a record`).toBe(true);
   }
+  // A read from just before the damaged batch returns the whole batches before it and stops
+  // there; a read at the damaged batch throws, every time (it is not remembered as good).
+  const before = log.read(damaged.baseOffset - 1, { maxBytes: 1 << 20, maxRecords: 1000 });
+  expect(before.map((r) => r.offset), `${what}: a read from ${damaged.baseOffset - 1} up to the damaged batch`).toEqual([damaged.baseOffset - 1]);
+  expect(recordText(before[0]), what).toBe(recordText(expected[damaged.baseOffset - 1]));
   for (let attempt = 0; attempt < 2; attempt++) {
-    // Not remembered as good after the first failure.
     let err: unknown = null;
     let returned = '';
     try {
-      const got = log.read(damaged.baseOffset - 1, { maxBytes: 1 << 20, maxRecords: 1000 });
-      const wrong = got.filter((r) => r.offset >= expected.length || recordText(r) !== recordText(expected[r.offset]));
-      returned = ` (it returned offsets ${got.map((r) => r.offset).join(',')}; ${wrong.length} of them with other bytes than were appended)`;
+      const got = log.read(damaged.baseOffset, { maxBytes: 1 << 20, maxRecords: 1000 });
+      returned = ` (it returned offsets ${got.map((r) => r.offset).join(',')})`;
     } catch (e) {
       err = e;
     }
-    expectCorrupt(err, file, `${what}: a read from ${damaged.baseOffset - 1} across the damaged batch${returned}`);
+    expectCorrupt(err, file, `${what}: a read at the damaged batch (${damaged.baseOffset})${returned}`);
     expect((err as SluiceError).position, what).toBe(damaged.position);
   }
 }
@@ -120,7 +123,7 @@ describe('reports mid-segment corruption', () => {
         expect(err.position).toBe(batch.position);
       });
 
-      it('opens after a clean close, and every read that reaches it throws CORRUPT', async () => {
+      it('opens after a clean close; reads stop before it and every read at it throws CORRUPT', async () => {
         const { dir, expected, file, batch } = await damaged();
         const log = await Log.open(dir, OPTIONS);
         try {
@@ -164,6 +167,32 @@ describe('reports mid-segment corruption', () => {
     });
   }
 
+  it('returns the records before a damaged batch to read(0) with default options, and CORRUPT at the damaged batch', async () => {
+    const dir = tmpDir();
+    const expected = await writeLog(seed, dir);
+    const { file, batch, batches } = middleBatch(dir, 0);
+    expect(batches.length).toBeGreaterThanOrEqual(10);
+    flipBit(file, batch.position + 61 + 3, 2);
+    const log = await Log.open(dir, OPTIONS);
+    try {
+      expect(log.read(0).map(recordText)).toEqual(expected.slice(0, batch.baseOffset).map(recordText));
+      const slice = log.slice(0)!;
+      fs.closeSync(slice.fd);
+      expect(slice.nextOffset).toBe(batch.baseOffset);
+      let err: unknown = null;
+      try {
+        log.read(batch.baseOffset);
+      } catch (e) {
+        err = e;
+      }
+      expectCorrupt(err, file, 'read at the damaged batch');
+      expect((err as SluiceError).position).toBe(batch.position);
+      expect(() => log.slice(batch.baseOffset)).toThrow(/corrupt batch/);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('names the right file when the damaged segment is the second of three', async () => {
     const dir = tmpDir();
     await writeLog(seed, dir);
@@ -192,7 +221,7 @@ describe('reports mid-segment corruption', () => {
     return { snapshot, expected };
   }
 
-  it('after an unclean shutdown, trusts a sealed segment below the recovery point but reports the flipped batch on read', async () => {
+  it('after an unclean shutdown, trusts a sealed segment below the recovery point but reports the flipped batch on a read at it', async () => {
     const { snapshot, expected } = await uncleanSnapshot();
     const { file, batch } = middleBatch(snapshot, 0);
     flipBit(file, batch.position + 61 + 5, 6);

@@ -151,7 +151,10 @@ function decodeRecord(buf: Buffer, pos: number, end: number, batch: { baseOffset
   };
 }
 
-/** Decodes the batch at `pos`. Throws on a malformed batch; the CRC is computed, not enforced. */
+/**
+ * Decodes the batch at `pos`. Throws on a malformed batch; the CRC is computed, not enforced. The
+ * records of a compressed batch are left undecoded (`records` empty).
+ */
 export function decodeBatch(buf: Buffer, pos: number): DecodedBatch {
   if (pos + BATCH_HEADER_BYTES > buf.length) throw new Error(`batch header at ${pos} runs past the end (${buf.length})`);
   const baseOffset = safeBigInt(buf.readBigInt64BE(pos), 'baseOffset', pos);
@@ -184,6 +187,10 @@ export function decodeBatch(buf: Buffer, pos: number): DecodedBatch {
   };
   if (b.magic !== 2) throw new Error(`magic ${b.magic} at ${pos}`);
   if (b.recordsCount < 0) throw new Error(`negative record count at ${pos}`);
+  b.lastOffset = b.baseOffset + b.lastOffsetDelta;
+  b.nextOffset = b.lastOffset + 1;
+  // A compressed batch (codec in attributes bits 0-2) holds a codec stream, not records.
+  if ((b.attributes & 0x07) !== 0) return b;
   let p = pos + BATCH_HEADER_BYTES;
   for (let i = 0; i < b.recordsCount; i++) {
     const r = decodeRecord(buf, p, end, b);

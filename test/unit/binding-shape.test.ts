@@ -37,11 +37,11 @@ describe('the native binding', () => {
     opened.push(log);
     const methods = [
       'append', 'appendStaged', 'seal', 'read', 'segmentBuffer', 'slice', 'offsetForTime', 'flush', 'retain', 'close',
-      'offsets', 'recovery', 'failure', 'setActive', 'stats', 'simulatePowerLoss',
+      'offsets', 'recovery', 'failure', 'setActive', 'stats', 'simulatePowerLoss', 'appendRaw', 'checkRaw', 'parseRecords', 'segmentPath',
     ];
     for (const m of methods) expect(typeof (log as unknown as Record<string, unknown>)[m], m).toBe('function');
     // The hot methods are own properties (bound functions); the others live on the prototype.
-    expect(Object.getOwnPropertyNames(log).sort()).toEqual(['append', 'appendStaged', 'offsets', 'read', 'seal']);
+    expect(Object.getOwnPropertyNames(log).sort()).toEqual(['append', 'appendRaw', 'appendStaged', 'offsets', 'parseRecords', 'read', 'seal']);
     const proto = Object.getOwnPropertyNames(Object.getPrototypeOf(log)).filter((n) => n !== 'constructor');
     expect(proto.sort()).toEqual(methods.filter((m) => !Object.getOwnPropertyNames(log).includes(m)).sort());
   });

@@ -92,10 +92,32 @@ struct RecordSlot {
   enum : size_t { kOffset, kTimestamp, kKeyPos, kKeyLen, kValuePos, kValueLen, kHeadersPos, kHeaderCount };
 };
 
+// A compressed batch that a read stops at: the core cannot decode it, so it hands the payload's
+// place to JS, which decompresses it and parses the records with parse_records (record_slots.h).
+struct CompressedBatch {
+  uint64_t position = 0;          // the batch's position in the segment
+  uint64_t payload_position = 0;  // position + kHeaderBytes
+  uint64_t payload_length = 0;
+  batch::Header header;
+};
+
 struct ReadResult {
   uint32_t count = 0;
   std::shared_ptr<Segment> segment;  // the records' mapping; null when count is 0
   int64_t next_offset = 0;           // where the next read should start
+  // A read returns either records of plain batches (count > 0) or, when the first batch it
+  // reaches is compressed, that one batch (count 0, segment set); it stops before a compressed
+  // batch that follows plain ones.
+  bool compressed = false;
+  CompressedBatch batch;
+};
+
+// offset_for_time's answer. In a compressed batch (whose records the core cannot read) it is the
+// first candidate offset of the first batch whose maxTimestamp reaches the target; the JS layer
+// then finds the record in the decompressed batch.
+struct TimeLookup {
+  int64_t offset = -1;
+  bool in_compressed_batch = false;
 };
 
 struct SliceResult {
@@ -130,6 +152,18 @@ class Log {
   // target offset. durable_offset() reaches it (or failed() turns true) later.
   Result<int64_t> request_flush();
   Result<RetentionReport> retain(int64_t now_ms);
+  // Appends whole RecordBatch v2 batches built elsewhere (a Kafka produce request), `len` bytes
+  // back to back, and returns the first one's base offset. Every batch is checked first
+  // (check_raw); then the open batch is sealed and each batch is written as received but for
+  // baseOffset (assigned) and partitionLeaderEpoch (0), which lie outside the CRC. A compressed
+  // batch's records must have been checked by the caller (the core has no codecs). Nothing is
+  // written unless every batch passes; an I/O failure or a failed roll part-way leaves the first
+  // batches appended (end_offset() tells how far).
+  Result<int64_t> append_raw(const uint8_t* data, size_t len);
+  // The checks of append_raw, writing nothing: kCorrupt (checksum, structure, attributes the log
+  // does not take) or kTooLarge (over message_bytes_max), naming the batch's index and byte
+  // position. Sets *compressed_count to the number of compressed batches.
+  Status check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count) const;
   // Seals, flushes, writes the indexes and a clean-shutdown checkpoint, stops the threads and
   // releases the directory lock. Further calls fail with kClosed.
   Status close();
@@ -146,6 +180,8 @@ class Log {
   Result<SliceResult> slice(int64_t offset, uint64_t max_bytes);
   // The first offset whose timestamp is >= `timestamp`, or -1.
   Result<int64_t> offset_for_time(int64_t timestamp);
+  // The same lookup, saying whether the answer lies in a compressed batch (see TimeLookup).
+  Result<TimeLookup> lookup_time(int64_t timestamp);
   // The segment whose base offset is `base_offset`, or null.
   std::shared_ptr<Segment> segment_at(int64_t base_offset) const;
 

@@ -6,19 +6,26 @@
 //   12  4    partitionLeaderEpoch  0 here; outside the CRC
 //   16  1    magic                 2
 //   17  4    crc                   CRC-32C of bytes [21, end of batch)
-//   21  2    attributes            0: no compression, create time, not transactional, not control
+//   21  2    attributes            bits 0-2 codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
+//                                  bit 3 timestamp type (1: log-append time, every record's
+//                                  timestamp is maxTimestamp), bit 4 transactional, bit 5 control;
+//                                  the log writes 0, appendRaw stores a client's codec and bit 3
 //   23  4    lastOffsetDelta       recordsCount - 1
 //   27  8    baseTimestamp         first record's timestamp, ms
 //   35  8    maxTimestamp          largest timestamp in the batch
-//   43  8    producerId            -1
-//   51  2    producerEpoch         -1
-//   53  4    baseSequence          -1
+//   43  8    producerId            -1 (appendRaw: as the client sent it)
+//   51  2    producerEpoch         -1 (likewise)
+//   53  4    baseSequence          -1 (likewise)
 //   57  4    recordsCount          > 0
-//   61  ...  records
+//   61  ...  records               a compressed batch holds the codec's stream of all its records
 //
 // A record: length varint (of what follows) | attributes int8 = 0 | timestampDelta varlong |
 // offsetDelta varint | keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
 // headerCount varint | headers: keyLength varint | key (UTF-8) | valueLength varint (-1 = null) | value.
+//
+// Compressed batches are stored as they came: the core checks their CRC, lengths and offsets but
+// cannot parse their records (it has no codecs); the JS layer decompresses them and parses the
+// records with parse_records (record_slots.h).
 //
 // After a crash a batch may be missing, zeroed or torn anywhere past the last flush: check_batch()
 // tells an all-zero header (the preallocated tail: the end of the log) from a torn or corrupt one.
@@ -41,6 +48,17 @@ constexpr size_t kMinRecordBytes = 7;
 // attributes, timestampDelta, offsetDelta, and the header count when there are no headers.
 // Payloads this far under a limit need no exact size (record_size) to be known to fit.
 constexpr size_t kFirstRecordOverheadBytesMax = 5 + 1 + 1 + 1 + 5 + 5 + 1;
+
+// Attribute bits. Bits 4 and 5 are never stored: appendRaw refuses them.
+namespace attr {
+constexpr int16_t kCodecMask = 0x07, kLogAppendTime = 0x08, kTransactional = 0x10, kControl = 0x20;
+constexpr int16_t kCodecMax = 4;  // zstd
+// The bits a stored batch may have.
+constexpr int16_t kStorable = kCodecMask | kLogAppendTime;
+}  // namespace attr
+inline int codec_of(int16_t attributes) { return attributes & attr::kCodecMask; }
+inline bool compressed(int16_t attributes) { return codec_of(attributes) != 0; }
+inline bool log_append_time(int16_t attributes) { return (attributes & attr::kLogAppendTime) != 0; }
 
 namespace field {
 constexpr size_t kBaseOffset = 0, kBatchLength = 8, kLeaderEpoch = 12, kMagic = 16, kCrc = 17,
@@ -82,12 +100,15 @@ enum class Check : uint8_t {
   kBadCrc,       // the CRC does not match
   kBadOffsets,   // baseOffset is not the expected next offset, or the counts disagree
   kBadRecords,   // the CRC matched but the records do not parse (a writer bug, not a torn write)
+  kBadAttributes,  // an unknown codec, or bits (transactional, control, unknown) never stored
 };
 const char* check_name(Check c);
 
 // Checks the batch at p with `available` readable bytes: length sanity (at most
 // `batch_bytes_max`), magic, CRC when `verify_crc`, and that it starts at `expected_base_offset`
-// (pass -1 to skip). When `verify_records`, also walks every record. Fills *out on kOk.
+// (pass -1 to skip), and attributes a stored batch may have. When `verify_records`, also walks
+// every record of an uncompressed batch (offsetDelta == index, no byte left over); a compressed
+// batch's records are the JS layer's to check. Fills *out on kOk.
 Check check(const uint8_t* p, size_t available, int64_t expected_base_offset,
             size_t batch_bytes_max, bool verify_crc, bool verify_records, Header* out);
 

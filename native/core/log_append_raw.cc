@@ -1,0 +1,177 @@
+// Log::append_raw: whole RecordBatch v2 batches built elsewhere (a Kafka client's produce
+// request) appended as received. The checks follow Kafka's LogValidator for a client's batch:
+// sane lengths that exactly cover the input, magic 2, CRC-32C, lastOffsetDelta + 1 ==
+// recordsCount > 0, no control batch, no transactional batch (not supported yet), a sequence
+// number with a producer id, the size limit, and for an uncompressed batch every record parsed
+// with offsetDelta == its index. Only baseOffset and partitionLeaderEpoch, which the CRC does not
+// cover, are rewritten, so the stored bytes can go back out to Kafka clients unchanged.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "sluice/assert.h"
+#include "sluice/crc32c.h"
+#include "sluice/endian.h"
+#include "sluice/fault.h"
+#include "sluice/log.h"
+#include "sluice/record_slots.h"
+
+namespace sluice {
+
+namespace {
+
+Status bad_batch(size_t index, size_t position, const std::string& what) {
+  return Status::corrupt("appendRaw: batch " + std::to_string(index) + " at byte " +
+                             std::to_string(position) + ": " + what,
+                         "", static_cast<int64_t>(position));
+}
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+}  // namespace
+
+Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count) const {
+  using batch::kHeaderBytes;
+  if (len == 0) return Status::error(Code::kInvalidArgument, "appendRaw needs at least one batch");
+  *compressed_count = 0;
+  size_t index = 0;
+  for (size_t pos = 0; pos < len; index++) {
+    const size_t left = len - pos;
+    if (left < kHeaderBytes) {
+      return bad_batch(index, pos, std::to_string(left) +
+                                       " bytes left, fewer than a 61-byte batch header");
+    }
+    const uint8_t* p = data + pos;
+    const batch::Header h = batch::read_header(p);
+    if (h.batch_length < static_cast<int32_t>(kHeaderBytes - batch::kLogOverheadBytes)) {
+      return bad_batch(index, pos, "batchLength " + std::to_string(h.batch_length) +
+                                       " is shorter than the batch header");
+    }
+    const size_t total = h.total_bytes();
+    if (total > left) {
+      return bad_batch(index, pos, "batchLength says " + std::to_string(total) +
+                                       " bytes, but only " + std::to_string(left) + " are left");
+    }
+    if (total > options_.message_bytes_max) {
+      return Status::error(Code::kTooLarge,
+                           "appendRaw: batch " + std::to_string(index) + " at byte " +
+                               std::to_string(pos) + " has " + std::to_string(total) +
+                               " bytes, over messageBytesMax (" +
+                               std::to_string(options_.message_bytes_max) + ")");
+    }
+    if (h.magic != static_cast<int8_t>(batch::kMagic)) {
+      return bad_batch(index, pos, "magic " + std::to_string(h.magic) + ", not 2");
+    }
+    const uint32_t crc = crc32c(p + batch::kCrcStart, total - batch::kCrcStart);
+    if (crc != h.crc) {
+      return bad_batch(index, pos, "CRC mismatch (the batch says " + hex32(h.crc) +
+                                       ", its bytes give " + hex32(crc) + ")");
+    }
+    if ((h.attributes & batch::attr::kControl) != 0) {
+      return bad_batch(index, pos, "a control batch (attributes bit 5): only the log writes those");
+    }
+    if ((h.attributes & batch::attr::kTransactional) != 0) {
+      return bad_batch(index, pos, "a transactional batch (attributes bit 4): not supported yet");
+    }
+    if ((h.attributes & ~batch::attr::kStorable) != 0) {
+      return bad_batch(index, pos, "unknown attribute bits " + hex32(static_cast<uint16_t>(h.attributes)));
+    }
+    if (batch::codec_of(h.attributes) > batch::attr::kCodecMax) {
+      return bad_batch(index, pos, "unknown compression codec " +
+                                       std::to_string(batch::codec_of(h.attributes)));
+    }
+    if (h.records_count <= 0 || h.last_offset_delta != h.records_count - 1) {
+      return bad_batch(index, pos, "recordsCount " + std::to_string(h.records_count) +
+                                       " and lastOffsetDelta " +
+                                       std::to_string(h.last_offset_delta) + " disagree");
+    }
+    if (h.producer_id >= 0 && h.base_sequence < 0) {
+      return bad_batch(index, pos, "producerId " + std::to_string(h.producer_id) +
+                                       " with baseSequence " + std::to_string(h.base_sequence));
+    }
+    if (batch::compressed(h.attributes)) {
+      if (total == kHeaderBytes) return bad_batch(index, pos, "a compressed batch with no payload");
+      (*compressed_count)++;
+    } else {
+      RecordsSpan span;
+      span.begin = p + kHeaderBytes;
+      span.end = p + total;
+      span.count = h.records_count;
+      ParsedRecords parsed = parse_records(span, p, 0, 0, nullptr, true);
+      if (!parsed.ok) {
+        return bad_batch(index, pos,
+                         parsed.bad_record == h.records_count
+                             ? "bytes are left after its " + std::to_string(h.records_count) +
+                                   " records"
+                             : "record " + std::to_string(parsed.bad_record) +
+                                   " is malformed or out of order (offsetDelta must be its index)");
+      }
+    }
+    pos += total;
+  }
+  return Status::ok();
+}
+
+Result<int64_t> Log::append_raw(const uint8_t* data, size_t len) {
+  if (closed_ || flusher_->failed()) return check_writable();
+  uint32_t compressed_count = 0;
+  SLUICE_TRY(check_raw(data, len, &compressed_count));
+  SLUICE_TRY(seal());  // the open batch goes first, so that offsets follow the order of calls
+  const int64_t first = active_->next_offset();
+  for (size_t pos = 0; pos < len;) {
+    batch::Header h = batch::read_header(data + pos);
+    const size_t total = h.total_bytes();
+    Segment* seg = active_;
+    if (!roll_error_.is_ok() || write_position_ + total > seg->capacity() ||
+        seg->next_offset() + h.last_offset_delta - seg->base_offset() >= UINT32_MAX) {
+      roll_error_ = roll();
+      if (!roll_error_.is_ok()) return roll_error_;
+      seg = active_;
+    }
+    SLUICE_ASSERT(batch_count_ == 0 && batch_position_ == write_position_,
+                  "a raw batch goes after sealed data only");
+    h.base_offset = seg->next_offset();
+    h.leader_epoch = 0;
+    uint8_t* dst = staging_ ? staging_.get() : seg->data() + write_position_;
+    std::memcpy(dst, data + pos, total);
+    be::store64(dst + batch::field::kBaseOffset, static_cast<uint64_t>(h.base_offset));
+    be::store32(dst + batch::field::kLeaderEpoch, 0);
+    if (staging_) {
+      int injected = fault::take(fault::kWrite);
+      Status written = injected != 0 ? Status::io(injected, "pwrite", seg->log_path())
+                                     : seg->file().write_at(dst, total, write_position_);
+      if (!written.is_ok()) {
+        flusher_->fail(written);  // fail-stop, as in seal()
+        return written;
+      }
+    }
+#ifdef SLUICE_DEBUG_ASSERTS
+    batch::Header back;
+    SLUICE_ASSERT(batch::check(seg->data() + write_position_, total, h.base_offset, total, true,
+                               true, &back) == batch::Check::kOk,
+                  "a raw batch must read back");
+#endif
+    seg->on_batch_sealed(write_position_, h, options_.index_interval_bytes);
+    seg->note_verified(write_position_, h);
+    write_position_ += total;
+    batch_position_ = write_position_;
+    if (!staging_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
+        populated_end_ < seg->capacity()) {
+      uint64_t to = write_position_ + options_.populate_window_bytes / 2;
+      preparer_->populate(seg->mapping(), populated_end_, to);
+      populated_end_ = to;
+    }
+    if (options_.sync != SyncPolicy::kNone) {
+      flusher_->submit_sync(segments_.back(), seg->size(), seg->next_offset(), false,
+                            options_.sync == SyncPolicy::kAlways);
+    }
+    pos += total;
+  }
+  return first;
+}
+
+}  // namespace sluice
