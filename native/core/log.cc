@@ -76,15 +76,27 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const LogOptions&
     }
     lock_file = std::move(lock.value());
   }
-  std::unique_ptr<Log> log(new Log(dir, options, std::move(lock_file)));
-
-  auto meta = sluice::recovery::load_meta(dir, options.repair);
-  if (!meta.is_ok()) return meta.status();
-  if (!options.create && !meta.value().found && !meta.value().damaged) {
-    return sluice::recovery::missing_meta(dir);
+  // A read-only open races the writer it runs beside: retention persists a new start offset and
+  // then deletes segments, so a listing made after an older metadata read can miss files that
+  // metadata still counts. A failure is retried when the metadata changed meanwhile (only
+  // read-only opens, which hold no lock, go round again).
+  constexpr int kReadOnlyAttemptsMax = 3;
+  for (int attempt = 1;; attempt++) {
+    std::unique_ptr<Log> log(new Log(dir, options, std::move(lock_file)));
+    auto meta = sluice::recovery::load_meta(dir, options.repair);
+    if (!meta.is_ok()) return meta.status();
+    if (!options.create && !meta.value().found && !meta.value().damaged) {
+      return sluice::recovery::missing_meta(dir);
+    }
+    Status recovered = log->recover(meta.value());
+    if (recovered.is_ok()) return log;
+    if (!options.read_only || attempt == kReadOnlyAttemptsMax) return recovered;
+    auto again = sluice::recovery::load_meta(dir, options.repair);
+    if (!again.is_ok() || (again.value().found == meta.value().found &&
+                           again.value().meta.serialize() == meta.value().meta.serialize())) {
+      return recovered;
+    }
   }
-  SLUICE_TRY(log->recover(meta.value()));
-  return log;
 }
 
 void Log::start(Flusher::Notify notify) {
