@@ -27,7 +27,6 @@ namespace recovery {
 
 namespace {
 
-
 // Where the first batch that passes its CRC starts in (from, limit), or `limit` if none does. One
 // there is a sign that the bytes at `from` are damage in the middle of the data, not a torn tail.
 uint64_t next_valid_batch(const uint8_t* data, uint64_t from, uint64_t limit, int64_t min_offset) {
