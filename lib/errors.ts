@@ -20,7 +20,7 @@ export const ErrorCode = {
   IO: 'IO',
   /** The file system is full (ENOSPC or EDQUOT); appends work again once space is freed. */
   NO_SPACE: 'NO_SPACE',
-  /** A flush failed, so the log stopped accepting writes (fail-stop); reopen it to recover. */
+  /** The log was opened `readOnly`, or a flush failed so it stopped accepting writes (fail-stop; reopen it to recover). */
   READ_ONLY: 'READ_ONLY',
   /** Broker: no topic of that name. */
   UNKNOWN_TOPIC: 'UNKNOWN_TOPIC',

@@ -8,7 +8,12 @@ import * as path from 'node:path';
 import { SluiceError } from './errors';
 
 export interface NativeRecovery {
+  /** True after a clean close, and for a log this open created (nothing to recover). */
   cleanShutdown: boolean;
+  /** The directory held no metadata and no segment: this open created the log. */
+  created: boolean;
+  /** Opened with `readOnly`: the counts say what recovery would do; nothing was changed. */
+  readOnly: boolean;
   segmentsLoaded: number;
   segmentsScanned: number;
   indexesRebuilt: number;
@@ -34,6 +39,8 @@ export interface NativeOpenOptions {
   retentionBytes?: number;
   retentionMs?: number;
   repair?: boolean;
+  readOnly?: boolean;
+  create?: boolean;
   populateWindowBytes?: number;
   sync?: 'always' | 'interval' | 'none';
   writePath?: 'pwrite' | 'mmap';

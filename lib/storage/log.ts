@@ -11,7 +11,7 @@
  * read (./compressed-batches.ts), and their records are views of the decompressed buffer.
  *
  * A Log belongs to the thread that opened it. Only one Log may have a directory open at a time,
- * across processes (the second gets a LOCKED error).
+ * across processes (the second gets a LOCKED error); any number may open it with `readOnly`.
  */
 import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
@@ -45,6 +45,17 @@ export interface LogOptions {
   retentionMs?: number;
   /** Truncate at mid-log corruption instead of refusing to open (data past it is lost). */
   repair?: boolean;
+  /**
+   * Open without the directory lock (another Log, in any process, may hold it) and change nothing
+   * on disk: reads see what recovery would keep, `recovery` says what it would do, and append,
+   * appendBatch, seal, flush and retain fail with READ_ONLY. Default false.
+   */
+  readOnly?: boolean;
+  /**
+   * false: a directory without `sluice.meta` is CORRUPT ("not a log or its metadata was lost")
+   * instead of becoming a new log. Default true.
+   */
+  create?: boolean;
   /**
    * When appended data is made durable. 'always': every sealed batch is flushed at once, with
    * group commit, and confirms wait for it; 'interval' (default): at most every `syncIntervalMs`;
@@ -169,7 +180,7 @@ function checkPositiveInteger(v: unknown, what: string): number {
 
 function validateOptions(options: LogOptions): void {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
+  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'readOnly', 'create', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
   for (const k of Object.keys(options)) {
     if (!known.has(k)) throw new TypeError(`unknown log option ${JSON.stringify(k)}`);
   }
@@ -182,7 +193,9 @@ function validateOptions(options: LogOptions): void {
       throw new RangeError(`${k} must be a non-negative integer (or -1 for no limit), got ${String(v)}`);
     }
   }
-  if (options.repair !== undefined && typeof options.repair !== 'boolean') throw new TypeError('repair must be a boolean');
+  for (const k of ['repair', 'readOnly', 'create'] as const) {
+    if (options[k] !== undefined && typeof options[k] !== 'boolean') throw new TypeError(`${k} must be a boolean`);
+  }
   if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'interval' && options.sync !== 'none') {
     throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(options.sync)}`);
   }
@@ -217,6 +230,7 @@ export class Log {
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closePromise: Promise<void> | undefined;
   readonly #syncAlways: boolean;
+  readonly #readOnly: boolean;
   // Confirms waiting for their message to be sealed, and those waiting for it to be durable.
   readonly #waitVisible = new ConfirmQueue();
   readonly #waitDurable = new ConfirmQueue();
@@ -245,15 +259,19 @@ export class Log {
     }
   };
 
-  private constructor(nativeLog: NativeLog, dir: string, messageBytesMax: number, syncAlways: boolean) {
+  private constructor(nativeLog: NativeLog, dir: string, messageBytesMax: number, syncAlways: boolean, readOnly: boolean) {
     this.#native = nativeLog;
     this.#dir = dir;
     this.#messageBytesMax = messageBytesMax;
     this.#syncAlways = syncAlways;
+    this.#readOnly = readOnly;
     this.#recovery = nativeLog.recovery();
   }
 
-  /** Opens (creating if needed) the log in `dir`, recovering it after an unclean shutdown. */
+  /**
+   * Opens (creating if needed, unless `create: false` or `readOnly`) the log in `dir`, recovering
+   * it after an unclean shutdown.
+   */
   static async open(dir: string, options: LogOptions = {}): Promise<Log> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     validateOptions(options);
@@ -267,7 +285,7 @@ export class Log {
       const log = ref?.deref();
       if (log !== undefined) log.#settleAll();
     });
-    const log = new Log(nativeLog, dir, messageBytesMax, options.sync === 'always');
+    const log = new Log(nativeLog, dir, messageBytesMax, options.sync === 'always', options.readOnly === true);
     ref = new WeakRef(log);
     return log;
   }
@@ -275,6 +293,7 @@ export class Log {
   /** Appends one message and returns its offset. Visible to readers at the end of this tick. */
   append(value: Bytes | null, options?: AppendOptions): number {
     if (value === undefined) throw new TypeError('value must be a Buffer, Uint8Array, string or null, got undefined');
+    if (this.#readOnly) this.#checkWritable();
     let offset: number;
     if (options === undefined) {
       offset = this.#native.append(value);
@@ -300,7 +319,7 @@ export class Log {
    */
   appendBatch(messages: ReadonlyArray<Bytes | null | Message>): number {
     if (!Array.isArray(messages)) throw new TypeError('appendBatch needs an array of messages');
-    this.#checkOpen();
+    this.#checkWritable();
     const first = stageBatch(messages, this.#messageBytesMax, this.#appendStaged);
     if (first < 0) return this.endOffset;
     if (!this.#sealScheduled) {
@@ -315,7 +334,7 @@ export class Log {
 
   /** Seals the open batch now instead of at the end of the tick. */
   seal(): void {
-    this.#checkOpen();
+    this.#checkWritable();
     this.#native.seal();
     if (this.#waitVisible.size > 0) this.#settleAll();
   }
@@ -465,6 +484,7 @@ export class Log {
   /** Seals, then resolves with the durable offset once everything appended so far is on stable storage. */
   flush(): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(this.#closedError());
+    if (this.#readOnly) return Promise.reject(this.#readOnlyError());
     let target: number;
     try {
       target = this.#native.flush();
@@ -526,7 +546,7 @@ export class Log {
 
   /** Applies retention now (it also runs on every segment roll). */
   retain(nowMs: number = Date.now()): RetentionReport {
-    this.#checkOpen();
+    this.#checkWritable();
     if (typeof nowMs !== 'number' || !Number.isSafeInteger(nowMs)) throw new TypeError('nowMs must be an integer');
     return this.#native.retain(nowMs);
   }
@@ -552,6 +572,15 @@ export class Log {
 
   #checkOpen(): void {
     if (this.#state !== 'open') throw this.#closedError();
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#readOnly) throw this.#readOnlyError();
+  }
+
+  #readOnlyError(): SluiceError {
+    return new SluiceError('the log was opened read-only', ErrorCode.READ_ONLY);
   }
 
   #closedError(): SluiceError {

@@ -590,6 +590,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     const RecoveryReport& r = recovery_;
     Napi::Object o = Napi::Object::New(env);
     o.Set("cleanShutdown", r.clean_shutdown);
+    o.Set("created", r.created);
+    o.Set("readOnly", r.read_only);
     o.Set("segmentsLoaded", r.segments_loaded);
     o.Set("segmentsScanned", r.segments_scanned);
     o.Set("indexesRebuilt", r.indexes_rebuilt);
@@ -771,6 +773,8 @@ Napi::Value NativeLog::Open(const Napi::CallbackInfo& info) {
   Napi::Value rm = o.Get("retentionMs");
   if (rm.IsNumber()) opt.retention_ms = static_cast<int64_t>(rm.As<Napi::Number>().DoubleValue());
   opt.repair = o.Get("repair").ToBoolean();
+  opt.read_only = o.Get("readOnly").ToBoolean();
+  if (!o.Get("create").IsUndefined()) opt.create = o.Get("create").ToBoolean();
   opt.populate_window_bytes = get_option(o, "populateWindowBytes", opt.populate_window_bytes);
   Napi::Value sync = o.Get("sync");
   if (sync.IsString()) {

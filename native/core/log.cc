@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -45,7 +46,7 @@ Status LogOptions::validate() const {
 
 Log::Log(std::string dir, LogOptions options, DirLock lock)
     : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {
-  if (options_.write_path == WritePath::kPwrite) {
+  if (options_.write_path == WritePath::kPwrite && !options_.read_only) {
     staging_.reset(new uint8_t[options_.message_bytes_max]);
   }
 }
@@ -58,37 +59,50 @@ Log::~Log() {
 
 Result<std::unique_ptr<Log>> Log::open(const std::string& dir, const LogOptions& options) {
   SLUICE_TRY(options.validate());
-  SLUICE_TRY(make_dirs(dir));
-  auto lock = DirLock::acquire(dir, "log directory");
-  if (!lock.is_ok()) return lock.status();
-  std::unique_ptr<Log> log(new Log(dir, options, std::move(lock.value())));
-
-  LogMeta meta;
-  bool have_meta = false;
-  std::string meta_path = join_path(dir, LogMeta::kFileName);
-  auto bytes = read_file(meta_path, 4096);
-  if (bytes.is_ok()) {
-    auto parsed = LogMeta::parse(bytes.value(), meta_path);
-    if (parsed.is_ok()) {
-      meta = parsed.value();
-      have_meta = true;
-    } else if (!options.repair) {
-      return parsed.status();
+  DirLock lock_file;
+  if (!options.read_only) {
+    struct stat st;
+    const std::string meta_path = join_path(dir, LogMeta::kFileName);
+    if (!options.create && ::stat(meta_path.c_str(), &st) != 0 && errno == ENOENT) {
+      return sluice::recovery::missing_meta(dir);  // before make_dirs: nothing is created
     }
-  } else if (bytes.status().errno_value() != ENOENT) {
-    return bytes.status();
+    SLUICE_TRY(make_dirs(dir));
+    auto lock = DirLock::acquire(dir, "log directory");
+    if (!lock.is_ok()) return lock.status();
+    lock_file = std::move(lock.value());
   }
-  SLUICE_TRY(log->recover(have_meta ? &meta : nullptr));
-  return log;
+  // A read-only open races the writer it runs beside: retention persists a new start offset and
+  // then deletes segments, so a listing made after an older metadata read can miss files that
+  // metadata still counts. A failure is retried when the metadata changed meanwhile (only
+  // read-only opens, which hold no lock, go round again).
+  constexpr int kReadOnlyAttemptsMax = 3;
+  for (int attempt = 1;; attempt++) {
+    std::unique_ptr<Log> log(new Log(dir, options, std::move(lock_file)));
+    auto meta = sluice::recovery::load_meta(dir, options.repair);
+    if (!meta.is_ok()) return meta.status();
+    if (!options.create && !meta.value().found && !meta.value().damaged) {
+      return sluice::recovery::missing_meta(dir);
+    }
+    Status recovered = log->recover(meta.value());
+    if (recovered.is_ok()) return log;
+    if (!options.read_only || attempt == kReadOnlyAttemptsMax) return recovered;
+    auto again = sluice::recovery::load_meta(dir, options.repair);
+    if (!again.is_ok() || (again.value().found == meta.value().found &&
+                           again.value().meta.serialize() == meta.value().meta.serialize())) {
+      return recovered;
+    }
+  }
 }
 
 void Log::start(Flusher::Notify notify) {
+  if (options_.read_only) return;
   preparer_->start();
   flusher_->start(std::move(notify));
 }
 
 Status Log::check_writable() const {
   if (closed_) return Status::error(Code::kClosed, "the log is closed");
+  if (options_.read_only) return Status::error(Code::kReadOnly, "the log was opened read-only");
   if (flusher_->failed()) {
     Status f = flusher_->failure();
     return Status::error(Code::kReadOnly,
@@ -98,7 +112,7 @@ Status Log::check_writable() const {
 }
 
 Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
-  if (closed_ || flusher_->failed()) return check_writable();
+  if (closed_ || options_.read_only || flusher_->failed()) return check_writable();
   Segment* seg = active_;
   if (batch_count_ > 0) {
     int64_t delta = timestamp - batch_base_timestamp_;
@@ -151,6 +165,7 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
 }
 
 Status Log::seal() {
+  if (options_.read_only) return check_writable();
   if (batch_count_ == 0) return Status::ok();
   Segment* seg = active_;
   batch::Header h;
@@ -271,7 +286,7 @@ uint64_t Log::size_bytes() const {
 }
 
 Result<RetentionReport> Log::retain(int64_t now_ms) {
-  if (closed_) return Status::error(Code::kClosed, "the log is closed");
+  if (closed_ || options_.read_only) return check_writable();
   RetentionReport report;
   auto expired = [&](const Segment& s) {
     return options_.retention_ms >= 0 && !s.empty() && now_ms - s.max_timestamp() > options_.retention_ms;
@@ -305,6 +320,10 @@ Result<RetentionReport> Log::retain(int64_t now_ms) {
 
 Status Log::close() {
   if (closed_) return Status::ok();
+  if (options_.read_only) {  // nothing was written: nothing to flush or checkpoint
+    closed_ = true;
+    return Status::ok();
+  }
   Status result = seal();
   if (preparer_) preparer_->stop();
   if (flusher_) flusher_->stop();
@@ -340,6 +359,7 @@ Status Log::close() {
 void Log::simulate_power_loss() {
   if (closed_) return;
   closed_ = true;
+  if (options_.read_only) return;
   preparer_->stop();
   flusher_->abandon();
   for (auto& seg : segments_) {
@@ -364,12 +384,6 @@ std::shared_ptr<Segment> Log::segment_at(int64_t base_offset) const {
     if (s->base_offset() == base_offset) return s;
   }
   return nullptr;
-}
-
-Status Log::corrupt_at(const Segment& seg, uint64_t position, const char* what) const {
-  return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
-                             " at position " + std::to_string(position),
-                         seg.log_path(), static_cast<int64_t>(position));
 }
 
 }  // namespace sluice

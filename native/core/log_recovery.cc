@@ -1,20 +1,20 @@
-// Opening a log: find the segments, load or rebuild their indexes, and decide where the data ends.
+// Opening a log: the phases of log_recovery.h, run by Log::recover (the last part of this file).
 //
 // Segments wholly below the recovery point (and, after a clean shutdown, the last one too) are
 // trusted: their index files are loaded and only the batches after the last index entry are walked
 // (structure, not CRC; their CRCs are checked on first read). Every other segment is rescanned
-// batch by batch with CRCs, rebuilding its indexes. Where a rescan stops early:
-//   - nothing valid follows in the segment and the data was not known durable: a torn or zeroed
-//     tail, truncated (later segments, which cannot be durable either, are deleted);
-//   - a valid batch follows, or the data was below the recovery point: corruption, reported with
-//     the file and position, unless the `repair` option asks for truncation there.
-// The last segment then reserves its data plus the growth step ahead (segment.h), with zeros after
-// the data.
+// batch by batch with CRCs, rebuilding its indexes. The last segment is then given its full
+// capacity again, with zeros after the data.
+#include "sluice/log_recovery.h"
+
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <set>
 
 #include "sluice/assert.h"
@@ -23,6 +23,7 @@
 #include "sluice/log.h"
 
 namespace sluice {
+namespace recovery {
 
 namespace {
 
@@ -77,6 +78,28 @@ uint64_t leftover_bytes(const uint8_t* data, uint64_t from, uint64_t limit, uint
   return last_nonzero - from;
 }
 
+// The end of the last non-zero byte in [from, limit), or `from`: how far leftovers may reach.
+// Everything past the data that is not zero must become zero, as a fresh preallocation would be;
+// stale batches left further on could otherwise pass for valid data after a later crash.
+uint64_t last_nonzero_end(const uint8_t* data, uint64_t from, uint64_t limit) {
+  uint64_t q = limit;
+  while (q > from && (q & 7) != 0) {
+    if (data[q - 1] != 0) return q;
+    q--;
+  }
+  while (q >= from + 8) {
+    uint64_t word;
+    std::memcpy(&word, data + q - 8, 8);
+    if (word != 0) break;
+    q -= 8;
+  }
+  while (q > from) {
+    if (data[q - 1] != 0) return q;
+    q--;
+  }
+  return from;
+}
+
 Status delete_segment_files(const std::string& dir, int64_t base) {
   SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kLogSuffix))));
   SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kIndexSuffix))));
@@ -88,65 +111,119 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
+Status corrupt_batch(const Segment& seg, uint64_t position, const char* what) {
+  return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
+                             " at position " + std::to_string(position),
+                         seg.log_path(), static_cast<int64_t>(position));
+}
+
+// A segment that the metadata says held durable data is gone. `path` names the segment file
+// that should hold the log start offset.
+Status missing_segment(const std::string& dir, const LogMeta& meta, const std::string& found) {
+  std::string path = join_path(dir, segment_file_name(meta.log_start_offset, kLogSuffix));
+  return Status::corrupt("segment " + path + " is missing: the metadata says the log starts at " +
+                             "offset " + std::to_string(meta.log_start_offset) + ", and " + found,
+                         path, 0);
+}
+
+Status zero_range(const File& file, uint64_t from, uint64_t to) {
+  static constexpr size_t kChunkBytes = 256 * 1024;
+  std::unique_ptr<uint8_t[]> zeros(new uint8_t[kChunkBytes]());
+  for (uint64_t p = from; p < to; p += kChunkBytes) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, to - p));
+    SLUICE_TRY(file.write_at(zeros.get(), n, p));
+  }
+  return file.datasync();
+}
+
 }  // namespace
 
-Status Log::recover(const LogMeta* meta) {
-  auto started = std::chrono::steady_clock::now();
-  RecoveryReport& report = recovery_;
-  const bool repair = options_.repair;
-  const bool clean = meta != nullptr && meta->clean && !repair;
-  report.clean_shutdown = clean;
-  const int64_t meta_start = meta != nullptr ? meta->log_start_offset : 0;
-  const int64_t recovery_point = meta != nullptr && !repair ? meta->recovery_point : 0;
+Status missing_meta(const std::string& dir) {
+  std::string path = join_path(dir, LogMeta::kFileName);
+  return Status::corrupt(path + " is missing: " + dir + " is not a log or its metadata was lost",
+                         path, 0);
+}
 
-  auto names = list_dir(dir_);
-  if (!names.is_ok()) return names.status();
-  std::vector<int64_t> bases;
-  for (const std::string& name : names.value()) {
+Result<MetaLoad> load_meta(const std::string& dir, bool repair) {
+  MetaLoad out;
+  std::string path = join_path(dir, LogMeta::kFileName);
+  auto bytes = read_file(path, 4096);
+  if (bytes.is_ok()) {
+    auto parsed = LogMeta::parse(bytes.value(), path);
+    if (parsed.is_ok()) {
+      out.meta = parsed.value();
+      out.found = true;
+    } else if (!repair) {
+      return parsed.status();
+    } else {
+      out.damaged = true;
+    }
+  } else if (bytes.status().errno_value() != ENOENT) {
+    return bytes.status();
+  }
+  return out;
+}
+
+Listing classify(const std::vector<std::string>& names) {
+  Listing out;
+  for (const std::string& name : names) {
     int64_t base;
     if (ends_with(name, ".tmp") || name == SegmentPreparer::kFileName) {
-      SLUICE_TRY(remove_file(join_path(dir_, name)));
+      out.stray.push_back(name);
     } else if (parse_segment_file_name(name, kLogSuffix, &base)) {
-      bases.push_back(base);
+      out.bases.push_back(base);
     }
   }
-  std::set<int64_t> known(bases.begin(), bases.end());
-  for (const std::string& name : names.value()) {
+  std::set<int64_t> known(out.bases.begin(), out.bases.end());
+  for (const std::string& name : names) {
     int64_t base;
     if ((parse_segment_file_name(name, kIndexSuffix, &base) ||
          parse_segment_file_name(name, kTimeIndexSuffix, &base)) &&
         known.count(base) == 0) {
-      SLUICE_TRY(remove_file(join_path(dir_, name)));
+      out.orphan_indexes.push_back(name);
     }
   }
-  std::sort(bases.begin(), bases.end());
-  // Retention persists the start offset before it deletes files; finish what it began.
-  while (bases.size() > 1 && bases[1] <= meta_start) {
-    SLUICE_TRY(delete_segment_files(dir_, bases.front()));
-    report.segments_deleted++;
-    bases.erase(bases.begin());
-  }
+  std::sort(out.bases.begin(), out.bases.end());
+  return out;
+}
 
-  const uint32_t interval = options_.index_interval_bytes;
-  for (size_t i = 0; i < bases.size(); i++) {
-    bool last = i + 1 == bases.size();
+Result<Listing> list_segments(const std::string& dir) {
+  auto names = list_dir(dir);
+  if (!names.is_ok()) return names.status();
+  return classify(names.value());
+}
+
+Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta* meta,
+                  const LogOptions& options) {
+  Scan out;
+  const bool repair = options.repair;
+  const bool clean = meta != nullptr && meta->clean && !repair;
+  const int64_t meta_start = meta != nullptr ? meta->log_start_offset : 0;
+  const int64_t recovery_point = meta != nullptr && !repair ? meta->recovery_point : 0;
+  const std::vector<int64_t>& bases = listing.bases;
+  // Retention persists the start offset before it deletes files: what it left is not scanned.
+  size_t first = 0;
+  while (bases.size() - first > 1 && bases[first + 1] <= meta_start) first++;
+  out.retention_leftovers = first;
+
+  const uint32_t interval = options.index_interval_bytes;
+  for (size_t i = first; i < bases.size(); i++) {
+    const bool last = i + 1 == bases.size();
     const int64_t base = bases[i];
-    std::string path = join_path(dir_, segment_file_name(base, kLogSuffix));
-    auto file = File::open(path, O_RDWR);
+    std::string path = join_path(dir, segment_file_name(base, kLogSuffix));
+    auto file = File::open(path, options.read_only ? O_RDONLY : O_RDWR);
     if (!file.is_ok()) return file.status();
     auto size_or = file.value().size();
     if (!size_or.is_ok()) return size_or.status();
-    uint64_t size = size_or.value();
+    const uint64_t size = size_or.value();
     if (size > LogOptions::kSegmentBytesMax) {
       return Status::corrupt("segment file is larger than 2 GiB", path, 0);
     }
-    if (size == 0) {  // nothing to lose: give it room so that it can be mapped
-      size = reservation_for(0, options_.segment_bytes);
-      SLUICE_TRY(file.value().allocate(size));
-    }
-    auto map = Mapping::map(file.value(), size, Mapping::Access::kReadOnly);
+    // mmap cannot map an empty file; a zero page stands in for it (nothing to read there).
+    auto map = size == 0 ? Mapping::anonymous(4096)
+                         : Mapping::map(file.value(), size, Mapping::Access::kReadOnly);
     if (!map.is_ok()) return map.status();
-    auto seg = std::make_shared<Segment>(dir_, base, std::move(file.value()), map.value());
+    auto seg = std::make_shared<Segment>(dir, base, std::move(file.value()), map.value());
 
     const bool below_recovery_point = !last && bases[i + 1] <= recovery_point;
     bool loaded = false;
@@ -160,21 +237,23 @@ Status Log::recover(const LogMeta* meta) {
                              seg->size() == meta->clean_last_segment_size
                        : seg->next_offset() == bases[i + 1]);
       }
-      if (!indexes_ok) report.indexes_rebuilt++;
+      if (!indexes_ok) out.indexes_rebuilt++;
     }
+    bool complete = true;
     if (loaded) {
-      report.segments_loaded++;
+      out.segments_loaded++;
+      seg->synced_end = seg->size();  // durable already: no need to sync it at write-back
     } else {
       seg->truncate_to(0, base);
-      report.segments_scanned++;
+      out.segments_scanned++;
       batch::Check c = seg->scan(size, interval, true);
       const uint64_t stop = seg->size();
       const uint64_t next_valid = stop < size ? next_valid_batch(seg->data(), stop, size,
                                                                   seg->next_offset())
                                               : size;
       const bool damage_follows = next_valid < size;
-      bool complete = c == batch::Check::kEnd && !damage_follows &&
-                      (last || seg->next_offset() == bases[i + 1]);
+      complete = c == batch::Check::kEnd && !damage_follows &&
+                 (last || seg->next_offset() == bases[i + 1]);
       if (!complete) {
         // Past the recovery point the kernel may have written pages back in any order before a
         // power cut, so damage followed by valid batches can be a lost write, not corruption:
@@ -191,81 +270,180 @@ Status Log::recover(const LogMeta* meta) {
                                        std::to_string(last ? seg->next_offset() : bases[i + 1]),
                                    path, static_cast<int64_t>(stop));
           }
-          return corrupt_at(*seg, stop, batch::check_name(c == batch::Check::kEnd
-                                                              ? batch::Check::kBadOffsets
-                                                              : c));
+          return corrupt_batch(*seg, stop, batch::check_name(c == batch::Check::kEnd
+                                                                 ? batch::Check::kBadOffsets
+                                                                 : c));
         }
-        for (size_t j = i + 1; j < bases.size(); j++) {
-          uint64_t later = 0;
-          auto f = File::open(join_path(dir_, segment_file_name(bases[j], kLogSuffix)), O_RDONLY);
-          if (f.is_ok() && f.value().size().is_ok()) later = f.value().size().value();
-          report.bytes_truncated += later;  // an upper bound: preallocated zeros included
-          SLUICE_TRY(delete_segment_files(dir_, bases[j]));
-          report.segments_deleted++;
-        }
-        bases.resize(i + 1);
-        last = true;
       }
     }
-    if (last) {
-      // The active segment: zero whatever lies past the data (an unsealed batch, a torn one) and
-      // reserve the data plus a step before mapping its full capacity writable.
-      const uint64_t data_end = seg->size();
-      const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, data_end);
-      if (!loaded) {
-        report.bytes_truncated += leftover_bytes(seg->data(), data_end, size,
-                                                 options_.message_bytes_max);
-      }
-      SLUICE_TRY(seg->reserve_for_append(capacity, loaded));
+    out.segments.push_back(ScannedSegment{std::move(seg), size, loaded});
+    if (!complete) {
+      out.cut = !last;
+      break;
     }
-    if (loaded) {
-      seg->synced_end = seg->size();  // durable already: no need to sync it below
-    } else if (!last) {
-      // Rebuilt indexes go back to disk, so the next open can load them instead of rescanning.
-      seg->on_roll();
-      SLUICE_TRY(seg->write_indexes());
-    }
-    segments_.push_back(std::move(seg));
   }
+  return out;
+}
 
-  int64_t floor_offset = meta_start;
-  if (meta != nullptr) floor_offset = std::max({floor_offset, meta->recovery_point,
-                                                meta->clean ? meta->clean_end_offset : 0});
-  if (segments_.empty()) {
-    SLUICE_TRY(create_first_segment(floor_offset));
-  } else if (meta != nullptr && !repair && segments_.back()->next_offset() < recovery_point) {
-    return Status::corrupt("the log ends at offset " +
-                               std::to_string(segments_.back()->next_offset()) +
-                               " but offsets up to " + std::to_string(recovery_point) +
+Result<Plan> plan_truncation(const std::string& dir, const Listing& listing, const Scan& scan,
+                             const LogMeta* meta, const LogOptions& options) {
+  Plan plan;
+  const bool repair = options.repair;
+  const int64_t meta_start = meta != nullptr ? meta->log_start_offset : 0;
+  const std::vector<int64_t>& bases = listing.bases;
+  if (meta != nullptr && !repair) {
+    const int64_t durable_end = std::max(meta->recovery_point,
+                                         meta->clean ? meta->clean_end_offset : 0);
+    if (!bases.empty() && bases.front() > meta_start) {
+      return missing_segment(dir, *meta, "the first segment left starts at " +
+                                             std::to_string(bases.front()));
+    }
+    if (bases.empty() && durable_end > meta_start) {
+      return missing_segment(dir, *meta, "offsets up to " + std::to_string(durable_end) +
+                                             " were durable, but no segment is left");
+    }
+  }
+  plan.remove_names = listing.stray;
+  plan.remove_names.insert(plan.remove_names.end(), listing.orphan_indexes.begin(),
+                           listing.orphan_indexes.end());
+  for (size_t k = 0; k < scan.retention_leftovers; k++) {
+    plan.delete_bases.push_back(bases[k]);
+    plan.segments_deleted++;
+  }
+  if (scan.cut) {
+    for (size_t j = scan.retention_leftovers + scan.segments.size(); j < bases.size(); j++) {
+      struct stat st;
+      std::string path = join_path(dir, segment_file_name(bases[j], kLogSuffix));
+      if (::stat(path.c_str(), &st) == 0) plan.bytes_truncated += static_cast<uint64_t>(st.st_size);
+      plan.delete_bases.push_back(bases[j]);
+      plan.segments_deleted++;
+    }
+  }
+  if (scan.segments.empty()) {
+    int64_t floor_offset = meta_start;
+    if (meta != nullptr) floor_offset = std::max({floor_offset, meta->recovery_point,
+                                                  meta->clean ? meta->clean_end_offset : 0});
+    plan.create_first_segment = true;
+    plan.first_base = floor_offset;
+    plan.log_start_offset = floor_offset;
+    return plan;
+  }
+  const ScannedSegment& last = scan.segments.back();
+  const Segment& seg = *last.segment;
+  if (meta != nullptr && !repair && seg.next_offset() < meta->recovery_point) {
+    return Status::corrupt("the log ends at offset " + std::to_string(seg.next_offset()) +
+                               " but offsets up to " + std::to_string(meta->recovery_point) +
                                " were durable",
-                           segments_.back()->log_path(),
-                           static_cast<int64_t>(segments_.back()->size()));
+                           seg.log_path(), static_cast<int64_t>(seg.size()));
   }
-  active_ = segments_.back().get();
-  write_position_ = batch_position_ = active_->size();
-  populated_end_ = write_position_;
-  log_start_offset_ = std::max(meta_start, segments_.front()->base_offset());
+  // The active segment: whatever lies past the data (an unsealed batch, a torn one) is zeroed.
+  plan.data_end = seg.size();
+  plan.zero_end = plan.data_end;
+  if (!last.loaded) {
+    plan.bytes_truncated += leftover_bytes(seg.data(), plan.data_end, last.file_size,
+                                           options.message_bytes_max);
+    plan.zero_end = last_nonzero_end(seg.data(), plan.data_end, last.file_size);
+  }
+  plan.capacity = std::max<uint64_t>(options.segment_bytes, last.file_size);
+  plan.log_start_offset = std::max(meta_start, scan.segments.front().segment->base_offset());
+  return plan;
+}
 
+Status truncate(const std::string& dir, const Plan& plan, Scan* scan) {
+  for (const std::string& name : plan.remove_names) SLUICE_TRY(remove_file(join_path(dir, name)));
+  for (int64_t base : plan.delete_bases) SLUICE_TRY(delete_segment_files(dir, base));
+  if (scan->segments.empty()) return Status::ok();
+  ScannedSegment& last = scan->segments.back();
+  Segment& seg = *last.segment;
+  // In place, never by shrinking the file: a reader in another process may map all of it.
+  if (plan.zero_end > plan.data_end) SLUICE_TRY(zero_range(seg.file(), plan.data_end, plan.zero_end));
+  // The writer's mapping covers the whole capacity; the file reserves the data plus a step.
+  return seg.reserve_for_append(plan.capacity, last.file_size);
+}
+
+Status rebuild_indexes(Scan* scan, bool write) {
+  for (size_t i = 0; i + 1 < scan->segments.size(); i++) {
+    ScannedSegment& s = scan->segments[i];
+    if (s.loaded) continue;
+    s.segment->on_roll();
+    if (write) SLUICE_TRY(s.segment->write_indexes());
+  }
+  return Status::ok();
+}
+
+Status write_back(const std::string& dir, const std::vector<std::shared_ptr<Segment>>& segments,
+                  const LogMeta& meta) {
   // Everything found is made durable now, so the checkpoint can say so.
-  for (auto& seg : segments_) {
+  for (const auto& seg : segments) {
     SLUICE_TRY(seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path()));
     seg->synced_end = seg->size();
     seg->dir_entry_synced = true;
   }
-  SLUICE_TRY(fsync_dir(dir_));
+  SLUICE_TRY(fsync_dir(dir));
+  return write_file_atomic(dir, LogMeta::kFileName, meta.serialize());
+}
+
+}  // namespace recovery
+
+Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
+  auto started = std::chrono::steady_clock::now();
+  const LogMeta* meta = loaded_meta.found ? &loaded_meta.meta : nullptr;
+  const bool read_only = options_.read_only;
+  auto listing = sluice::recovery::list_segments(dir_);
+  if (!listing.is_ok()) return listing.status();
+  const bool created = meta == nullptr && listing.value().bases.empty();
+  if (created && read_only) return sluice::recovery::missing_meta(dir_);
+  auto scanned = sluice::recovery::scan(dir_, listing.value(), meta, options_);
+  if (!scanned.is_ok()) return scanned.status();
+  sluice::recovery::Scan& scan = scanned.value();
+  auto planned = sluice::recovery::plan_truncation(dir_, listing.value(), scan, meta, options_);
+  if (!planned.is_ok()) return planned.status();
+  const sluice::recovery::Plan& plan = planned.value();
+
+  RecoveryReport& report = recovery_;
+  report.read_only = read_only;
+  report.created = created;
+  report.clean_shutdown = created || (meta != nullptr && meta->clean && !options_.repair);
+  report.segments_loaded = scan.segments_loaded;
+  report.segments_scanned = scan.segments_scanned;
+  report.indexes_rebuilt = scan.indexes_rebuilt;
+  report.segments_deleted = plan.segments_deleted;
+  report.bytes_truncated = plan.bytes_truncated;
+
+  if (!read_only) SLUICE_TRY(sluice::recovery::truncate(dir_, plan, &scan));
+  SLUICE_TRY(sluice::recovery::rebuild_indexes(&scan, !read_only));
+  for (auto& s : scan.segments) segments_.push_back(std::move(s.segment));
+  if (plan.create_first_segment && !read_only) {
+    SLUICE_TRY(create_first_segment(plan.first_base));
+  } else if (plan.create_first_segment) {
+    // Nothing on disk to map: an empty stand-in, so that the log reads as empty at its offset.
+    auto zero_page = Mapping::anonymous(4096);
+    if (!zero_page.is_ok()) return zero_page.status();
+    File none(-1, join_path(dir_, segment_file_name(plan.first_base, kLogSuffix)));
+    segments_.push_back(std::make_shared<Segment>(dir_, plan.first_base, std::move(none),
+                                                  zero_page.value()));
+  }
+  active_ = segments_.back().get();
+  write_position_ = batch_position_ = active_->size();
+  populated_end_ = write_position_;
+  log_start_offset_ = plan.log_start_offset;
+
   LogMeta fresh;
   fresh.log_start_offset = log_start_offset_;
   fresh.recovery_point = active_->next_offset();
   fresh.clean = false;
+  if (!read_only) SLUICE_TRY(sluice::recovery::write_back(dir_, segments_, fresh));
+  // Read-only: the flusher only answers durable_offset(); it is never started.
   flusher_ = std::make_unique<Flusher>(dir_, fresh, active_->next_offset(),
                                        options_.sync == SyncPolicy::kInterval
                                            ? options_.sync_interval_ms
                                            : 0);
-  SLUICE_TRY(flusher_->write_meta(fresh));
-  // Only a writer that writes through the mapping wants its pages faulted in ahead.
-  preparer_ = std::make_unique<SegmentPreparer>(
-      dir_, options_.segment_bytes,
-      options_.write_path == WritePath::kMmap ? options_.populate_window_bytes : 0);
+  if (!read_only) {
+    // Only a writer that writes through the mapping wants its pages faulted in ahead.
+    preparer_ = std::make_unique<SegmentPreparer>(
+        dir_, options_.segment_bytes,
+        options_.write_path == WritePath::kMmap ? options_.populate_window_bytes : 0);
+  }
   report.duration_ms = std::chrono::duration<double, std::milli>(
                            std::chrono::steady_clock::now() - started).count();
   return Status::ok();

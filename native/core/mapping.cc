@@ -29,6 +29,13 @@ Result<std::shared_ptr<Mapping>> Mapping::map(const File& file, size_t size, Acc
   return std::shared_ptr<Mapping>(new Mapping(static_cast<uint8_t*>(p), size));
 }
 
+Result<std::shared_ptr<Mapping>> Mapping::anonymous(size_t size) {
+  SLUICE_ASSERT(size > 0, "cannot map zero bytes");
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return Status::io(errno, "mmap", "(anonymous)");
+  return std::shared_ptr<Mapping>(new Mapping(static_cast<uint8_t*>(p), size));
+}
+
 Mapping::~Mapping() { ::munmap(data_, size_); }
 
 Status Mapping::sync(size_t from, size_t to, const std::string& path) const {

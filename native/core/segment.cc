@@ -79,17 +79,14 @@ Status Segment::reserve(uint64_t size) {
   return Status::ok();
 }
 
-Status Segment::reserve_for_append(uint64_t capacity, bool tail_is_zeros) {
-  const uint64_t wanted = reservation_for(size_, capacity);
-  auto file_size = file_.size();
-  if (!file_size.is_ok()) return file_size.status();
-  if (!tail_is_zeros || file_size.value() != wanted) {
-    mapping_.reset();
-    view_mapping_.reset();
-    SLUICE_TRY(file_.truncate(size_));
-    SLUICE_TRY(file_.allocate(wanted));
-  }
+Status Segment::reserve_for_append(uint64_t capacity, uint64_t file_size) {
+  SLUICE_ASSERT(file_size <= capacity, "a segment file larger than its capacity");
+  // Never shrunk (a reader in another process may map all of it): an older, larger reservation
+  // is kept.
+  const uint64_t wanted = std::max(file_size, reservation_for(size_, capacity));
   mapping_.reset();
+  view_mapping_.reset();
+  if (file_size < wanted) SLUICE_TRY(file_.allocate(wanted, file_size));
   auto writable = Mapping::map(file_, capacity, Mapping::Access::kReadWrite);
   if (!writable.is_ok()) return writable.status();
   mapping_ = std::move(writable.value());
@@ -177,6 +174,8 @@ void Segment::truncate_to(uint64_t position, int64_t next_offset) {
 }
 
 Result<std::shared_ptr<Mapping>> Segment::view_mapping() {
+  // An empty segment has nothing to view, and its mapping may stand in for an empty file.
+  if (empty()) return Status::error(Code::kOffsetOutOfRange, "the segment holds no records");
   if (!view_mapping_) {
     auto m = Mapping::map(file_, reserved(), Mapping::Access::kCopyOnWrite);
     if (!m.is_ok()) return m.status();

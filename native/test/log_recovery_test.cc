@@ -376,4 +376,280 @@ TEST(an_interrupted_retention_is_finished_on_open) {
   CHECK_OK(r->close());
 }
 
+// ---- The phases one by one (log_recovery.h) ----------------------------------------------------
+
+namespace {
+
+// A closed log of `n` records over several segments (small_options: about 280 records each).
+void closed_log(const std::string& dir, int n, const LogOptions& options = small_options()) {
+  Handle h;
+  SLUICE_ASSERT(h.open(dir, options).is_ok(), "closed_log: open");
+  append_n(*h.log, 0, n);
+  SLUICE_ASSERT(h->close().is_ok(), "closed_log: close");
+}
+
+// The crash image of truncates_a_torn_tail: [0, 100) synced, the batch [100, 120) torn.
+void torn_tail_image(const std::string& live, const std::string& image,
+                     const LogOptions& options = small_options()) {
+  Handle h;
+  SLUICE_ASSERT(h.open(live, options).is_ok(), "torn_tail_image: open");
+  append_n(*h.log, 0, 100);
+  SLUICE_ASSERT(h.flush(), "torn_tail_image: flush");
+  append_n(*h.log, 100, 20);
+  SLUICE_ASSERT(h->seal().is_ok(), "torn_tail_image: seal");
+  uint64_t data_end = h->segment_at(0)->size();
+  uint64_t last_batch = h->segment_at(0)->find_batch(100).value();
+  copy_dir(live, image);
+  SLUICE_ASSERT(h->close().is_ok(), "torn_tail_image: close");
+  uint64_t half = last_batch + (data_end - last_batch) / 2;
+  patch(seg_path(image, 0), half, std::vector<uint8_t>(data_end - half, 0));
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st;
+  SLUICE_ASSERT(::stat(path.c_str(), &st) == 0, "file_size");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+struct Phases {
+  recovery::MetaLoad meta;
+  recovery::Listing listing;
+  recovery::Scan scan;
+  const LogMeta* meta_ptr() const { return meta.found ? &meta.meta : nullptr; }
+};
+
+// Runs load_meta, list_segments and scan, each of which must succeed.
+Phases first_phases(const std::string& dir, const LogOptions& options = small_options()) {
+  Phases p;
+  auto meta = recovery::load_meta(dir, options.repair);
+  SLUICE_ASSERT(meta.is_ok(), "load_meta");
+  p.meta = meta.value();
+  auto listing = recovery::list_segments(dir);
+  SLUICE_ASSERT(listing.is_ok(), "list_segments");
+  p.listing = listing.value();
+  auto scan = recovery::scan(dir, p.listing, p.meta_ptr(), options);
+  SLUICE_ASSERT(scan.is_ok(), "scan");
+  p.scan = std::move(scan.value());
+  return p;
+}
+
+}  // namespace
+
+TEST(phase_load_meta_reads_the_checkpoint_or_reports_none) {
+  sluice_test::TempDir dir;
+  auto none = recovery::load_meta(dir.path(), false);
+  REQUIRE_OK(none);
+  CHECK(!none.value().found);
+  CHECK(!none.value().damaged);
+  closed_log(dir.path(), 50);
+  auto clean = recovery::load_meta(dir.path(), false);
+  REQUIRE_OK(clean);
+  CHECK(clean.value().found);
+  CHECK(clean.value().meta.clean);
+  CHECK_EQ(clean.value().meta.clean_end_offset, 50);
+  CHECK_EQ(clean.value().meta.recovery_point, 50);
+  patch(join_path(dir.path(), LogMeta::kFileName), 12, {0x5A});
+  auto bad = recovery::load_meta(dir.path(), false);
+  CHECK_CODE(bad, Code::kCorrupt);
+  CHECK_EQ(bad.status().path(), join_path(dir.path(), LogMeta::kFileName));
+  auto repaired = recovery::load_meta(dir.path(), true);
+  REQUIRE_OK(repaired);
+  CHECK(!repaired.value().found);
+  CHECK(repaired.value().damaged);
+  Status missing = recovery::missing_meta(dir.path());
+  CHECK_EQ(missing.code(), Code::kCorrupt);
+  CHECK_EQ(missing.path(), join_path(dir.path(), LogMeta::kFileName));
+  CHECK(missing.message().find("is not a log or its metadata was lost") != std::string::npos);
+}
+
+TEST(phase_list_segments_classifies_the_directory) {
+  recovery::Listing l = recovery::classify({
+      segment_file_name(300, kLogSuffix), segment_file_name(0, kLogSuffix),
+      segment_file_name(0, kIndexSuffix), segment_file_name(300, kTimeIndexSuffix),
+      segment_file_name(900, kIndexSuffix), segment_file_name(901, kTimeIndexSuffix),
+      "sluice.meta.tmp", SegmentPreparer::kFileName, "sluice.meta", ".lock", "notes.txt",
+      "0000000000000000000x.log"});
+  CHECK(l.bases == (std::vector<int64_t>{0, 300}));
+  CHECK(l.stray == (std::vector<std::string>{"sluice.meta.tmp", SegmentPreparer::kFileName}));
+  CHECK(l.orphan_indexes == (std::vector<std::string>{segment_file_name(900, kIndexSuffix),
+                                                      segment_file_name(901, kTimeIndexSuffix)}));
+  sluice_test::TempDir dir;
+  closed_log(dir.path(), 700);
+  auto listed = recovery::list_segments(dir.path());
+  REQUIRE_OK(listed);
+  CHECK_GE(listed.value().bases.size(), 3u);
+  CHECK_EQ(listed.value().bases.front(), 0);
+  CHECK(listed.value().stray.empty());
+  CHECK_CODE(recovery::list_segments(dir.file("missing")), Code::kIo);
+}
+
+TEST(phase_scan_trusts_checkpointed_segments_and_rescans_the_rest) {
+  sluice_test::TempDir live, image;
+  {
+    Handle h;
+    REQUIRE_OK(h.open(live.path()));
+    append_n(*h.log, 0, 700);
+    REQUIRE(h.flush());  // the rolled segments are below the recovery point
+    append_n(*h.log, 700, 20);
+    REQUIRE_OK(h->seal());
+    copy_dir(live.path(), image.path());
+    REQUIRE_OK(h->close());
+  }
+  Phases p = first_phases(image.path());
+  const recovery::Scan& scan = p.scan;
+  REQUIRE_EQ(scan.segments.size(), p.listing.bases.size());
+  CHECK(!scan.cut);
+  CHECK_EQ(scan.retention_leftovers, 0u);
+  CHECK_EQ(scan.segments_loaded, static_cast<uint32_t>(scan.segments.size() - 1));
+  CHECK_EQ(scan.segments_scanned, 1u);
+  CHECK(!scan.segments.back().loaded);
+  CHECK_EQ(scan.segments.back().segment->next_offset(), 720);
+  CHECK_EQ(scan.segments.back().file_size, small_options().segment_bytes);
+  // A batch damaged above the recovery point with nothing valid after it: the scan stops there.
+  uint64_t victim = scan.segments.back().segment->find_batch(710).value();
+  patch(seg_path(image.path(), p.listing.bases.back()), victim + batch::kHeaderBytes + 3, {0xEE});
+  Phases damaged = first_phases(image.path());
+  CHECK_LT(damaged.scan.segments.back().segment->next_offset(), 711);
+  // Below the recovery point the same damage is corruption.
+  patch(seg_path(image.path(), 0), 100, {0xEE});
+  REQUIRE_OK(remove_file(seg_path(image.path(), 0, kIndexSuffix)));
+  auto corrupt = recovery::scan(image.path(), p.listing, p.meta_ptr(), small_options());
+  CHECK_CODE(corrupt, Code::kCorrupt);
+  CHECK_EQ(corrupt.status().path(), seg_path(image.path(), 0));
+}
+
+TEST(phase_plan_truncation_cuts_a_torn_tail_and_finds_missing_segments) {
+  sluice_test::TempDir live, image;
+  torn_tail_image(live.path(), image.path());
+  Phases p = first_phases(image.path());
+  auto plan = recovery::plan_truncation(image.path(), p.listing, p.scan, p.meta_ptr(),
+                                        small_options());
+  REQUIRE_OK(plan);
+  const recovery::Plan& cut = plan.value();
+  CHECK(!cut.create_first_segment);
+  CHECK(cut.delete_bases.empty());
+  CHECK_EQ(cut.data_end, p.scan.segments.back().segment->size());
+  CHECK_EQ(p.scan.segments.back().segment->next_offset(), 100);
+  CHECK_GT(cut.zero_end, cut.data_end);  // the torn batch's first half
+  CHECK_LE(cut.zero_end, small_options().segment_bytes);
+  CHECK_EQ(cut.bytes_truncated, cut.zero_end - cut.data_end);
+  CHECK_EQ(cut.capacity, small_options().segment_bytes);
+  CHECK_EQ(cut.log_start_offset, 0);
+
+  // An interrupted retention: its leftovers are deleted; a missing first segment is corruption.
+  sluice_test::TempDir dir;
+  closed_log(dir.path(), 700);
+  Phases all = first_phases(dir.path());
+  const int64_t second = all.listing.bases[1];
+  LogMeta moved = all.meta.meta;
+  moved.log_start_offset = second;
+  REQUIRE_OK(write_file_atomic(dir.path(), LogMeta::kFileName, moved.serialize()));
+  Phases retained = first_phases(dir.path());
+  CHECK_EQ(retained.scan.retention_leftovers, 1u);
+  auto finish = recovery::plan_truncation(dir.path(), retained.listing, retained.scan,
+                                          retained.meta_ptr(), small_options());
+  REQUIRE_OK(finish);
+  CHECK(finish.value().delete_bases == std::vector<int64_t>{0});
+  CHECK_EQ(finish.value().segments_deleted, 1u);
+  CHECK_EQ(finish.value().log_start_offset, second);
+  CHECK_EQ(finish.value().zero_end, finish.value().data_end);  // loaded: nothing to zero
+
+  REQUIRE_OK(write_file_atomic(dir.path(), LogMeta::kFileName, all.meta.meta.serialize()));
+  REQUIRE_OK(remove_file(seg_path(dir.path(), 0)));
+  Phases missing = first_phases(dir.path());
+  auto refused = recovery::plan_truncation(dir.path(), missing.listing, missing.scan,
+                                           missing.meta_ptr(), small_options());
+  CHECK_CODE(refused, Code::kCorrupt);
+  CHECK_EQ(refused.status().path(), seg_path(dir.path(), 0));
+  LogOptions repair = small_options();
+  repair.repair = true;
+  CHECK_OK(recovery::plan_truncation(dir.path(), missing.listing, missing.scan,
+                                     missing.meta_ptr(), repair));
+}
+
+TEST(phase_truncate_zeroes_leftovers_in_place_and_never_shrinks) {
+  sluice_test::TempDir live, image;
+  LogOptions big = small_options();
+  big.segment_bytes = 128 * 1024;
+  torn_tail_image(live.path(), image.path(), big);
+  REQUIRE_OK(write_file_atomic(image.path(), "sluice.meta.tmp", {1, 2, 3}));
+  const std::string log_file = seg_path(image.path(), 0);
+  REQUIRE_EQ(file_size(log_file), big.segment_bytes);
+  // Opened with a smaller segment size, the existing segment keeps its size.
+  Phases p = first_phases(image.path());
+  auto plan = recovery::plan_truncation(image.path(), p.listing, p.scan, p.meta_ptr(),
+                                        small_options());
+  REQUIRE_OK(plan);
+  CHECK_EQ(plan.value().capacity, big.segment_bytes);
+  REQUIRE_OK(recovery::truncate(image.path(), plan.value(), &p.scan));
+  CHECK_EQ(file_size(log_file), big.segment_bytes);
+  CHECK(!exists(join_path(image.path(), "sluice.meta.tmp")));
+  auto bytes = read_file(log_file, big.segment_bytes);
+  REQUIRE_OK(bytes);
+  for (uint64_t q = plan.value().data_end; q < big.segment_bytes; q++) {
+    if (bytes.value()[q] != 0) {
+      CHECK_EQ(q, 0u);  // prints the first non-zero position
+      break;
+    }
+  }
+  Segment& seg = *p.scan.segments.back().segment;
+  CHECK_EQ(seg.capacity(), big.segment_bytes);
+  seg.data()[plan.value().data_end] = 0;  // mapped read-write now
+}
+
+TEST(phase_rebuild_indexes_writes_them_only_when_asked) {
+  sluice_test::TempDir dir;
+  closed_log(dir.path(), 700);
+  REQUIRE_OK(remove_file(join_path(dir.path(), LogMeta::kFileName)));
+  Phases p = first_phases(dir.path());
+  for (int64_t base : p.listing.bases) {
+    REQUIRE_OK(remove_file(seg_path(dir.path(), base, kIndexSuffix)));
+    REQUIRE_OK(remove_file(seg_path(dir.path(), base, kTimeIndexSuffix)));
+  }
+  REQUIRE(p.scan.segments.size() >= 3);
+  CHECK_EQ(p.scan.segments_scanned, static_cast<uint32_t>(p.scan.segments.size()));
+  REQUIRE_OK(recovery::rebuild_indexes(&p.scan, false));
+  const Segment& first = *p.scan.segments[0].segment;
+  CHECK(!exists(first.index_path()));
+  CHECK(!exists(first.time_index_path()));
+  // The final time index entry holds the segment's largest timestamp.
+  CHECK_EQ(first.time_index().last_timestamp(), 1000 + first.next_offset() - 1);
+  Phases q = first_phases(dir.path());
+  REQUIRE_OK(recovery::rebuild_indexes(&q.scan, true));
+  for (size_t i = 0; i + 1 < q.scan.segments.size(); i++) {
+    CHECK(exists(q.scan.segments[i].segment->index_path()));
+    CHECK(exists(q.scan.segments[i].segment->time_index_path()));
+  }
+  CHECK(!exists(q.scan.segments.back().segment->index_path()));  // the active one: at close
+  Handle r;
+  REQUIRE_OK(r.open(dir.path()));
+  CHECK(reads_back(*r.log, 0));
+  CHECK_OK(r->close());
+}
+
+TEST(phase_write_back_syncs_the_segments_and_writes_the_metadata) {
+  sluice_test::TempDir live, image;
+  torn_tail_image(live.path(), image.path());
+  Phases p = first_phases(image.path());
+  auto plan = recovery::plan_truncation(image.path(), p.listing, p.scan, p.meta_ptr(),
+                                        small_options());
+  REQUIRE_OK(plan);
+  REQUIRE_OK(recovery::truncate(image.path(), plan.value(), &p.scan));
+  REQUIRE_OK(recovery::rebuild_indexes(&p.scan, true));
+  std::vector<std::shared_ptr<Segment>> segments;
+  for (auto& s : p.scan.segments) segments.push_back(s.segment);
+  CHECK_EQ(segments.back()->synced_end, 0u);
+  LogMeta fresh;
+  fresh.log_start_offset = 0;
+  fresh.recovery_point = segments.back()->next_offset();
+  REQUIRE_OK(recovery::write_back(image.path(), segments, fresh));
+  CHECK_EQ(segments.back()->synced_end, segments.back()->size());
+  CHECK(segments.back()->dir_entry_synced);
+  auto back = recovery::load_meta(image.path(), false);
+  REQUIRE_OK(back);
+  CHECK(back.value().found);
+  CHECK(!back.value().meta.clean);
+  CHECK_EQ(back.value().meta.recovery_point, 100);
+}
+
 TEST_MAIN()

@@ -166,7 +166,8 @@ TEST(a_new_log_is_empty) {
   CHECK_EQ(h->durable_offset(), 0);
   CHECK_EQ(h->segment_count(), 1u);
   CHECK_EQ(h->size_bytes(), 0u);
-  CHECK(!h->recovery().clean_shutdown);
+  CHECK(h->recovery().clean_shutdown);  // nothing to recover
+  CHECK(h->recovery().created);
   CHECK(exists(dir.file("log/00000000000000000000.log")));
   CHECK(exists(dir.file("log/sluice.meta")));
   std::vector<double> slots(RecordSlot::kFields * 4);

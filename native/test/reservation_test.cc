@@ -1,6 +1,6 @@
 // Disk reservation (segment.h): the growth rule (reserve_step, reservation_for,
 // reservation_due_at), Segment::reserve and the view mapping it bounds, recovery's
-// reserve_for_append, and a Log keeping its active segment's reservation ahead of the writer: a
+// reserve_for_append (which never shrinks a file), and a Log keeping its active segment's reservation ahead of the writer: a
 // new log reserves one step per file, the reservation follows the data through many steps with
 // both write paths, a full disk during a step is NO_SPACE on the append that needs it and appends
 // resume once space is back, reopening and a simulated power loss leave the data plus a step.
@@ -194,27 +194,28 @@ TEST(the_view_mapping_covers_the_reservation_and_outgrown_views_stay_valid) {
   CHECK_EQ(old->data()[64 * KiB - 1], 0x5A);
 }
 
-TEST(reserve_for_append_drops_the_tail_and_reserves_the_data_plus_a_step) {
+TEST(reserve_for_append_reserves_the_data_plus_a_step_and_never_shrinks) {
   sluice_test::TempDir dir;
-  {
-    // A segment of the old format: its full capacity reserved, a little data at the front.
-    auto f = File::open(dir.file(segment_file_name(0, kLogSuffix)), O_RDWR | O_CREAT);
+  for (uint64_t file_bytes : {uint64_t{0}, 4 * MiB}) {
+    // An empty file, and a segment of the old format (its full capacity reserved).
+    const std::string path = dir.file(segment_file_name(file_bytes, kLogSuffix));
+    {
+      auto f = File::open(path, O_RDWR | O_CREAT);
+      REQUIRE_OK(f);
+      if (file_bytes > 0) REQUIRE_OK(f.value().allocate(file_bytes));
+    }
+    auto f = File::open(path, O_RDWR);
     REQUIRE_OK(f);
-    REQUIRE_OK(f.value().allocate(4 * MiB));
-    std::vector<uint8_t> junk(100, 0xEE);
-    REQUIRE_OK(f.value().write_at(junk.data(), junk.size(), 3 * MiB));
+    auto m = file_bytes == 0 ? Mapping::anonymous(4096) : Mapping::map(f.value(), file_bytes, Mapping::Access::kReadOnly);
+    REQUIRE_OK(m);
+    auto seg = std::make_shared<Segment>(dir.path(), static_cast<int64_t>(file_bytes), std::move(f.value()), m.value());
+    REQUIRE_OK(seg->reserve_for_append(4 * MiB, file_bytes));
+    const uint64_t wanted = std::max(file_bytes, reservation_for(0, 4 * MiB));
+    CHECK_EQ(seg->reserved(), wanted);
+    CHECK_EQ(file_size(seg->log_path()), wanted);
+    CHECK_EQ(seg->capacity(), 4 * MiB);
+    seg->data()[0] = 1;  // writable
   }
-  auto f = File::open(dir.file(segment_file_name(0, kLogSuffix)), O_RDWR);
-  REQUIRE_OK(f);
-  auto m = Mapping::map(f.value(), 4 * MiB, Mapping::Access::kReadOnly);
-  REQUIRE_OK(m);
-  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(f.value()), m.value());
-  CHECK_EQ(seg->reserved(), 4 * MiB);
-  REQUIRE_OK(seg->reserve_for_append(4 * MiB, /*tail_is_zeros=*/true));
-  CHECK_EQ(seg->reserved(), reservation_for(0, 4 * MiB));
-  CHECK_EQ(file_size(seg->log_path()), 64 * KiB);
-  CHECK_EQ(seg->capacity(), 4 * MiB);
-  seg->data()[0] = 1;  // writable
 }
 
 // ---- The log --------------------------------------------------------------------------------

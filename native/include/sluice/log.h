@@ -24,6 +24,7 @@
 #include "sluice/dir_lock.h"
 #include "sluice/flusher.h"
 #include "sluice/log_meta.h"
+#include "sluice/log_recovery.h"
 #include "sluice/record_batch.h"
 #include "sluice/segment.h"
 #include "sluice/segment_preparer.h"
@@ -67,6 +68,12 @@ struct LogOptions {
   int64_t retention_bytes = -1;  // -1: unbounded
   int64_t retention_ms = -1;
   bool repair = false;  // truncate at mid-log corruption instead of failing to open
+  // Open without the lock and change nothing on disk: no file created, removed, truncated,
+  // zeroed, synced or rewritten, no background thread, every mapping read-only and within its
+  // file. Reads see the data recovery would keep; writes fail with kReadOnly. The recovery
+  // report tells what a writer's recovery would do.
+  bool read_only = false;
+  bool create = true;  // false: a directory without sluice.meta is kCorrupt, never a new log
   uint64_t populate_window_bytes = 32ull * 1024 * 1024;  // kMmap: pages faulted in ahead of writes
   WritePath write_path = WritePath::kPwrite;
   SyncPolicy sync = SyncPolicy::kInterval;
@@ -76,7 +83,9 @@ struct LogOptions {
 };
 
 struct RecoveryReport {
-  bool clean_shutdown = false;
+  bool clean_shutdown = false;     // true too for a log created by this open (nothing to recover)
+  bool created = false;            // no metadata and no segment: a new log
+  bool read_only = false;          // the counts below say what recovery would do
   uint32_t segments_loaded = 0;    // opened from their index files without a scan
   uint32_t segments_scanned = 0;   // checked batch by batch (CRC included)
   uint32_t indexes_rebuilt = 0;    // index files that were missing or invalid
@@ -203,7 +212,7 @@ class Log {
   // CLOSED, or OFFSET_OUT_OF_RANGE unless start <= offset <= end.
   Status check_read_offset(int64_t offset) const;
   Log(std::string dir, LogOptions options, DirLock lock);
-  Status recover(const LogMeta* meta);  // log_recovery.cc
+  Status recover(const sluice::recovery::MetaLoad& meta);  // log_recovery.cc
   Status create_first_segment(int64_t base_offset);
   Status roll();
   // Before a write that ends at `end` past reserve_checked_end_: reserves what it needs now if the
@@ -212,7 +221,6 @@ class Log {
   Status reserve_for(uint64_t end);
   Status check_writable() const;
   size_t segment_index_for(int64_t offset) const;
-  Status corrupt_at(const Segment& seg, uint64_t position, const char* what) const;
 
   const std::string dir_;
   const LogOptions options_;

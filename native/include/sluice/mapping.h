@@ -23,6 +23,9 @@ class Mapping {
                    // its own copy of that page, never the file, and never faults
   };
   static Result<std::shared_ptr<Mapping>> map(const File& file, size_t size, Access access);
+  // Private zero-filled read-only memory, standing in for an empty file (mmap cannot map zero
+  // bytes of a file); being no file's, it can never fault with SIGBUS.
+  static Result<std::shared_ptr<Mapping>> anonymous(size_t size);
   ~Mapping();
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;

@@ -17,8 +17,8 @@
 // the reservation, and is made afresh when the data outgrows it. Batches are appended one after
 // another from position 0; the bytes after the last batch are zeros, which is how the end of the
 // data is found after a clean shutdown or a crash (an all-zero batch header). Files are never
-// shrunk while mapped; a file found shorter than its data on open is handled by recovery, which
-// reserves for the last segment what the rule wants for its data (reserve_for_append()).
+// shrunk; a file found shorter than its data on open is handled by recovery, which reserves for
+// the last segment what the rule wants for its data (reserve_for_append()).
 //
 // Threading: the log's writer thread owns everything but `synced_end` and `dir_entry_synced`,
 // which only the flusher thread touches, and the reservation, which the preparer thread may also
@@ -89,10 +89,11 @@ class Segment {
   // already. Thread-safe: the writer and the preparer thread may both call it. On failure (say
   // ENOSPC, as NO_SPACE) the reservation is unchanged and a later call tries again.
   Status reserve(uint64_t size);
-  // Recovery, for the last segment before it is mapped writable with `capacity` bytes: drops any
-  // bytes past the data (unless `tail_is_zeros` and the file already has the size it wants) and
-  // reserves the data plus one step (reservation_for()). Open-time only, before any reader exists.
-  Status reserve_for_append(uint64_t capacity, bool tail_is_zeros);
+  // Recovery, for the last segment (whose bytes past the data are zeros already): maps it writable
+  // with `capacity` bytes and reserves the data plus one step (reservation_for()), or keeps the
+  // file's `file_size` if that is more: a segment file is never shrunk, since a read-only reader
+  // in another process may have all of it mapped. Open-time only, on the writer's side.
+  Status reserve_for_append(uint64_t capacity, uint64_t file_size);
 
   // Sealed data: [0, size) holds whole batches covering offsets [base_offset, next_offset).
   uint64_t size() const { return size_; }

@@ -17,7 +17,7 @@ enum class Code : uint8_t {
   kOffsetOutOfRange,  // offset below the log start or beyond the log end
   kTooLarge,          // a record or batch over its configured limit
   kIo,                // a system call failed; errno_ and path say which
-  kReadOnly,          // the log stopped accepting writes after a failed flush (fail-stop)
+  kReadOnly,          // opened read-only, or writes stopped after a failed flush (fail-stop)
   kNoSpace,           // the file system is full (ENOSPC / EDQUOT)
   kInvalidArgument,   // a caller passed a value the native side rejects
 };
