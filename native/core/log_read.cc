@@ -12,6 +12,21 @@
 namespace sluice {
 
 namespace {
+// The position of the batch holding `offset`. When the index walk finds none, the damage lies at
+// or before where it stopped; verifying the segment's prefix up to there names the first damaged
+// batch exactly (a batch whose base offset, outside the CRC, was changed can pass the walk and
+// send it astray), so that error is preferred.
+Result<uint64_t> locate(Segment& seg, int64_t offset) {
+  auto found = seg.find_batch(offset);
+  if (found.is_ok()) return found;
+  const int64_t stopped = found.status().position();
+  if (stopped >= 0) {
+    Status precise = seg.verify_through(static_cast<uint64_t>(stopped));
+    if (!precise.is_ok()) return precise;
+  }
+  return found;
+}
+
 // The header of the sealed batch at `pos`, once it and every batch before it in the segment are
 // verified (see Segment::verify_through).
 Status checked_header(Segment& seg, uint64_t pos, batch::Header* h) {
@@ -40,7 +55,7 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
   if (offset >= high_watermark() || max_records == 0) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
   uint8_t* base = seg->data();
-  auto found = seg->find_batch(offset);
+  auto found = locate(*seg, offset);
   if (!found.is_ok()) return found.status();
   const uint64_t start = found.value();
   uint64_t pos = start;
@@ -95,7 +110,7 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
   result.next_offset = offset;
   if (offset >= high_watermark()) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
-  auto found = seg->find_batch(offset);
+  auto found = locate(*seg, offset);
   if (!found.is_ok()) return found.status();
   uint64_t start = found.value();
   uint64_t pos = start;
@@ -135,7 +150,7 @@ Result<TimeLookup> Log::lookup_time(int64_t timestamp) {
     int64_t from = i == 0 ? seg->base_offset()
                           : seg->base_offset() + entries[i - 1].relative_offset + 1;
     if (from >= seg->next_offset()) continue;
-    auto found = seg->find_batch(from);
+    auto found = locate(*seg, from);
     if (!found.is_ok()) return found.status();
     uint64_t pos = found.value();
     while (pos < seg->size()) {
