@@ -223,7 +223,8 @@ Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta*
     auto map = size == 0 ? Mapping::anonymous(4096)
                          : Mapping::map(file.value(), size, Mapping::Access::kReadOnly);
     if (!map.is_ok()) return map.status();
-    auto seg = std::make_shared<Segment>(dir, base, std::move(file.value()), map.value());
+    // Reserved: the file's size (a zero page standing in for an empty file reserves nothing).
+    auto seg = std::make_shared<Segment>(dir, base, std::move(file.value()), map.value(), size);
 
     const bool below_recovery_point = !last && bases[i + 1] <= recovery_point;
     bool loaded = false;

@@ -174,8 +174,8 @@ void Segment::truncate_to(uint64_t position, int64_t next_offset) {
 }
 
 Result<std::shared_ptr<Mapping>> Segment::view_mapping() {
-  // An empty segment has nothing to view, and its mapping may stand in for an empty file.
-  if (empty()) return Status::error(Code::kOffsetOutOfRange, "the segment holds no records");
+  // An empty file has nothing to view (its mapping may be a zero page standing in for it).
+  if (reserved() == 0) return Status::error(Code::kOffsetOutOfRange, "the segment file is empty");
   if (!view_mapping_) {
     auto m = Mapping::map(file_, reserved(), Mapping::Access::kCopyOnWrite);
     if (!m.is_ok()) return m.status();

@@ -574,6 +574,12 @@ TEST(phase_truncate_zeroes_leftovers_in_place_and_never_shrinks) {
   torn_tail_image(live.path(), image.path(), big);
   REQUIRE_OK(write_file_atomic(image.path(), "sluice.meta.tmp", {1, 2, 3}));
   const std::string log_file = seg_path(image.path(), 0);
+  {
+    // A file larger than the options ask for (an older format reserved whole segments).
+    auto f = File::open(log_file, O_RDWR);
+    REQUIRE_OK(f);
+    REQUIRE_OK(f.value().allocate(big.segment_bytes));
+  }
   REQUIRE_EQ(file_size(log_file), big.segment_bytes);
   // Opened with a smaller segment size, the existing segment keeps its size.
   Phases p = first_phases(image.path());

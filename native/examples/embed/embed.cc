@@ -110,7 +110,7 @@ bool run(const std::string& root) {
     auto opened = open(dir, wait);
     EXPECT_OK(opened.status());
     sluice::Log& log = *opened.value();
-    EXPECT(!log.recovery().clean_shutdown && log.end_offset() == 0, "a new log is empty");
+    EXPECT(log.recovery().created && log.end_offset() == 0, "a new log is empty");
 
     // Append: offsets are assigned at once; readers see a batch once it is sealed.
     for (int i = 0; i < kRecords; i++) {
