@@ -40,6 +40,13 @@ export interface BrokerOptions {
    * the open (the data past it is lost; `broker.recovery` says what was cut where). Default false.
    */
   repair?: boolean;
+  /**
+   * Open without changing anything: no lock (another broker may have the directory open), nothing
+   * created, removed, truncated or rewritten, every partition and the group state opened
+   * read-only. Topics, groups and their lag can be described, and `recovery` says what a normal
+   * open would do; createTopic, deleteTopic, sends, consumers and deleteGroup fail with READ_ONLY.
+   */
+  readOnly?: boolean;
   /** Time for timestamps, timeouts and timers (default: the system clock). */
   clock?: Clock;
   /** Durability of acks and commits (the group-state Log's sync policy). Default 'always'. */
@@ -57,15 +64,22 @@ export interface PartitionRecovery extends RecoveryReport {
 }
 
 export interface BrokerRecovery {
+  /** Opened read-only: the partitions' reports say what a normal open would do. */
+  readOnly: boolean;
   partitions: PartitionRecovery[];
+  /** Directories of topic creations that crashed: removed at open (a read-only open leaves them). */
+  halfMadeTopics: string[];
 }
 
-const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes', 'repair']);
+const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes', 'repair', 'readOnly']);
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export class Broker {
   readonly #directory: BrokerDirectory;
-  readonly #lock: DirectoryLock;
+  /** Null for a read-only broker, which takes no lock. */
+  readonly #lock: DirectoryLock | null;
+  /** Topic directories of creations that crashed, found at open (removed unless read-only). */
+  #halfMade: string[] = [];
   readonly #clock: Clock;
   /** The clock is the system clock: the Logs stamp messages themselves. */
   readonly #systemTime: boolean;
@@ -81,7 +95,7 @@ export class Broker {
   readonly #memberSeq = new Map<string, number>();
   #closing: Promise<void> | undefined;
 
-  private constructor(directory: BrokerDirectory, lock: DirectoryLock, clock: Clock, systemTime: boolean, state: GroupState, groupLog: GroupStateLog) {
+  private constructor(directory: BrokerDirectory, lock: DirectoryLock | null, clock: Clock, systemTime: boolean, state: GroupState, groupLog: GroupStateLog) {
     this.#directory = directory;
     this.#lock = lock;
     this.#clock = clock;
@@ -104,7 +118,9 @@ export class Broker {
     const groupSyncIntervalMs = o.groupSyncIntervalMs === undefined ? undefined : integer(o.groupSyncIntervalMs, 'groupSyncIntervalMs', 1, 86_400_000);
     const checkpointBytes = integer(o.groupCheckpointBytes, 'groupCheckpointBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_CHECKPOINT_BYTES);
     const repair = boolean(o.repair, 'repair', false);
+    const readOnly = boolean(o.readOnly, 'readOnly', false);
     const directory = new BrokerDirectory(dir);
+    if (readOnly) return Broker.#openReadOnly(directory, clock, userClock === systemClock, { repair, checkpointBytes });
     await fs.promises.mkdir(directory.root, { recursive: true });
     const lock = lockDirectory(directory.root, 'broker directory');
     const topics: Topic[] = [];
@@ -114,10 +130,11 @@ export class Broker {
       const meta = await directory.readBrokerMeta();
       const trashed = await directory.trashedTopics();
       const state = new GroupState();
-      const metas = await directory.loadTopics(checkTopicMeta);
+      const halfMade: string[] = [];
+      const metas = await directory.loadTopics(checkTopicMeta, false, halfMade);
       let broker: Broker | undefined;
       const backlog = (t: Topic): number => broker!.#backlog(t);
-      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair }));
+      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair, create: false }));
       groupLog = await GroupStateLog.open(
         directory,
         state,
@@ -128,6 +145,7 @@ export class Broker {
       );
       broker = new Broker(directory, lock, clock, userClock === systemClock, state, groupLog);
       for (const t of topics) broker.#topics.set(t.name, t);
+      broker.#halfMade = halfMade;
       await broker.#reconcile(trashed);
       await directory.emptyTrash();
       return broker;
@@ -135,6 +153,38 @@ export class Broker {
       await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
       lock.release();
+      throw e;
+    }
+  }
+
+  /** Broker.open with readOnly: the same checks as a normal open, and nothing written. */
+  static async #openReadOnly(directory: BrokerDirectory, clock: Clock, systemTime: boolean, o: { repair: boolean; checkpointBytes: number }): Promise<Broker> {
+    const stat = await fs.promises.stat(directory.topicsDir).catch(() => null);
+    if (stat === null || !stat.isDirectory()) {
+      const e = new SluiceError(`${directory.root} is not a broker directory (it has no topics/): a read-only open creates nothing`, ErrorCode.CORRUPT);
+      e.path = directory.topicsDir;
+      throw e;
+    }
+    const topics: Topic[] = [];
+    let groupLog: GroupStateLog | undefined;
+    try {
+      const meta = await directory.readBrokerMeta();
+      const trashed = await directory.trashedTopics().catch(() => new Set<string>());
+      const halfMade: string[] = [];
+      const metas = await directory.loadTopics(checkTopicMeta, true, halfMade);
+      const state = new GroupState();
+      let broker: Broker | undefined;
+      const backlog = (t: Topic): number => broker!.#backlog(t);
+      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair: o.repair, readOnly: true, create: false }));
+      groupLog = await GroupStateLog.open(directory, state, { sync: 'none', checkpointBytes: o.checkpointBytes, readOnly: true }, meta, metas.length > 0, clock.now());
+      broker = new Broker(directory, null, clock, systemTime, state, groupLog);
+      for (const t of topics) broker.#topics.set(t.name, t);
+      broker.#halfMade = halfMade;
+      await broker.#reconcile(trashed);
+      return broker;
+    } catch (e) {
+      await groupLog?.close().catch(() => {});
+      await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
       throw e;
     }
   }
@@ -176,7 +226,7 @@ export class Broker {
         for (const p of parts) if (state.truncate(p, t.partitions[p.partition].endOffset)) changed = true;
       }
     }
-    if (changed) await this.#groupLog.confirm();
+    if (changed && this.#lock !== null) await this.#groupLog.confirm();
     for (const g of state.groups.values()) {
       const c = this.#coordinatorOf(g);
       for (const topic of g.topics.keys()) c.ensureTopic(topic);
@@ -197,7 +247,7 @@ export class Broker {
     for (const t of [...this.#topics.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       for (const tp of t.partitions) partitions.push({ topic: t.name, partition: tp.index, endOffset: tp.endOffset, ...tp.recovery });
     }
-    return { partitions };
+    return { readOnly: this.#lock === null, partitions, halfMadeTopics: [...this.#halfMade] };
   }
 
   get clock(): Clock {
@@ -212,7 +262,7 @@ export class Broker {
 
   /** Creates a topic; fails with TOPIC_EXISTS if there is one of that name. */
   async createTopic(name: string, config?: TopicConfigInput): Promise<TopicDescription> {
-    this.#checkOpen();
+    this.#checkWritable('createTopic');
     checkTopicName(name);
     const normalized = normalizeTopicConfig(config);
     // A delete of this name in progress would rename the new topic's directory into the trash
@@ -241,6 +291,7 @@ export class Broker {
    * the next open drops, and never progress without its topic.
    */
   async deleteTopic(name: string): Promise<void> {
+    this.#checkWritable('deleteTopic');
     const topic = this.#topic(name);
     this.#topics.delete(name);
     topic.gate.close(unknownTopic(name));
@@ -328,7 +379,7 @@ export class Broker {
   consumer(options: ConsumerOptions & { model?: 'offset' }): Consumer<OffsetMessage>;
   consumer(options: ConsumerOptions): Consumer<ConsumedMessage>;
   consumer(options: ConsumerOptions): Consumer<ConsumedMessage> {
-    this.#checkOpen();
+    this.#checkWritable('a consumer (its group state)');
     const o = normalizeConsumerOptions(options);
     for (const t of o.topics) this.#topic(t);
     let record = this.#state.groups.get(o.group);
@@ -414,7 +465,7 @@ export class Broker {
 
   /** Deletes a group and its progress; fails with GROUP_ACTIVE while it has members. */
   async deleteGroup(name: string): Promise<void> {
-    this.#checkOpen();
+    this.#checkWritable('deleteGroup');
     if (typeof name !== 'string') throw new TypeError('group must be a string');
     const g = this.#state.groups.get(name);
     if (g === undefined) throw new SluiceError(`unknown group ${JSON.stringify(name)}`, ErrorCode.UNKNOWN_GROUP);
@@ -463,12 +514,18 @@ export class Broker {
     }
     for (const t of this.#topics.values()) t.gate.close(closed);
     for (const r of await Promise.allSettled([...this.#topics.values()].map((t) => t.close(closed, false)))) if (r.status === 'rejected') errors.push(r.reason);
-    this.#lock.release();
+    this.#lock?.release();
     if (errors.length > 0) throw errors[0];
   }
 
   #checkOpen(): void {
     if (this.#closing !== undefined) throw this.#closedError();
+  }
+
+  /** CLOSED, or READ_ONLY when the broker was opened read-only and `what` would write. */
+  #checkWritable(what: string): void {
+    this.#checkOpen();
+    if (this.#lock === null) throw new SluiceError(`${what} needs a writable broker: this one was opened read-only`, ErrorCode.READ_ONLY);
   }
 
   #closedError(): SluiceError {

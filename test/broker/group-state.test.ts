@@ -141,7 +141,7 @@ describe('group state', () => {
       const dir = tmpDir('sluice-broker-');
       const current = await ackThreeOfFive(dir);
       damage(dir, current);
-      await expect(openBroker({}, dir), what).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: path.join(dir, 'groups') });
+      await expect(openBroker({}, dir), what).rejects.toMatchObject({ code: ErrorCode.CORRUPT, path: expect.stringContaining(path.join(dir, 'groups')) });
     }
   });
 

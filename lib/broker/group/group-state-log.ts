@@ -41,6 +41,8 @@ const SEGMENT_BYTES = 16 * 1024 * 1024;
 
 export interface GroupStateLogOptions {
   sync: SyncPolicy;
+  /** Load the state and never write: no generation is created, removed or checkpointed. */
+  readOnly?: boolean;
   syncIntervalMs?: number;
   /** Bytes of operations after which a generation is checkpointed. */
   checkpointBytes: number;
@@ -53,7 +55,9 @@ export class GroupStateLog {
   #meta: BrokerMeta;
   readonly #state: GroupState;
   readonly #options: GroupStateLogOptions;
-  #log: Log;
+  /** Null only for a read-only open of a directory that has no group state yet. */
+  #log: Log | null;
+  readonly #readOnly: boolean;
   #generation: number;
   #opsBytes = 0;
   #flushScheduled = false;
@@ -67,7 +71,7 @@ export class GroupStateLog {
     this.#flush();
   };
 
-  private constructor(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, log: Log, generation: number, opsBytes: number, meta: BrokerMeta) {
+  private constructor(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, log: Log | null, generation: number, opsBytes: number, meta: BrokerMeta) {
     this.#directory = directory;
     this.#meta = meta;
     this.#state = state;
@@ -75,6 +79,8 @@ export class GroupStateLog {
     this.#log = log;
     this.#generation = generation;
     this.#opsBytes = opsBytes;
+    this.#readOnly = options.readOnly === true;
+    if (this.#readOnly) return; // nothing is ever written: changes stay in memory
     state.onChange = () => {
       if (!this.#flushScheduled && !this.#closed) {
         this.#flushScheduled = true;
@@ -92,7 +98,9 @@ export class GroupStateLog {
    * committed or acked message out again.
    */
   static async open(directory: BrokerDirectory, state: GroupState, options: GroupStateLogOptions, meta: BrokerMeta | null, hasTopics: boolean, now: number): Promise<GroupStateLog> {
-    const logOptions = GroupStateLog.#logOptions(options);
+    const readOnly = options.readOnly === true;
+    // An existing generation must have its files: a missing sluice.meta is CORRUPT, not a new log.
+    const logOptions: LogOptions = { ...GroupStateLog.#logOptions(options), create: false, ...(readOnly ? { readOnly: true } : {}) };
     const generations = await directory.generations();
     const recorded = meta?.groupGeneration;
     let chosen: { log: Log; generation: number; opsBytes: number } | undefined;
@@ -100,7 +108,18 @@ export class GroupStateLog {
     for (let i = generations.length - 1; i >= 0 && chosen === undefined; i--) {
       const generation = generations[i];
       if (recorded !== undefined && generation < recorded) break; // retired: never the state
-      const log = await Log.open(directory.generationDir(generation), logOptions);
+      let log: Log;
+      try {
+        log = await Log.open(directory.generationDir(generation), logOptions);
+      } catch (e) {
+        // A generation newer than the current one is a checkpoint that may have crashed before
+        // its Log was even made: incomplete, not damage. The current one must be whole.
+        if (generation !== recorded && isMissingLog(e)) {
+          incomplete.push(generation);
+          continue;
+        }
+        throw e;
+      }
       let opsBytes: number | null;
       try {
         opsBytes = GroupStateLog.#load(log, state);
@@ -128,10 +147,16 @@ export class GroupStateLog {
         throw e;
       }
     }
+    if (readOnly) {
+      // Nothing is removed, created or rewritten: the state is what the chosen generation holds.
+      const current: BrokerMeta = { format: BROKER_FORMAT, createdAt: meta?.createdAt ?? now, groupGeneration: chosen?.generation ?? 0 };
+      if (chosen === undefined) state.restore(new GroupState().snapshot());
+      return new GroupStateLog(directory, state, options, chosen?.log ?? null, current.groupGeneration, chosen?.opsBytes ?? 0, current);
+    }
     for (const g of generations) if (g !== chosen?.generation) await directory.removeGeneration(g);
     if (chosen === undefined) {
       const generation = 0;
-      const log = await Log.open(directory.generationDir(generation), logOptions);
+      const log = await Log.open(directory.generationDir(generation), GroupStateLog.#logOptions(options));
       state.restore(new GroupState().snapshot());
       log.appendBatch(GroupStateLog.#snapshotRecords(state));
       await log.flush();
@@ -212,7 +237,8 @@ export class GroupStateLog {
     if (this.#confirm !== null) return this.#confirm;
     const c = new StateConfirm();
     const log = this.#log;
-    if (this.#closed && log.closed) c.settle(new SluiceError('the broker is closed', ErrorCode.CLOSED), false);
+    if (this.#readOnly || log === null) c.settle(new SluiceError('the broker was opened read-only: group state is not written', ErrorCode.READ_ONLY), false);
+    else if (this.#closed && log.closed) c.settle(new SluiceError('the broker is closed', ErrorCode.CLOSED), false);
     else if (this.#failure !== null) c.settle(this.#failure, false);
     else if (this.#state.hasPending) this.#confirm = c;
     else if (log.durableOffset >= log.endOffset) c.settle(null, true);
@@ -227,9 +253,15 @@ export class GroupStateLog {
     return this.#checkpoints;
   }
 
+  /** The log written to: every open but a read-only one has it. */
+  get #writer(): Log {
+    if (this.#log === null) throw new Error('unreachable: a read-only group state log is never written');
+    return this.#log;
+  }
+
   /** Writes the pending changes now (normally done at the end of the tick). */
   #flush(): void {
-    if (this.#closed && this.#log.closed) return;
+    if (this.#closed && this.#writer.closed) return;
     const ops = this.#state.takeOps();
     const confirm = this.#confirm;
     this.#confirm = null;
@@ -244,7 +276,7 @@ export class GroupStateLog {
     let last: number;
     try {
       const records = encodeOps(ops);
-      const first = this.#log.appendBatch(records);
+      const first = this.#writer.appendBatch(records);
       last = first + records.length - 1;
       for (const r of records) this.#opsBytes += r.length;
     } catch (e) {
@@ -252,7 +284,7 @@ export class GroupStateLog {
       confirm?.settle(this.#failure, false);
       return;
     }
-    if (confirm !== null) this.#log.confirm(last, (err, c) => confirm.settle(err, c?.durable ?? false));
+    if (confirm !== null) this.#writer.confirm(last, (err, c) => confirm.settle(err, c?.durable ?? false));
     if (this.#opsBytes > this.#options.checkpointBytes && this.#checkpointing === null && !this.#closed) {
       this.#checkpointing = this.#checkpoint().finally(() => {
         this.#checkpointing = null;
@@ -282,7 +314,7 @@ export class GroupStateLog {
     this.#confirm = null;
     const records = GroupStateLog.#snapshotRecords(this.#state);
     const first = log.appendBatch(records);
-    const old = this.#log;
+    const old = this.#writer;
     const oldGeneration = this.#generation;
     this.#log = log;
     this.#generation = next;
@@ -305,11 +337,20 @@ export class GroupStateLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#readOnly) {
+      await this.#log?.close();
+      return;
+    }
     this.#flush();
     if (this.#checkpointing !== null) await this.#checkpointing;
     this.#flush();
-    await this.#log.close();
+    await this.#writer.close();
   }
+}
+
+/** The CORRUPT error of a Log opened with create: false in a directory holding no log. */
+function isMissingLog(e: unknown): boolean {
+  return e instanceof SluiceError && e.code === ErrorCode.CORRUPT && typeof e.path === 'string' && e.path.endsWith('sluice.meta');
 }
 
 /** OPS records of at most RECORD_BYTES each (a long ack or redelivery list is split). */

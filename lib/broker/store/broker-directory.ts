@@ -100,9 +100,10 @@ export class BrokerDirectory {
 
   /**
    * Every committed topic, checked against its directory. A creation that crashed (the marker, no
-   * topic.json) is removed; anything else that does not add up is CORRUPT.
+   * topic.json) is listed in `halfMade` and removed (left alone when `readOnly`); anything else that
+   * does not add up is CORRUPT.
    */
-  async loadTopics(check: (meta: TopicMeta, file: string) => void): Promise<TopicMeta[]> {
+  async loadTopics(check: (meta: TopicMeta, file: string) => void, readOnly = false, halfMade: string[] = []): Promise<TopicMeta[]> {
     const out: TopicMeta[] = [];
     for (const entry of (await fs.promises.readdir(this.topicsDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const name = entry.name;
@@ -111,7 +112,8 @@ export class BrokerDirectory {
       const names = await fs.promises.readdir(dir);
       if (!names.includes(TOPIC_FILE)) {
         if (names.includes(CREATING_MARK)) {
-          await fs.promises.rm(dir, { recursive: true, force: true });
+          halfMade.push(dir);
+          if (!readOnly) await fs.promises.rm(dir, { recursive: true, force: true });
           continue;
         }
         throw corrupt(dir, `has no ${TOPIC_FILE}: it is not a topic of this broker, or its metadata was lost (move it away to open the broker)`);
@@ -139,7 +141,7 @@ export class BrokerDirectory {
             (extra.length > 0 ? `${missing.length > 0 ? ';' : ':'} ${extra.map((x) => JSON.stringify(x)).join(', ')} ${extra.length === 1 ? 'is' : 'are'} not a partition of it` : ''),
         );
       }
-      if (names.includes(CREATING_MARK)) await this.#removeMark(name); // committed, the marker was left
+      if (names.includes(CREATING_MARK) && !readOnly) await this.#removeMark(name); // committed, the marker was left
       out.push(meta);
     }
     return out;

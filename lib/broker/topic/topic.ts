@@ -13,9 +13,15 @@ import type { PartitionDescription } from '../describe';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
 
-/** How a topic's partition Logs are opened: `repair` truncates at mid-log corruption (Log's repair). */
+/**
+ * How a topic's partition Logs are opened (see LogOptions): `repair` truncates at mid-log
+ * corruption, `readOnly` changes nothing on disk, and `create: false` (every open of an existing
+ * topic) makes a partition whose files were removed CORRUPT instead of a new empty log.
+ */
 export interface OpenMode {
   repair?: boolean;
+  readOnly?: boolean;
+  create?: boolean;
 }
 const CREATE: OpenMode = {};
 
