@@ -1,6 +1,7 @@
 /**
  * Argument checks, one rule for the whole library: a value of the wrong type is a TypeError, a
- * value of the right type out of its range is a RangeError, an unknown option key is a TypeError;
+ * value of the right type out of its range (a fraction where an integer is wanted included, as in
+ * Node's own checks) is a RangeError, an unknown option key is a TypeError;
  * every message names the option, what it must be (with its limits) and the value it got.
  */
 
@@ -30,8 +31,9 @@ export function checkKeys(o: object, known: ReadonlySet<string>, what: string): 
 /** An integer in [min, max], or `dflt` when undefined. */
 export function integer(v: unknown, name: string, min: number, max: number, dflt?: number): number {
   if (v === undefined && dflt !== undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name} must be an integer, got ${shown(v)}`);
-  if (v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max}, got ${v}`);
+  if (typeof v !== 'number') throw new TypeError(`${name} must be an integer, got ${shown(v)}`);
+  // A number that is not an integer is out of range, as Node's own argument checks have it.
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer between ${min} and ${max}, got ${v}`);
   return v;
 }
 

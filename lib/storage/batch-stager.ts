@@ -71,6 +71,11 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
     }
     if (typeof m !== 'object') throw new TypeError(`message ${i} must be a Buffer, Uint8Array, string, null or {value, key, headers, timestamp}`);
     const msg = m as MessageLike;
+    for (const k in msg) {
+      if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp') {
+        throw new TypeError(`message ${i}: unknown field ${JSON.stringify(k)} (a message has value, key, headers and timestamp)`);
+      }
+    }
     const value = msg.value === undefined ? null : msg.value;
     const key = msg.key === undefined ? null : msg.key;
     if (!(value === null || isBytes(value))) throw new TypeError(`message ${i}: value must be a Buffer, Uint8Array, string or null`);

@@ -15,6 +15,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
+import { boolean, checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { LIMITS, READ_HEADER_SLOTS, READ_MAX_BYTES_DEFAULT, READ_RECORDS_DEFAULT, READ_RECORDS_MAX, RECORD_SLOT_FIELDS } from '../limits';
 import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
@@ -166,58 +167,44 @@ function makeRecord(offset: number, timestamp: number, key: Buffer | null, value
 }
 
 function checkOffset(offset: unknown, what = 'offset'): asserts offset is number {
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new TypeError(`${what} must be a non-negative integer, got ${String(offset)}`);
-  }
+  if (typeof offset !== 'number') throw new TypeError(`${what} must be an integer, got ${shown(offset)}`);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`${what} must be an integer of at least 0, got ${offset}`);
 }
 
-function checkPositiveInteger(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-    throw new RangeError(`${what} must be a positive integer, got ${String(v)}`);
-  }
-  return v;
+const LOG_KEYS = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'readOnly', 'create', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
+const READ_KEYS = new Set(['maxBytes', 'maxRecords']);
+const SLICE_KEYS = new Set(['maxBytes']);
+const APPEND_KEYS = new Set(['key', 'headers', 'timestamp']);
+const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
+const WRITE_PATHS: readonly WritePath[] = ['pwrite', 'mmap'];
+
+/** The three sizes of a log, checked against each other, with their defaults filled in. */
+interface Sizes {
+  segmentBytes: number;
+  messageBytesMax: number;
+  batchBytesMax: number;
 }
 
-function validateOptions(options: LogOptions): void {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const known = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'readOnly', 'create', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
-  for (const k of Object.keys(options)) {
-    if (!known.has(k)) throw new TypeError(`unknown log option ${JSON.stringify(k)}`);
-  }
-  for (const k of ['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax'] as const) {
-    if (options[k] !== undefined) checkPositiveInteger(options[k], k);
-  }
-  for (const k of ['retentionBytes', 'retentionMs'] as const) {
-    const v = options[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1)) {
-      throw new RangeError(`${k} must be a non-negative integer (or -1 for no limit), got ${String(v)}`);
-    }
-  }
-  for (const k of ['repair', 'readOnly', 'create'] as const) {
-    if (options[k] !== undefined && typeof options[k] !== 'boolean') throw new TypeError(`${k} must be a boolean`);
-  }
-  if (options.sync !== undefined && options.sync !== 'always' && options.sync !== 'interval' && options.sync !== 'none') {
-    throw new RangeError(`sync must be 'always', 'interval' or 'none', got ${String(options.sync)}`);
-  }
-  if (options.writePath !== undefined && options.writePath !== 'pwrite' && options.writePath !== 'mmap') {
-    throw new RangeError(`writePath must be 'pwrite' or 'mmap', got ${String(options.writePath)}`);
-  }
-  if (options.syncIntervalMs !== undefined) {
-    checkPositiveInteger(options.syncIntervalMs, 'syncIntervalMs');
-    if (options.syncIntervalMs > LIMITS.syncIntervalMsMax) throw new RangeError('syncIntervalMs must be at most one day');
-  }
-  const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
-  const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
-  const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
-  if (segmentBytes < LIMITS.segmentBytesMin || segmentBytes > LIMITS.segmentBytesMax) throw new RangeError('segmentBytes must be between 64 KiB and 2 GiB - 1');
-  if (messageBytesMax < LIMITS.messageBytesMaxMin || messageBytesMax > Math.min(segmentBytes, LIMITS.messageBytesMaxMax)) {
-    throw new RangeError('messageBytesMax must be between 68 bytes and segmentBytes (at most 256 MiB)');
-  }
-  if (batchBytesMax < LIMITS.batchBytesMaxMin || batchBytesMax > messageBytesMax) throw new RangeError('batchBytesMax must be between 68 bytes and messageBytesMax');
-  const populate = options.populateWindowBytes;
-  if (populate !== undefined && (typeof populate !== 'number' || !Number.isSafeInteger(populate) || populate < LIMITS.populateWindowBytesMin || populate > LIMITS.populateWindowBytesMax)) {
-    throw new RangeError('populateWindowBytes must be an integer between 64 KiB and 1 GiB');
-  }
+/** Checks every option (see lib/validate.ts for the rule) and returns the sizes the log uses. */
+function validateOptions(input: unknown): Sizes {
+  const o = optionsObject(input, 'log options');
+  checkKeys(o, LOG_KEYS, 'log option');
+  const segmentBytes = integer(o.segmentBytes, 'segmentBytes', LIMITS.segmentBytesMin, LIMITS.segmentBytesMax, DEFAULTS.segmentBytes);
+  const messageBytesMax = integer(o.messageBytesMax, 'messageBytesMax', LIMITS.messageBytesMaxMin, Math.min(segmentBytes, LIMITS.messageBytesMaxMax), Math.min(DEFAULTS.messageBytesMax, segmentBytes));
+  const batchBytesMax = integer(o.batchBytesMax, 'batchBytesMax', LIMITS.batchBytesMaxMin, messageBytesMax, Math.min(DEFAULTS.batchBytesMax, messageBytesMax));
+  integer(o.indexIntervalBytes, 'indexIntervalBytes', 1, segmentBytes, 1);
+  for (const k of ['retentionBytes', 'retentionMs'] as const) integer(o[k], k, -1, Number.MAX_SAFE_INTEGER, -1);
+  for (const k of ['repair', 'readOnly', 'create'] as const) boolean(o[k], k, false);
+  oneOf(o.sync, 'sync', SYNC_POLICIES, 'interval');
+  oneOf(o.writePath, 'writePath', WRITE_PATHS, 'pwrite');
+  integer(o.syncIntervalMs, 'syncIntervalMs', 1, LIMITS.syncIntervalMsMax, 1);
+  integer(o.populateWindowBytes, 'populateWindowBytes', LIMITS.populateWindowBytesMin, LIMITS.populateWindowBytesMax, LIMITS.populateWindowBytesMin);
+  return { segmentBytes, messageBytesMax, batchBytesMax };
+}
+
+/** maxBytes of a read or slice: a positive integer, or the default. */
+function maxBytesOf(o: { readonly [k: string]: unknown }): number {
+  return integer(o.maxBytes, 'maxBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_BYTES);
 }
 
 export class Log {
@@ -273,11 +260,9 @@ export class Log {
    * it after an unclean shutdown.
    */
   static async open(dir: string, options: LogOptions = {}): Promise<Log> {
-    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
-    validateOptions(options);
-    const segmentBytes = options.segmentBytes ?? DEFAULTS.segmentBytes;
-    const messageBytesMax = options.messageBytesMax ?? Math.min(DEFAULTS.messageBytesMax, segmentBytes);
-    const batchBytesMax = options.batchBytesMax ?? Math.min(DEFAULTS.batchBytesMax, messageBytesMax);
+    if (typeof dir !== 'string') throw new TypeError(`dir must be a string, got ${shown(dir)}`);
+    if (dir.length === 0) throw new RangeError('dir must not be empty');
+    const { segmentBytes, messageBytesMax, batchBytesMax } = validateOptions(options);
     // The native flusher notification holds the Log weakly, so that a Log dropped without close()
     // can still be collected (its native half then closes the files).
     let ref: WeakRef<Log> | undefined;
@@ -298,11 +283,10 @@ export class Log {
     if (options === undefined) {
       offset = this.#native.append(value);
     } else {
-      if (options === null || typeof options !== 'object') throw new TypeError('append options must be an object');
+      const o = optionsObject(options, 'append options');
+      checkKeys(o, APPEND_KEYS, 'append option');
       const { key, timestamp, headers } = options;
-      if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
-        throw new RangeError(`timestamp must be a non-negative integer number of milliseconds, got ${String(timestamp)}`);
-      }
+      if (timestamp !== undefined) integer(timestamp, 'timestamp', 0, Number.MAX_SAFE_INTEGER);
       offset = this.#native.append(value, key ?? null, timestamp, headers === undefined ? undefined : encodeHeaders(headers));
     }
     if (!this.#sealScheduled) {
@@ -350,8 +334,11 @@ export class Log {
     let maxBytes = DEFAULT_MAX_BYTES;
     let maxRecords = DEFAULT_MAX_RECORDS;
     if (options !== undefined) {
-      if (options.maxBytes !== undefined) maxBytes = checkPositiveInteger(options.maxBytes, 'maxBytes');
-      if (options.maxRecords !== undefined) maxRecords = Math.min(checkPositiveInteger(options.maxRecords, 'maxRecords'), MAX_RECORDS_PER_READ);
+      const o = optionsObject(options, 'read options');
+      checkKeys(o, READ_KEYS, 'read option');
+      maxBytes = maxBytesOf(o);
+      // More than a read returns at most is not an error: it is that many.
+      maxRecords = Math.min(integer(o.maxRecords, 'maxRecords', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_RECORDS), MAX_RECORDS_PER_READ);
     }
     const s = slotsFor(maxRecords);
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
@@ -430,7 +417,7 @@ export class Log {
 
   /** The first offset whose timestamp is at or after `timestamp`, or null if there is none. */
   offsetForTime(timestamp: number): number | null {
-    if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) throw new TypeError('timestamp must be an integer number of milliseconds');
+    integer(timestamp, 'timestamp', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     const o = this.#native.offsetForTime(timestamp, this.#inCompressed);
     if (o >= 0 && this.#inCompressed[0] === 1) {
       // The first candidate of a compressed batch whose maxTimestamp reaches `timestamp`.
@@ -443,8 +430,9 @@ export class Log {
   /** Whole sealed batches from the one holding `offset`, as a file range; null when there is nothing yet. */
   slice(offset: number, options?: { maxBytes?: number }): RawSlice | null {
     checkOffset(offset);
-    const maxBytes = options?.maxBytes === undefined ? DEFAULT_MAX_BYTES : checkPositiveInteger(options.maxBytes, 'maxBytes');
-    return this.#native.slice(offset, maxBytes);
+    const o = optionsObject(options, 'slice options');
+    checkKeys(o, SLICE_KEYS, 'slice option');
+    return this.#native.slice(offset, maxBytesOf(o));
   }
 
   /**
@@ -547,7 +535,7 @@ export class Log {
   /** Applies retention now (it also runs on every segment roll). */
   retain(nowMs: number = Date.now()): RetentionReport {
     this.#checkWritable();
-    if (typeof nowMs !== 'number' || !Number.isSafeInteger(nowMs)) throw new TypeError('nowMs must be an integer');
+    integer(nowMs, 'nowMs', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     return this.#native.retain(nowMs);
   }
 

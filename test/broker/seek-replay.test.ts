@@ -234,7 +234,7 @@ describe('seek and replay (offset model)', () => {
     expect(() => c1.seek({ topic: 't' })).toThrow(TypeError);
     expect(() => c1.seek({ topic: 't', offset: 1, timestamp: 1 })).toThrow(TypeError);
     expect(() => c1.seek(null as never)).toThrow(TypeError);
-    expect(() => c1.commit({ topic: 't', partition: 0, offset: 1.5 })).toThrow(TypeError);
+    expect(() => c1.commit({ topic: 't', partition: 0, offset: 1.5 })).toThrow(RangeError);
     expect(() => c1.commit('x' as never)).toThrow(TypeError);
     expect(b.describeGroup('g').partitions.map((p) => p.committedOffset)).toEqual([0, 0]);
   });

@@ -57,7 +57,7 @@ describe('topics', () => {
   it('validates the config', async () => {
     const b = await openBroker();
     await expect(b.createTopic('t', { partitions: 0 })).rejects.toThrow(RangeError);
-    await expect(b.createTopic('t', { partitions: 1.5 })).rejects.toThrow(TypeError);
+    await expect(b.createTopic('t', { partitions: 1.5 })).rejects.toThrow(RangeError);
     await expect(b.createTopic('t', { partitions: 100_000 })).rejects.toThrow(RangeError);
     await expect(b.createTopic('t', { sync: 'sometimes' as never })).rejects.toThrow(RangeError);
     await expect(b.createTopic('t', { maxBacklog: -1 })).rejects.toThrow(RangeError);

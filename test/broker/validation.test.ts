@@ -13,14 +13,14 @@ describe('broker argument validation', () => {
     const b = await openBroker();
     const cases: Array<[Record<string, unknown>, ErrorConstructor, RegExp]> = [
       [{ partitions: '4' }, TypeError, /partitions must be an integer, got "4"/],
-      [{ partitions: 0 }, RangeError, /partitions must be between 1 and 1024, got 0/],
-      [{ partitions: 2.5 }, TypeError, /partitions must be an integer, got 2.5/],
+      [{ partitions: 0 }, RangeError, /partitions must be an integer between 1 and 1024, got 0/],
+      [{ partitions: 2.5 }, RangeError, /partitions must be an integer between 1 and 1024, got 2.5/],
       [{ segmentBytes: 'x' }, TypeError, /segmentBytes must be an integer, got "x"/],
-      [{ segmentBytes: 1000 }, RangeError, /segmentBytes must be between 65536 and 2147483647, got 1000/],
+      [{ segmentBytes: 1000 }, RangeError, /segmentBytes must be an integer between 65536 and 2147483647, got 1000/],
       [{ sync: 'sometimes' }, RangeError, /sync must be 'always', 'interval', 'none', got "sometimes"/],
       [{ sync: 1 }, TypeError, /sync must be/],
-      [{ messageBytesMax: 10 }, RangeError, /messageBytesMax must be between 68 and 67108864, got 10/],
-      [{ maxBacklog: -1 }, RangeError, /maxBacklog must be between 1 and/],
+      [{ messageBytesMax: 10 }, RangeError, /messageBytesMax must be an integer between 68 and 67108864, got 10/],
+      [{ maxBacklog: -1 }, RangeError, /maxBacklog must be an integer between 1 and/],
       [{ retentionMs: '1' }, TypeError, /retentionMs must be an integer, got "1"/],
       [{ partitons: 2 }, TypeError, /unknown topic option "partitons"/],
     ];
