@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
 import type { RecoveryReport, SyncPolicy } from '../storage/log';
+import { LIMITS } from '../limits';
 import { boolean, checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { deliveryModels } from './delivery/models';
 import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
@@ -115,7 +116,7 @@ export class Broker {
     const userClock = o.clock === undefined ? systemClock : checkClock(o.clock);
     const clock = withLongTimers(userClock);
     const groupSync = oneOf(o.groupSync, 'groupSync', ['always', 'interval', 'none'] as const, 'always');
-    const groupSyncIntervalMs = o.groupSyncIntervalMs === undefined ? undefined : integer(o.groupSyncIntervalMs, 'groupSyncIntervalMs', 1, 86_400_000);
+    const groupSyncIntervalMs = o.groupSyncIntervalMs === undefined ? undefined : integer(o.groupSyncIntervalMs, 'groupSyncIntervalMs', 1, LIMITS.syncIntervalMsMax);
     const checkpointBytes = integer(o.groupCheckpointBytes, 'groupCheckpointBytes', 1, Number.MAX_SAFE_INTEGER, DEFAULT_CHECKPOINT_BYTES);
     const repair = boolean(o.repair, 'repair', false);
     const readOnly = boolean(o.readOnly, 'readOnly', false);

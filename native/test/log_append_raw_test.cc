@@ -18,46 +18,16 @@
 #include "sluice/crc32c.h"
 #include "sluice/endian.h"
 #include "sluice/log.h"
+#include "log_fixtures.h"
 #include "test.h"
 
 using namespace sluice;
+using sluice_test::small_options;
+using Handle = sluice_test::LogHandle;
 
 namespace {
 
-LogOptions small_options() {
-  LogOptions o;
-  o.segment_bytes = 64 * 1024;
-  o.index_interval_bytes = 1024;
-  o.batch_bytes_max = 8 * 1024;
-  o.message_bytes_max = 32 * 1024;
-  o.populate_window_bytes = 64 * 1024;
-  o.sync = SyncPolicy::kNone;
-  return o;
-}
 
-struct Handle {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::unique_ptr<Log> log;
-
-  Status open(const std::string& dir, const LogOptions& options) {
-    auto r = Log::open(dir, options);
-    if (!r.is_ok()) return r.status();
-    log = std::move(r.value());
-    log->start([this] {
-      std::lock_guard<std::mutex> lock(mutex);
-      cv.notify_all();
-    });
-    return Status::ok();
-  }
-  Log* operator->() { return log.get(); }
-  bool wait_durable(int64_t offset) {
-    std::unique_lock<std::mutex> lock(mutex);
-    return cv.wait_for(lock, std::chrono::seconds(20),
-                       [&] { return log->durable_offset() >= offset || log->failed(); }) &&
-           log->durable_offset() >= offset;
-  }
-};
 
 struct RawOptions {
   int16_t attributes = 0;

@@ -20,49 +20,17 @@
 #include "sluice/endian.h"
 #include "sluice/fault.h"
 #include "sluice/log.h"
+#include "log_fixtures.h"
 #include "test.h"
 
 using namespace sluice;
+using sluice_test::small_options;
+using Handle = sluice_test::LogHandle;
 namespace fs = std::filesystem;
 
 namespace {
 
-LogOptions small_options() {
-  LogOptions o;
-  o.segment_bytes = 64 * 1024;
-  o.index_interval_bytes = 1024;
-  o.batch_bytes_max = 8 * 1024;
-  o.message_bytes_max = 32 * 1024;
-  o.populate_window_bytes = 64 * 1024;
-  o.sync = SyncPolicy::kNone;
-  return o;
-}
 
-struct Handle {
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::unique_ptr<Log> log;
-
-  Status open(const std::string& dir, const LogOptions& options = small_options()) {
-    auto r = Log::open(dir, options);
-    if (!r.is_ok()) return r.status();
-    log = std::move(r.value());
-    log->start([this] {
-      std::lock_guard<std::mutex> lock(mutex);
-      cv.notify_all();
-    });
-    return Status::ok();
-  }
-  Log* operator->() { return log.get(); }
-  bool flush() {
-    auto target = log->request_flush();
-    if (!target.is_ok()) return false;
-    std::unique_lock<std::mutex> lock(mutex);
-    return cv.wait_for(lock, std::chrono::seconds(20), [&] {
-      return log->durable_offset() >= target.value() || log->failed();
-    }) && !log->failed();
-  }
-};
 
 std::string value_for(int64_t i) {
   std::string v = "value-" + std::to_string(i);

@@ -20,49 +20,16 @@
 
 #include "sluice/assert.h"
 #include "sluice/fault.h"
+#include "log_fixtures.h"
 #include "test.h"
 
 using namespace sluice;
+using sluice_test::small_options;
+using Handle = sluice_test::LogHandle;
 
 namespace {
 
-LogOptions small_options() {
-  LogOptions o;
-  o.segment_bytes = 64 * 1024;  // the minimum: a few hundred records roll a segment
-  o.index_interval_bytes = 1024;
-  o.batch_bytes_max = 8 * 1024;
-  o.message_bytes_max = 32 * 1024;
-  o.populate_window_bytes = 64 * 1024;
-  o.sync = SyncPolicy::kNone;
-  return o;
-}
 
-// A log started with a notification that counts flusher rounds.
-struct Handle {
-  std::mutex mutex;
-  std::condition_variable cv;
-  int rounds = 0;
-  std::unique_ptr<Log> log;
-
-  Status open(const std::string& dir, const LogOptions& options) {
-    auto r = Log::open(dir, options);
-    if (!r.is_ok()) return r.status();
-    log = std::move(r.value());
-    log->start([this] {
-      std::lock_guard<std::mutex> lock(mutex);
-      rounds++;
-      cv.notify_all();
-    });
-    return Status::ok();
-  }
-  Log* operator->() { return log.get(); }
-  bool wait_durable(int64_t offset) {
-    std::unique_lock<std::mutex> lock(mutex);
-    return cv.wait_for(lock, std::chrono::seconds(20),
-                       [&] { return log->durable_offset() >= offset || log->failed(); }) &&
-           log->durable_offset() >= offset;
-  }
-};
 
 struct Got {
   int64_t offset = -1;

@@ -82,7 +82,7 @@ describe('duration options', () => {
     const clock = new ManualClock();
     const b = await openBroker({ clock });
     await b.createTopic('t', SMALL);
-    const c = b.consumer({ group: 'g', topics: 't', model: 'ack', visibilityTimeoutMs: 2 ** 31 - 1 });
+    const c = b.consumer({ group: 'g', topics: 't', model: 'ack', visibilityTimeoutMs: 2 * LONG });
     await b.send('t', { value: 'a' });
     const [m] = await drain(c);
     m.nack({ delayMs: LONG });

@@ -2,6 +2,7 @@
  * The options of consumers and of their poll(), run(), seek(), commit() and pause() calls:
  * types, validation (TypeError for a wrong type, RangeError for a value out of range) and defaults.
  */
+import { READ_RECORDS_MAX } from '../../limits';
 import { boolean, checkKeys, duration, integer, oneOf, optionsObject, shown } from '../../validate';
 import type { DeliveryModel } from '../group/group-state';
 
@@ -82,6 +83,13 @@ export function integerOption(v: unknown, what: string, min: number, max: number
   return integer(v, what, min, max, dflt);
 }
 
+/** A duration that must be above 0 (a visibility timeout of 0 would redeliver at once). */
+function positiveDuration(v: unknown, name: string, dflt: number): number {
+  const ms = duration(v, name, dflt);
+  if (ms === 0) throw new RangeError(`${name} must be above 0 ms, got 0`);
+  return ms;
+}
+
 /** How long close() waits for running handlers by default. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 
@@ -149,9 +157,9 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
     start,
     autoCommit,
     maxInFlight: integerOption(o.maxInFlight, 'maxInFlight', 1, 1_000_000, 1000),
-    visibilityTimeoutMs: integerOption(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 1, 2 ** 31 - 1, 30_000),
-    fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, 65536, 1024),
-    rebalanceTimeoutMs: integerOption(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 0, 2 ** 31 - 1, 30_000),
+    visibilityTimeoutMs: positiveDuration(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 30_000),
+    fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, READ_RECORDS_MAX, 1024),
+    rebalanceTimeoutMs: duration(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 30_000),
     closeTimeoutMs: duration(o.closeTimeoutMs, 'closeTimeoutMs', DEFAULT_CLOSE_TIMEOUT_MS),
     signal: checkSignal(o.signal, 'signal'),
   };

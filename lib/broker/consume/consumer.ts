@@ -21,6 +21,7 @@
  * Thread-confined (the broker's thread).
  */
 import { ErrorCode, SluiceError } from '../../errors';
+import { READ_RECORDS_MAX } from '../../limits';
 import { duration, optionalDuration } from '../../validate';
 import type { Delivery, Handler, RunContext } from '../delivery/delivery';
 import { deliveryModels } from '../delivery/models';
@@ -59,7 +60,8 @@ export interface ConsumerLink {
 }
 
 const DEFAULT_POLL_MAX = 500;
-const POLL_MAX = 65536;
+/** A poll returns at most what one read of a partition may (lib/limits.ts). */
+const POLL_MAX = READ_RECORDS_MAX;
 
 interface RunState {
   stopped: boolean;

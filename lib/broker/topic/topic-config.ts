@@ -3,6 +3,7 @@
  * partition is opened with. The normalised config is what topic.json stores.
  */
 import type { LogOptions, SyncPolicy } from '../../storage/log';
+import { LIMITS } from '../../limits';
 import { checkKeys, integer, oneOf, optionsObject } from '../../validate';
 
 const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
@@ -51,12 +52,11 @@ export function checkTopicName(name: unknown): asserts name is string {
   }
 }
 
-/** A segment holds at least 64 KiB and at most 2 GiB - 1 (index positions are 32-bit). */
-const SEGMENT_BYTES_MIN = 65536;
-const SEGMENT_BYTES_MAX = 2 ** 31 - 1;
-/** The smallest message limit: a batch header (61 bytes) and the smallest record (7). */
-const MESSAGE_BYTES_MAX_MIN = 68;
-const SYNC_INTERVAL_MS_MAX = 86_400_000;
+// The storage engine's bounds (native/include/sluice/log.h, through lib/limits.ts).
+const SEGMENT_BYTES_MIN = LIMITS.segmentBytesMin;
+const SEGMENT_BYTES_MAX = LIMITS.segmentBytesMax;
+const MESSAGE_BYTES_MAX_MIN = LIMITS.messageBytesMaxMin;
+const SYNC_INTERVAL_MS_MAX = LIMITS.syncIntervalMsMax;
 
 function limit(v: unknown, what: string): number | null {
   if (v === undefined || v === null) return null;
@@ -82,7 +82,7 @@ export function normalizeTopicConfig(input: unknown): TopicConfig {
 }
 
 /** The storage Log's default limit on one message: 1 MiB, or the segment size if smaller. */
-const LOG_MESSAGE_BYTES_DEFAULT = 1024 * 1024;
+const LOG_MESSAGE_BYTES_DEFAULT = LIMITS.messageBytesMaxDefault;
 
 /** The limit every partition Log of the topic applies to one message (its batch header included). */
 export function messageBytesMaxOf(config: TopicConfig): number {
