@@ -235,6 +235,7 @@ Status Log::create_first_segment(int64_t base_offset) {
   write_position_ = batch_position_ = 0;
   populated_end_ = 0;
   reserve_asked_ = reserve_checked_end_ = 0;
+  next_wanted_ = false;
   return Status::ok();
 }
 
@@ -253,6 +254,7 @@ Status Log::roll() {
   write_position_ = batch_position_ = 0;
   populated_end_ = std::min(options_.populate_window_bytes, seg->reserved());
   reserve_asked_ = reserve_checked_end_ = 0;
+  next_wanted_ = false;
   if (options_.retention_bytes >= 0 || options_.retention_ms >= 0) {
     struct timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -275,6 +277,17 @@ Status Log::reserve_for(uint64_t end) {
   }
   reserve_asked_ = std::max(reserve_asked_, wanted);
   reserve_checked_end_ = std::min(seg->reserved(), reservation_due_at(reserve_asked_, capacity));
+  // Half full: the next segment is prepared now, whole, so that it is ready at roll. A log that
+  // never fills half a segment never holds a second one.
+  const uint64_t half = capacity / 2;
+  if (!next_wanted_) {
+    if (end >= half) {
+      preparer_->want();
+      next_wanted_ = true;
+    } else {
+      reserve_checked_end_ = std::min(reserve_checked_end_, half);
+    }
+  }
   SLUICE_ASSERT(reserve_checked_end_ >= end, "a reservation short of the write");
   return Status::ok();
 }

@@ -24,7 +24,10 @@ void SegmentPreparer::start() { thread_ = std::thread([this] { run(); }); }
 Status SegmentPreparer::prepare_one(Prepared* out) {
   auto f = File::open(path_, O_RDWR | O_CREAT | O_TRUNC);
   if (!f.is_ok()) return f.status();
-  const uint64_t reserved = reservation_for(0, capacity_);
+  // A prepared segment is taken when the active one is full: the log is busy, so the next one is
+  // reserved whole, here, where no writer contends with the allocation (growing the file the
+  // writer writes makes its writes wait for the allocation; see segment.h).
+  const uint64_t reserved = capacity_;
   Status s = f.value().allocate(reserved);
   if (!s.is_ok()) {
     (void)remove_file(path_);  // give the space back
@@ -105,8 +108,16 @@ Result<SegmentPreparer::Prepared> SegmentPreparer::take(const std::string& final
   Prepared p = std::move(prepared_);
   p.file.set_path(final_path);
   ready_ = false;
+  wanted_ = false;  // the next one when want() says the new segment is half full
   cv_.notify_all();
   return p;
+}
+
+void SegmentPreparer::want() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (wanted_) return;
+  wanted_ = true;
+  cv_.notify_all();
 }
 
 void SegmentPreparer::reserve(std::shared_ptr<Segment> segment, uint64_t size) {

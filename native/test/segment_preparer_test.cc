@@ -50,20 +50,25 @@ TEST(take_renames_a_prepared_file_of_one_step) {
   prep.stop();
 }
 
-TEST(a_large_segment_is_prepared_with_its_first_step_only) {
+TEST(a_prepared_segment_is_reserved_whole_and_only_when_wanted) {
   sluice_test::TempDir dir;
-  const uint64_t capacity = 64ull * 1024 * 1024;
+  const uint64_t capacity = 4ull * 1024 * 1024;
   SegmentPreparer prep(dir.path(), capacity, 1024 * 1024);
   prep.start();
+  ::usleep(20000);
+  CHECK(!exists(prep.path()));  // nothing is prepared before want() (or a take())
+  prep.want();
+  struct stat st;
+  for (int i = 0; i < 20000 && ::stat(prep.path().c_str(), &st) != 0; i++) ::usleep(1000);
+  REQUIRE(::stat(prep.path().c_str(), &st) == 0);
   auto p = prep.take(dir.file("big.log"));
   REQUIRE_OK(p);
-  CHECK_EQ(p.value().reserved, kReserveStepMinBytes);
-  CHECK_EQ(p.value().file.size().value(), kReserveStepMinBytes);
-  struct stat st;
-  REQUIRE(::stat(dir.file("big.log").c_str(), &st) == 0);
-  CHECK_LE(static_cast<uint64_t>(st.st_blocks) * 512, 2 * kReserveStepMinBytes);
-  CHECK_EQ(p.value().mapping->size(), capacity);  // the writer's mapping covers the capacity
-  p.value().mapping->data()[kReserveStepMinBytes - 1] = 1;  // usable below the reservation
+  CHECK_EQ(p.value().reserved, capacity);
+  CHECK_EQ(p.value().file.size().value(), capacity);
+  CHECK_EQ(p.value().mapping->size(), capacity);
+  p.value().mapping->data()[capacity - 1] = 1;
+  ::usleep(20000);
+  CHECK(!exists(prep.path()));  // the next one waits for the next want()
   prep.stop();
 }
 
@@ -72,18 +77,15 @@ TEST(reservation_requests_are_served_and_a_failed_one_changes_nothing) {
   const uint64_t capacity = 1024 * 1024;
   SegmentPreparer prep(dir.path(), capacity, 0);
   prep.start();
-  auto p = prep.take(dir.file(segment_file_name(0, kLogSuffix)));
-  REQUIRE_OK(p);
-  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(p.value().file),
-                                       p.value().mapping, p.value().reserved);
+  // A growing segment (a log's first): one step reserved, the capacity mapped.
+  auto f = File::open(dir.file(segment_file_name(0, kLogSuffix)), O_RDWR | O_CREAT);
+  REQUIRE_OK(f);
+  REQUIRE_OK(f.value().allocate(kReserveStepMinBytes));
+  auto m = Mapping::map(f.value(), capacity, Mapping::Access::kReadWrite);
+  REQUIRE_OK(m);
+  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(f.value()), m.value(), kReserveStepMinBytes);
   std::weak_ptr<Segment> weak = seg;
-  // Once the next file is prepared the thread is idle, so the armed failure is the request's.
-  struct stat st;
-  for (int i = 0; i < 20000 && !(::stat(prep.path().c_str(), &st) == 0 &&
-                                 static_cast<uint64_t>(st.st_size) == kReserveStepMinBytes);
-       i++) {
-    ::usleep(1000);
-  }
+  // Nothing was asked of the thread but the requests below: the armed failure is theirs.
   fault::arm(fault::kAllocate, ENOSPC, 1);
   prep.reserve(seg, 128 * 1024);  // fails: the writer would meet the full disk itself
   prep.reserve(seg, 256 * 1024);

@@ -245,6 +245,7 @@ class Log {
   // to which writes are known to need nothing more (0 after a roll: check on the next write).
   uint64_t reserve_asked_ = 0;
   uint64_t reserve_checked_end_ = 0;
+  bool next_wanted_ = false;  // the preparer was asked for the next segment (the active one is half full)
   // kPwrite: the open batch, message_bytes_max bytes (the largest batch), allocated at open and
   // left untouched until used. Null under kMmap, where the open batch lives in the mapping.
   std::unique_ptr<uint8_t[]> staging_;

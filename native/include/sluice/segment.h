@@ -1,15 +1,21 @@
 // One segment: `<base offset, 20 digits>.log` plus its two index files.
 //
-// The .log file's capacity (segmentBytes) is its maximum size, but its disk space is reserved in
-// growing steps (fallocate, which also sets the file's size): a new segment reserves
-// kReserveStepMinBytes, and each step doubles the reservation until steps reach
-// kReserveStepMaxBytes (64 KiB, 128 KiB, ..., 8 MiB, 16 MiB, 24 MiB, ...), never past capacity.
-// The next step is taken once the data comes within half a step of the reservation's end
-// (reservation_for()), by the background preparer thread so that the writer does not wait, or by
-// the writer itself when it catches up. So a segment reserves its data plus at least half of its
-// next step and less than one and a half of its last (at most 12 MiB) ahead, and an idle partition
-// reserves 64 KiB for its active segment plus 64 KiB for the prepared next one. Nothing is ever written past the
-// reservation: a full disk is a NO_SPACE error on the append that needs the next step, never a
+// The .log file's capacity (segmentBytes) is its maximum size. Disk space (fallocate, which also
+// sets the file's size) is reserved two ways:
+//   - a log's first segment (and the active one found at open) grows: it reserves
+//     kReserveStepMinBytes, and each step doubles the reservation until steps reach
+//     kReserveStepMaxBytes (64 KiB, 128 KiB, ..., 8 MiB, 16 MiB, 24 MiB, ...), never past capacity.
+//     The next step is taken once the data comes within half a step of the reservation's end
+//     (reservation_for()), by the background preparer thread so that the writer does not wait, or
+//     by the writer itself when it catches up; so it reserves its data plus at least half of its
+//     next step and less than one and a half of its last (at most 12 MiB) ahead;
+//   - once the active segment is half full the next one is prepared whole (its full capacity) by
+//     the preparer, on a file nobody writes yet: a busy log pays no allocation on the file it
+//     writes (growing that file makes its writes wait for the allocation: measured, a p99 of 3-16
+//     ms against 1-3 ms at 100 MB/s), and a log that never fills half a segment never holds a
+//     second one.
+// An idle partition therefore reserves 64 KiB. Nothing is ever written past the reservation: a
+// full disk is a NO_SPACE error on the append that needs the next step or segment, never a
 // SIGBUS or a failed write, and appends resume once space is freed.
 //
 // The writer's mapping covers the whole capacity, but no page of it past the reservation (the

@@ -48,6 +48,9 @@ class SegmentPreparer {
   // before populate requests; dropped by the next take(). Advisory: a failure (say ENOSPC) is left
   // for the writer to meet, and report, when it reserves the space itself.
   void reserve(std::shared_ptr<Segment> segment, uint64_t size);
+  // Asks for the next segment to be prepared now (the active one is half full), so that it is
+  // ready at roll; without it take() prepares one and waits. Idempotent until the next take().
+  void want();
   // Asks the thread to fault in [from, to) of `mapping` (advisory). `to` must not pass the
   // reservation of the file mapped.
   void populate(std::shared_ptr<Mapping> mapping, uint64_t from, uint64_t to);
@@ -67,7 +70,7 @@ class SegmentPreparer {
   std::mutex mutex_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool wanted_ = true;  // prepare a file when none is ready
+  bool wanted_ = false;  // prepare a file when none is ready (want(), or a take() waiting)
   bool ready_ = false;
   Prepared prepared_;
   Status error_;
