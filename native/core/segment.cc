@@ -35,21 +35,21 @@ bool parse_segment_file_name(const std::string& name, const char* suffix, int64_
   return true;
 }
 
-uint64_t reserve_step(uint64_t reserved) {
-  return std::min(std::max(reserved, kReserveStepMinBytes), kReserveStepMaxBytes);
+uint64_t next_reservation(uint64_t reserved, uint64_t capacity) {
+  if (reserved < kReserveFirstBytes) return std::min(kReserveFirstBytes, capacity);
+  if (reserved < kReserveSecondBytes) return std::min(kReserveSecondBytes, capacity);
+  return capacity;
 }
 
 uint64_t reservation_for(uint64_t end, uint64_t capacity) {
   SLUICE_ASSERT(end <= capacity, "data past the segment's capacity");
-  uint64_t r = std::min(kReserveStepMinBytes, capacity);
-  while (r < capacity && end + reserve_step(r) / 2 > r) r = std::min(capacity, r + reserve_step(r));
+  uint64_t r = next_reservation(0, capacity);
+  while (r < capacity && end > r / 2) r = next_reservation(r, capacity);
   return r;
 }
 
 uint64_t reservation_due_at(uint64_t reserved, uint64_t capacity) {
-  if (reserved >= capacity) return capacity;
-  uint64_t half = reserve_step(reserved) / 2;
-  return reserved > half ? reserved - half : 0;
+  return reserved >= capacity ? capacity : reserved / 2;
 }
 
 Segment::Segment(const std::string& dir, int64_t base_offset, File file,

@@ -1,4 +1,4 @@
-// Disk reservation (segment.h): the growth rule (reserve_step, reservation_for,
+// Disk reservation (segment.h): the growth rule (next_reservation, reservation_for,
 // reservation_due_at), Segment::reserve and the view mapping it bounds, recovery's
 // reserve_for_append (which never shrinks a file), and a Log keeping its active segment's reservation ahead of the writer: a
 // new log reserves one step per file, the reservation follows the data through many steps with
@@ -94,35 +94,30 @@ bool reads_back(Log& log, size_t size) {
 
 // ---- The growth rule --------------------------------------------------------------------------
 
-TEST(steps_double_from_the_first_up_to_the_largest) {
-  CHECK_EQ(reserve_step(0), kReserveStepMinBytes);
-  CHECK_EQ(reserve_step(kReserveStepMinBytes), kReserveStepMinBytes);
-  CHECK_EQ(reserve_step(128 * KiB), 128 * KiB);
-  CHECK_EQ(reserve_step(4 * MiB), 4 * MiB);
-  CHECK_EQ(reserve_step(kReserveStepMaxBytes), kReserveStepMaxBytes);
-  CHECK_EQ(reserve_step(100 * MiB), kReserveStepMaxBytes);
+TEST(the_sequence_is_64_KiB_then_1_MiB_then_the_capacity) {
+  const uint64_t cap = 256 * MiB;
+  CHECK_EQ(next_reservation(0, cap), kReserveFirstBytes);
+  CHECK_EQ(next_reservation(kReserveFirstBytes, cap), kReserveSecondBytes);
+  CHECK_EQ(next_reservation(kReserveSecondBytes, cap), cap);
+  CHECK_EQ(next_reservation(0, 32 * KiB), 32 * KiB);  // capped by the capacity
+  CHECK_EQ(next_reservation(kReserveFirstBytes, 100000), 100000u);
 }
 
 TEST(reservation_for_follows_the_sequence) {
   const uint64_t cap = 256 * MiB;
   CHECK_EQ(reservation_for(0, cap), 64 * KiB);
-  CHECK_EQ(reservation_for(32 * KiB, cap), 64 * KiB);  // half a step left
-  CHECK_EQ(reservation_for(32 * KiB + 1, cap), 128 * KiB);
-  CHECK_EQ(reservation_for(64 * KiB, cap), 128 * KiB);
-  CHECK_EQ(reservation_for(4 * MiB, cap), 8 * MiB);
-  CHECK_EQ(reservation_for(4 * MiB + 1, cap), 16 * MiB);
-  CHECK_EQ(reservation_for(12 * MiB, cap), 16 * MiB);
-  CHECK_EQ(reservation_for(12 * MiB + 1, cap), 24 * MiB);
+  CHECK_EQ(reservation_for(32 * KiB, cap), 64 * KiB);  // half of it used
+  CHECK_EQ(reservation_for(32 * KiB + 1, cap), 1 * MiB);
+  CHECK_EQ(reservation_for(512 * KiB, cap), 1 * MiB);
+  CHECK_EQ(reservation_for(512 * KiB + 1, cap), cap);
   CHECK_EQ(reservation_for(cap, cap), cap);
-  // Capped by the capacity, whatever it is.
   CHECK_EQ(reservation_for(0, 64 * KiB), 64 * KiB);
   CHECK_EQ(reservation_for(64 * KiB, 64 * KiB), 64 * KiB);
   CHECK_EQ(reservation_for(40 * KiB, 100000), 100000u);
-  CHECK_EQ(reservation_for(250 * MiB, cap), cap);
   CHECK_ABORTS((void)reservation_for(cap + 1, cap), "past the segment's capacity");
 }
 
-TEST(reservation_for_is_the_data_plus_at_most_one_and_a_half_steps) {
+TEST(reservation_for_is_at_least_the_data_monotonic_and_due_at_half) {
   std::mt19937_64 rng(sluice_test::seed());
   for (uint64_t cap : std::vector<uint64_t>{64 * KiB, 100000, 1 * MiB, 64 * MiB, (1ull << 31) - 1}) {
     uint64_t before = 0;
@@ -131,8 +126,8 @@ TEST(reservation_for_is_the_data_plus_at_most_one_and_a_half_steps) {
       uint64_t r = reservation_for(end, cap);
       REQUIRE(r >= end);
       REQUIRE(r <= cap);
-      CHECK_LE(r - end, kReserveStepMaxBytes * 3 / 2);
-      if (r < cap) CHECK_GE(r - end, reserve_step(r) / 2);
+      if (end <= 32 * KiB) CHECK_LE(r, 64 * KiB);        // an idle or nearly idle segment
+      else if (end <= 512 * KiB) CHECK_LE(r, 1 * MiB);   // a lightly used one
       CHECK_GE(r, reservation_for(before, cap));  // monotonic
       // The threshold is where the next step falls due.
       CHECK_GE(reservation_due_at(r, cap), end);
@@ -226,9 +221,9 @@ TEST(a_new_log_reserves_one_step_per_file) {
   REQUIRE_OK(opened);
   Log& log = *opened.value();
   log.start(nullptr);
-  CHECK_EQ(file_size(dir.file(segment_file_name(0, kLogSuffix))), kReserveStepMinBytes);
+  CHECK_EQ(file_size(dir.file(segment_file_name(0, kLogSuffix))), kReserveFirstBytes);
   CHECK_EQ(log.segment_at(0)->capacity(), 16 * MiB);
-  CHECK_EQ(log.segment_at(0)->reserved(), kReserveStepMinBytes);
+  CHECK_EQ(log.segment_at(0)->reserved(), kReserveFirstBytes);
   // No next segment is prepared until the active one is half full.
   struct stat st;
   const std::string prepared = dir.file(SegmentPreparer::kFileName);
@@ -262,7 +257,7 @@ TEST(the_reservation_follows_the_data_through_many_steps_with_both_write_paths) 
       CHECK_LE(seg->size(), seg->reserved());
       CHECK_LE(seg->reserved(), file_size(seg->log_path()));
       // The first segment grows; the ones after it were prepared whole.
-      if (active_base == 0) CHECK_LE(file_size(seg->log_path()), seg->size() + o.message_bytes_max + kReserveStepMaxBytes * 3 / 2);
+      if (active_base == 0) CHECK_EQ(file_size(seg->log_path()), std::max(seg->reserved(), reservation_for(std::min(seg->capacity(), seg->size()), seg->capacity())));
       else CHECK_EQ(file_size(seg->log_path()), seg->capacity());
       if (rng() % 50 == 0) REQUIRE_OK(log.seal());
     }

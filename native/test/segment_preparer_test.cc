@@ -80,10 +80,10 @@ TEST(reservation_requests_are_served_and_a_failed_one_changes_nothing) {
   // A growing segment (a log's first): one step reserved, the capacity mapped.
   auto f = File::open(dir.file(segment_file_name(0, kLogSuffix)), O_RDWR | O_CREAT);
   REQUIRE_OK(f);
-  REQUIRE_OK(f.value().allocate(kReserveStepMinBytes));
+  REQUIRE_OK(f.value().allocate(kReserveFirstBytes));
   auto m = Mapping::map(f.value(), capacity, Mapping::Access::kReadWrite);
   REQUIRE_OK(m);
-  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(f.value()), m.value(), kReserveStepMinBytes);
+  auto seg = std::make_shared<Segment>(dir.path(), 0, std::move(f.value()), m.value(), kReserveFirstBytes);
   std::weak_ptr<Segment> weak = seg;
   // Nothing was asked of the thread but the requests below: the armed failure is theirs.
   fault::arm(fault::kAllocate, ENOSPC, 1);

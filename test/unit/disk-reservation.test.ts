@@ -1,8 +1,7 @@
 /**
- * Disk reservation is proportionate: a log's first segment reserves its space as it fills, in
- * steps that double from 64 KiB to 8 MiB, and the next segment is prepared whole only once the
- * active one is half full (native/include/sluice/segment.h), instead of two whole `segmentBytes`
- * up front. Method: the space a log directory takes is measured as the file
+ * Disk reservation is proportionate: a log's first segment reserves 64 KiB, then 1 MiB, then its
+ * whole capacity as it fills, and the next segment is prepared whole only once the active one is
+ * half full (native/include/sluice/segment.h), instead of two whole `segmentBytes` up front. Method: the space a log directory takes is measured as the file
  * system allocates it (`stat.blocks * 512`, summed over the directory), for an idle log with the
  * default options and for one with the broker's 64 MiB segments, and again after appending
  * megabytes; records appended across many growth steps are read back with both write paths and
@@ -20,8 +19,7 @@ import { tmpDir } from '../helpers/tmp';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** The most a segment reserves past its data (one and a half 8 MiB steps), as segment.h states. */
-const AHEAD_MAX = 12 * MiB;
+/** A segment past 512 KiB of data reserves its whole capacity (segment.h). */
 /** File-system overhead: a block per small file (index, meta) and extent blocks. */
 const SLACK = 256 * KiB;
 
@@ -85,7 +83,7 @@ describe('disk reservation', () => {
     });
   }
 
-  it('after appending 40 MB a log allocates its data plus at most one and a half steps, and the next segment whole once past half', async () => {
+  it('after appending 40 MB a log allocates its active segment and, once that is half full, the next one whole', async () => {
     const dir = tmpDir();
     const log = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
     const value = Buffer.alloc(1000, 7);
@@ -94,13 +92,23 @@ describe('disk reservation', () => {
     await preparedFileExists(dir);
     const data = log.stats().sizeBytes;
     expect(data).toBeGreaterThan(40_000_000);
-    expect(allocated(dir)).toBeGreaterThanOrEqual(data + 64 * MiB); // the prepared next segment
-    expect(allocated(dir)).toBeLessThanOrEqual(data + AHEAD_MAX + 64 * MiB + SLACK);
-    // Closed (the prepared file goes) and reopened, the active segment keeps its data plus a step.
+    expect(allocated(dir)).toBeGreaterThanOrEqual(2 * 64 * MiB); // the active segment and the prepared next
+    expect(allocated(dir)).toBeLessThanOrEqual(2 * 64 * MiB + SLACK);
+    // Closed (the prepared file goes) and reopened: the active segment alone.
     await log.close();
     const again = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
     expect(again.endOffset).toBe(40_000);
-    expect(allocated(dir)).toBeLessThanOrEqual(data + AHEAD_MAX + 64 * KiB + SLACK);
+    expect(allocated(dir)).toBeLessThanOrEqual(64 * MiB + SLACK);
+  });
+
+  it('a lightly used log reserves at most 1 MiB until it holds 512 KiB', async () => {
+    const dir = tmpDir();
+    const log = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
+    const value = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 400; i++) log.append(value); // ~400 KB
+    log.seal();
+    await log.flush();
+    expect(allocated(dir)).toBeLessThanOrEqual(1 * MiB + SLACK);
   });
 
   for (const writePath of ['pwrite', 'mmap'] as const satisfies readonly WritePath[]) {

@@ -3,20 +3,19 @@
 // The .log file's capacity (segmentBytes) is its maximum size. Disk space (fallocate, which also
 // sets the file's size) is reserved two ways:
 //   - a log's first segment (and the active one found at open) grows: it reserves
-//     kReserveStepMinBytes, and each step doubles the reservation until steps reach
-//     kReserveStepMaxBytes (64 KiB, 128 KiB, ..., 8 MiB, 16 MiB, 24 MiB, ...), never past capacity.
-//     The next step is taken once the data comes within half a step of the reservation's end
-//     (reservation_for()), by the background preparer thread so that the writer does not wait, or
-//     by the writer itself when it catches up; so it reserves its data plus at least half of its
-//     next step and less than one and a half of its last (at most 12 MiB) ahead;
-//   - once the active segment is half full the next one is prepared whole (its full capacity) by
-//     the preparer, on a file nobody writes yet: a busy log pays no allocation on the file it
-//     writes (growing that file makes its writes wait for the allocation: measured, a p99 of 3-16
-//     ms against 1-3 ms at 100 MB/s), and a log that never fills half a segment never holds a
-//     second one.
-// An idle partition therefore reserves 64 KiB. Nothing is ever written past the reservation: a
-// full disk is a NO_SPACE error on the append that needs the next step or segment, never a
-// SIGBUS or a failed write, and appends resume once space is freed.
+//     kReserveFirstBytes (64 KiB), then kReserveSecondBytes (1 MiB) once its data passes half of
+//     that, then its whole capacity once the data passes 512 KiB (reservation_for()). Steps are
+//     taken ahead by the background preparer thread, or by the writer when it catches up. They
+//     are few on purpose: each allocates in the file being written, whose writes wait for it
+//     (measured with 8 MiB steps: a p99 of 3-16 ms against 1-3 ms at 100 MB/s, and stalls of
+//     100-300 ms while earlier data was being written back);
+//   - once the active segment is half full the next one is prepared whole by the preparer, on a
+//     file nobody writes yet, so a busy log never grows the file it writes, and a log that never
+//     fills half a segment never holds a second one.
+// So an idle partition reserves 64 KiB, one holding less than 512 KiB reserves at most 1 MiB, and
+// any other its data plus up to one whole segment ahead. Nothing is ever written past the
+// reservation: a full disk is a NO_SPACE error on the append that needs the next step or segment,
+// never a SIGBUS or a failed write, and appends resume once space is freed.
 //
 // The writer's mapping covers the whole capacity, but no page of it past the reservation (the
 // file's size) is ever touched; the copy-on-write mapping that JS views are cut from covers only
@@ -52,17 +51,15 @@ std::string segment_file_name(int64_t base_offset, const char* suffix);
 // Parses `<20 digits><suffix>`; false for any other name.
 bool parse_segment_file_name(const std::string& name, const char* suffix, int64_t* base_offset);
 
-// The disk reservation's growth rule (see the top of this file). 64 KiB is the smallest segment;
-// 8 MiB steps make a 2 GiB segment 256 fallocate calls, and bound what a partition holds reserved
-// beyond its data to 12 MiB.
-constexpr uint64_t kReserveStepMinBytes = 64 * 1024;
-constexpr uint64_t kReserveStepMaxBytes = 8 * 1024 * 1024;
-// The step taken from a reservation of `reserved` bytes: the reservation doubles up to steps of
-// kReserveStepMaxBytes.
-uint64_t reserve_step(uint64_t reserved);
+// The disk reservation's growth rule (see the top of this file): 64 KiB (the smallest segment),
+// then 1 MiB, then the whole capacity, each taken once the data passes half the one before. Few
+// steps on purpose: each step allocates in the file being written, and the writes wait for it.
+constexpr uint64_t kReserveFirstBytes = 64 * 1024;
+constexpr uint64_t kReserveSecondBytes = 1024 * 1024;
+// The reservation after `reserved` in the sequence, capped at capacity.
+uint64_t next_reservation(uint64_t reserved, uint64_t capacity);
 // The reservation a segment of `capacity` bytes wants while its data ends at `end` (<= capacity):
-// the first size of the sequence (kReserveStepMinBytes, then one reserve_step() after another,
-// capped at capacity) that lies at least half its next step past `end`. At least `end`.
+// the first of the sequence whose half lies at or past `end`, or the capacity. At least `end`.
 uint64_t reservation_for(uint64_t end, uint64_t capacity);
 // The largest data end for which reservation_for() is at most `reserved` (capacity once the
 // reservation is whole): writes ending at or below it need no further step.
