@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
 import { Log } from '../lib/storage/log';
-import { describeHost, makeDir, removeDir, tiny } from './harness';
+import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny } from './harness';
 
 const TIME_MS = tiny ? 5 : Number(process.env.BENCH_TIME_MS ?? 3000);
 const DEPTHS = [1, 16, 256];
@@ -57,17 +57,7 @@ function nowUs(): number {
 /** The device: fdatasync after a 4 KiB append, as a program that syncs every write would see. */
 function measureDevice(dir: string): Latencies {
   const lat = new Latencies();
-  const file = path.join(dir, 'device.dat');
-  const fd = fs.openSync(file, 'w');
-  const block = randomFillSync(Buffer.alloc(4096));
-  for (let i = 0; i < DEVICE_SYNCS; i++) {
-    fs.writeSync(fd, block);
-    const t = nowUs();
-    fs.fdatasyncSync(fd);
-    lat.add(nowUs() - t);
-  }
-  fs.closeSync(fd);
-  fs.rmSync(file);
+  for (const us of deviceSyncLatencies(dir, DEVICE_SYNCS)) lat.add(us);
   return lat;
 }
 

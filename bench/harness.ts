@@ -12,6 +12,7 @@
  * be on the file system being measured — the report names it).
  */
 import { execFileSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -91,6 +92,23 @@ export function fileSystemOf(dir: string): string {
   if (best !== undefined) return `${best.type} (${best.source} on ${best.point})`;
   const df = run('df', ['-T', real]).split('\n')[1]?.split(/\s+/);
   return df !== undefined && df.length > 1 ? `${df[1]} (${df[0]})` : 'unknown';
+}
+
+/** The device: `count` fdatasync latencies (µs) after a 4 KiB append, as a program that syncs every write sees. */
+export function deviceSyncLatencies(dir: string, count: number): number[] {
+  const out: number[] = [];
+  const file = path.join(dir, 'device.dat');
+  const fd = fs.openSync(file, 'w');
+  const block = randomFillSync(Buffer.alloc(4096));
+  for (let i = 0; i < count; i++) {
+    fs.writeSync(fd, block);
+    const t = process.hrtime.bigint();
+    fs.fdatasyncSync(fd);
+    out.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return out;
 }
 
 export interface Host {

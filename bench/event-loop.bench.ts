@@ -1,0 +1,155 @@
+/**
+ * Does the event loop wait on the disk? A Log appends 100 B messages at a fixed rate (20,000
+ * msg/s, at most 256 confirms in flight) for each sync policy, and the run records:
+ *  - confirm latency from each message's intended send time (coordinated omission not hidden), in
+ *    an HDR histogram (hdr-histogram-js), reported as p50/p99/p99.9/max;
+ *  - the gaps between turns of the event loop (a setImmediate chain timing each turn): how many
+ *    exceed 1 ms, their total, and the largest, beside perf_hooks.monitorEventLoopDelay's p99/max;
+ *  - the device itself in the same run: fdatasync after a 4 KiB write, p50/p99.
+ * Under sync 'always' a confirm waits for a sync, but nothing else on the thread should: a gap
+ * caused by Sluice there is the JS thread blocked in a system call (issue 10's defect).
+ *
+ * Run with `npm run bench -- event-loop`; BENCH_TINY=1 for the CI smoke run.
+ */
+import { randomFillSync } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
+import { Log, type SyncPolicy } from '../lib/storage/log';
+import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny } from './harness';
+
+const RATE = 20_000;
+const IN_FLIGHT_MAX = 256;
+const SIZE = 100;
+const DURATION_MS = tiny ? 50 : Number(process.env.BENCH_EVENT_LOOP_MS ?? 5000);
+const GAP_MS = 1;
+const POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
+
+/** Microseconds, 1 µs to 60 s, three significant digits. */
+function histogram(): hdr.Histogram {
+  return hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+interface Row {
+  sync: SyncPolicy;
+  sent: number;
+  confirms: hdr.Histogram;
+  gaps: number[];
+  loopP99Ms: number;
+  loopMaxMs: number;
+}
+
+/** Appends at RATE for DURATION_MS under `sync`, measuring confirms and event-loop turns. */
+async function run(sync: SyncPolicy, dir: string): Promise<Row> {
+  const log = await Log.open(dir, { sync, segmentBytes: 1024 * 1024 * 1024 });
+  const payload = randomFillSync(Buffer.alloc(SIZE));
+  const confirms = histogram();
+  const gaps: number[] = [];
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  let stop = false;
+  let last = performance.now();
+  const turn = (): void => {
+    const now = performance.now();
+    if (now - last > GAP_MS) gaps.push(now - last);
+    last = now;
+    if (!stop) setImmediate(turn);
+  };
+  delay.enable();
+  setImmediate(turn);
+  const start = performance.now();
+  const intervalMs = 1000 / RATE;
+  const total = Math.round((RATE * DURATION_MS) / 1000);
+  let sent = 0;
+  let settled = 0;
+  let inFlight = 0;
+  let failure: Error | null = null;
+  await new Promise<void>((resolve) => {
+    const send = (): void => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
+      while (sent < due && inFlight < IN_FLIGHT_MAX) {
+        const intended = start + sent * intervalMs;
+        sent++;
+        inFlight++;
+        log.confirm(log.append(payload), (err) => {
+          inFlight--;
+          settled++;
+          if (err !== null) failure ??= err;
+          else confirms.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+          if (settled === total) resolve();
+        });
+      }
+      if (sent < total) setImmediate(send);
+    };
+    send();
+  });
+  stop = true;
+  delay.disable();
+  await log.close();
+  if (failure !== null) throw failure;
+  return { sync, sent, confirms, gaps, loopP99Ms: delay.percentile(99) / 1e6, loopMaxMs: delay.max / 1e6 };
+}
+
+function ms(us: number): string {
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${(us / 1000).toFixed(3)} ms`;
+}
+
+async function main(): Promise<void> {
+  const host = describeHost();
+  const root = makeDir('event-loop');
+  const device = histogram();
+  for (const us of deviceSyncLatencies(root, tiny ? 20 : 2000)) device.recordValue(Math.max(1, Math.round(us)));
+  const rows: Row[] = [];
+  for (const sync of POLICIES) {
+    const dir = path.join(root, sync);
+    rows.push(await run(sync, dir));
+    removeDir(dir);
+  }
+  removeDir(root);
+  const table = [
+    '| sync | messages | confirm p50 | p99 | p99.9 | max | event-loop gaps over 1 ms | in all | largest | monitorEventLoopDelay p99 / max |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => {
+      const total = r.gaps.reduce((a, b) => a + b, 0);
+      const largest = [...r.gaps].sort((a, b) => b - a).slice(0, 3).map((g) => g.toFixed(1)).join(', ');
+      return (
+        `| '${r.sync}' | ${r.sent} | ${ms(r.confirms.getValueAtPercentile(50))} | ${ms(r.confirms.getValueAtPercentile(99))} | ` +
+        `${ms(r.confirms.getValueAtPercentile(99.9))} | ${ms(r.confirms.maxValue)} | ${r.gaps.length} | ${total.toFixed(0)} ms (${((total / DURATION_MS) * 100).toFixed(1)}%) | ` +
+        `${largest === '' ? '-' : `${largest} ms`} | ${r.loopP99Ms.toFixed(1)} / ${r.loopMaxMs.toFixed(1)} ms |`
+      );
+    }),
+  ].join('\n');
+  const text = [
+    '# Event-loop gaps and confirm latency by sync policy',
+    '',
+    `- Command: \`${process.env.SLUICE_BENCH_COMMAND ?? 'npm run bench -- event-loop'}\``,
+    `- Date: ${new Date().toISOString()}`,
+    `- Load: ${SIZE} B appends at ${RATE.toLocaleString('en')} msg/s, at most ${IN_FLIGHT_MAX} confirms in flight, ${DURATION_MS} ms per policy`,
+    '',
+    '## Host',
+    '',
+    `CPU ${host.cpu}; ${host.cores}; ${host.memory}; ${host.os}, ${host.kernel}; Node ${host.node}; bench directory ${host.benchDir}; load at start ${host.load}.`,
+    '',
+    '## Results',
+    '',
+    `Device in the same run: fdatasync after a 4 KiB write, p50 ${ms(device.getValueAtPercentile(50))}, p99 ${ms(device.getValueAtPercentile(99))}, max ${ms(device.maxValue)}.`,
+    '',
+    table,
+    '',
+    'Target (issue 10): no event-loop gap over 2 ms caused by Sluice under any policy, and a confirm p99 under',
+    "sync 'always' within twice the device's fdatasync p99.",
+    '',
+  ].join('\n');
+  process.stdout.write(`\n${text}`);
+  if (!tiny) {
+    const out = path.join(__dirname, 'results', 'event-loop.md');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, text);
+    process.stdout.write(`(written to ${path.relative(path.join(__dirname, '..'), out)})\n`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
