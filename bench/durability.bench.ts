@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
 import { Log } from '../lib/storage/log';
-import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny } from './harness';
+import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny, writeResults } from './harness';
 
 const TIME_MS = tiny ? 5 : Number(process.env.BENCH_TIME_MS ?? 3000);
 const DEPTHS = [1, 16, 256];
@@ -209,13 +209,7 @@ async function main(): Promise<void> {
     ...verdicts,
     '',
   ].join('\n');
-  process.stdout.write(`\n${text}`);
-  if (!tiny) {
-    const out = path.join(__dirname, 'results', 'durability.md');
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, text);
-    process.stdout.write(`(written to ${path.relative(path.join(__dirname, '..'), out)})\n`);
-  }
+  writeResults('durability', text);
 }
 
 main().catch((err) => {

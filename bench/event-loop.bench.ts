@@ -12,12 +12,11 @@
  * Run with `npm run bench -- event-loop`; BENCH_TINY=1 for the CI smoke run.
  */
 import { randomFillSync } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { Log, type SyncPolicy } from '../lib/storage/log';
-import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny } from './harness';
+import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny, writeResults } from './harness';
 
 const RATE = 20_000;
 const IN_FLIGHT_MAX = 256;
@@ -140,13 +139,7 @@ async function main(): Promise<void> {
     "sync 'always' within twice the device's fdatasync p99.",
     '',
   ].join('\n');
-  process.stdout.write(`\n${text}`);
-  if (!tiny) {
-    const out = path.join(__dirname, 'results', 'event-loop.md');
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, text);
-    process.stdout.write(`(written to ${path.relative(path.join(__dirname, '..'), out)})\n`);
-  }
+  writeResults('event-loop', text);
 }
 
 main().catch((err) => {

@@ -317,13 +317,18 @@ function report(suite: Suite, host: Host, rows: Row[], byName: Map<string, Row>)
     '',
     ...suite.notes.flatMap((n) => [n, '']),
   ].join('\n');
+  writeResults(suite.name, text);
+}
+
+/** Prints a suite's Markdown report and writes it to bench/results/<name>.md (not under BENCH_TINY). */
+export function writeResults(name: string, text: string): void {
   process.stdout.write(`\n${text}`);
   if (tiny) {
-    process.stdout.write(`(BENCH_TINY: figures are meaningless and bench/results/${suite.name}.md was not written)\n`);
+    process.stdout.write(`(BENCH_TINY: figures are meaningless and bench/results/${name}.md was not written)\n`);
     return;
   }
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, `${suite.name}.md`);
+  const file = path.join(RESULTS_DIR, `${name}.md`);
   fs.writeFileSync(`${file}.tmp`, text);
   fs.renameSync(`${file}.tmp`, file);
   process.stdout.write(`(written to ${path.relative(REPO_DIR, file)})\n`);

@@ -121,71 +121,38 @@ export class Broker {
     const repair = boolean(o.repair, 'repair', false);
     const readOnly = boolean(o.readOnly, 'readOnly', false);
     const directory = new BrokerDirectory(dir);
-    if (readOnly) return Broker.#openReadOnly(directory, clock, userClock === systemClock, { repair, checkpointBytes });
-    await fs.promises.mkdir(directory.root, { recursive: true });
-    const lock = lockDirectory(directory.root, 'broker directory');
+    // A read-only open takes no lock and creates nothing, not even the directory.
+    let lock: DirectoryLock | null = null;
+    if (readOnly) await checkBrokerDirectory(directory);
+    else {
+      await fs.promises.mkdir(directory.root, { recursive: true });
+      lock = lockDirectory(directory.root, 'broker directory');
+    }
     const topics: Topic[] = [];
     let groupLog: GroupStateLog | undefined;
     try {
-      await directory.ensureLayout();
+      if (!readOnly) await directory.ensureLayout();
       const meta = await directory.readBrokerMeta();
       const trashed = await directory.trashedTopics();
       const state = new GroupState();
       const halfMade: string[] = [];
-      const metas = await directory.loadTopics(checkTopicMeta, false, halfMade);
+      const metas = await directory.loadTopics(checkTopicMeta, readOnly, halfMade);
       let broker: Broker | undefined;
       const backlog = (t: Topic): number => broker!.#backlog(t);
-      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair, create: false }));
-      groupLog = await GroupStateLog.open(
-        directory,
-        state,
-        { sync: groupSync, syncIntervalMs: groupSyncIntervalMs, checkpointBytes },
-        meta,
-        metas.length > 0,
-        clock.now(),
-      );
+      const mode = readOnly ? { repair, readOnly, create: false } : { repair, create: false };
+      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, mode));
+      const stateOptions = readOnly ? { sync: 'none' as const, checkpointBytes, readOnly } : { sync: groupSync, syncIntervalMs: groupSyncIntervalMs, checkpointBytes };
+      groupLog = await GroupStateLog.open(directory, state, stateOptions, meta, metas.length > 0, clock.now());
       broker = new Broker(directory, lock, clock, userClock === systemClock, state, groupLog);
       for (const t of topics) broker.#topics.set(t.name, t);
       broker.#halfMade = halfMade;
       await broker.#reconcile(trashed);
-      await directory.emptyTrash();
+      if (!readOnly) await directory.emptyTrash();
       return broker;
     } catch (e) {
       await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
-      lock.release();
-      throw e;
-    }
-  }
-
-  /** Broker.open with readOnly: the same checks as a normal open, and nothing written. */
-  static async #openReadOnly(directory: BrokerDirectory, clock: Clock, systemTime: boolean, o: { repair: boolean; checkpointBytes: number }): Promise<Broker> {
-    const stat = await fs.promises.stat(directory.topicsDir).catch(() => null);
-    if (stat === null || !stat.isDirectory()) {
-      const e = new SluiceError(`${directory.root} is not a broker directory (it has no topics/): a read-only open creates nothing`, ErrorCode.CORRUPT);
-      e.path = directory.topicsDir;
-      throw e;
-    }
-    const topics: Topic[] = [];
-    let groupLog: GroupStateLog | undefined;
-    try {
-      const meta = await directory.readBrokerMeta();
-      const trashed = await directory.trashedTopics().catch(() => new Set<string>());
-      const halfMade: string[] = [];
-      const metas = await directory.loadTopics(checkTopicMeta, true, halfMade);
-      const state = new GroupState();
-      let broker: Broker | undefined;
-      const backlog = (t: Topic): number => broker!.#backlog(t);
-      for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, { repair: o.repair, readOnly: true, create: false }));
-      groupLog = await GroupStateLog.open(directory, state, { sync: 'none', checkpointBytes: o.checkpointBytes, readOnly: true }, meta, metas.length > 0, clock.now());
-      broker = new Broker(directory, null, clock, systemTime, state, groupLog);
-      for (const t of topics) broker.#topics.set(t.name, t);
-      broker.#halfMade = halfMade;
-      await broker.#reconcile(trashed);
-      return broker;
-    } catch (e) {
-      await groupLog?.close().catch(() => {});
-      await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
+      lock?.release();
       throw e;
     }
   }
@@ -531,6 +498,16 @@ export class Broker {
 
   #closedError(): SluiceError {
     return new SluiceError('the broker is closed', ErrorCode.CLOSED);
+  }
+}
+
+/** A read-only open needs a broker directory already there (it creates nothing): CORRUPT otherwise. */
+async function checkBrokerDirectory(directory: BrokerDirectory): Promise<void> {
+  const stat = await fs.promises.stat(directory.topicsDir).catch(() => null);
+  if (stat === null || !stat.isDirectory()) {
+    const e = new SluiceError(`${directory.root} is not a broker directory (it has no topics/): a read-only open creates nothing`, ErrorCode.CORRUPT);
+    e.path = directory.topicsDir;
+    throw e;
   }
 }
 

@@ -9,10 +9,9 @@ import { Buffer } from 'node:buffer';
 import { ErrorCode, SluiceError } from '../errors';
 import type { NativeLog } from '../native';
 import { codecName, decompressRecords } from './compression';
-import { READ_HEADER_SLOTS, RECORD_SLOT_FIELDS } from '../limits';
-import { decodeHeaders, EMPTY_HEADERS, type RecordHeader } from './record-headers';
+import { READ_HEADER_SLOTS } from '../limits';
+import { recordsFromSlots, type RecordFactory } from './record-slots';
 
-const SLOT_FIELDS = RECORD_SLOT_FIELDS;
 const LOG_APPEND_TIME = 0x08;
 
 /** A compressed batch of a segment, decompressed. */
@@ -29,7 +28,6 @@ export interface DecompressedBatch {
 }
 
 type CorruptError = (segmentBase: number, position: number, what: string) => SluiceError;
-type RecordFactory<R> = (offset: number, timestamp: number, key: Buffer | null, value: Buffer | null, headers: readonly RecordHeader[]) => R;
 
 /** What went wrong with a batch's records, from parseRecords' -(i + 1). */
 export function recordsProblem(badRecord: number, count: number): string {
@@ -70,20 +68,7 @@ export function batchRecords<R>(native: NativeLog, batch: DecompressedBatch, off
   const { records } = batch;
   const n = native.parseRecords(records, batch.count, batch.baseOffset, batch.baseTimestamp, batch.appendTime, offset, slots);
   if (n < 0) throw corrupt(batch.segmentBase, batch.position, recordsProblem(-n - 1, batch.count));
-  const out: R[] = new Array(n);
-  for (let i = 0, p = READ_HEADER_SLOTS; i < n; i++, p += SLOT_FIELDS) {
-    const keyLen = slots[p + 3];
-    const valueLen = slots[p + 5];
-    const headerCount = slots[p + 7];
-    out[i] = make(
-      slots[p],
-      slots[p + 1],
-      keyLen < 0 ? null : records.subarray(slots[p + 2], slots[p + 2] + keyLen),
-      valueLen < 0 ? null : records.subarray(slots[p + 4], slots[p + 4] + valueLen),
-      headerCount === 0 ? EMPTY_HEADERS : decodeHeaders(records, slots[p + 6], headerCount),
-    );
-  }
-  return out;
+  return recordsFromSlots(slots, n, records, make);
 }
 
 function rawBatchError(index: number, position: number, what: string): SluiceError {

@@ -21,7 +21,8 @@ import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
 import { batchRecords, checkCompressedRecords, readCompressedBatch, type DecompressedBatch } from './compressed-batches';
 import { ConfirmQueue } from './confirm-queue';
-import { decodeHeaders, EMPTY_HEADERS, encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
+import { recordsFromSlots } from './record-slots';
+import { encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
 
 export type { HeadersInput, RecordHeader } from './record-headers';
 
@@ -30,8 +31,9 @@ export type Bytes = Buffer | Uint8Array | string;
 
 export interface LogOptions {
   /**
-   * Capacity of each segment file. Its disk space is reserved as it fills, in steps that double
-   * from 64 KiB to 8 MiB (native/include/sluice/segment.h). Default 256 MiB; 64 KiB to 2 GiB - 1.
+   * Capacity of each segment file. The first segment reserves its disk space as it fills (64 KiB,
+   * then 1 MiB, then all of it); later ones are reserved whole, once the active one is half full
+   * (native/include/sluice/segment.h). Default 256 MiB; 64 KiB to 2 GiB - 1.
    */
   segmentBytes?: number;
   /** Bytes of log between sparse index entries. Default 4096. */
@@ -345,23 +347,7 @@ export class Log {
     const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used));
     if (n === 0) return [];
     if (n < 0) return this.#readCompressed(offset, maxRecords, s);
-    const view = this.#viewOf(s[0], s[2]);
-    const ab = view.buffer;
-    const out: LogRecord[] = new Array(n);
-    // Fields by their RECORD_SLOT positions (lib/limits.ts checks them against the addon).
-    for (let i = 0, p = HEADER_SLOTS; i < n; i++, p += SLOT_FIELDS) {
-      const keyLen = s[p + 3];
-      const valueLen = s[p + 5];
-      const headerCount = s[p + 7];
-      out[i] = new Record(
-        s[p],
-        s[p + 1],
-        keyLen < 0 ? null : Buffer.from(ab, s[p + 2], keyLen),
-        valueLen < 0 ? null : Buffer.from(ab, s[p + 4], valueLen),
-        headerCount === 0 ? EMPTY_HEADERS : decodeHeaders(view, s[p + 6], headerCount),
-      );
-    }
-    return out;
+    return recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord);
   }
 
   #readCompressed(offset: number, maxRecords: number, s: Float64Array): LogRecord[] {
@@ -393,7 +379,7 @@ export class Log {
   appendRaw(bytes: Uint8Array): number {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('appendRaw needs a Uint8Array (or Buffer) of record batches');
     if (bytes.length === 0) throw new RangeError('appendRaw needs at least one record batch');
-    this.#checkOpen();
+    this.#checkWritable();
     if (this.#native.checkRaw(bytes) > 0) checkCompressedRecords(this.#native, bytes);
     let first: number;
     try {

@@ -1,8 +1,8 @@
 // Disk reservation (segment.h): the growth rule (next_reservation, reservation_for,
 // reservation_due_at), Segment::reserve and the view mapping it bounds, recovery's
-// reserve_for_append (which never shrinks a file), and a Log keeping its active segment's reservation ahead of the writer: a
-// new log reserves one step per file, the reservation follows the data through many steps with
-// both write paths, a full disk during a step is NO_SPACE on the append that needs it and appends
+// reserve_for_append (which never shrinks a file), and a Log keeping its first segment's
+// reservation ahead of the writer: a new log reserves one step and prepares no next segment, the
+// reservation follows the data through its steps with both write paths, a full disk during a step is NO_SPACE on the append that needs it and appends
 // resume once space is back, reopening and a simulated power loss leave the data plus a step.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -244,7 +244,7 @@ TEST(the_reservation_follows_the_data_through_many_steps_with_both_write_paths) 
     std::vector<size_t> sizes;
     int64_t next = 0;
     int64_t active_base = 0;
-    // ~40 MiB over three segments: every step from 64 KiB to 8 MiB, taken ahead or caught up
+    // ~40 MiB over three segments: every step of the first one, taken ahead or caught up
     // with, values from a few bytes to the largest message.
     while (log.segment_count() < 3) {
       size_t size = rng() % 8 == 0 ? o.message_bytes_max - 200 : 10 + rng() % 3000;

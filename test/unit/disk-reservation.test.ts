@@ -118,7 +118,7 @@ describe('disk reservation', () => {
       const options: LogOptions = { segmentBytes: 16 * MiB, messageBytesMax: 1 * MiB, writePath, sync: 'none' };
       const log = await openLog(dir, options);
       const sizes: number[] = [];
-      // ~40 MB: every step from 64 KiB to 8 MiB in three segments, some taken ahead by the
+      // ~40 MB: every step of the first segment, then two prepared whole, some taken ahead by the
       // background thread, some caught up with by large messages.
       let bytes = 0;
       while (bytes < 40 * MiB) {

@@ -193,7 +193,12 @@ export class BrokerDirectory {
   /** The names of the topics in the trash (deletes that may not have reached the group state). */
   async trashedTopics(): Promise<Set<string>> {
     const names = new Set<string>();
-    for (const entry of await fs.promises.readdir(this.trashDir)) {
+    // A directory a read-only open finds without trash/ (it creates none) has nothing in it.
+    const entries = await fs.promises.readdir(this.trashDir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [];
+      throw e;
+    });
+    for (const entry of entries) {
       const parts = entry.split('.');
       if (parts.length >= 4) names.add(parts.slice(0, -3).join('.'));
     }

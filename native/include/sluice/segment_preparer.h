@@ -1,8 +1,8 @@
 // Prepares the next segment file ahead of the writer on a background thread: creates
-// `next.log.prepared`, reserves its first step (kReserveStepMinBytes, segment.h; fallocate, so a
-// full disk is an error here and never a SIGBUS later), maps its whole capacity and faults in its
-// first pages. The writer takes it at roll and renames it. The same thread extends the active
-// segment's reservation ahead of the writer, step by step, and faults in pages ahead of it.
+// `next.log.prepared` once asked (want(): the active segment is half full, segment.h), reserves its
+// whole capacity (fallocate, so a full disk is an error here and never a SIGBUS later), maps it and
+// faults in its first pages. The writer takes it at roll and renames it. The same thread extends a
+// growing first segment's reservation ahead of the writer and faults in pages ahead of it.
 //
 // Threading: take(), reserve(), populate() and stop() are called from the writer thread; the
 // worker thread touches only the file it is preparing, the reservations it is asked to extend
