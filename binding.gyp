@@ -8,6 +8,7 @@
         "native/core/fault.cc",
         "native/core/file.cc",
         "native/core/flusher.cc",
+        "native/core/write_buffers.cc",
         "native/core/log.cc",
         "native/core/log_append_raw.cc",
         "native/core/log_meta.cc",

@@ -1,9 +1,12 @@
 /**
  * Log: one partition log on disk, the typed face of the native engine (native/include/sluice/log.h).
  *
- * Writes are synchronous and cheap: `append` encodes one record straight into the mapped segment
- * and returns its offset; the batch it joins is sealed (CRC, header) at the end of the current tick
- * or when it reaches `batchBytesMax`, and only then is it visible to `read` (the high watermark).
+ * Writes are synchronous and cheap: `append` encodes one record into the open batch and returns its
+ * offset; the batch is sealed (CRC, header) at the end of the current tick or when it reaches
+ * `batchBytesMax`, and handed to the native writer thread, which writes it to the segment file:
+ * only then is it visible to `read` (the high watermark), a thread hop after the seal. This thread
+ * never makes a system call on a segment file, so it never waits for the disk (`visible()` and
+ * `confirm()` tell when a record can be read, or is durable).
  * `flush()` makes everything appended so far durable and resolves with the durable offset.
  * Reads return records whose key and value are zero-copy views of the segment file; a view keeps
  * its segment mapped for as long as it lives, even after the log is closed or the segment deleted.
@@ -277,7 +280,7 @@ export class Log {
     return log;
   }
 
-  /** Appends one message and returns its offset. Visible to readers at the end of this tick. */
+  /** Appends one message and returns its offset. Sealed at the end of this tick, then visible once written. */
   append(value: Bytes | null, options?: AppendOptions): number {
     if (value === undefined) throw new TypeError('value must be a Buffer, Uint8Array, string or null, got undefined');
     if (this.#readOnly) this.#checkWritable();
@@ -318,7 +321,7 @@ export class Log {
   readonly #appendStaged = (staging: Buffer, lengths: Int32Array, count: number, timestamps: Float64Array | undefined): number =>
     this.#native.appendStaged(staging, lengths, count, timestamps);
 
-  /** Seals the open batch now instead of at the end of the tick. */
+  /** Seals the open batch now instead of at the end of the tick (it is visible once written: see visible()). */
   seal(): void {
     this.#checkWritable();
     this.#native.seal();
@@ -451,6 +454,34 @@ export class Log {
     // Every confirm goes through the queues and one settle pass, so that callbacks always run in
     // offset order, whatever the flusher published in between.
     (this.#syncAlways ? this.#waitDurable : this.#waitVisible).push(offset, settle);
+    this.#setActive();
+    this.#scheduleSettle();
+  }
+
+  /**
+   * Resolves with the high watermark once every record up to `offset` (default: everything
+   * appended so far) is visible to readers: sealed, then written to its segment file by the native
+   * writer thread. Rejects with the write failure (code IO) if the log fails first, or CLOSED.
+   */
+  visible(offset?: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.onVisible((err) => (err !== null ? reject(err) : resolve(this.#offset(2))), offset);
+    });
+  }
+
+  /** The callback form of visible(): called once, on a later tick, with null or the failure. */
+  onVisible(callback: (err: Error | null) => void, offset?: number): void {
+    if (typeof callback !== 'function') throw new TypeError('callback must be a function');
+    if (offset !== undefined) checkOffset(offset);
+    this.#native.offsets(this.#offsets);
+    const [, end, hw] = this.#offsets;
+    const target = offset ?? end - 1;
+    if (target >= end) throw new RangeError(`offset ${target} has not been appended (the log ends at ${end})`);
+    if (target < hw || this.#state === 'closed') {
+      process.nextTick(callback, target < hw ? null : this.#closedError());
+      return;
+    }
+    this.#waitVisible.push(target, (err) => callback(err));
     this.#setActive();
     this.#scheduleSettle();
   }

@@ -6,6 +6,7 @@
 //
 // Threading: every method runs on the JS thread that opened the log; open and close run their
 // I/O on a libuv worker while `busy_` keeps the JS thread out.
+#include <atomic>
 #include <fcntl.h>
 #include <napi.h>
 #include <time.h>
@@ -137,7 +138,17 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "sluice-flusher", 0, 1);
     tsfn_.Unref(env);
     Napi::ThreadSafeFunction tsfn = tsfn_;
-    log_->start([tsfn]() mutable { tsfn.NonBlockingCall(notify_js); });
+    // One call queued at a time: rounds that finish while one waits for the JS thread are covered
+    // by it: it reads the offsets after clearing the flag, and a round that found the flag set
+    // published its offsets before the exchange this clear reads from (acq_rel on both sides).
+    auto queued = std::make_shared<std::atomic<bool>>(false);
+    log_->start([tsfn, queued]() mutable {
+      if (queued->exchange(true, std::memory_order_acq_rel)) return;
+      tsfn.NonBlockingCall([queued](Napi::Env env, Napi::Function fn) {
+        (void)queued->exchange(false, std::memory_order_acq_rel);
+        notify_js(env, fn);
+      });
+    });
     // The hot methods are own properties bound to this instance through their function data:
     // an ObjectWrap method would pay napi_unwrap (~35 ns) on every call.
     slot_ = new Slot{this, 1};

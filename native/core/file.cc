@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,6 +72,28 @@ Status File::write_at(const void* buf, size_t len, uint64_t position) const {
     p += n;
     len -= static_cast<size_t>(n);
     position += static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
+Status File::write_vec(const struct iovec* iov, int count, uint64_t position) const {
+  std::vector<struct iovec> left(iov, iov + count);
+  size_t first = 0;
+  while (first < left.size()) {
+    ssize_t n = ::pwritev(fd_, left.data() + first, static_cast<int>(left.size() - first),
+                          static_cast<off_t>(position));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::io(errno, "pwritev", path_);
+    }
+    position += static_cast<uint64_t>(n);
+    // A short write: skip what went out and go on from the middle of the buffer it stopped in.
+    size_t done = static_cast<size_t>(n);
+    while (first < left.size() && done >= left[first].iov_len) done -= left[first++].iov_len;
+    if (first < left.size()) {
+      left[first].iov_base = static_cast<uint8_t*>(left[first].iov_base) + done;
+      left[first].iov_len -= done;
+    }
   }
   return Status::ok();
 }

@@ -1,19 +1,25 @@
 #include "sluice/flusher.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "sluice/assert.h"
+#include "sluice/fault.h"
 
 namespace sluice {
 
-Flusher::Flusher(std::string dir, LogMeta meta, int64_t durable_offset, uint32_t interval_ms)
+Flusher::Flusher(std::string dir, LogMeta meta, int64_t end_offset, uint32_t interval_ms,
+                 bool mapped_writes)
     : dir_(std::move(dir)),
       interval_ms_(interval_ms),
+      mapped_writes_(mapped_writes),
       meta_(meta),
-      durable_offset_(durable_offset) {}
+      durable_offset_(end_offset),
+      written_offset_(end_offset) {}
 
 Flusher::~Flusher() { stop(); }
 
@@ -22,18 +28,42 @@ void Flusher::start(Notify notify) {
   thread_ = std::thread([this] { run(); });
 }
 
+void Flusher::submit_write(std::shared_ptr<Segment> segment, uint64_t position,
+                           WriteBuffers::ChunkRef chunk, size_t chunk_offset, size_t len,
+                           int64_t next_offset, bool sync, bool urgent) {
+  SLUICE_ASSERT(len > 0, "an empty write");
+  std::lock_guard<std::mutex> lock(mutex_);
+  urgent_ = urgent_ || (sync && urgent);
+  // The next batch of the same chunk, right after the last queued one in chunk and file: one
+  // write, so the queue stays short however many seals a round sees.
+  if (!queue_.empty()) {
+    Task& last = queue_.back();
+    if (last.is_write() && last.segment == segment && last.chunk == chunk && last.sync == sync &&
+        last.end == position && last.chunk_offset + last.len == chunk_offset && !last.rolled) {
+      last.len += len;
+      last.end = position + len;
+      last.next_offset = next_offset;
+      cv_.notify_one();
+      return;
+    }
+  }
+  Task t;
+  t.segment = std::move(segment);
+  t.end = position + len;
+  t.next_offset = next_offset;
+  t.sync = sync;
+  t.chunk = std::move(chunk);
+  t.in_mapping = t.chunk == nullptr;
+  t.chunk_offset = chunk_offset;
+  t.len = len;
+  queue_.push_back(std::move(t));
+  cv_.notify_one();
+}
+
 void Flusher::submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
                           bool rolled, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);
   urgent_ = urgent_ || urgent;
-  // Targets only grow: a plain target for the segment of the last queued one replaces it, so the
-  // queue stays short however many seals an interval sees.
-  if (!rolled && !queue_.empty() && queue_.back().segment == segment && !queue_.back().rolled) {
-    queue_.back().end = std::max(queue_.back().end, end);
-    queue_.back().next_offset = std::max(queue_.back().next_offset, next_offset);
-    cv_.notify_one();
-    return;
-  }
   Task t;
   t.segment = std::move(segment);
   t.end = end;
@@ -97,74 +127,142 @@ void Flusher::fail(const Status& s) {
   failed_.store(true, std::memory_order_release);
 }
 
+bool Flusher::idle() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.empty();
+}
+
 void Flusher::run() {
   ::pthread_setname_np(::pthread_self(), "sluice-flush");
+  using Clock = std::chrono::steady_clock;
+  const auto interval = std::chrono::milliseconds(interval_ms_);
+  std::vector<Task> targets;  // sync targets and retention, in log order, since the last sync
+  bool targets_urgent = false;
+  auto last_sync = Clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
-  auto last_round = std::chrono::steady_clock::now();
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    if (abandoning_ || (queue_.empty() && stopping_)) return;
-    if (!urgent_ && !stopping_ && interval_ms_ > 0) {
-      auto deadline = last_round + std::chrono::milliseconds(interval_ms_);
-      cv_.wait_until(lock, deadline, [this] { return stopping_ || urgent_; });
-      if (abandoning_) return;
+    auto ready = [this] { return stopping_ || !queue_.empty(); };
+    if (targets.empty() || interval_ms_ == 0) {
+      cv_.wait(lock, ready);
+    } else if (!targets_urgent) {
+      cv_.wait_until(lock, last_sync + interval, ready);
     }
+    if (abandoning_) return;
+    if (queue_.empty() && targets.empty() && stopping_) return;
     std::vector<Task> tasks;
     tasks.swap(queue_);
+    targets_urgent = targets_urgent || urgent_;
     urgent_ = false;
-    last_round = std::chrono::steady_clock::now();
     lock.unlock();
-    int64_t durable = durable_offset_.load(std::memory_order_relaxed);
-    if (!failed()) {
-      Status s = run_round(tasks, &durable);
-      if (!s.is_ok()) {
-        fail(s);
-      } else if (durable > durable_offset_.load(std::memory_order_relaxed)) {
-        durable_offset_.store(durable, std::memory_order_release);
-      }
+
+    const bool wrote = !tasks.empty() && !failed() && write_round(tasks);
+    for (Task& t : tasks) {
+      if (!t.is_write() || t.sync) add_target(targets, std::move(t));
     }
-    tasks.clear();  // drop segment references before notifying
-    if (notify_) notify_();
+    tasks.clear();  // drop chunks as soon as they are written
+    bool synced = false;
+    const bool due = targets_urgent || stopping_ || interval_ms_ == 0 ||
+                     Clock::now() >= last_sync + interval;
+    if (!targets.empty() && due) {
+      int64_t durable = durable_offset_.load(std::memory_order_relaxed);
+      if (!failed()) {
+        Status s = sync_round(targets, &durable);
+        if (!s.is_ok()) {
+          fail(s);
+        } else if (durable > durable_offset_.load(std::memory_order_relaxed)) {
+          durable_offset_.store(durable, std::memory_order_release);
+        }
+      }
+      targets.clear();  // drop segment references before notifying
+      targets_urgent = false;
+      last_sync = Clock::now();
+      synced = true;
+    }
+    if ((wrote || synced || failed()) && notify_) notify_();
     lock.lock();
   }
 }
 
-Status Flusher::run_round(std::vector<Task>& tasks, int64_t* durable) {
+void Flusher::add_target(std::vector<Task>& targets, Task&& t) {
+  t.chunk.reset();
+  // One segment's targets only grow: the last one for it covers the earlier ones.
+  if (t.segment && !targets.empty() && targets.back().segment == t.segment) {
+    Task& last = targets.back();
+    last.end = std::max(last.end, t.end);
+    last.next_offset = std::max(last.next_offset, t.next_offset);
+    last.rolled = last.rolled || t.rolled;
+    return;
+  }
+  targets.push_back(std::move(t));
+}
+
+bool Flusher::write_round(std::vector<Task>& tasks) {
+  // Runs of writes to one segment, contiguous in the file, go out as one pwritev.
+  for (size_t i = 0; i < tasks.size();) {
+    if (!tasks[i].is_write()) {
+      i++;
+      continue;
+    }
+    size_t n = 1;
+    while (i + n < tasks.size() && n < static_cast<size_t>(IOV_MAX) && tasks[i + n].is_write() &&
+           tasks[i + n].segment == tasks[i].segment &&
+           tasks[i + n].end - tasks[i + n].len == tasks[i + n - 1].end) {
+      n++;
+    }
+    Status s = write_run(&tasks[i], n);
+    if (!s.is_ok()) {
+      fail(s);
+      return false;
+    }
+    const Task& last = tasks[i + n - 1];
+    last.segment->mark_written(last.end);
+    written_offset_.store(last.next_offset, std::memory_order_release);
+    i += n;
+  }
+  return true;
+}
+
+Status Flusher::write_run(const Task* first, size_t count) {
+  Segment& seg = *first->segment;
+  SLUICE_ASSERT(first->end - first->len == seg.written_end(), "writes must follow the written end");
+  if (first->in_mapping) return Status::ok();  // the mmap write path: nothing to write
+  if (int err = fault::take(fault::kWrite)) return Status::io(err, "pwrite", seg.log_path());
+  struct iovec iov[IOV_MAX];
+  for (size_t k = 0; k < count; k++) {
+    SLUICE_ASSERT(!first[k].in_mapping && first[k].end <= seg.reserved(),
+                  "a write past the reservation");
+    iov[k].iov_base = first[k].chunk->bytes.get() + first[k].chunk_offset;
+    iov[k].iov_len = first[k].len;
+  }
+  const uint64_t position = first->end - first->len;
+  if (count == 1) return seg.file().write_at(iov[0].iov_base, iov[0].iov_len, position);
+  return seg.file().write_vec(iov, static_cast<int>(count), position);
+}
+
+Status Flusher::sync_round(std::vector<Task>& tasks, int64_t* durable) {
   bool dir_dirty = false;
   int64_t recovery_point = -1;
-  // Tasks arrive in log order; one segment's sync targets only grow, so syncing to the largest
-  // target of each segment once covers them all.
-  for (size_t i = 0; i < tasks.size(); i++) {
-    Task& t = tasks[i];
+  // Tasks arrive in log order and add_target() merged each segment's consecutive targets.
+  for (Task& t : tasks) {
     if (!t.segment) continue;
     Segment& seg = *t.segment;
-    uint64_t end = t.end;
-    int64_t next = t.next_offset;
-    bool rolled = t.rolled;
-    while (i + 1 < tasks.size() && tasks[i + 1].segment == t.segment) {
-      i++;
-      end = std::max(end, tasks[i].end);
-      next = std::max(next, tasks[i].next_offset);
-      rolled = rolled || tasks[i].rolled;
-    }
-    if (end > seg.synced_end) {
-      SLUICE_TRY(seg.mapping()->sync(seg.synced_end, end, seg.log_path()));
-      seg.synced_end = end;
+    if (t.end > seg.synced_end) {
+      SLUICE_TRY(seg.sync_data(seg.synced_end, t.end, mapped_writes_));
+      seg.synced_end = t.end;
     }
     if (!seg.dir_entry_synced) {
       dir_dirty = true;
       seg.dir_entry_synced = true;
     }
-    if (rolled) {
+    if (t.rolled) {
       // Index files are rebuildable: if one cannot be written (a full disk, say), the segment
       // simply stays above the recovery point and is rescanned on the next open.
-      if (seg.write_indexes().is_ok()) recovery_point = std::max(recovery_point, next);
+      if (seg.write_indexes().is_ok()) recovery_point = std::max(recovery_point, t.next_offset);
       dir_dirty = true;
     }
-    *durable = std::max(*durable, next);
+    *durable = std::max(*durable, t.next_offset);
   }
   if (dir_dirty) SLUICE_TRY(fsync_dir(dir_));
-
   LogMeta meta = this->meta();
   bool meta_dirty = false;
   if (recovery_point > meta.recovery_point) {

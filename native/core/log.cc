@@ -47,7 +47,9 @@ Status LogOptions::validate() const {
 Log::Log(std::string dir, LogOptions options, DirLock lock)
     : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {
   if (options_.write_path == WritePath::kPwrite && !options_.read_only) {
-    staging_.reset(new uint8_t[options_.message_bytes_max]);
+    const size_t chunk = std::max<size_t>(WriteBuffers::kChunkBytesMin, options_.batch_bytes_max);
+    buffers_ = std::make_unique<WriteBuffers>(
+        chunk, std::max<size_t>(WriteBuffers::kLimitBytesMin, 4 * chunk));
   }
 }
 
@@ -119,16 +121,17 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
     size_t size = batch::record_size(r, delta, batch_count_);
     if (write_position_ - batch_position_ + size <= options_.batch_bytes_max &&
         write_position_ + size <= seg->capacity() &&
+        (!chunk_ || chunk_used_ + (write_position_ - batch_position_) + size <= chunk_->capacity) &&
         seg->next_offset() + batch_count_ - seg->base_offset() < UINT32_MAX) {
       if (write_position_ + size > reserve_checked_end_) SLUICE_TRY(reserve_for(write_position_ + size));
-      SLUICE_ASSERT(staging_ || write_position_ + size <= seg->reserved(),
+      SLUICE_ASSERT(buffers_ || write_position_ + size <= seg->reserved(),
                     "a write through the mapping past the reservation");
       batch::write_record(open_batch() + (write_position_ - batch_position_), r, delta,
                           batch_count_);
       write_position_ += size;
       if (timestamp > batch_max_timestamp_) batch_max_timestamp_ = timestamp;
       // kMmap: keep at least half a window of faulted-in pages ahead of the writer.
-      if (!staging_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
+      if (!buffers_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
           populated_end_ < seg->reserved()) {
         uint64_t to = std::min(populated_end_ + options_.populate_window_bytes / 2, seg->reserved());
         preparer_->populate(seg->mapping(), populated_end_, to);
@@ -153,7 +156,8 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
   }
   const uint64_t end = write_position_ + kHeaderBytes + size;
   if (end > reserve_checked_end_) SLUICE_TRY(reserve_for(end));
-  SLUICE_ASSERT(staging_ || end <= seg->reserved(), "a write through the mapping past the reservation");
+  SLUICE_ASSERT(buffers_ || end <= seg->reserved(), "a write through the mapping past the reservation");
+  if (buffers_) chunk_room_for(kHeaderBytes + size);
   batch_position_ = write_position_;
   batch_base_timestamp_ = timestamp;
   batch_max_timestamp_ = timestamp;
@@ -178,20 +182,6 @@ Status Log::seal() {
   SLUICE_ASSERT(write_position_ <= seg->reserved(), "a batch past the reservation");
   uint8_t* p = open_batch();
   batch::seal(p, h);
-  if (staging_) {
-    int injected = fault::take(fault::kWrite);
-    Status written = injected != 0 ? Status::io(injected, "pwrite", seg->log_path())
-                                   : seg->file().write_at(p, h.total_bytes(), batch_position_);
-    if (!written.is_ok()) {
-      // Fail-stop, as for a failed sync: the batch is never visible, its messages are never
-      // confirmed, and the log takes no more writes until it is reopened.
-      flusher_->fail(written);
-      batch_count_ = 0;
-      write_position_ = batch_position_;
-      return written;
-    }
-    p = seg->data() + batch_position_;
-  }
 #ifdef SLUICE_DEBUG_ASSERTS
   batch::Header back;
   SLUICE_ASSERT(batch::check(p, h.total_bytes(), h.base_offset, h.total_bytes(), true, true,
@@ -200,13 +190,26 @@ Status Log::seal() {
 #endif
   seg->on_batch_sealed(batch_position_, h, options_.index_interval_bytes);
   seg->note_verified(batch_position_, h);
+  hand_over(h.total_bytes());
   batch_count_ = 0;
   batch_position_ = write_position_;
-  if (options_.sync != SyncPolicy::kNone) {
-    flusher_->submit_sync(segments_.back(), seg->size(), seg->next_offset(), false,
-                          options_.sync == SyncPolicy::kAlways);
-  }
   return Status::ok();
+}
+
+void Log::hand_over(size_t len) {
+  // A write that fails stops the log (fail-stop, flusher.h): the batch never becomes visible, its
+  // messages are never confirmed, and appends fail with kReadOnly until the log is reopened.
+  flusher_->submit_write(segments_.back(), batch_position_, chunk_, chunk_used_, len,
+                         active_->next_offset(), options_.sync != SyncPolicy::kNone,
+                         options_.sync == SyncPolicy::kAlways);
+  if (chunk_) chunk_used_ += len;
+}
+
+void Log::chunk_room_for(size_t bytes) {
+  if (chunk_ && chunk_used_ + bytes <= chunk_->capacity) return;
+  chunk_.reset();  // queued writes keep it until written
+  chunk_ = buffers_->acquire(bytes);
+  chunk_used_ = 0;
 }
 
 Result<int64_t> Log::request_flush() {
@@ -346,8 +349,9 @@ Status Log::close() {
     // data alone (advisory: on a full disk the next open reserves it).
     (void)active_->reserve(reservation_for(active_->size(), active_->capacity()));
     for (auto& seg : segments_) {
+      SLUICE_ASSERT(seg->written_end() == seg->size(), "a batch left unwritten at close");
       if (seg->synced_end < seg->size()) {
-        result = seg->mapping()->sync(seg->synced_end, seg->size(), seg->log_path());
+        result = seg->sync_data(seg->synced_end, seg->size(), !buffers_);
         if (!result.is_ok()) break;
         seg->synced_end = seg->size();
       }

@@ -12,7 +12,6 @@
 #include "sluice/assert.h"
 #include "sluice/crc32c.h"
 #include "sluice/endian.h"
-#include "sluice/fault.h"
 #include "sluice/log.h"
 #include "sluice/record_slots.h"
 
@@ -134,40 +133,32 @@ Result<int64_t> Log::append_raw(const uint8_t* data, size_t len) {
     }
     SLUICE_ASSERT(batch_count_ == 0 && batch_position_ == write_position_,
                   "a raw batch goes after sealed data only");
+    // Within the disk reservation, as every write (segment.h): NO_SPACE here, never a failed
+    // write or a SIGBUS later.
+    if (write_position_ + total > reserve_checked_end_) SLUICE_TRY(reserve_for(write_position_ + total));
     h.base_offset = seg->next_offset();
     h.leader_epoch = 0;
-    uint8_t* dst = staging_ ? staging_.get() : seg->data() + write_position_;
+    if (buffers_) chunk_room_for(total);
+    uint8_t* dst = open_batch();
     std::memcpy(dst, data + pos, total);
     be::store64(dst + batch::field::kBaseOffset, static_cast<uint64_t>(h.base_offset));
     be::store32(dst + batch::field::kLeaderEpoch, 0);
-    if (staging_) {
-      int injected = fault::take(fault::kWrite);
-      Status written = injected != 0 ? Status::io(injected, "pwrite", seg->log_path())
-                                     : seg->file().write_at(dst, total, write_position_);
-      if (!written.is_ok()) {
-        flusher_->fail(written);  // fail-stop, as in seal()
-        return written;
-      }
-    }
 #ifdef SLUICE_DEBUG_ASSERTS
     batch::Header back;
-    SLUICE_ASSERT(batch::check(seg->data() + write_position_, total, h.base_offset, total, true,
-                               true, &back) == batch::Check::kOk,
+    SLUICE_ASSERT(batch::check(dst, total, h.base_offset, total, true, true, &back) ==
+                      batch::Check::kOk,
                   "a raw batch must read back");
 #endif
     seg->on_batch_sealed(write_position_, h, options_.index_interval_bytes);
     seg->note_verified(write_position_, h);
+    hand_over(total);
     write_position_ += total;
     batch_position_ = write_position_;
-    if (!staging_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
+    if (!buffers_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
         populated_end_ < seg->capacity()) {
       uint64_t to = write_position_ + options_.populate_window_bytes / 2;
       preparer_->populate(seg->mapping(), populated_end_, to);
       populated_end_ = to;
-    }
-    if (options_.sync != SyncPolicy::kNone) {
-      flusher_->submit_sync(segments_.back(), seg->size(), seg->next_offset(), false,
-                            options_.sync == SyncPolicy::kAlways);
     }
     pos += total;
   }

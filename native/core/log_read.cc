@@ -61,7 +61,8 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
   uint64_t pos = start;
   uint64_t bytes = 0;
   uint32_t count = 0;
-  while (pos < seg->size() && count < max_records) {
+  const uint64_t readable = seg->written_end();
+  while (pos < readable && count < max_records) {
     batch::Header h;
     Status checked = checked_header(*seg, pos, &h);
     // Whole batches before a damaged one are returned; the damage is reported when it is the
@@ -114,7 +115,8 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
   if (!found.is_ok()) return found.status();
   uint64_t start = found.value();
   uint64_t pos = start;
-  while (pos < seg->size()) {
+  const uint64_t readable = seg->written_end();
+  while (pos < readable) {
     batch::Header h;
     Status checked = checked_header(*seg, pos, &h);
     if (!checked.is_ok()) {
@@ -141,6 +143,7 @@ Result<int64_t> Log::offset_for_time(int64_t timestamp) {
 Result<TimeLookup> Log::lookup_time(int64_t timestamp) {
   if (closed_) return Status::error(Code::kClosed, "the log is closed");
   TimeLookup result;
+  const int64_t visible = high_watermark();
   for (const auto& seg : segments_) {
     if (seg->empty() || seg->max_timestamp() < timestamp) continue;
     // Records up to entry i-1 all have timestamps below `timestamp` (its running maximum is
@@ -149,11 +152,12 @@ Result<TimeLookup> Log::lookup_time(int64_t timestamp) {
     size_t i = seg->time_index().first_at_or_after(timestamp);
     int64_t from = i == 0 ? seg->base_offset()
                           : seg->base_offset() + entries[i - 1].relative_offset + 1;
-    if (from >= seg->next_offset()) continue;
+    if (from >= std::min(seg->next_offset(), visible)) continue;
     auto found = locate(*seg, from);
     if (!found.is_ok()) return found.status();
     uint64_t pos = found.value();
-    while (pos < seg->size()) {
+    const uint64_t readable = seg->written_end();
+    while (pos < readable) {
       batch::Header h;
       SLUICE_TRY(checked_header(*seg, pos, &h));
       if (h.max_timestamp >= timestamp) {

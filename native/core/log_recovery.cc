@@ -435,10 +435,11 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
   fresh.clean = false;
   if (!read_only) SLUICE_TRY(sluice::recovery::write_back(dir_, segments_, fresh));
   // Read-only: the flusher only answers durable_offset(); it is never started.
-  flusher_ = std::make_unique<Flusher>(dir_, fresh, active_->next_offset(),
-                                       options_.sync == SyncPolicy::kInterval
-                                           ? options_.sync_interval_ms
-                                           : 0);
+  for (auto& s : segments_) s->mark_written(s->size());  // all of it is in the files
+  flusher_ = std::make_unique<Flusher>(
+      dir_, fresh, active_->next_offset(),
+      options_.sync == SyncPolicy::kInterval ? options_.sync_interval_ms : 0,
+      options_.write_path == WritePath::kMmap);
   if (!read_only) {
     // Only a writer that writes through the mapping wants its pages faulted in ahead.
     preparer_ = std::make_unique<SegmentPreparer>(

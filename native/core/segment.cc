@@ -110,6 +110,12 @@ void Segment::on_batch_sealed(uint64_t position, const batch::Header& h,
   next_offset_ = h.next_offset();
 }
 
+Status Segment::sync_data(uint64_t from, uint64_t to, bool mapped) const {
+  if (from >= to) return Status::ok();
+  if (mapped) return mapping_->sync(from, to, log_path());
+  return file_.datasync();
+}
+
 void Segment::on_roll() {
   if (!empty()) {
     time_index_.maybe_append(max_timestamp_, static_cast<uint32_t>(next_offset_ - 1 - base_offset_));

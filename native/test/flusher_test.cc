@@ -1,4 +1,5 @@
-// The flusher thread: syncs make offsets durable and notify, rolled segments get their index files
+// The flusher thread: writes reach the file before the high watermark moves, syncs make offsets
+// durable and notify, rolled segments get their index files
 // and a checkpoint, retention persists the start offset before deleting files, stop() finishes
 // queued work while abandon() drops it, and the first failed sync is kept forever (fail-stop).
 // Waits are bounded (a lost wake-up fails the test instead of hanging it); nothing asserts timings.
@@ -11,6 +12,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "sluice/assert.h"
 #include "sluice/fault.h"
@@ -47,6 +50,37 @@ void fill(Segment& seg, int n) {
     batch::seal(p, h);
     seg.on_batch_sealed(seg.size(), h, 128);
   }
+}
+
+// Seals `n` one-record batches into `chunk` at `*used`, as the log does on the pwrite path, and
+// hands each to the flusher (consecutive ones are merged into one write there).
+void fill_chunk(Segment& seg, Flusher& flusher, std::shared_ptr<Segment> ref,
+                const WriteBuffers::ChunkRef& chunk, size_t* used, int n, bool sync, bool urgent) {
+  batch::RecordInput in;
+  in.value = reinterpret_cast<const uint8_t*>("chunked");
+  in.value_len = 7;
+  for (int i = 0; i < n; i++) {
+    uint8_t* p = chunk->bytes.get() + *used;
+    uint8_t* end = batch::write_record(p + batch::kHeaderBytes, in, 0, 0);
+    batch::Header h;
+    h.base_offset = seg.next_offset();
+    h.batch_length = static_cast<int32_t>(end - p - batch::kLogOverheadBytes);
+    h.records_count = 1;
+    h.base_timestamp = h.max_timestamp = 1000 + seg.next_offset();
+    batch::seal(p, h);
+    const uint64_t position = seg.size();
+    seg.on_batch_sealed(position, h, 128);
+    flusher.submit_write(ref, position, chunk, *used, h.total_bytes(), seg.next_offset(), sync,
+                         urgent);
+    *used += h.total_bytes();
+  }
+}
+
+// The segment file's bytes [0, len).
+std::vector<uint8_t> file_bytes(const Segment& seg, size_t len) {
+  std::vector<uint8_t> out(len);
+  SLUICE_ASSERT(seg.file().read_at(out.data(), len, 0).is_ok(), "pread");
+  return out;
 }
 
 // Counts notifications; waits for a condition with a generous bound.
@@ -93,7 +127,7 @@ bool exists(const std::string& path) {
 TEST(sync_makes_offsets_durable_and_notifies) {
   sluice_test::TempDir dir;
   auto seg = make_segment(dir.path(), 0);
-  Flusher flusher(dir.path(), fresh_meta(), 0, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   CHECK_EQ(flusher.durable_offset(), 0);
@@ -118,7 +152,7 @@ TEST(rolled_segments_get_indexes_and_a_checkpoint) {
   auto first = make_segment(dir.path(), 0);
   fill(*first, 40);
   first->on_roll();
-  Flusher flusher(dir.path(), fresh_meta(), 0, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   flusher.submit_sync(first, first->size(), first->next_offset(), true, true);
@@ -141,7 +175,7 @@ TEST(retention_persists_the_start_offset_then_deletes) {
   fill(*old, 4);
   REQUIRE_OK(old->write_indexes());
   auto next = make_segment(dir.path(), 4);
-  Flusher flusher(dir.path(), fresh_meta(), 4, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 4, 0, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   std::string log_path = old->log_path(), index_path = old->index_path();
@@ -160,7 +194,7 @@ TEST(stop_finishes_queued_work_that_waits_for_the_interval) {
   sluice_test::TempDir dir;
   auto seg = make_segment(dir.path(), 0);
   fill(*seg, 3);
-  Flusher flusher(dir.path(), fresh_meta(), 0, kDay);
+  Flusher flusher(dir.path(), fresh_meta(), 0, kDay, true);
   flusher.start(nullptr);
   flusher.submit_sync(seg, seg->size(), seg->next_offset(), false, false);  // not urgent
   flusher.stop();
@@ -171,7 +205,7 @@ TEST(stop_finishes_queued_work_that_waits_for_the_interval) {
 TEST(urgent_work_does_not_wait_for_the_interval) {
   sluice_test::TempDir dir;
   auto seg = make_segment(dir.path(), 0);
-  Flusher flusher(dir.path(), fresh_meta(), 0, kDay);
+  Flusher flusher(dir.path(), fresh_meta(), 0, kDay, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   fill(*seg, 2);
@@ -186,7 +220,7 @@ TEST(abandon_drops_queued_work) {
   sluice_test::TempDir dir;
   auto seg = make_segment(dir.path(), 0);
   fill(*seg, 3);
-  Flusher flusher(dir.path(), fresh_meta(), 0, kDay);
+  Flusher flusher(dir.path(), fresh_meta(), 0, kDay, true);
   flusher.start(nullptr);
   flusher.submit_sync(seg, seg->size(), seg->next_offset(), false, false);
   flusher.abandon();
@@ -198,7 +232,7 @@ TEST(abandon_drops_queued_work) {
 TEST(a_failed_sync_is_kept_forever) {
   sluice_test::TempDir dir;
   auto seg = make_segment(dir.path(), 0);
-  Flusher flusher(dir.path(), fresh_meta(), 0, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   fill(*seg, 2);
@@ -226,7 +260,7 @@ TEST(a_failed_index_write_is_not_a_failed_flush) {
   fill(*seg, 10);
   seg->on_roll();
   seg->dir_entry_synced = true;  // so that the msync and the index fdatasync are the first syncs
-  Flusher flusher(dir.path(), fresh_meta(), 0, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, true);
   Rounds rounds;
   flusher.start(rounds.notify());
   // Let the msync pass, fail the index file's fdatasync.
@@ -241,9 +275,123 @@ TEST(a_failed_index_write_is_not_a_failed_flush) {
   CHECK_EQ(flusher.meta().recovery_point, 0);  // the segment will be rescanned on open
 }
 
+TEST(writes_reach_the_file_before_the_high_watermark_and_do_not_wait_for_the_interval) {
+  sluice_test::TempDir dir;
+  auto seg = make_segment(dir.path(), 0);
+  WriteBuffers buffers(64 * 1024, 256 * 1024);
+  Flusher flusher(dir.path(), fresh_meta(), 0, kDay, false);
+  Rounds rounds;
+  flusher.start(rounds.notify());
+  auto a = buffers.acquire(1);
+  auto b = buffers.acquire(1);
+  size_t used_a = 0, used_b = 0;
+  fill_chunk(*seg, flusher, seg, a, &used_a, 3, true, false);  // three batches, one chunk
+  fill_chunk(*seg, flusher, seg, b, &used_b, 2, true, false);  // then another chunk
+  REQUIRE(rounds.wait([&] { return flusher.written_offset() == 5; }));
+  CHECK_EQ(seg->written_end(), seg->size());
+  std::vector<uint8_t> want(a->bytes.get(), a->bytes.get() + used_a);
+  want.insert(want.end(), b->bytes.get(), b->bytes.get() + used_b);
+  CHECK(file_bytes(*seg, seg->size()) == want);
+  // Written, not durable: the sync waits for the interval (a day) or for stop().
+  CHECK_EQ(flusher.durable_offset(), 0);
+  a.reset();
+  b.reset();
+  flusher.stop();
+  CHECK_EQ(flusher.durable_offset(), 5);
+  CHECK_EQ(seg->synced_end, seg->size());
+  CHECK_EQ(buffers.outstanding_bytes(), 0u);  // every chunk went back once written
+}
+
+TEST(urgent_writes_are_written_and_synced_in_one_round) {
+  sluice_test::TempDir dir;
+  auto seg = make_segment(dir.path(), 0);
+  WriteBuffers buffers(64 * 1024, 256 * 1024);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, false);
+  Rounds rounds;
+  flusher.start(rounds.notify());
+  auto chunk = buffers.acquire(1);
+  size_t used = 0;
+  for (int round = 1; round <= 20; round++) {
+    fill_chunk(*seg, flusher, seg, chunk, &used, 1 + round % 3, true, true);
+    const int64_t target = seg->next_offset();
+    REQUIRE(rounds.wait([&] { return flusher.durable_offset() == target; }));
+    CHECK(flusher.written_offset() >= target);
+  }
+  CHECK(file_bytes(*seg, seg->size()) ==
+        std::vector<uint8_t>(chunk->bytes.get(), chunk->bytes.get() + used));
+  flusher.stop();
+}
+
+TEST(writes_without_sync_stay_unsynced_until_asked) {
+  sluice_test::TempDir dir;
+  auto seg = make_segment(dir.path(), 0);
+  WriteBuffers buffers(64 * 1024, 256 * 1024);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, false);  // sync policy none: no interval
+  Rounds rounds;
+  flusher.start(rounds.notify());
+  auto chunk = buffers.acquire(1);
+  size_t used = 0;
+  fill_chunk(*seg, flusher, seg, chunk, &used, 4, false, false);
+  REQUIRE(rounds.wait([&] { return flusher.written_offset() == 4; }));
+  CHECK_EQ(flusher.durable_offset(), 0);
+  CHECK_EQ(seg->synced_end, 0u);
+  flusher.submit_sync(seg, seg->size(), seg->next_offset(), false, true);  // flush()
+  REQUIRE(rounds.wait([&] { return flusher.durable_offset() == 4; }));
+  flusher.stop();
+}
+
+TEST(a_failed_write_stops_writes_and_syncs_forever) {
+  sluice_test::TempDir dir;
+  auto seg = make_segment(dir.path(), 0);
+  WriteBuffers buffers(64 * 1024, 256 * 1024);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, false);
+  Rounds rounds;
+  flusher.start(rounds.notify());
+  auto chunk = buffers.acquire(1);
+  size_t used = 0;
+  fill_chunk(*seg, flusher, seg, chunk, &used, 2, true, true);
+  REQUIRE(rounds.wait([&] { return flusher.durable_offset() == 2; }));
+  fault::arm(fault::kWrite, EIO, 1);
+  fill_chunk(*seg, flusher, seg, chunk, &used, 2, true, true);
+  REQUIRE(rounds.wait([&] { return flusher.failed(); }));
+  CHECK_CODE(flusher.failure(), Code::kIo);
+  CHECK_EQ(flusher.failure().errno_value(), EIO);
+  // The fault is spent, but nothing is written or synced after it.
+  const int seen = rounds.count;
+  fill_chunk(*seg, flusher, seg, chunk, &used, 1, true, true);
+  REQUIRE(rounds.wait([&] { return rounds.count > seen; }));
+  CHECK_EQ(flusher.written_offset(), 2);
+  CHECK_EQ(flusher.durable_offset(), 2);
+  CHECK(seg->written_end() < seg->size());
+  flusher.stop();
+  CHECK_EQ(fault::take(fault::kWrite), 0);
+}
+
+TEST(write_buffers_wait_for_released_chunks_past_the_limit) {
+  WriteBuffers buffers(64 * 1024, 128 * 1024);
+  auto a = buffers.acquire(1);
+  auto b = buffers.acquire(1);
+  CHECK_EQ(buffers.outstanding_bytes(), 128u * 1024);
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    a.reset();
+  });
+  auto c = buffers.acquire(1);  // waits for `a`
+  releaser.join();
+  CHECK(c != nullptr);
+  CHECK_EQ(buffers.outstanding_bytes(), 128u * 1024);
+  // One oversized chunk may go past the limit on its own.
+  b.reset();
+  c.reset();
+  auto big = buffers.acquire(512 * 1024);
+  CHECK(big->capacity >= 512u * 1024);
+  big.reset();
+  CHECK_EQ(buffers.outstanding_bytes(), 0u);
+}
+
 TEST(write_meta_when_stopped) {
   sluice_test::TempDir dir;
-  Flusher flusher(dir.path(), fresh_meta(), 0, 0);
+  Flusher flusher(dir.path(), fresh_meta(), 0, 0, true);
   LogMeta m = fresh_meta();
   m.clean = true;
   m.clean_end_offset = 77;
@@ -253,7 +401,7 @@ TEST(write_meta_when_stopped) {
   CHECK(flusher.meta().clean);
   flusher.mark_durable(77);
   CHECK_EQ(flusher.durable_offset(), 77);
-  CHECK_CODE(Flusher(dir.file("missing"), m, 0, 0).write_meta(m), Code::kIo);
+  CHECK_CODE(Flusher(dir.file("missing"), m, 0, 0, true).write_meta(m), Code::kIo);
 }
 
 TEST_MAIN()

@@ -141,9 +141,11 @@ TEST(raw_batches_get_offsets_and_keep_their_bytes) {
     REQUIRE_OK(first);
     CHECK_EQ(first.value(), 2);
     CHECK_EQ(h->end_offset(), 7);
-    CHECK_EQ(h->high_watermark(), 7);  // visible at once
+    CHECK_EQ(h->sealed_offset(), 7);  // sealed at once, visible once the flusher wrote it
+    REQUIRE(h.wait_visible());
+    CHECK_EQ(h->high_watermark(), 7);
     REQUIRE_OK(append_value(*h.log, "after", 3));
-    REQUIRE_OK(h->seal());
+    REQUIRE_OK(h.seal());
     std::vector<int64_t> ts;
     auto values = read_values(*h.log, 0, &ts);
     CHECK(values == (std::vector<std::string>{"first", "second", "a0", "a1", "a2", "b0", "b1", "after"}));
@@ -206,6 +208,7 @@ TEST(raw_batches_roll_segments) {
     all.insert(all.end(), values.begin(), values.end());
   }
   CHECK_GE(h->segment_count(), 2u);
+  REQUIRE(h.wait_visible());
   CHECK(read_values(*h.log, 0) == all);
   CHECK_OK(h->close());
 }
@@ -350,6 +353,7 @@ TEST(compressed_batches_are_stored_opaque_and_read_as_one_descriptor) {
   CHECK_EQ(compressed, 1u);
   REQUIRE_OK(h->append_raw(input.data(), input.size()));
   CHECK_EQ(h->end_offset(), 8);
+  REQUIRE(h.wait_visible());
   std::vector<double> slots(100 * RecordSlot::kFields);
   // From the plain batch: it stops before the compressed one.
   auto r = h->read(0, 1 << 20, 100, slots.data());

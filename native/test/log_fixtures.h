@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "sluice/log.h"
 
@@ -22,6 +23,18 @@ inline sluice::LogOptions small_options() {
   o.populate_window_bytes = 64 * 1024;
   o.sync = sluice::SyncPolicy::kNone;
   return o;
+}
+
+// Seals `log` (started without a notification) and polls, for at most 20 s, until the flusher
+// wrote what was sealed.
+inline sluice::Status seal_visible(sluice::Log& log) {
+  sluice::Status s = log.seal();
+  if (!s.is_ok()) return s;
+  for (int i = 0; i < 200000 && !log.failed(); i++) {
+    if (log.high_watermark() == log.sealed_offset()) return sluice::Status::ok();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  return sluice::Status::error(sluice::Code::kIo, "not visible after 20 s");
 }
 
 // A started log whose flusher notification counts rounds and wakes waiters.
@@ -49,6 +62,20 @@ struct LogHandle {
     return cv.wait_for(lock, std::chrono::seconds(20),
                        [&] { return log->durable_offset() >= offset || log->failed(); }) &&
            log->durable_offset() >= offset;
+  }
+  // Waits (at most 20 s) until everything sealed is written, so readers see it.
+  bool wait_visible() {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_for(lock, std::chrono::seconds(20), [&] {
+      return log->high_watermark() == log->sealed_offset() || log->failed();
+    }) && log->high_watermark() == log->sealed_offset();
+  }
+  // Seals, then waits until the batch is visible (Log::seal hands it to the flusher thread).
+  sluice::Status seal() {
+    sluice::Status s = log->seal();
+    if (!s.is_ok()) return s;
+    if (!wait_visible()) return sluice::Status::error(sluice::Code::kIo, "not visible after 20 s");
+    return sluice::Status::ok();
   }
   // Requests a flush and waits for it; false if it failed.
   bool flush() {

@@ -106,7 +106,7 @@ TEST(truncates_a_torn_tail) {
   append_n(*h.log, 0, 100);
   REQUIRE(h.flush());
   append_n(*h.log, 100, 20);  // the last batch, [100, 120): sealed, never synced
-  REQUIRE_OK(h->seal());
+  REQUIRE_OK(h.seal());
   uint64_t data_end = h->segment_at(0)->size();
   uint64_t last_batch = h->segment_at(0)->find_batch(100).value();
   copy_dir(live.path(), image.path());
@@ -124,7 +124,7 @@ TEST(truncates_a_torn_tail) {
   CHECK(reads_back(*r.log, 0));
   // The log goes on from the cut, and the zeros after it are zeros again.
   append_n(*r.log, 100, 5);
-  REQUIRE_OK(r->seal());
+  REQUIRE_OK(r.seal());
   CHECK(reads_back(*r.log, 95));
   REQUIRE_OK(r->close());
   Handle again;
@@ -138,9 +138,9 @@ TEST(truncates_a_tail_cut_short_by_the_file_size) {
   Handle h;
   REQUIRE_OK(h.open(live.path()));
   append_n(*h.log, 0, 30);
-  REQUIRE_OK(h->seal());
+  REQUIRE_OK(h.seal());
   append_n(*h.log, 30, 10);
-  REQUIRE_OK(h->seal());
+  REQUIRE_OK(h.seal());
   uint64_t end = h->segment_at(0)->size();
   copy_dir(live.path(), image.path());
   REQUIRE_OK(h->close());
@@ -162,7 +162,7 @@ TEST(a_power_loss_keeps_what_was_synced) {
     append_n(*h.log, 0, 500);  // several segments: rolls sync the earlier ones
     REQUIRE(h.flush());
     append_n(*h.log, 500, 50);
-    REQUIRE_OK(h->seal());
+    REQUIRE_OK(h.seal());
     h->simulate_power_loss();
     CHECK(h->closed());
   }
@@ -364,7 +364,7 @@ void torn_tail_image(const std::string& live, const std::string& image,
   append_n(*h.log, 0, 100);
   SLUICE_ASSERT(h.flush(), "torn_tail_image: flush");
   append_n(*h.log, 100, 20);
-  SLUICE_ASSERT(h->seal().is_ok(), "torn_tail_image: seal");
+  SLUICE_ASSERT(h.seal().is_ok(), "torn_tail_image: seal");
   uint64_t data_end = h->segment_at(0)->size();
   uint64_t last_batch = h->segment_at(0)->find_batch(100).value();
   copy_dir(live, image);
@@ -459,7 +459,7 @@ TEST(phase_scan_trusts_checkpointed_segments_and_rescans_the_rest) {
     append_n(*h.log, 0, 700);
     REQUIRE(h.flush());  // the rolled segments are below the recovery point
     append_n(*h.log, 700, 20);
-    REQUIRE_OK(h->seal());
+    REQUIRE_OK(h.seal());
     copy_dir(live.path(), image.path());
     REQUIRE_OK(h->close());
   }

@@ -4,7 +4,7 @@
  * once, or, asked to wait, is admitted in arrival order when consumers make room, or fails with
  * QUEUE_FULL when its wait runs out (timers driven by a ManualClock, nothing sleeps).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ManualClock, type SendConfirm } from '../../lib/index';
 import { closeBroker, drain, openBroker, SMALL, turns, values } from './broker-fixtures';
 
@@ -87,6 +87,7 @@ describe('bounded topics', () => {
     await expect(b.send('t', { value: 'impatient' })).rejects.toMatchObject(FULL);
     const msgs = await drain(c);
     msgs[0].ack(); // room for one: w1 goes in; w2 needs two and waits
+    await vi.waitFor(() => expect(order).toEqual(['w1'])); // confirmed once written
     await turns();
     expect(order).toEqual(['w1']);
     clock.advance(1000); // w3's wait runs out (w2 is ahead of it, so w3 never got a chance)
@@ -95,8 +96,7 @@ describe('bounded topics', () => {
     expect(await w3).toMatchObject(FULL);
     msgs[1].ack();
     msgs[2].ack(); // room for two: w2 goes in
-    await turns();
-    expect(order).toEqual(['w1', 'w3 failed', 'w2']);
+    await vi.waitFor(() => expect(order).toEqual(['w1', 'w3 failed', 'w2']));
     expect(((await w1) as SendConfirm).offset).toBe(3);
     expect(((await w2) as SendConfirm[]).map((x) => x.offset)).toEqual([4, 5]);
     clock.advance(10_000);

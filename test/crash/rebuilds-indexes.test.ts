@@ -191,7 +191,7 @@ describe('rebuilds a corrupt index', () => {
           if (damage.rebuilt) expect(log.recovery.indexesRebuilt, what).toBeGreaterThanOrEqual(victims.length);
           // Appends go on, and the next open still answers the same.
           expect(log.append('after', { timestamp: 1_800_000_000_000 }), what).toBe(expected.length);
-          await nextTick();
+          await log.visible();
           await log.close();
           log = await Log.open(dir, OPTIONS);
           expect(log.recovery.cleanShutdown, what).toBe(true);

@@ -154,7 +154,7 @@ describe('reports mid-segment corruption', () => {
           expect(segmentsOf(dir).length).toBe(1);
           expect(readAll(log).map(recordText)).toEqual(expected.slice(0, batch.baseOffset).map(recordText));
           expect(log.append('after repair')).toBe(batch.baseOffset);
-          await nextTick();
+          await log.visible();
           await log.close();
           log = await Log.open(dir, OPTIONS);
           expect(log.recovery.cleanShutdown).toBe(true);

@@ -77,7 +77,7 @@ async function checkCut(snapshot: string, expected: readonly Expected[], L: numb
     // Appends continue at the end offset.
     const value = Buffer.from(`after a cut at ${L}`);
     expect(log.append(value, { timestamp: 1 }), what).toBe(cut.survivors);
-    await nextTick();
+    await log.visible();
     const back = log.read(cut.survivors);
     expect(back.length, what).toBe(1);
     expect(back[0].value?.equals(value), what).toBe(true);

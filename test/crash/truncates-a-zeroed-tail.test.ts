@@ -66,7 +66,7 @@ async function checkZeroedFrom(snapshot: string, expected: readonly Expected[], 
 
     const value = Buffer.from(`after zeros from ${P}`);
     expect(log.append(value, { timestamp: 7 }), what).toBe(survivors);
-    await nextTick();
+    await log.visible();
     expect(log.read(survivors).map((x) => x.value?.toString()), what).toEqual([value.toString()]);
     await log.close();
 

@@ -162,6 +162,7 @@ describe('compressed batches', () => {
           { key: null, value: 'plain-between', timestamp: T0 + 3500, headers: {} },
           ...groups[4],
         ];
+        await log.visible();
         expect(readAll(log)).toEqual(want);
         // Reads inside a compressed batch, with limits.
         const mid = log.read(10, { maxRecords: 5 });
@@ -200,6 +201,7 @@ describe('compressed batches', () => {
         b.writeBigInt64BE(BigInt(T0 + 777), 35);
         reseal(b);
         log.appendRaw(b);
+        await log.visible();
         expect(log.read(0).map((r) => r.timestamp)).toEqual([T0 + 777, T0 + 777, T0 + 777, T0 + 777]);
       });
 
@@ -229,6 +231,7 @@ describe('compressed batches', () => {
         e = thrown(() => log.appendRaw(miscounted));
         expect(e.message).toMatch(/batch 0 at byte 0: record 10 of 11 is malformed, missing or out of order .* once decompressed/);
         expect(log.endOffset).toBe(10);
+        await log.visible();
         expect(readAll(log).length).toBe(10);
       });
 
@@ -282,6 +285,7 @@ describe('compressed batches', () => {
       encodeBatch(recs, { codec: 4, compress: (r) => Buffer.from(zstdWasm.compress(r, 1)) }),
     ];
     log.appendRaw(Buffer.concat(ours));
+    await log.visible();
     const got = readAll(log);
     expect(got).toEqual([...msgs, ...msgs, ...msgs]);
   });

@@ -153,7 +153,7 @@ describe('format v1 fixture', () => {
   it('takes new appends after the released data and keeps both across a reopen', async () => {
     const { log, dir } = await openCopy();
     expect(log.append('new', { key: 'k', timestamp: T0 + 2_000_000 })).toBe(RECORDS);
-    await nextTick();
+    await log.visible();
     await log.close();
     const again = await Log.open(dir, { segmentBytes: 65536 });
     open.push(again);

@@ -123,9 +123,9 @@ async function writeRandomLog(log: Log, rand: () => number, bytes: number): Prom
     }
     const s = rand();
     if (s < 0.3) log.seal();
-    else if (s < 0.6) await nextTick();
+    else if (s < 0.6) await log.visible();
   }
-  await nextTick();
+  await log.visible();
   return expected;
 }
 
@@ -323,6 +323,7 @@ describe('segment files are Kafka RecordBatch v2', () => {
     const log = await openLog(dir, { segmentBytes: 65536 });
     log.appendBatch(['a', 'b', { value: 'c', key: 'k', headers: { x: 'y' }, timestamp: 5 }]);
     log.seal();
+    await log.visible();
     const s = log.slice(1)!;
     const buf = Buffer.alloc(s.length);
     try {

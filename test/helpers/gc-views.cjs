@@ -40,11 +40,11 @@ async function collect() {
 async function useLog(dir, keep) {
   const log = await Log.open(dir, { segmentBytes: 65536, retentionBytes: 100_000 });
   for (let i = 0; i < 2500; i++) log.append(Buffer.alloc(100, i & 0xff), { key: `k${i}` });
-  await tick();
+  await log.visible();
   // Views from the first readable segment, which retention will delete below.
   const early = log.read(log.startOffset, { maxRecords: 50 });
   for (let i = 0; i < 2500; i++) log.append(Buffer.alloc(100, i & 0xff), { key: `k${i + 2500}` });
-  await tick();
+  await log.visible();
   log.retain(Date.now());
   const late = log.read(log.startOffset, { maxRecords: 50 });
   await log.flush();

@@ -18,7 +18,7 @@ async function main() {
     log.append(value(o), { key: `${tag}-${o}`, headers: [['tag', tag]], timestamp: 1000 + o });
     if (i % 97 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  await new Promise((resolve) => setImmediate(resolve));
+  await log.visible();
   let offset = log.startOffset;
   let checked = 0;
   while (offset < log.highWatermark) {

@@ -31,7 +31,7 @@ async function appendRange(log: Log, count: number): Promise<void> {
     const o = log.endOffset;
     log.append(valueOf(o), { key: keyOf(o), headers: [['h', `header-${o}`]] });
   }
-  await nextTick();
+  await log.visible();
 }
 
 function readAll(log: Log, from = log.startOffset, to = log.highWatermark): LogRecord[] {

@@ -66,11 +66,12 @@ for (const writePath of ['pwrite', 'mmap'] as WritePath[]) {
       expect(log.append('plain-0')).toBe(0);
       const one = encodeBatch(records('a', 3));
       expect(log.appendRaw(one)).toBe(1);
-      expect(log.highWatermark).toBe(4); // sealed and visible at once, the open batch first
+      await log.visible();
+      expect(log.highWatermark).toBe(4); // the open batch first
       const many = Buffer.concat([encodeBatch(records('b', 2)), encodeBatch(records('c', 1)), encodeBatch(records('d', 4))]);
       expect(log.appendRaw(new Uint8Array(many.buffer, many.byteOffset, many.length))).toBe(4);
       expect(log.append('plain-11')).toBe(11);
-      await nextTick();
+      await log.visible();
       const got = readAll(log);
       expect(got.map((r) => r.offset)).toEqual([...Array(12).keys()]);
       expect(got.map((r) => r.value)).toEqual([
@@ -127,6 +128,7 @@ for (const writePath of ['pwrite', 'mmap'] as WritePath[]) {
         recs.forEach((r, k) => expected.push({ offset: first + k, timestamp: r.timestamp! }));
         t += 100;
       }
+      await log.visible();
       expect(readAll(log).map((r) => [r.offset, r.timestamp])).toEqual(expected.map((r) => [r.offset, r.timestamp]));
       for (const probe of [T0 - 1, T0, T0 + 5, T0 + 1234, expected[expected.length - 1].timestamp, t + 1]) {
         const want = expected.find((r) => r.timestamp >= probe)?.offset ?? null;
@@ -209,6 +211,7 @@ for (const writePath of ['pwrite', 'mmap'] as WritePath[]) {
       expect(() => log.appendRaw(Buffer.alloc(0))).toThrow(RangeError);
       expect(() => log.appendRaw('batches' as unknown as Uint8Array)).toThrow(TypeError);
       expect(() => log.appendRaw([1, 2, 3] as unknown as Uint8Array)).toThrow(TypeError);
+      await log.visible();
       expect(readAll(log).map((r) => r.value)).toEqual(['g-value-0', 'g-value-1', 'g-value-2']);
       expect(log.appendRaw(good)).toBe(3);
       await log.close();

@@ -89,6 +89,7 @@ describe('disk reservation', () => {
     const value = Buffer.alloc(1000, 7);
     for (let i = 0; i < 40_000; i++) log.append(value);
     log.seal();
+    await log.visible();
     await preparedFileExists(dir);
     const data = log.stats().sizeBytes;
     expect(data).toBeGreaterThan(40_000_000);
@@ -107,6 +108,7 @@ describe('disk reservation', () => {
     const value = Buffer.alloc(1000, 7);
     for (let i = 0; i < 400; i++) log.append(value); // ~400 KB
     log.seal();
+    await log.visible();
     await log.flush();
     expect(allocated(dir)).toBeLessThanOrEqual(1 * MiB + SLACK);
   });
@@ -134,6 +136,7 @@ describe('disk reservation', () => {
         }
       }
       log.seal();
+      await log.visible();
       expect(log.stats().segments).toBeGreaterThanOrEqual(3);
       const check = (records: LogRecord[]): void => {
         expect(records.length).toBe(sizes.length);
@@ -155,6 +158,7 @@ describe('disk reservation', () => {
     const segmentFile = path.join(dir, '00000000000000000000.log');
     log.append('first');
     log.seal();
+    await log.visible();
     const [early] = log.read(0);
     expect(early.value!.toString()).toBe('first');
     expect(early.value!.buffer.byteLength).toBeLessThanOrEqual(fs.statSync(segmentFile).size);
@@ -165,6 +169,7 @@ describe('disk reservation', () => {
       log.append(valueFor(i, 2000));
       if (i % 500 === 0) {
         log.seal();
+        await log.visible();
         const [r] = log.read(i);
         expect(r.value!.equals(valueFor(i, 2000))).toBe(true);
         expect(r.value!.buffer.byteLength).toBeLessThanOrEqual(fs.statSync(segmentFile).size);
@@ -172,6 +177,7 @@ describe('disk reservation', () => {
       }
     }
     log.seal();
+    await log.visible();
     // The views read from mappings made before later growth still hold their bytes.
     expect(early.value!.toString()).toBe('first');
     expect(early.value!.buffer).toBe(earlyBuffer);

@@ -91,7 +91,7 @@ async function appendMany(log: Log, count: number, size = 200, timestamp?: (i: n
     const o = first + i;
     log.append(Buffer.alloc(size, o & 0xff), { key: `key-${o}`, headers: o % 5 === 0 ? { n: String(o) } : undefined, timestamp: timestamp?.(o) });
   }
-  await nextTick();
+  await log.visible();
 }
 
 describe('roll', () => {
@@ -124,7 +124,7 @@ describe('roll', () => {
     const log = await openLog({ batchBytesMax: 4096 });
     const first = log.appendBatch(Array.from({ length: 3000 }, (_, i) => Buffer.alloc(100, i & 0xff)));
     expect(first).toBe(0);
-    await nextTick();
+    await log.visible();
     expect(log.stats().segments).toBeGreaterThan(3);
     const all = scan(log);
     expect(all.length).toBe(3000);
@@ -139,7 +139,7 @@ describe('reopen', () => {
     expect(log.recovery).toMatchObject({ cleanShutdown: true, created: true }); // a new log: nothing to recover
     await appendMany(log, 1200, 150, (i) => 1_000 + i);
     log.appendBatch([null, '', { value: 'last', key: null, headers: [['d', null], ['d', 'x']], timestamp: 5 }]);
-    await nextTick();
+    await log.visible();
     const before = snapshot(scan(log));
     const offsets = [log.startOffset, log.endOffset, log.highWatermark];
     await log.close();
@@ -151,7 +151,7 @@ describe('reopen', () => {
     expect(again.durableOffset).toBe(offsets[1]);
     expect(snapshot(scan(again))).toEqual(before);
     expect(again.append('next')).toBe(offsets[1]);
-    await nextTick();
+    await again.visible();
     expect(again.read(offsets[1])[0].value!.toString()).toBe('next');
     await again.close();
 
@@ -235,7 +235,7 @@ describe('retention', () => {
         log.seal();
       }
     }
-    await nextTick();
+    await log.visible();
     expect(log.startOffset).toBe(0);
     const end = log.endOffset;
     const segmentStarts = logBases(dir);
@@ -411,6 +411,7 @@ describe('argument validation', () => {
     const log = await openLog();
     log.append('a');
     log.seal();
+    await log.visible();
     // Wrong types are TypeErrors; numbers out of range (fractions, NaN, past 2^53) RangeErrors.
     for (const [bad, type] of [[-1, RangeError], [1.5, RangeError], [NaN, RangeError], [Infinity, RangeError], [2 ** 53, RangeError], ['0', TypeError], [null, TypeError], [undefined, TypeError], [0n, TypeError]] as const) {
       for (const call of [() => log.read(bad as number), () => log.slice(bad as number)]) {
@@ -462,7 +463,7 @@ describe('argument validation', () => {
       expect((e as Error).message.length).toBeGreaterThan(0);
     }
     expect(log.endOffset).toBe(0);
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(0);
     expect(log.append('fine')).toBe(0);
   });

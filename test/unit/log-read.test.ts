@@ -101,9 +101,9 @@ async function fill(log: Log, rand: () => number, count: number, timestampOf: (i
       });
     }
     if (rand() < 0.5) log.seal();
-    else await nextTick();
+    else await log.visible();
   }
-  await nextTick();
+  await log.visible();
 }
 
 function sliceBytes(s: { fd: number; position: number; length: number }): Buffer {
@@ -127,7 +127,7 @@ describe('offset range', () => {
     expect(log.read(0)).toEqual([]);
     expectCode(() => log.read(1), ErrorCode.OFFSET_OUT_OF_RANGE);
     log.appendBatch(['a', 'b', 'c']);
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(3);
     expect(log.read(3)).toEqual([]);
     expectCode(() => log.read(4), ErrorCode.OFFSET_OUT_OF_RANGE);
@@ -138,7 +138,7 @@ describe('offset range', () => {
   it('gives OFFSET_OUT_OF_RANGE below the start offset', async () => {
     const log = await openLog({ segmentBytes: 65536, retentionBytes: 0 });
     for (let i = 0; i < 2000; i++) log.append(Buffer.alloc(100, i & 0xff));
-    await nextTick();
+    await log.visible();
     log.retain(Date.now());
     const start = log.startOffset;
     expect(start).toBeGreaterThan(0);
@@ -162,39 +162,44 @@ describe('visibility', () => {
     expect(log.read(2)).toEqual([]);
     expectCode(() => log.read(3), ErrorCode.OFFSET_OUT_OF_RANGE);
     expect(log.slice(0)).toBeNull();
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(2);
     expect(log.read(0).map((r) => r.value!.toString())).toEqual(['a', 'b']);
   });
 
-  it('shows them at once after seal()', async () => {
+  it('shows them once written after seal(), which hands the batch to the writer thread', async () => {
     const log = await openLog();
     log.append('a');
     log.seal();
-    expect(log.highWatermark).toBe(1);
+    expect(log.endOffset).toBe(1);
+    await expect(log.visible()).resolves.toBe(1);
     expect(log.read(0).map((r) => r.value!.toString())).toEqual(['a']);
     log.appendBatch(['b', 'c']);
     expect(log.read(1)).toEqual([]);
     log.seal();
     log.seal(); // nothing open: a no-op
+    await log.visible(1); // resolves once offset 1 is visible, which brings 2 along (one batch)
     expect(log.read(1).map((r) => r.value!.toString())).toEqual(['b', 'c']);
     expect(log.highWatermark).toBe(3);
-    await nextTick();
-    expect(log.highWatermark).toBe(3);
+    // Already visible: resolves at once; past the end: a RangeError.
+    await expect(log.visible(0)).resolves.toBe(3);
+    await expect(log.visible(3)).rejects.toThrow(RangeError);
   });
 
-  it('shows a batch that reached batchBytesMax before the tick ends', async () => {
+  it('seals a batch that reached batchBytesMax before the tick ends, and shows it once written', async () => {
     const log = await openLog({ batchBytesMax: 1024 });
     for (let i = 0; i < 30; i++) log.append(Buffer.alloc(100, i));
-    const hw = log.highWatermark;
+    expect(log.highWatermark).toBeLessThan(30);
+    // The first batch filled up during the appends: it becomes visible without waiting for the
+    // end-of-tick seal of the rest.
+    const first = new Promise<number>((resolve) => log.onVisible(() => resolve(log.highWatermark), 0));
+    const hw = await first;
     expect(hw).toBeGreaterThan(0);
-    expect(hw).toBeLessThan(30);
     const visible = log.read(0, { maxBytes: 1 << 20 });
     expect(visible.length).toBeGreaterThan(0);
-    expect(visible[visible.length - 1].offset).toBeLessThan(hw);
+    expect(visible[visible.length - 1].offset).toBeLessThan(log.highWatermark);
     visible.forEach((r, i) => expect(r.value![0]).toBe(i));
-    expect(log.read(hw)).toEqual([]);
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(30);
   });
 
@@ -203,7 +208,7 @@ describe('visibility', () => {
     for (let t = 0; t < 5; t++) {
       log.append(`t${t}`);
       expect(log.read(t)).toEqual([]);
-      await nextTick();
+      await log.visible();
       expect(log.read(t).map((r) => r.value!.toString())).toEqual([`t${t}`]);
     }
   });
@@ -219,6 +224,7 @@ describe('limits', () => {
     for (const c of counts) {
       log.appendBatch(Array.from({ length: c }, (_, i) => Buffer.alloc(50 + i, offset + i)));
       log.seal();
+      await log.visible();
       const s = log.slice(offset, { maxBytes: 1 })!;
       fs.closeSync(s.fd);
       expect(s.firstOffset).toBe(offset);
@@ -271,7 +277,7 @@ describe('limits', () => {
   it('reads from the middle of a batch', async () => {
     const log = await openLog();
     log.appendBatch(Array.from({ length: 10 }, (_, i) => `r${i}`));
-    await nextTick();
+    await log.visible();
     for (let o = 0; o < 10; o++) {
       expect(log.read(o).map((r) => r.value!.toString())).toEqual(Array.from({ length: 10 - o }, (_, i) => `r${o + i}`));
     }
@@ -280,7 +286,7 @@ describe('limits', () => {
   it('caps maxRecords at 65536', async () => {
     const log = await openLog({ segmentBytes: 16 << 20 });
     log.appendBatch(Array.from({ length: 70_000 }, () => null));
-    await nextTick();
+    await log.visible();
     const records = log.read(0, { maxRecords: 1_000_000, maxBytes: 64 << 20 });
     expect(records.length).toBe(65536);
     expect(records[65535].offset).toBe(65535);
@@ -444,7 +450,7 @@ describe('offsetForTime agrees with a brute-force scan', () => {
     const log = await openLog({ segmentBytes: 65536, retentionBytes: 0 });
     expect(log.offsetForTime(0)).toBeNull();
     for (let i = 0; i < 2000; i++) log.append(Buffer.alloc(100), { timestamp: 10 + i });
-    await nextTick();
+    await log.visible();
     log.retain(Date.now());
     const start = log.startOffset;
     expect(start).toBeGreaterThan(0);
@@ -453,15 +459,16 @@ describe('offsetForTime agrees with a brute-force scan', () => {
     expect(log.offsetForTime(10 + start + 1)).toBe(start + 1);
   });
 
-  it('does not see records that are not sealed yet', async () => {
+  it('does not see records that are not visible yet', async () => {
     const log = await openLog();
     log.append('a', { timestamp: 100 });
     expect(log.offsetForTime(0)).toBeNull();
-    await nextTick();
+    await log.visible();
     expect(log.offsetForTime(0)).toBe(0);
     log.append('b', { timestamp: 200 });
     expect(log.offsetForTime(150)).toBeNull();
     log.seal();
+    await log.visible();
     expect(log.offsetForTime(150)).toBe(1);
   });
 });

@@ -96,7 +96,7 @@ describe('values and keys', () => {
     const keys: Array<Buffer | Uint8Array | string> = ['k', Buffer.from([0xff, 0]), backing.subarray(60, 64), '𝄞', new Uint8Array([1]), 'κλειδί', 'x'.repeat(300)];
     const offsets = values.map((v, i) => log.append(v, { key: keys[i] }));
     expect(offsets).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    await nextTick();
+    await log.visible();
     const got = readAll(log);
     expect(got.map((r) => r.offset)).toEqual(offsets);
     got.forEach((r, i) => {
@@ -118,7 +118,7 @@ describe('values and keys', () => {
     log.append('v', { key: Buffer.alloc(0) });
     log.append('v', { key: undefined });
     log.append(Buffer.alloc(0), { key: new Uint8Array(0) });
-    await nextTick();
+    await log.visible();
     const got = readAll(log).map((r) => [r.key === null ? null : r.key.length, r.value === null ? null : r.value.length]);
     expect(got).toEqual([
       [null, null],
@@ -138,7 +138,7 @@ describe('values and keys', () => {
     const b = Buffer.from('original');
     log.append(b, { key: b });
     b.fill(0x41);
-    await nextTick();
+    await log.visible();
     const [r] = log.read(0);
     expect(r.value!.toString()).toBe('original');
     expect(r.key!.toString()).toBe('original');
@@ -151,7 +151,7 @@ describe('headers', () => {
     log.append('v', {
       headers: { alpha: 'one', beta: Buffer.from([0, 255]), gamma: null, delta: '', 'ünï ✓': new Uint8Array([7, 7]), epsilon: Buffer.alloc(0) },
     });
-    await nextTick();
+    await log.visible();
     const [r] = log.read(0);
     expect(plain(r)).toMatchObject({
       headers: [
@@ -176,7 +176,7 @@ describe('headers', () => {
       ['dup', new Uint8Array([1, 2, 3]).subarray(1)],
     ];
     log.append('v', { headers: pairs });
-    await nextTick();
+    await log.visible();
     const [r] = log.read(0);
     expect(r.headers.map((h) => [h.key, h.value === null ? null : hex(h.value)])).toEqual([
       ['dup', hex('first')],
@@ -194,7 +194,7 @@ describe('headers', () => {
     log.append('b', { headers: {} });
     log.append('c', { headers: [] });
     log.append('d', { headers: undefined });
-    await nextTick();
+    await log.visible();
     expect(readAll(log).map((r) => r.headers)).toEqual([[], [], [], []]);
   });
 
@@ -202,7 +202,7 @@ describe('headers', () => {
     const log = await openLog();
     const pairs = Array.from({ length: 300 }, (_, i) => [`h${i}`, i % 7 === 0 ? null : Buffer.alloc(i * 3, i & 0xff)] as [string, Buffer | null]);
     log.append('v', { headers: pairs });
-    await nextTick();
+    await log.visible();
     const [r] = log.read(0);
     expect(r.headers.length).toBe(300);
     r.headers.forEach((h, i) => {
@@ -217,7 +217,7 @@ describe('timestamps', () => {
     const log = await openLog();
     const ts = [0, 1, 1_700_000_000_000, 1_600_000_000_000, Date.UTC(2200, 0, 1), 5, 2 ** 48, 1_700_000_000_000];
     for (const t of ts) log.append('v', { timestamp: t });
-    await nextTick();
+    await log.visible();
     // And across batches: each one sealed on its own.
     for (const t of ts) {
       log.append('w', { timestamp: t });
@@ -234,7 +234,7 @@ describe('timestamps', () => {
     log.append('c', { timestamp: undefined });
     log.appendBatch(['d', { value: 'e' }]);
     const after = Date.now();
-    await nextTick();
+    await log.visible();
     for (const r of readAll(log)) {
       expect(r.timestamp).toBeGreaterThanOrEqual(before);
       expect(r.timestamp).toBeLessThanOrEqual(after);
@@ -251,6 +251,7 @@ describe('the message size limit', () => {
     expect(singleRecordBatchBytes(-1, v, 0)).toBe(messageBytesMax);
     expect(log.append(Buffer.alloc(v, 1))).toBe(0);
     log.seal();
+    await log.visible();
     const s = log.slice(0)!;
     try {
       expect(s.length).toBe(messageBytesMax);
@@ -263,17 +264,17 @@ describe('the message size limit', () => {
   it('rejects one byte over with TOO_LARGE and appends nothing', async () => {
     const log = await openLog({ messageBytesMax });
     log.append('before');
-    await nextTick();
+    await log.visible();
     const v = largestValue(messageBytesMax);
     expectTooLarge(() => log.append(Buffer.alloc(v + 1, 2)));
     // With an open batch too (the record cannot join it and is checked alone).
     log.append('open');
     expectTooLarge(() => log.append(Buffer.alloc(v + 1, 2)));
     expect(log.endOffset).toBe(2);
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(2);
     expect(log.append('after')).toBe(2);
-    await nextTick();
+    await log.visible();
     expect(readAll(log).map((r) => r.value!.toString())).toEqual(['before', 'open', 'after']);
   });
 
@@ -290,7 +291,7 @@ describe('the message size limit', () => {
     expectTooLarge(() => log.append(Buffer.alloc(v), { key: Buffer.alloc(key.length + 1), headers }));
     expectTooLarge(() => log.append(Buffer.alloc(v), { key, headers: { h: 'header value!' } }));
     expect(log.endOffset).toBe(1);
-    await nextTick();
+    await log.visible();
     expect(readAll(log).length).toBe(1);
   });
 
@@ -302,7 +303,7 @@ describe('the message size limit', () => {
     expect(log.append(exact)).toBe(0);
     expectTooLarge(() => log.append(exact + 'x'));
     expectTooLarge(() => log.append('😀'.repeat(Math.ceil(v / 4) + 1)));
-    await nextTick();
+    await log.visible();
     expect(readAll(log).map((r) => r.value!.toString())).toEqual([exact]);
   });
 
@@ -320,17 +321,17 @@ describe('the message size limit', () => {
   it('rejects a batch holding a too-large message before writing any of it', async () => {
     const log = await openLog({ messageBytesMax });
     log.append('first');
-    await nextTick();
+    await log.visible();
     const v = largestValue(messageBytesMax);
     const err = expectTooLarge(() => log.appendBatch(['a', { value: 'b', key: 'k' }, Buffer.alloc(v), Buffer.alloc(v + 1), 'e']));
     expect(err.message).toMatch(/message 3/);
     expectTooLarge(() => log.appendBatch(['a', 'b', { value: Buffer.alloc(v + 1) }]));
     expect(log.endOffset).toBe(1);
-    await nextTick();
+    await log.visible();
     expect(log.highWatermark).toBe(1);
     expect(log.read(1)).toEqual([]);
     expect(log.appendBatch(['next'])).toBe(1);
-    await nextTick();
+    await log.visible();
     expect(readAll(log).map((r) => r.value!.toString())).toEqual(['first', 'next']);
   });
 
@@ -341,7 +342,7 @@ describe('the message size limit', () => {
     expect(log.append(Buffer.alloc(v, 9))).toBe(1);
     expectTooLarge(() => log.append(Buffer.alloc(v + 1)));
     expect(log.append('after')).toBe(2);
-    await nextTick();
+    await log.visible();
     const got = readAll(log);
     expect(got.map((r) => r.value!.length)).toEqual([5, v, 5]);
     expect(got[1].value!.every((b) => b === 9)).toBe(true);
@@ -358,7 +359,7 @@ describe('appendBatch', () => {
     expect(log.endOffset).toBe(7);
     expect(log.appendBatch([])).toBe(7);
     expect(log.endOffset).toBe(7);
-    await nextTick();
+    await log.visible();
     const got = readAll(log);
     expect(got.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(got.slice(1).map((r) => (r.value === null ? null : hex(r.value)))).toEqual([hex('a'), hex('b'), '63', null, '', '']);
@@ -379,7 +380,7 @@ describe('appendBatch', () => {
     ]);
     const after = Date.now();
     expect(first).toBe(0);
-    await nextTick();
+    await log.visible();
     const got = readAll(log).map(plain) as Array<{ timestamp: number }>;
     expect(got).toHaveLength(7);
     expect(got[1]).toEqual({ offset: 1, timestamp: 42, key: hex('k1'), value: hex('obj'), headers: [{ key: 'a', value: hex('1') }, { key: 'n', value: null }] });
@@ -405,7 +406,7 @@ describe('appendBatch', () => {
     );
     expect(log.appendBatch(messages)).toBe(0);
     expect(log.endOffset).toBe(9000);
-    await nextTick();
+    await log.visible();
     const got = readAll(log);
     expect(got.length).toBe(9000);
     got.forEach((r, i) => {
@@ -429,7 +430,7 @@ describe('appendBatch', () => {
     const big = Buffer.alloc(3 << 20);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
     expect(log.appendBatch(['a', { value: big, key: 'big' }, 'b', big])).toBe(0);
-    await nextTick();
+    await log.visible();
     const got = readAll(log);
     expect(got.map((r) => r.value!.length)).toEqual([1, big.length, 1, big.length]);
     expect(got[1].value!.equals(big)).toBe(true);
@@ -441,7 +442,7 @@ describe('appendBatch', () => {
     const log = await openLog({ segmentBytes: 65536, batchBytesMax: 2048 });
     const values = Array.from({ length: 5000 }, (_, i) => `value-${i}-${'x'.repeat(i % 50)}`);
     expect(log.appendBatch(values)).toBe(0);
-    await nextTick();
+    await log.visible();
     expect(log.stats().segments).toBeGreaterThan(1);
     expect(readAll(log).map((r) => r.value!.toString())).toEqual(values);
   });

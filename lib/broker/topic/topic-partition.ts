@@ -2,10 +2,10 @@
  * One partition of a topic: the only way in to its Log. Producers append through it, consumers read
  * and wait through it, the broker asks it for its offsets; nobody else holds the Log.
  *
- * Appends become readable when the Log seals its batch at the end of the tick (a process.nextTick
- * queued by the first append), so waiters are woken by a nextTick queued after it: once per tick
- * however many appends there were, without waiting for a turn of the event loop (a producer
- * awaiting confirms in a loop never gives one).
+ * Appends become readable once the Log has sealed their batch (at the end of the tick) and its
+ * native writer thread has written it, so waiters are woken by a nextTick queued after the first
+ * append that asks the Log to call back once everything appended is visible: once per round
+ * however many appends there were.
  *
  * Once the partition is closed (its topic deleted, or the broker closing) every append, read and
  * confirm fails with the reason it was closed for (UNKNOWN_TOPIC or CLOSED), including confirms of
@@ -33,11 +33,12 @@ export class TopicPartition {
   #closed: SluiceError | null = null;
   /** Confirms still pending fail with #closed (the topic was deleted) instead of settling. */
   #failPending = false;
-  readonly #wakeAll = (): void => {
-    if (this.#closed === null && this.#log.highWatermark < this.#log.endOffset) {
-      // Not sealed yet (the Log seals at the end of the tick, in a nextTick queued before ours):
-      // look again on the next turn of the event loop.
-      setImmediate(this.#wakeAll);
+  readonly #wakeAll = (failure: Error | null = null): void => {
+    if (failure === null && this.#closed === null && this.#log.highWatermark < this.#log.endOffset) {
+      // Not written yet (the Log seals at the end of the tick, then its writer thread writes):
+      // the Log calls back once it is, or with the failure that stopped it (waiters are woken
+      // then too, and find out on their next read or confirm).
+      this.#log.onVisible(this.#wakeAll);
       return;
     }
     this.#wakeScheduled = false;

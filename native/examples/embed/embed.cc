@@ -112,7 +112,8 @@ bool run(const std::string& root) {
     sluice::Log& log = *opened.value();
     EXPECT(log.recovery().created && log.end_offset() == 0, "a new log is empty");
 
-    // Append: offsets are assigned at once; readers see a batch once it is sealed.
+    // Append: offsets are assigned at once; a sealed batch goes to the flusher thread, and readers
+    // see it once that wrote it (high_watermark() catches up with sealed_offset()).
     for (int i = 0; i < kRecords; i++) {
       std::string key = key_of(i), value = value_of(i);
       sluice::batch::RecordInput record;
@@ -125,14 +126,16 @@ bool run(const std::string& root) {
       EXPECT(offset.value() == i, "append %d got offset %lld", i, static_cast<long long>(offset.value()));
     }
     EXPECT_OK(log.seal());
-    EXPECT(log.high_watermark() == kRecords, "sealed up to %lld",
-           static_cast<long long>(log.high_watermark()));
+    EXPECT(log.sealed_offset() == kRecords, "sealed up to %lld",
+           static_cast<long long>(log.sealed_offset()));
 
-    // Flush: the target is reached on the flusher thread.
+    // Flush: the target is reached on the flusher thread, which wrote the batches first.
     auto target = log.request_flush();
     EXPECT_OK(target.status());
     EXPECT(wait.until(log, target.value()), "durable offset %lld, expected %lld",
            static_cast<long long>(log.durable_offset()), static_cast<long long>(target.value()));
+    EXPECT(log.high_watermark() == kRecords, "visible up to %lld",
+           static_cast<long long>(log.high_watermark()));
     if (!check_records(log, kRecords)) return false;
 
     // What a crash leaves: the directory as it is while the log is open (flushed, no checkpoint).

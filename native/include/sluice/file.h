@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,8 @@ class File {
   Result<uint64_t> size() const;
   Status read_at(void* buf, size_t len, uint64_t position) const;  // all of it, or an error
   Status write_at(const void* buf, size_t len, uint64_t position) const;
+  // pwritev of `count` buffers (at most IOV_MAX) back to back from `position`, all of them.
+  Status write_vec(const struct iovec* iov, int count, uint64_t position) const;
   Status truncate(uint64_t size) const;
   // Reserves [from, size) on disk so that later writes there, through a mapping too, cannot fail
   // for space; the file grows to `size` if it is shorter.

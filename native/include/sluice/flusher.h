@@ -1,15 +1,22 @@
-// The flusher: one background thread that makes appended data durable and owns every write of the
-// metadata file. Work arrives as "make the log durable up to here" targets; one round takes every
-// target queued while the previous round ran (group commit), msyncs each segment's new bytes once,
-// fsyncs the directory for new files, writes rolled segments' indexes, checkpoints the recovery
-// point, then publishes the durable offset and calls `notify` (from this thread).
+// The flusher: one background thread that writes sealed batches to their segment files, makes
+// them durable, and owns every write of the metadata file. The appending thread never touches a
+// segment file: it hands each sealed batch over (submit_write, the bytes in a WriteBuffers chunk)
+// and is told when it is done. A round takes everything queued while the previous one ran:
+//   1. writes: consecutive batches of one segment and one chunk go out as one pwrite; the written
+//      end of each segment and the log's written offset (the high watermark readers see) advance;
+//   2. syncs (group commit): each segment's new bytes once (fdatasync, or msync for the mmap write
+//      path, whose bytes are in the mapping), the directory for new files, rolled segments'
+//      indexes, the recovery point; then the durable offset advances;
+//   3. `notify` (from this thread), at most once per round.
 //
-// Urgent targets (sync policy "always", explicit flushes, rolled segments) start a round at once;
-// others wait until `interval_ms` has passed since the previous round (policy "interval").
+// Sync targets marked urgent (sync policy "always", explicit flushes, rolled segments, retention)
+// are synced in the round that takes them; others wait until `interval_ms` has passed since the
+// previous sync (policy "interval"). Writes never wait for the interval.
 //
 // Fail-stop: Linux may drop dirty pages after a failed fsync, so a later retry could succeed
-// without the data. The first failure is kept; no target is synced after it and failed() reports
-// it forever. Threading: submit*() and accessors from any thread; the rest runs on the thread.
+// without the data. The first failure (of a write or a sync) is kept; nothing is written or synced
+// after it, the written and durable offsets stop there, and failed() reports it forever.
+// Threading: submit*() and accessors from any thread; the rest runs on the thread.
 #pragma once
 
 #include <atomic>
@@ -25,6 +32,7 @@
 #include "sluice/log_meta.h"
 #include "sluice/segment.h"
 #include "sluice/status.h"
+#include "sluice/write_buffers.h"
 
 namespace sluice {
 
@@ -32,12 +40,22 @@ class Flusher {
  public:
   using Notify = std::function<void()>;
 
-  Flusher(std::string dir, LogMeta meta, int64_t durable_offset, uint32_t interval_ms);
+  // `end_offset`: the log's end at open, written and durable already. `mapped_writes`: the log
+  // writes through the segments' mappings (the mmap write path), so syncs are msyncs.
+  Flusher(std::string dir, LogMeta meta, int64_t end_offset, uint32_t interval_ms,
+          bool mapped_writes);
   ~Flusher();
   Flusher(const Flusher&) = delete;
   Flusher& operator=(const Flusher&) = delete;
 
   void start(Notify notify);
+  // Write `len` bytes of `chunk` from `chunk_offset` at `position` of `segment` (its sealed end
+  // before them), holding whole batches up to `next_offset`. `data` null: the bytes are in the
+  // segment's mapping already (the mmap write path), only the watermarks advance. `sync`: then
+  // make them durable too (urgently when `urgent`).
+  void submit_write(std::shared_ptr<Segment> segment, uint64_t position,
+                    WriteBuffers::ChunkRef chunk, size_t chunk_offset, size_t len,
+                    int64_t next_offset, bool sync, bool urgent);
   // Sync `segment` up to `end` (its sealed size then), making offsets below `next_offset` durable.
   // `rolled`: the segment will get no more data; also write its indexes and checkpoint.
   void submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
@@ -50,10 +68,11 @@ class Flusher {
   void abandon();
 
   int64_t durable_offset() const { return durable_offset_.load(std::memory_order_acquire); }
+  // Offsets below this are written to their segment files, so readers may see them.
+  int64_t written_offset() const { return written_offset_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   Status failure() const;
-  // Fail-stop for a write the log made itself (the pwrite of a sealed batch): nothing is synced
-  // after it, as after a failed sync.
+  // Fail-stop: nothing is written or synced after `s`.
   void fail(const Status& s);
   // Persists `meta` (with this flusher's log start offset and recovery point when not clean).
   // Used by the log when the thread is stopped (open and close).
@@ -61,18 +80,32 @@ class Flusher {
   LogMeta meta() const;
   // After the log synced everything itself (close), with the thread stopped.
   void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
+  // Queued work not yet done, for assertions.
+  bool idle() const;
 
  private:
   struct Task {
-    std::shared_ptr<Segment> segment;  // sync task when set
-    uint64_t end = 0;
+    std::shared_ptr<Segment> segment;  // write or sync task when set
+    uint64_t end = 0;                  // the segment's sealed end after this task
     int64_t next_offset = 0;
     bool rolled = false;
+    bool sync = true;  // a write task: also make it durable
+    // A write task: [chunk_offset, chunk_offset + len) of `chunk` goes to end - len.
+    WriteBuffers::ChunkRef chunk;
+    size_t chunk_offset = 0;
+    size_t len = 0;
+    bool in_mapping = false;  // the bytes are in the mapping already
     std::vector<std::shared_ptr<Segment>> deleted;  // retention task
     int64_t log_start_offset = -1;
+    bool is_write() const { return len > 0; }
   };
   void run();
-  Status run_round(std::vector<Task>& tasks, int64_t* durable);
+  // Phase 1 of a round; returns false after a failed write.
+  bool write_round(std::vector<Task>& tasks);
+  Status write_run(const Task* first, size_t count);
+  // Phase 2: the sync targets gathered since the previous sync.
+  Status sync_round(std::vector<Task>& tasks, int64_t* durable);
+  static void add_target(std::vector<Task>& targets, Task&& t);
 
   const std::string dir_;
   Notify notify_;
@@ -83,11 +116,13 @@ class Flusher {
   bool stopping_ = false;
   bool abandoning_ = false;
   const uint32_t interval_ms_;
+  const bool mapped_writes_;
   std::thread thread_;
   LogMeta meta_;  // guarded by mutex_; written only by the thread while it runs
   Status failure_;
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> durable_offset_;
+  std::atomic<int64_t> written_offset_;
 };
 
 }  // namespace sluice

@@ -1,10 +1,12 @@
 // A partition log: a directory of segments with one writer. The public surface of the engine.
 //
-// Appends go straight into the active segment's mapping: a batch is opened with a blank header,
-// records are encoded after it, and seal() fills the header and CRC and publishes the batch to
-// readers (the high watermark). Rolling hands the full segment to the flusher and takes the next,
-// already-prepared file. Durability comes from the flusher (flusher.h); open-time recovery lives
-// in log_recovery.cc.
+// A batch is opened with a blank header, records are encoded after it (in a write buffer chunk,
+// write_buffers.h, or in place in the mapping for the mmap write path), and seal() fills the
+// header and CRC and hands the batch to the flusher thread, which writes it to the segment file
+// and then publishes it to readers (the high watermark) and makes it durable (flusher.h). So the
+// appending thread never makes a system call on a segment file, and a batch becomes readable a
+// thread hop after its seal. Rolling hands the full segment to the flusher and takes the next,
+// already-prepared file. Open-time recovery lives in log_recovery.cc.
 //
 // Threading: one thread (the "writer": Node's main thread, or a worker's) calls every method but
 // durable_offset(), failed() and the flusher notification, which are thread-safe; open() and
@@ -29,6 +31,7 @@
 #include "sluice/segment.h"
 #include "sluice/segment_preparer.h"
 #include "sluice/status.h"
+#include "sluice/write_buffers.h"
 
 namespace sluice {
 
@@ -37,8 +40,9 @@ namespace sluice {
 // sync_interval_ms. kNone: only on flush(), roll and close. Rolled segments are always flushed.
 enum class SyncPolicy : uint8_t { kNone, kInterval, kAlways };
 
-// How sealed batches reach the segment file. kPwrite: the open batch is built in a buffer owned by
-// the log and written with one pwrite when sealed. kMmap: it is built in place in a shared
+// How sealed batches reach the segment file. kPwrite: the open batch is built in a write buffer
+// chunk and written by the flusher thread (consecutive batches with one pwrite). kMmap: it is
+// built in place in a shared
 // writable mapping of the segment, whose pages a background thread faults in ahead of the writer.
 // Readers use the mapping either way (one page cache). kPwrite is the default because, on the
 // 2-core VM this was measured on, first-touch page faults on the mapping cost the kernel about six
@@ -155,7 +159,8 @@ class Log {
   // ---- Write path (writer thread) ----
   // Appends one record with `timestamp` (ms, >= 0) and returns its offset.
   Result<int64_t> append(const batch::RecordInput& record, int64_t timestamp);
-  // Seals the open batch, if any, making it visible to readers.
+  // Seals the open batch, if any, and hands it to the flusher, which makes it visible to readers
+  // once written (high_watermark()).
   Status seal();
   // Seals and asks the flusher to make everything up to the high watermark durable; returns that
   // target offset. durable_offset() reaches it (or failed() turns true) later.
@@ -197,7 +202,10 @@ class Log {
   // ---- State ----
   int64_t start_offset() const { return log_start_offset_; }
   int64_t end_offset() const { return active_->next_offset() + batch_count_; }
-  int64_t high_watermark() const { return active_->next_offset(); }
+  // Offsets below it are written to their segment files, so readers see them. It trails the
+  // sealed end (sealed_offset()) by the batches the flusher has yet to write.
+  int64_t high_watermark() const { return flusher_->written_offset(); }
+  int64_t sealed_offset() const { return active_->next_offset(); }
   int64_t durable_offset() const { return flusher_->durable_offset(); }
   bool closed() const { return closed_; }
   bool failed() const { return flusher_->failed(); }
@@ -228,6 +236,8 @@ class Log {
   std::vector<std::shared_ptr<Segment>> segments_;
   Segment* active_ = nullptr;
   std::unique_ptr<SegmentPreparer> preparer_;
+  // Declared before the flusher, whose queued writes hold its chunks, so that it outlives them.
+  std::unique_ptr<WriteBuffers> buffers_;
   std::unique_ptr<Flusher> flusher_;
   RecoveryReport recovery_;
   int64_t log_start_offset_ = 0;
@@ -246,10 +256,18 @@ class Log {
   uint64_t reserve_asked_ = 0;
   uint64_t reserve_checked_end_ = 0;
   bool next_wanted_ = false;  // the preparer was asked for the next segment (the active one is half full)
-  // kPwrite: the open batch, message_bytes_max bytes (the largest batch), allocated at open and
-  // left untouched until used. Null under kMmap, where the open batch lives in the mapping.
-  std::unique_ptr<uint8_t[]> staging_;
-  uint8_t* open_batch() { return staging_ ? staging_.get() : active_->data() + batch_position_; }
+  // kPwrite: the open batch is built in chunk_ at chunk_used_ (the bytes before it are batches
+  // handed to the flusher). Null under kMmap, where the open batch lives in the mapping.
+  WriteBuffers::ChunkRef chunk_;
+  size_t chunk_used_ = 0;
+  uint8_t* open_batch() {
+    return chunk_ ? chunk_->bytes.get() + chunk_used_ : active_->data() + batch_position_;
+  }
+  // kPwrite: makes room for a batch of `bytes` at chunk_used_ (a new chunk when the current one
+  // is too full); may wait while the flusher is far behind (write_buffers.h).
+  void chunk_room_for(size_t bytes);
+  // Hands the sealed batch of `len` bytes at batch_position_ (open_batch()) to the flusher.
+  void hand_over(size_t len);
 };
 
 }  // namespace sluice

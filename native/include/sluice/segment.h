@@ -26,7 +26,7 @@
 // the last segment what the rule wants for its data (reserve_for_append()).
 //
 // Threading: the log's writer thread owns everything but `synced_end` and `dir_entry_synced`,
-// which only the flusher thread touches, and the reservation, which the preparer thread may also
+// which only the flusher thread touches, written_end(), which the flusher advances, and the reservation, which the preparer thread may also
 // extend (reserve() is thread-safe); after a roll the flusher may also read the indexes, which the
 // writer no longer changes. Lifetime: shared_ptr, held by the log, by flush work in flight, by
 // reservation requests and by readers' cursors; the descriptor closes when the last holder lets go.
@@ -158,6 +158,16 @@ class Segment {
   // holding the largest timestamp. Also folds the time index into max_timestamp().
   bool indexes_match_data(bool rolled);
 
+  // Written data: [0, written_end()) is in the file (the flusher's pwrite returned), whole batches
+  // only, so readers may use it; it trails size() by the batches still queued. Any thread; only
+  // the flusher (or, for the mmap write path and at open, the writer) advances it.
+  uint64_t written_end() const { return written_end_.load(std::memory_order_acquire); }
+  void mark_written(uint64_t end) { written_end_.store(end, std::memory_order_release); }
+
+  // Makes [from, to) durable: fdatasync after pwrite, or, when the bytes were written through the
+  // writer's mapping (`mapped`), msync of the pages that hold them.
+  Status sync_data(uint64_t from, uint64_t to, bool mapped) const;
+
   // Flusher-thread state.
   uint64_t synced_end = 0;
   bool dir_entry_synced = true;
@@ -171,6 +181,7 @@ class Segment {
   std::string time_index_path_;
   std::mutex reserve_mutex_;  // one fallocate at a time
   std::atomic<uint64_t> reserved_;
+  std::atomic<uint64_t> written_end_{0};
   uint64_t size_ = 0;
   int64_t next_offset_;
   uint64_t verified_end_ = 0;
