@@ -83,7 +83,7 @@ function logCase(size: number): BenchCase {
       const l = log!;
       const first = l.endOffset;
       for (let i = 0; i < messages; i += BATCH) l.appendBatch(pool);
-      await nextTurn();
+      await l.visible();
       let offset = first;
       let bytes = 0;
       const end = first + messages;

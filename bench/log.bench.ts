@@ -252,7 +252,7 @@ function readCase(size: number, messages: number, baseline: string): BenchCase {
       dir = makeDir('read');
       log = await Log.open(dir, logOptions(SEGMENT_BYTES, SYNC));
       for (let i = 0; i < messages; i += BATCH) log.appendBatch(i + BATCH <= messages ? pool : pool.slice(0, messages - i));
-      await nextTurn();
+      await log.visible();
       if (log.highWatermark !== messages) throw new Error(`high watermark ${log.highWatermark}, not ${messages}`);
     },
     async fn() {
