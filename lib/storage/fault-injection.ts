@@ -14,7 +14,7 @@ export const faultInjection = {
   },
   /**
    * Fails the next `count` calls of a kind: 'sync' (fdatasync/fsync/msync), 'allocate' (a new
-   * segment's space reservation) or 'write' (the pwrite of a sealed batch, writePath 'pwrite').
+   * segment's space reservation) or 'write' (the writer thread's pwrite of sealed batches, writePath 'pwrite').
    */
   arm(kind: FaultKind, errno: FaultErrno, count = 1): void {
     if (typeof native.armFault !== 'function') throw new Error('fault injection needs SLUICE_FAULT_INJECTION=1 in the environment');

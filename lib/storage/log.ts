@@ -66,16 +66,17 @@ export interface LogOptions {
    * When appended data is made durable. 'always': every sealed batch is flushed at once, with
    * group commit, and confirms wait for it; 'interval' (default): at most every `syncIntervalMs`;
    * 'none': only on flush(), segment roll and close. Under 'interval' and 'none' a confirm
-   * resolves when its message is sealed, saying whether it is durable yet.
+   * resolves when its message is visible (written), saying whether it is durable yet.
    */
   sync?: SyncPolicy;
   /** For sync 'interval': the longest time appended data waits for a flush. Default 1000. */
   syncIntervalMs?: number;
   /**
    * How sealed batches reach the segment file. 'pwrite' (default): the open batch is built in a
-   * buffer of the log and written with one pwrite when sealed. 'mmap': it is built in place in a
-   * shared writable mapping whose pages a background thread faults in ahead of the writer
-   * (`populateWindowBytes`). Readers use a mapping either way; the bytes on disk are the same.
+   * write buffer and written by the native writer thread (consecutive batches with one pwrite).
+   * 'mmap': it is built in place in a shared writable mapping whose pages a background thread
+   * faults in ahead of the writer (`populateWindowBytes`); the writer thread only publishes and
+   * syncs it. Readers use a mapping either way; the bytes on disk are the same.
    */
   writePath?: WritePath;
   /** writePath 'mmap': bytes of pages kept faulted in ahead of the writer. Default 32 MiB; 64 KiB to 1 GiB. */
@@ -376,8 +377,9 @@ export class Log {
    * parsed, after decompression for a compressed one) before anything is written: a bad batch
    * anywhere throws CORRUPT (TOO_LARGE for size) naming its index and byte position, with nothing
    * appended. The batches are stored as received, compressed ones too, but for baseOffset and
-   * partitionLeaderEpoch (outside the CRC); producer id, epoch and sequence are kept. Visible to
-   * readers at once; `confirm` works as for `append`.
+   * partitionLeaderEpoch (outside the CRC); producer id, epoch and sequence are kept. Handed to
+   * the writer thread at once (visible() tells when readers see them); `confirm` works as for
+   * `append`.
    */
   appendRaw(bytes: Uint8Array): number {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('appendRaw needs a Uint8Array (or Buffer) of record batches');

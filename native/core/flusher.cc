@@ -127,11 +127,6 @@ void Flusher::fail(const Status& s) {
   failed_.store(true, std::memory_order_release);
 }
 
-bool Flusher::idle() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return queue_.empty();
-}
-
 void Flusher::run() {
   ::pthread_setname_np(::pthread_self(), "sluice-flush");
   using Clock = std::chrono::steady_clock;

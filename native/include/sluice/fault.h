@@ -13,7 +13,7 @@ namespace sluice::fault {
 enum Kind : uint8_t {
   kSync = 0,      // fdatasync / fsync / msync
   kAllocate = 1,  // reserving a new segment's space
-  kWrite = 2,     // the pwrite of a sealed batch (writePath 'pwrite')
+  kWrite = 2,     // the flusher's pwrite of sealed batches (writePath 'pwrite')
   kKinds = 3,
 };
 

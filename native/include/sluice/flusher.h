@@ -80,8 +80,6 @@ class Flusher {
   LogMeta meta() const;
   // After the log synced everything itself (close), with the thread stopped.
   void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
-  // Queued work not yet done, for assertions.
-  bool idle() const;
 
  private:
   struct Task {
