@@ -32,14 +32,33 @@
  * throughput tasks (they write gigabytes, which slowed the tasks run after them); their table is
  * in the notes under the throughput table.
  *
- * Run with `npm run bench -- broker`; BENCH_TINY=1 for the CI smoke run.
+ * Run with `npm run bench -- broker`; BENCH_TINY=1 for the CI smoke run; BENCH_ONLY=latency for the
+ * latency table alone (printed, not written), BENCH_LATENCY_RATES=100000 for some rates only.
  */
 import { randomFillSync } from 'node:crypto';
 import { Broker } from '../lib/broker/broker';
 import type { ConsumedMessage } from '../lib/broker/consume/consumed-message';
 import type { Consumer } from '../lib/broker/consume/consumer';
 import { Log } from '../lib/storage/log';
-import { makeDir, nextTurn, removeDir, runSuite, tiny, type BenchCase } from './harness';
+import {
+  formatUs,
+  gapCells,
+  GcPauses,
+  latencyCells,
+  latencyHistogram,
+  LoopGaps,
+  makeDir,
+  nextTurn,
+  recordUs,
+  removeDir,
+  runSuite,
+  summarize,
+  tiny,
+  type BenchCase,
+  type GcReport,
+  type LatencySummary,
+  type LoopGapReport,
+} from './harness';
 
 const KiB = 1024;
 const BATCH = 1000;
@@ -51,6 +70,7 @@ const LATENCY_MS = tiny ? 30 : Number(process.env.BENCH_LATENCY_MS ?? 2000);
 const WARMUP_MS = tiny ? 5 : 500;
 const RATES: Record<number, number[]> = { 100: [10_000, 100_000, 1_000_000], 1024: [10_000, 100_000, 400_000] };
 const READ_MAX_RECORDS = 8192;
+const gc = (globalThis as { gc?: () => void }).gc;
 
 type Model = 'offset' | 'ack';
 
@@ -174,26 +194,33 @@ interface LatencyRow {
   model: Model;
   size: number;
   rate: number;
-  sent: number;
   achieved: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
+  latency: LatencySummary;
+  gaps: LoopGapReport;
+  gc: GcReport;
+  durationMs: number;
 }
 
 async function measureLatency(model: Model, size: number, rate: number, durationMs: number): Promise<LatencyRow> {
   const p = new Pipeline();
   await p.open(model, `broker-latency-${model}`, false);
+  gc?.(); // the setup's garbage is not this run's
   // The first WARMUP_MS of messages (a fresh segment's first pages, first calls) are not recorded.
   const warmup = Math.round((rate * WARMUP_MS) / 1000);
   const total = warmup + Math.max(1, Math.round((rate * durationMs) / 1000));
-  const latencies = new Float64Array(total - warmup);
+  const histogram = latencyHistogram();
+  const gaps = new LoopGaps(1);
+  const pauses = new GcPauses();
   let seen = 0;
-  let n = 0;
   p.onMessage = (m) => {
-    if (seen++ >= warmup) latencies[n++] = performance.now() - m.rawValue!.readDoubleLE(0);
+    if (seen++ < warmup) {
+      if (seen === warmup) {
+        gaps.start();
+        pauses.start();
+      }
+      return;
+    }
+    recordUs(histogram, (performance.now() - m.rawValue!.readDoubleLE(0)) * 1000);
   };
   const filler = randomFillSync(Buffer.alloc(size));
   const start = performance.now() + 5;
@@ -220,35 +247,47 @@ async function measureLatency(model: Model, size: number, rate: number, duration
   await Promise.all(confirms);
   await p.reach(total);
   const elapsed = performance.now() - (start + warmup * intervalMs);
+  const gapReport = warmup > 0 ? gaps.stop() : { count: 0, totalMs: 0, largestMs: [], delayP99Ms: 0, delayMaxMs: 0 };
+  const gcReport = warmup > 0 ? pauses.stop() : { count: 0, totalMs: 0, maxMs: 0 };
   await p.close();
-  const sorted = latencies.subarray(0, n).sort();
-  const at = (q: number): number => sorted[Math.min(n - 1, Math.floor(q * n))];
-  return { model, size, rate, sent: n, achieved: (n / elapsed) * 1000, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: sorted[n - 1] };
+  const recorded = histogram.totalCount;
+  return { model, size, rate, achieved: (recorded / elapsed) * 1000, latency: summarize(histogram), gaps: gapReport, gc: gcReport, durationMs: elapsed };
 }
 
 function latencyTable(rows: LatencyRow[]): string {
-  const ms = (x: number): string => (x < 10 ? x.toFixed(3) : x.toFixed(1));
   const lines = [
-    '| Model | Size | Rate (msg/s) | Messages | Achieved (msg/s) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Model | Size | Rate (msg/s) | Messages | Achieved (msg/s) | p50 | p99 | p99.9 | max | event-loop gaps over 1 ms | in all | largest | GC pauses | GC in all | largest GC |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${sizeName(r.size)} | ${r.rate.toLocaleString('en')} | ${r.sent.toLocaleString('en')} | ${Math.round(r.achieved).toLocaleString('en')} | ` +
-        `${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.p999)} | ${ms(r.max)} |`,
+      `| ${r.model} | ${sizeName(r.size)} | ${r.rate.toLocaleString('en')} | ${r.latency.count.toLocaleString('en')} | ${Math.round(r.achieved).toLocaleString('en')} | ` +
+        `${latencyCells(r.latency)} | ${gapCells(r.gaps, r.durationMs)} | ${r.gc.count} | ${r.gc.totalMs.toFixed(1)} ms | ${r.gc.maxMs.toFixed(2)} ms |`,
     );
   }
   return lines.join('\n');
+}
+
+/** The rates to measure: every one of RATES, or those BENCH_LATENCY_RATES lists (comma-separated). */
+function latencyRates(size: number): number[] {
+  const only = process.env.BENCH_LATENCY_RATES;
+  if (only === undefined) return RATES[size];
+  const wanted = only.split(',').map(Number);
+  return RATES[size].filter((r) => wanted.includes(r));
 }
 
 async function measureAllLatencies(): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const size of [100, 1024]) {
     for (const model of ['offset', 'ack'] as const) {
-      for (const rate of RATES[size]) {
+      for (const rate of latencyRates(size)) {
         const row = await measureLatency(model, size, rate, LATENCY_MS);
         rows.push(row);
-        process.stderr.write(`  latency ${model} ${sizeName(size)} @${rate}/s: p50 ${row.p50.toFixed(3)} ms, p99 ${row.p99.toFixed(3)} ms\n`);
+        const l = row.latency;
+        process.stderr.write(
+          `  latency ${model} ${sizeName(size)} @${rate}/s: p50 ${formatUs(l.p50)}, p99 ${formatUs(l.p99)}, p99.9 ${formatUs(l.p999)}, max ${formatUs(l.max)}; ` +
+            `${row.gaps.count} gaps > 1 ms (largest ${row.gaps.largestMs[0]?.toFixed(1) ?? '-'} ms), GC ${row.gc.count} pauses ${row.gc.totalMs.toFixed(1)} ms (max ${row.gc.maxMs.toFixed(2)} ms)\n`,
+        );
       }
     }
   }
@@ -277,8 +316,16 @@ async function main(): Promise<void> {
       `one ${LATENCY_SEGMENT_BYTES / 1024 / 1024} MiB segment (so no roll: at 64 MiB segments, a roll every 0.6 s at 100 MB/s raised the 1KiB p99 to ~10 ms), a ` +
       'producer on the same event loop sending every message that has fallen due on each turn of the loop (one sendBatch per ' +
       "turn), the consumer recording now minus the message's due time. \"Achieved\" is messages over the time from the first " +
-      'recorded due time to the last delivery.',
+      'recorded due time to the last delivery. Latencies go into an HDR histogram (every message, 3 significant digits); ' +
+      'beside them, over the same recorded time, the turns of the event loop longer than 1 ms (a setImmediate chain) and the ' +
+      "GC pauses (perf_hooks 'gc' entries).",
   ];
+  if (process.env.BENCH_ONLY === 'latency') {
+    // Latency alone (BENCH_LATENCY_RATES picks rates): printed, bench/results/broker.md left as it is.
+    const table = latencyTable(await measureAllLatencies());
+    process.stdout.write(`\n${notes[notes.length - 1]}\n\n${table}\n`);
+    return;
+  }
   // The latency runs write gigabytes; done before the throughput tasks they slowed those down
   // (page cache and writeback), so they run after the last task, from its final afterAll (the
   // harness calls it after the warmup and after the measured iterations), and their table is

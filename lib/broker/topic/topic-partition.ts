@@ -5,7 +5,10 @@
  * Appends become readable when the Log seals its batch at the end of the tick (a process.nextTick
  * queued by the first append), so waiters are woken by a nextTick queued after it: once per tick
  * however many appends there were, without waiting for a turn of the event loop (a producer
- * awaiting confirms in a loop never gives one).
+ * awaiting confirms in a loop never gives one). Waiters are woken as soon as anything new is
+ * visible, not only once everything appended is: with a Log whose high watermark trails its end
+ * (sealed batches written by another thread), a producer appending on every turn would otherwise
+ * keep its consumers waiting as long as it kept appending.
  *
  * Once the partition is closed (its topic deleted, or the broker closing) every append, read and
  * confirm fails with the reason it was closed for (UNKNOWN_TOPIC or CLOSED), including confirms of
@@ -33,19 +36,37 @@ export class TopicPartition {
   #closed: SluiceError | null = null;
   /** Confirms still pending fail with #closed (the topic was deleted) instead of settling. */
   #failPending = false;
+  /** The high watermark when waiters were last woken. */
+  #wokenAt = 0;
   readonly #wakeAll = (): void => {
-    if (this.#closed === null && this.#log.highWatermark < this.#log.endOffset) {
-      // Not sealed yet (the Log seals at the end of the tick, in a nextTick queued before ours):
-      // look again on the next turn of the event loop.
-      setImmediate(this.#wakeAll);
-      return;
+    const log = this.#log;
+    let hw = 0;
+    if (this.#closed === null) {
+      hw = log.highWatermark;
+      if (hw < log.endOffset) {
+        // Not all sealed yet (the Log seals at the end of the tick, in a nextTick queued before
+        // ours): look again on the next turn of the event loop, and wake now for what is visible.
+        setImmediate(this.#wakeAll);
+        if (hw > this.#wokenAt) this.#wake(hw);
+        return;
+      }
     }
     this.#wakeScheduled = false;
-    if (this.#waiters.size === 0) return;
-    const waiters = this.#waiters;
-    this.#waiters = new Set();
-    for (const w of waiters) w.wake();
+    this.#wake(hw);
   };
+
+  #wake(hw: number): void {
+    this.#wokenAt = hw;
+    if (this.#waiters.size === 0) return;
+    // The two sets take turns (a wake costs no allocation); a wake within a wake gets a new one.
+    const waiters = this.#waiters;
+    this.#waiters = this.#spare ?? new Set();
+    this.#spare = null;
+    for (const w of waiters) w.wake();
+    waiters.clear();
+    this.#spare = waiters;
+  }
+  #spare: Set<DataWaiter> | null = new Set();
 
   constructor(topic: string, index: number, log: Log) {
     this.topic = topic;
