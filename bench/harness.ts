@@ -16,7 +16,7 @@ import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { Bench, type Task } from 'tinybench';
 
@@ -176,20 +176,25 @@ export class GcPauses {
   #maxMs = 0;
 
   start(): void {
-    this.#observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        this.#count++;
-        this.#totalMs += e.duration;
-        if (e.duration > this.#maxMs) this.#maxMs = e.duration;
-      }
-    });
+    this.#observer = new PerformanceObserver((list) => this.#add(list.getEntries()));
     this.#observer.observe({ entryTypes: ['gc'] });
   }
 
   stop(): GcReport {
-    // Entries are delivered asynchronously; those of the last few milliseconds may be missed.
-    this.#observer?.disconnect();
+    // Entries are delivered asynchronously: take those not delivered yet.
+    if (this.#observer !== undefined) {
+      this.#add(this.#observer.takeRecords());
+      this.#observer.disconnect();
+    }
     return { count: this.#count, totalMs: this.#totalMs, maxMs: this.#maxMs };
+  }
+
+  #add(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
+      this.#count++;
+      this.#totalMs += e.duration;
+      if (e.duration > this.#maxMs) this.#maxMs = e.duration;
+    }
   }
 }
 
