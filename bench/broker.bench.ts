@@ -30,7 +30,9 @@
  * show the queue growing. Each rate starts with a fresh broker and WARMUP_MS of unrecorded
  * messages (first page faults of a new segment, first calls). The latency runs come after the
  * throughput tasks (they write gigabytes, which slowed the tasks run after them); their table is
- * in the notes under the throughput table.
+ * in the notes under the throughput table. Latencies go into HDR histograms (bench/harness.ts),
+ * with the event-loop gaps and GC pauses of the same time beside them, and a plain-Node row (the
+ * same loop and timing, no engine) is the floor that the host itself sets.
  *
  * Run with `npm run bench -- broker`; BENCH_TINY=1 for the CI smoke run; BENCH_ONLY=latency for the
  * latency table alone (printed, not written), BENCH_LATENCY_RATES=100000 for some rates only.
@@ -71,6 +73,8 @@ const WARMUP_MS = tiny ? 5 : 500;
 const RATES: Record<number, number[]> = { 100: [10_000, 100_000, 1_000_000], 1024: [10_000, 100_000, 400_000] };
 const READ_MAX_RECORDS = 8192;
 const TEMPLATE_BYTES = 1024 * 1024;
+/** The rate the plain-Node baseline runs at (the issue's target rate). */
+const BASELINE_RATE = 100_000;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 type Model = 'offset' | 'ack';
@@ -191,8 +195,11 @@ function brokerCase(model: Model, size: number, baseline: string): BenchCase {
 
 // ---- Latency from the intended send time ----
 
+/** Where a latency run sends: a broker pipeline, or the plain-Node baseline. */
+type LatencyModel = Model | 'plain';
+
 interface LatencyRow {
-  model: Model;
+  model: LatencyModel;
   size: number;
   rate: number;
   achieved: number;
@@ -202,9 +209,73 @@ interface LatencyRow {
   durationMs: number;
 }
 
-async function measureLatency(model: Model, size: number, rate: number, durationMs: number): Promise<LatencyRow> {
+/** What a latency run drives. */
+interface LatencyTarget {
+  /** Called with each message's value as the consumer gets it. */
+  onValue: ((value: Buffer) => void) | undefined;
+  send(batch: { value: Buffer }[]): Promise<unknown>;
+  reach(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The plain-Node baseline of the latency table: what the same producer loop and timing show with
+ * no engine at all. Sent values go into an array that a process.nextTick drains (once per tick,
+ * as the broker wakes its consumers), so its tail is the event loop's and the host's alone.
+ */
+class PlainQueue implements LatencyTarget {
+  onValue: ((value: Buffer) => void) | undefined;
+  #queue: Buffer[] = [];
+  #seen = 0;
+  #target = 0;
+  #reached: (() => void) | undefined;
+  #scheduled = false;
+  readonly #drain = (): void => {
+    this.#scheduled = false;
+    const q = this.#queue;
+    this.#queue = [];
+    for (const v of q) {
+      this.onValue?.(v);
+      if (++this.#seen === this.#target) this.#reached?.();
+    }
+  };
+
+  send(batch: { value: Buffer }[]): Promise<unknown> {
+    for (const m of batch) this.#queue.push(m.value);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      process.nextTick(this.#drain);
+    }
+    return Promise.resolve();
+  }
+
+  reach(count: number): Promise<void> {
+    if (this.#seen >= count) return Promise.resolve();
+    this.#target = count;
+    return new Promise((resolve) => (this.#reached = resolve));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function latencyTarget(model: LatencyModel): Promise<LatencyTarget> {
+  if (model === 'plain') return new PlainQueue();
   const p = new Pipeline();
   await p.open(model, `broker-latency-${model}`, false);
+  const target: LatencyTarget = {
+    onValue: undefined,
+    send: (batch) => p.broker.sendBatch('t', batch),
+    reach: (count) => p.reach(count),
+    close: () => p.close(),
+  };
+  p.onMessage = (m) => target.onValue?.(m.rawValue!);
+  return target;
+}
+
+async function measureLatency(model: LatencyModel, size: number, rate: number, durationMs: number): Promise<LatencyRow> {
+  const p = await latencyTarget(model);
   gc?.(); // the setup's garbage is not this run's
   // The first WARMUP_MS of messages (a fresh segment's first pages, first calls) are not recorded.
   const warmup = Math.round((rate * WARMUP_MS) / 1000);
@@ -213,7 +284,7 @@ async function measureLatency(model: Model, size: number, rate: number, duration
   const gaps = new LoopGaps(1);
   const pauses = new GcPauses();
   let seen = 0;
-  p.onMessage = (m) => {
+  p.onValue = (value) => {
     if (seen++ < warmup) {
       if (seen === warmup) {
         gaps.start();
@@ -221,7 +292,7 @@ async function measureLatency(model: Model, size: number, rate: number, duration
       }
       return;
     }
-    recordUs(histogram, (performance.now() - m.rawValue!.readDoubleLE(0)) * 1000);
+    recordUs(histogram, (performance.now() - value.readDoubleLE(0)) * 1000);
   };
   // Payloads are cut from a random template copied in bulk (a Buffer.copy per message made a
   // Uint8Array per message); confirms are counted, not kept (keeping every confirm of the run
@@ -240,24 +311,30 @@ async function measureLatency(model: Model, size: number, rate: number, duration
     onConfirm();
   };
   let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
-    if (due > sent) {
-      const count = due - sent;
-      const slab = Buffer.allocUnsafe(count * size);
-      for (let at = 0; at < slab.length; at += template.length) template.copy(slab, at, 0, Math.min(template.length, slab.length - at));
-      const batch = new Array(count);
-      for (let k = 0; k < count; k++) {
-        const value = slab.subarray(k * size, (k + 1) * size);
-        value.writeDoubleLE(start + (sent + k) * intervalMs, 0);
-        batch[k] = { value };
+  // One setImmediate chain, not an awaited promise per turn: the loop turns far more often than
+  // messages fall due, and a promise and a closure per turn were most of the baseline's garbage.
+  await new Promise<void>((resolve) => {
+    const turn = (): void => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
+      if (due > sent) {
+        const count = due - sent;
+        const slab = Buffer.allocUnsafe(count * size);
+        for (let at = 0; at < slab.length; at += template.length) template.copy(slab, at, 0, Math.min(template.length, slab.length - at));
+        const batch = new Array(count);
+        for (let k = 0; k < count; k++) {
+          const value = slab.subarray(k * size, (k + 1) * size);
+          value.writeDoubleLE(start + (sent + k) * intervalMs, 0);
+          batch[k] = { value };
+        }
+        unconfirmed++;
+        p.send(batch).then(onConfirm, onConfirmFailure);
+        sent = due;
       }
-      unconfirmed++;
-      p.broker.sendBatch('t', batch).then(onConfirm, onConfirmFailure);
-      sent = due;
-    }
-    await nextTurn();
-  }
+      if (sent < total) setImmediate(turn);
+      else resolve();
+    };
+    setImmediate(turn);
+  });
   if (unconfirmed > 0) await new Promise<void>((resolve) => (allConfirmed = resolve));
   if (confirmFailure !== null) throw confirmFailure;
   await p.reach(total);
@@ -276,7 +353,7 @@ function latencyTable(rows: LatencyRow[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.model} | ${sizeName(r.size)} | ${r.rate.toLocaleString('en')} | ${r.latency.count.toLocaleString('en')} | ${Math.round(r.achieved).toLocaleString('en')} | ` +
+      `| ${r.model === 'plain' ? 'plain Node (baseline)' : r.model} | ${sizeName(r.size)} | ${r.rate.toLocaleString('en')} | ${r.latency.count.toLocaleString('en')} | ${Math.round(r.achieved).toLocaleString('en')} | ` +
         `${latencyCells(r.latency)} | ${gapCells(r.gaps, r.durationMs)} | ${r.gc.count} | ${r.gc.totalMs.toFixed(1)} ms | ${r.gc.maxMs.toFixed(2)} ms |`,
     );
   }
@@ -294,8 +371,8 @@ function latencyRates(size: number): number[] {
 async function measureAllLatencies(): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const size of [100, 1024]) {
-    for (const model of ['offset', 'ack'] as const) {
-      for (const rate of latencyRates(size)) {
+    for (const model of ['plain', 'offset', 'ack'] as const) {
+      for (const rate of model === 'plain' ? latencyRates(size).filter((r) => r === BASELINE_RATE) : latencyRates(size)) {
         const row = await measureLatency(model, size, rate, LATENCY_MS);
         rows.push(row);
         const l = row.latency;
@@ -333,7 +410,9 @@ async function main(): Promise<void> {
       "turn), the consumer recording now minus the message's due time. \"Achieved\" is messages over the time from the first " +
       'recorded due time to the last delivery. Latencies go into an HDR histogram (every message, 3 significant digits); ' +
       'beside them, over the same recorded time, the turns of the event loop longer than 1 ms (a setImmediate chain) and the ' +
-      "GC pauses (perf_hooks 'gc' entries).",
+      "GC pauses (perf_hooks 'gc' entries). \"plain Node (baseline)\" is the same producer loop and timing at " +
+      `${BASELINE_RATE.toLocaleString('en')} msg/s with no engine (values pushed to an array drained by one process.nextTick per tick): ` +
+      "the host's and the event loop's own tail, the floor of the broker rows measured in the same run.",
   ];
   if (process.env.BENCH_ONLY === 'latency') {
     // Latency alone (BENCH_LATENCY_RATES picks rates): printed, bench/results/broker.md left as it is.
