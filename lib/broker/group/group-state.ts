@@ -363,7 +363,12 @@ export class GroupState {
     for (const g of this.groups.values()) {
       const topics: unknown[] = [];
       for (const [topic, parts] of g.topics) {
-        topics.push([topic, parts.map((p) => [p.committed, p.deliveredEnd, toRuns(p.acked), [...p.redelivered].flat(), p.redeliveriesTotal])]);
+        // Most partitions have no acks ahead and no redeliveries: no sort or spread for those (a
+        // checkpoint builds this in one synchronous slice).
+        topics.push([
+          topic,
+          parts.map((p) => [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal]),
+        ]);
       }
       groups.push([g.name, g.model, g.createdAt, topics]);
     }
