@@ -8,7 +8,7 @@
  * A confirm's latency runs from just before its append to its callback. Each tinybench iteration
  * sends a fixed number of messages while keeping `inFlight` confirms outstanding (a new append
  * whenever one settles), so msg/s is durable throughput at that depth. Latencies are collected
- * over every iteration and reported as p50/p99/max.
+ * over every iteration into HDR histograms (bench/harness.ts) and reported as p50/p99/p99.9/max.
  *
  * Targets (issue 3): >= 1 M durable 100 B msg/s at 256 in flight; at light load (1 in flight) a
  * p99 confirm latency within twice the device's fdatasync p99.
@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
 import { Log } from '../lib/storage/log';
-import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny, writeResults } from './harness';
+import { describeHost, deviceSyncLatencies, formatUs, latencyHistogram, makeDir, recordUs, removeDir, tiny, writeResults } from './harness';
 
 const TIME_MS = tiny ? 5 : Number(process.env.BENCH_TIME_MS ?? 3000);
 const DEPTHS = [1, 16, 256];
@@ -31,22 +31,20 @@ function messagesFor(depth: number): number {
   return depth === 1 ? 500 : depth === 16 ? 8000 : 100_000;
 }
 
+/** Confirm latencies of one task (µs), in an HDR histogram (bench/harness.ts). */
 class Latencies {
-  #values: number[] = [];
+  readonly #h = latencyHistogram();
   add(us: number): void {
-    this.#values.push(us);
+    recordUs(this.#h, us);
   }
   get count(): number {
-    return this.#values.length;
+    return this.#h.totalCount;
   }
   percentile(p: number): number {
-    const v = this.#values;
-    if (v.length === 0) return NaN;
-    v.sort((a, b) => a - b);
-    return v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))];
+    return this.#h.totalCount === 0 ? NaN : this.#h.getValueAtPercentile(p);
   }
   max(): number {
-    return this.#values.reduce((m, x) => Math.max(m, x), 0);
+    return this.#h.maxValue;
   }
 }
 
@@ -172,14 +170,15 @@ async function main(): Promise<void> {
   removeDir(root);
 
   const devP99 = device.percentile(99);
-  const fmt = (us: number): string => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`);
+  const fmt = formatUs;
   const table = [
-    '| Task | durable msg/s | MB/s | confirm p50 | p99 | max | samples |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| device fdatasync after a 4 KiB write | ${(1e6 / device.percentile(50)).toFixed(0)} syncs/s at p50 | | ${fmt(device.percentile(50))} | ${fmt(devP99)} | ${fmt(device.max())} | ${device.count} |`,
+    '| Task | durable msg/s | MB/s | confirm p50 | p99 | p99.9 | max | samples |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| device fdatasync after a 4 KiB write | ${(1e6 / device.percentile(50)).toFixed(0)} syncs/s at p50 | | ${fmt(device.percentile(50))} | ${fmt(devP99)} | ${fmt(device.percentile(99.9))} | ${fmt(device.max())} | ${device.count} |`,
     ...rows.map((row) => {
       const size = /(\d+)B/.exec(row.name)![1];
-      return `| ${row.name} | ${(row.msgPerSec / 1e3).toFixed(1)} k | ${((row.msgPerSec * Number(size)) / 1e6).toFixed(1)} | ${fmt(row.latency.percentile(50))} | ${fmt(row.latency.percentile(99))} | ${fmt(row.latency.max())} | ${row.latency.count} |`;
+      const l = row.latency;
+      return `| ${row.name} | ${(row.msgPerSec / 1e3).toFixed(1)} k | ${((row.msgPerSec * Number(size)) / 1e6).toFixed(1)} | ${fmt(l.percentile(50))} | ${fmt(l.percentile(99))} | ${fmt(l.percentile(99.9))} | ${fmt(l.max())} | ${l.count} |`;
     }),
   ].join('\n');
   const light = rows.find((r) => r.name === 'confirm 100B sync=always inFlight=1')!;

@@ -13,10 +13,25 @@
  */
 import { randomFillSync } from 'node:crypto';
 import * as path from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import * as hdr from 'hdr-histogram-js';
+import { performance } from 'node:perf_hooks';
+import type { Histogram } from 'hdr-histogram-js';
 import { Log, type SyncPolicy } from '../lib/storage/log';
-import { describeHost, deviceSyncLatencies, makeDir, removeDir, tiny, writeResults } from './harness';
+import {
+  describeHost,
+  deviceSyncLatencies,
+  formatUs,
+  gapCells,
+  latencyCells,
+  latencyHistogram,
+  LoopGaps,
+  makeDir,
+  recordUs,
+  removeDir,
+  summarize,
+  tiny,
+  writeResults,
+  type LoopGapReport,
+} from './harness';
 
 const RATE = 20_000;
 const IN_FLIGHT_MAX = 256;
@@ -25,37 +40,20 @@ const DURATION_MS = tiny ? 50 : Number(process.env.BENCH_EVENT_LOOP_MS ?? 5000);
 const GAP_MS = 1;
 const POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
 
-/** Microseconds, 1 µs to 60 s, three significant digits. */
-function histogram(): hdr.Histogram {
-  return hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-}
-
 interface Row {
   sync: SyncPolicy;
   sent: number;
-  confirms: hdr.Histogram;
-  gaps: number[];
-  loopP99Ms: number;
-  loopMaxMs: number;
+  confirms: Histogram;
+  gaps: LoopGapReport;
 }
 
 /** Appends at RATE for DURATION_MS under `sync`, measuring confirms and event-loop turns. */
 async function run(sync: SyncPolicy, dir: string): Promise<Row> {
   const log = await Log.open(dir, { sync, segmentBytes: 1024 * 1024 * 1024 });
   const payload = randomFillSync(Buffer.alloc(SIZE));
-  const confirms = histogram();
-  const gaps: number[] = [];
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  let stop = false;
-  let last = performance.now();
-  const turn = (): void => {
-    const now = performance.now();
-    if (now - last > GAP_MS) gaps.push(now - last);
-    last = now;
-    if (!stop) setImmediate(turn);
-  };
-  delay.enable();
-  setImmediate(turn);
+  const confirms = latencyHistogram();
+  const gaps = new LoopGaps(GAP_MS);
+  gaps.start();
   const start = performance.now();
   const intervalMs = 1000 / RATE;
   const total = Math.round((RATE * DURATION_MS) / 1000);
@@ -74,7 +72,7 @@ async function run(sync: SyncPolicy, dir: string): Promise<Row> {
           inFlight--;
           settled++;
           if (err !== null) failure ??= err;
-          else confirms.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+          else recordUs(confirms, (performance.now() - intended) * 1000);
           if (settled === total) resolve();
         });
       }
@@ -82,22 +80,19 @@ async function run(sync: SyncPolicy, dir: string): Promise<Row> {
     };
     send();
   });
-  stop = true;
-  delay.disable();
+  const gapReport = gaps.stop();
   await log.close();
   if (failure !== null) throw failure;
-  return { sync, sent, confirms, gaps, loopP99Ms: delay.percentile(99) / 1e6, loopMaxMs: delay.max / 1e6 };
+  return { sync, sent, confirms, gaps: gapReport };
 }
 
-function ms(us: number): string {
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${(us / 1000).toFixed(3)} ms`;
-}
+const ms = formatUs;
 
 async function main(): Promise<void> {
   const host = describeHost();
   const root = makeDir('event-loop');
-  const device = histogram();
-  for (const us of deviceSyncLatencies(root, tiny ? 20 : 2000)) device.recordValue(Math.max(1, Math.round(us)));
+  const device = latencyHistogram();
+  for (const us of deviceSyncLatencies(root, tiny ? 20 : 2000)) recordUs(device, us);
   const rows: Row[] = [];
   for (const sync of POLICIES) {
     const dir = path.join(root, sync);
@@ -108,15 +103,11 @@ async function main(): Promise<void> {
   const table = [
     '| sync | messages | confirm p50 | p99 | p99.9 | max | event-loop gaps over 1 ms | in all | largest | monitorEventLoopDelay p99 / max |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => {
-      const total = r.gaps.reduce((a, b) => a + b, 0);
-      const largest = [...r.gaps].sort((a, b) => b - a).slice(0, 3).map((g) => g.toFixed(1)).join(', ');
-      return (
-        `| '${r.sync}' | ${r.sent} | ${ms(r.confirms.getValueAtPercentile(50))} | ${ms(r.confirms.getValueAtPercentile(99))} | ` +
-        `${ms(r.confirms.getValueAtPercentile(99.9))} | ${ms(r.confirms.maxValue)} | ${r.gaps.length} | ${total.toFixed(0)} ms (${((total / DURATION_MS) * 100).toFixed(1)}%) | ` +
-        `${largest === '' ? '-' : `${largest} ms`} | ${r.loopP99Ms.toFixed(1)} / ${r.loopMaxMs.toFixed(1)} ms |`
-      );
-    }),
+    ...rows.map(
+      (r) =>
+        `| '${r.sync}' | ${r.sent} | ${latencyCells(summarize(r.confirms))} | ${gapCells(r.gaps, DURATION_MS)} | ` +
+        `${r.gaps.delayP99Ms.toFixed(1)} / ${r.gaps.delayMaxMs.toFixed(1)} ms |`,
+    ),
   ].join('\n');
   const text = [
     '# Event-loop gaps and confirm latency by sync policy',

@@ -16,6 +16,8 @@ import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
 import { Bench, type Task } from 'tinybench';
 
 export const tiny = process.env.BENCH_TINY === '1';
@@ -57,6 +59,143 @@ process.on('exit', () => {
 /** Resolves on the next turn of the event loop, after this tick's nextTick work (the log's seal). */
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+// ---- Latency: HDR histograms, event-loop gaps, GC pauses ----
+
+/**
+ * An HDR histogram of microseconds (1 µs to 60 s, three significant digits; hdr-histogram-js,
+ * pure JS): a fixed footprint however many values, exact to 0.1%, so every latency table records
+ * all its samples instead of sorting arrays of them.
+ */
+export function latencyHistogram(): hdr.Histogram {
+  return hdr.build({ useWebAssembly: false, lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** Records `us` microseconds (anything under 1 µs counts as 1 µs, the histogram's floor). */
+export function recordUs(h: hdr.Histogram, us: number): void {
+  h.recordValue(us < 1 ? 1 : Math.round(us));
+}
+
+/** p50/p99/p99.9/max in microseconds; NaN for an empty histogram. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export function summarize(h: hdr.Histogram): LatencySummary {
+  if (h.totalCount === 0) return { count: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN };
+  return { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), p999: h.getValueAtPercentile(99.9), max: h.maxValue };
+}
+
+/** Microseconds for a table cell: "42 µs", "1.25 ms". */
+export function formatUs(us: number): string {
+  if (Number.isNaN(us)) return '-';
+  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`;
+}
+
+/** The four cells "p50 | p99 | p99.9 | max" of a summary. */
+export function latencyCells(s: LatencySummary): string {
+  return `${formatUs(s.p50)} | ${formatUs(s.p99)} | ${formatUs(s.p999)} | ${formatUs(s.max)}`;
+}
+
+export interface LoopGapReport {
+  /** Turns of the event loop that took longer than the threshold, their total and the largest three (ms). */
+  count: number;
+  totalMs: number;
+  largestMs: number[];
+  /** perf_hooks.monitorEventLoopDelay over the same time (ms). */
+  delayP99Ms: number;
+  delayMaxMs: number;
+}
+
+/**
+ * The gaps between turns of the event loop, timed by a setImmediate chain (a turn that took
+ * longer than `thresholdMs` is a gap), beside perf_hooks.monitorEventLoopDelay. A gap is the
+ * thread busy (or blocked) for that long: every message due in it waits at least that long.
+ */
+export class LoopGaps {
+  readonly #thresholdMs: number;
+  readonly #gaps: number[] = [];
+  #delay: IntervalHistogram | undefined;
+  #running = false;
+  #last = 0;
+  readonly #turn = (): void => {
+    const now = performance.now();
+    if (now - this.#last > this.#thresholdMs) this.#gaps.push(now - this.#last);
+    this.#last = now;
+    if (this.#running) setImmediate(this.#turn);
+  };
+
+  constructor(thresholdMs = 1) {
+    this.#thresholdMs = thresholdMs;
+  }
+
+  start(): void {
+    this.#delay = monitorEventLoopDelay({ resolution: 1 });
+    this.#delay.enable();
+    this.#running = true;
+    this.#last = performance.now();
+    setImmediate(this.#turn);
+  }
+
+  stop(): LoopGapReport {
+    this.#running = false;
+    this.#delay?.disable();
+    const g = this.#gaps;
+    return {
+      count: g.length,
+      totalMs: g.reduce((a, b) => a + b, 0),
+      largestMs: [...g].sort((a, b) => b - a).slice(0, 3),
+      delayP99Ms: (this.#delay?.percentile(99) ?? 0) / 1e6,
+      delayMaxMs: (this.#delay?.max ?? 0) / 1e6,
+    };
+  }
+}
+
+/** "count, total (share of durationMs), largest" cells of a gap report. */
+export function gapCells(r: LoopGapReport, durationMs: number): string {
+  const largest = r.largestMs.length === 0 ? '-' : `${r.largestMs.map((g) => g.toFixed(1)).join(', ')} ms`;
+  return `${r.count} | ${r.totalMs.toFixed(0)} ms (${((r.totalMs / durationMs) * 100).toFixed(1)}%) | ${largest}`;
+}
+
+export interface GcReport {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+/** Garbage-collection pauses (perf_hooks 'gc' entries) between start() and stop(). */
+export class GcPauses {
+  #observer: PerformanceObserver | undefined;
+  #count = 0;
+  #totalMs = 0;
+  #maxMs = 0;
+
+  start(): void {
+    this.#observer = new PerformanceObserver((list) => this.#add(list.getEntries()));
+    this.#observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): GcReport {
+    // Entries are delivered asynchronously: take those not delivered yet.
+    if (this.#observer !== undefined) {
+      this.#add(this.#observer.takeRecords());
+      this.#observer.disconnect();
+    }
+    return { count: this.#count, totalMs: this.#totalMs, maxMs: this.#maxMs };
+  }
+
+  #add(entries: readonly PerformanceEntry[]): void {
+    for (const e of entries) {
+      this.#count++;
+      this.#totalMs += e.duration;
+      if (e.duration > this.#maxMs) this.#maxMs = e.duration;
+    }
+  }
 }
 
 // ---- Host description ----

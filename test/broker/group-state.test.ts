@@ -197,6 +197,35 @@ describe('group state', () => {
     await c.close();
   });
 
+  it('under groupSync always, changes made in every tick while a sync is in flight are all confirmed durable and replay in order', async () => {
+    const dir = tmpDir('sluice-broker-');
+    // Small checkpoints: some of the held changes are covered by a checkpoint's snapshot instead.
+    let b = await openBroker({ groupSync: 'always', groupCheckpointBytes: 256 }, dir);
+    await b.createTopic('t', SMALL);
+    await b.sendBatch('t', values(120));
+    const q = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    const o = b.consumer({ group: 'o', topics: 't', autoCommit: false });
+    const acked = (await drain(q)) as AckMessage[];
+    const read = await drain(o);
+    expect(acked).toHaveLength(120);
+    const confirms: PromiseLike<{ durable: boolean }>[] = [];
+    for (let i = 0; i < 120; i++) {
+      // One ack (every third message left unacked) and one commit per tick, none awaited before the next.
+      if (i % 3 !== 1) confirms.push(acked[i].ack());
+      confirms.push(o.commit(read[i]));
+      await new Promise((r) => process.nextTick(r));
+    }
+    for (const c of await Promise.all(confirms)) expect(c).toEqual({ durable: true });
+    await q.close();
+    await o.close();
+    await closeBroker(b);
+    b = await openBroker({}, dir);
+    expect(b.describeGroup('o')).toMatchObject({ partitions: [expect.objectContaining({ committedOffset: 120 })] });
+    expect(b.describeGroup('q')).toMatchObject({ partitions: [expect.objectContaining({ committedOffset: 1, ackedAhead: 79 })] });
+    const again = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    expect((await drain(again)).map(text)).toEqual(Array.from({ length: 40 }, (_, k) => `m${3 * k + 1}`));
+  });
+
   it('lists and deletes groups, not while they have members', async () => {
     const dir = tmpDir('sluice-broker-');
     let b = await openBroker({}, dir);

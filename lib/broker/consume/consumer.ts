@@ -84,6 +84,8 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   readonly #fetchMax: number;
   readonly #closeTimeoutMs: number;
   #waiters: Array<() => void> = [];
+  /** The promise waits without a timeout or signal share until the next wake (see #waitShared). */
+  #shared: Promise<void> | null = null;
   #closing = false;
   #closePromise: Promise<void> | undefined;
   #run: RunState | null = null;
@@ -125,6 +127,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   /** @internal Wakes whoever waits for messages (new data, a redelivery, a free in-flight slot...). */
   wake(): void {
     if (this.#waiters.length === 0) return;
+    this.#shared = null;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w();
@@ -250,6 +253,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   // ---- Waiting ----
 
   #wait(timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    if (timeoutMs === undefined && signal === undefined) return this.#waitShared();
     return new Promise<void>((resolve) => {
       let timer: TimerHandle | undefined;
       const onAbort = (): void => this.#dropWaiter(done);
@@ -263,6 +267,20 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       signal?.addEventListener('abort', onAbort, { once: true });
       for (const s of this.#delivery.held()) s.tp.waitForData(this);
     });
+  }
+
+  /**
+   * A wait with no timeout or signal (run() workers, polls without either): every such waiter
+   * until the next wake shares one promise, so a worker's wait costs no allocation per turn of
+   * the loop beyond the cycle's one promise.
+   */
+  #waitShared(): Promise<void> {
+    if (this.#shared === null) {
+      this.#shared = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    const held = this.#delivery.held();
+    for (let i = 0; i < held.length; i++) held[i].tp.waitForData(this);
+    return this.#shared;
   }
 
   #dropWaiter(done: () => void): void {

@@ -282,15 +282,19 @@ export class GroupState {
     for (const p of dirty) {
       p.dirty = false;
       if (p.dropped) continue;
-      const head = [p.group, p.topic, p.partition];
-      if (p.positionDirty) ops.push([OP_COMMIT, ...head, p.committed]);
-      if (p.deliveredDirty) ops.push([OP_DELIVERED, ...head, p.deliveredEnd]);
-      if (p.pendingRedelivered.length > 0) ops.push([OP_REDELIVERED, ...head, p.pendingRedelivered]);
-      if (p.pendingAckRuns.length > 0) ops.push([OP_ACK, ...head, p.pendingAckRuns]);
+      const { group, topic, partition } = p;
+      if (p.positionDirty) ops.push([OP_COMMIT, group, topic, partition, p.committed]);
+      if (p.deliveredDirty) ops.push([OP_DELIVERED, group, topic, partition, p.deliveredEnd]);
+      if (p.pendingRedelivered.length > 0) {
+        ops.push([OP_REDELIVERED, group, topic, partition, p.pendingRedelivered]);
+        p.pendingRedelivered = [];
+      }
+      if (p.pendingAckRuns.length > 0) {
+        ops.push([OP_ACK, group, topic, partition, p.pendingAckRuns]);
+        p.pendingAckRuns = [];
+      }
       p.positionDirty = false;
       p.deliveredDirty = false;
-      p.pendingAckRuns = [];
-      p.pendingRedelivered = [];
       if (p.progressed) {
         p.progressed = false;
         this.onProgress(p.topic);
@@ -359,7 +363,12 @@ export class GroupState {
     for (const g of this.groups.values()) {
       const topics: unknown[] = [];
       for (const [topic, parts] of g.topics) {
-        topics.push([topic, parts.map((p) => [p.committed, p.deliveredEnd, toRuns(p.acked), [...p.redelivered].flat(), p.redeliveriesTotal])]);
+        // Most partitions have no acks ahead and no redeliveries: no sort or spread for those (a
+        // checkpoint builds this in one synchronous slice).
+        topics.push([
+          topic,
+          parts.map((p) => [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal]),
+        ]);
       }
       groups.push([g.name, g.model, g.createdAt, topics]);
     }

@@ -68,6 +68,8 @@ export class Producer {
   readonly #link: ProducerLink;
   readonly #partitioner: Partitioner | undefined;
   readonly #rotation = new KeylessRotation();
+  /** The keyless partition of the send being routed (-1: not taken yet): one per send or batch. */
+  #keyless = -1;
   readonly #systemClock: boolean;
 
   /** @internal Made by Broker.producer(). */
@@ -83,8 +85,8 @@ export class Producer {
   async send(topic: string, message: ProducerMessage, options?: SendOptions): Promise<SendConfirm> {
     const t = this.#link.topic(topic);
     const waitMs = checkSendOptions(options);
-    let keyless = -1;
-    const partition = this.#partitionOf(t, message, 0, () => (keyless < 0 ? (keyless = this.#rotation.take(t.name, t.config.partitions)) : keyless));
+    this.#keyless = -1;
+    const partition = this.#partitionOf(t, message, 0);
     const prepared = this.#prepare(message, 0);
     const tp = t.partitions[partition];
     const offset = await t.gate.admit(1, waitMs, () => tp.append([prepared]));
@@ -97,68 +99,61 @@ export class Producer {
   }
 
   /** Sends messages in one go; resolves with their confirms, in the batch's order. */
-  async sendBatch(topic: string, messages: readonly ProducerMessage[], options?: SendOptions): Promise<SendConfirm[]> {
-    const t = this.#link.topic(topic);
-    const waitMs = checkSendOptions(options);
-    if (!Array.isArray(messages)) throw new TypeError('sendBatch takes an array of messages');
-    const n = messages.length;
-    if (n === 0) return [];
-    const partitions = t.config.partitions;
-    // Validate, encode and route everything first.
-    const where = new Int32Array(n);
-    const groups: Prepared[][] = new Array(partitions);
-    const prepared = new Array<Prepared>(n);
-    let keyless = -1;
-    const takeKeyless = (): number => (keyless < 0 ? (keyless = this.#rotation.take(t.name, partitions)) : keyless);
-    let spread = false;
-    for (let i = 0; i < n; i++) {
-      const m = messages[i];
-      const p = this.#partitionOf(t, m, i, takeKeyless);
-      where[i] = p;
-      if (p !== where[0]) spread = true;
-      (groups[p] ??= []).push((prepared[i] = this.#prepare(m, i)));
+  sendBatch(topic: string, messages: readonly ProducerMessage[], options?: SendOptions): Promise<SendConfirm[]> {
+    // Not an async function: a batch admitted at once (the common case) costs one promise, not
+    // three, and no hop through the microtask queue before its confirm is requested.
+    try {
+      const t = this.#link.topic(topic);
+      const waitMs = checkSendOptions(options);
+      if (!Array.isArray(messages)) throw new TypeError('sendBatch takes an array of messages');
+      if (messages.length === 0) return Promise.resolve([]);
+      const batch = this.#route(t, messages);
+      const firsts = t.gate.admit(messages.length, waitMs, () => appendGroups(t, batch.groups));
+      if (firsts instanceof Promise) return firsts.then((f) => confirmBatch(t, batch, f));
+      return confirmBatch(t, batch, firsts);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (spread) checkSizes(prepared, messageBytesMaxOf(t.config));
-    const firsts = await t.gate.admit(n, waitMs, () => {
-      const out = new Array<number>(partitions);
-      for (let p = 0; p < partitions; p++) {
-        const g = groups[p];
-        if (g === undefined) continue;
-        out[p] = t.partitions[p].append(g);
-      }
-      return out;
-    });
-    // One confirm per partition, then the per-message confirms.
-    const durable = new Array<boolean>(partitions);
-    await new Promise<void>((resolve, reject) => {
-      let pending = 0;
-      let failed = false;
-      for (let p = 0; p < partitions; p++) {
-        const g = groups[p];
-        if (g === undefined) continue;
-        pending++;
-        t.partitions[p].confirm(firsts[p] + g.length - 1, (err, c) => {
-          if (failed) return;
-          if (err !== null) {
-            failed = true;
-            reject(err);
-            return;
-          }
-          durable[p] = c!.durable;
-          if (--pending === 0) resolve();
-        });
-      }
-    });
-    const next = firsts.slice();
-    const confirms = new Array<SendConfirm>(n);
-    for (let i = 0; i < n; i++) {
-      const p = where[i];
-      confirms[i] = { topic: t.name, partition: p, offset: next[p]++, durable: durable[p] };
-    }
-    return confirms;
   }
 
-  #partitionOf(t: Topic, m: ProducerMessage, index: number, keyless: () => number): number {
+  /** Validates, encodes and routes a batch, before anything is appended. */
+  #route(t: Topic, messages: readonly ProducerMessage[]): RoutedBatch {
+    const n = messages.length;
+    const partitions = t.config.partitions;
+    this.#keyless = -1;
+    if (partitions === 1) {
+      const all = new Array<Prepared>(n);
+      for (let i = 0; i < n; i++) {
+        const m = messages[i];
+        this.#partitionOf(t, m, i);
+        all[i] = this.#prepare(m, i);
+      }
+      return { n, groups: [all], where: null, only: 0 };
+    }
+    const groups: Prepared[][] = new Array(partitions);
+    let where: Int32Array | null = null;
+    let only = -1;
+    for (let i = 0; i < n; i++) {
+      const m = messages[i];
+      const p = this.#partitionOf(t, m, i);
+      if (i === 0) only = p;
+      else if (p !== only && where === null) {
+        // The batch spans partitions: from here on each message's partition is remembered.
+        where = new Int32Array(n).fill(only, 0, i);
+      }
+      if (where !== null) where[i] = p;
+      (groups[p] ??= []).push(this.#prepare(m, i));
+    }
+    if (where !== null) {
+      const prepared = new Array<Prepared>(n);
+      const next = new Int32Array(partitions);
+      for (let i = 0; i < n; i++) prepared[i] = groups[where[i]][next[where[i]]++];
+      checkSizes(prepared, messageBytesMaxOf(t.config));
+    }
+    return { n, groups, where, only };
+  }
+
+  #partitionOf(t: Topic, m: ProducerMessage, index: number): number {
     if (m === null || typeof m !== 'object') throw new TypeError(`message ${index} must be an object {value, key?, headers?, timestamp?, partition?}`);
     checkMessageFields(m, index);
     const partitions = t.config.partitions;
@@ -175,7 +170,9 @@ export class Producer {
       return checkPartitionResult(this.#partitioner({ topic: t.name, partitions, key, value: m.value }), partitions, t.name);
     }
     if (partitions === 1) return 0;
-    return key === null ? keyless() : keyPartition(key, partitions);
+    if (key !== null) return keyPartition(key, partitions);
+    if (this.#keyless < 0) this.#keyless = this.#rotation.take(t.name, partitions);
+    return this.#keyless;
   }
 
   #prepare(m: ProducerMessage, index: number): Prepared {
@@ -201,6 +198,82 @@ export class Producer {
     if (timestamp !== undefined) out.timestamp = timestamp;
     return out;
   }
+}
+
+/** A batch ready to append: its messages grouped by partition, and where each went. */
+interface RoutedBatch {
+  n: number;
+  groups: Prepared[][];
+  /** Each message's partition; null when they all went to `only`. */
+  where: Int32Array | null;
+  only: number;
+}
+
+/** Appends each partition's share (one Log.appendBatch each); returns each one's first offset. */
+function appendGroups(t: Topic, groups: Prepared[][]): number[] {
+  const out = new Array<number>(groups.length);
+  for (let p = 0; p < groups.length; p++) {
+    const g = groups[p];
+    if (g !== undefined) out[p] = t.partitions[p].append(g);
+  }
+  return out;
+}
+
+/** One confirm per partition, then the per-message confirms in the batch's order. */
+function confirmBatch(t: Topic, batch: RoutedBatch, firsts: number[]): Promise<SendConfirm[]> {
+  const { n, groups, where, only } = batch;
+  const promise = new Promise<SendConfirm[]>(capture);
+  const resolve = captured.resolve!;
+  const reject = captured.reject!;
+  if (where === null) {
+    // One partition: its confirm is the batch's.
+    const first = firsts[only];
+    t.partitions[only].confirm(first + n - 1, (err, c) => {
+      if (err !== null) {
+        reject(err);
+        return;
+      }
+      const confirms = new Array<SendConfirm>(n);
+      const durable = c!.durable;
+      for (let i = 0; i < n; i++) confirms[i] = { topic: t.name, partition: only, offset: first + i, durable };
+      resolve(confirms);
+    });
+    return promise;
+  }
+  const durable = new Array<boolean>(groups.length);
+  let pending = 0;
+  let failed = false;
+  for (let p = 0; p < groups.length; p++) {
+    const g = groups[p];
+    if (g === undefined) continue;
+    pending++;
+    t.partitions[p].confirm(firsts[p] + g.length - 1, (err, c) => {
+      if (failed) return;
+      if (err !== null) {
+        failed = true;
+        reject(err);
+        return;
+      }
+      durable[p] = c!.durable;
+      if (--pending > 0) return;
+      const next = firsts.slice();
+      const confirms = new Array<SendConfirm>(n);
+      for (let i = 0; i < n; i++) {
+        const q = where[i];
+        confirms[i] = { topic: t.name, partition: q, offset: next[q]++, durable: durable[q] };
+      }
+      resolve(confirms);
+    });
+  }
+  return promise;
+}
+
+// The executor of confirmBatch's promise, shared (it runs synchronously, in the constructor): a
+// closure per batch would be garbage.
+const captured: { resolve: ((v: SendConfirm[]) => void) | null; reject: ((e: unknown) => void) | null } = { resolve: null, reject: null };
+function capture(resolve: (v: SendConfirm[]) => void, reject: (e: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
 }
 
 /** TOO_LARGE (with the caller's index) for a message its partition's Log would refuse. */

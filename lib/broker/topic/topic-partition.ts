@@ -4,8 +4,9 @@
  *
  * Appends become readable once the Log has sealed their batch (at the end of the tick) and its
  * native writer thread has written it, so waiters are woken by a nextTick queued after the first
- * append that asks the Log to call back once everything appended is visible: once per round
- * however many appends there were.
+ * append, and then each time the Log says more is visible, until everything appended is. Waiters
+ * are woken as soon as anything new is visible, not only once everything appended is: a producer
+ * appending on every turn would otherwise keep its consumers waiting as long as it kept appending.
  *
  * Once the partition is closed (its topic deleted, or the broker closing) every append, read and
  * confirm fails with the reason it was closed for (UNKNOWN_TOPIC or CLOSED), including confirms of
@@ -33,20 +34,37 @@ export class TopicPartition {
   #closed: SluiceError | null = null;
   /** Confirms still pending fail with #closed (the topic was deleted) instead of settling. */
   #failPending = false;
+  /** The high watermark when waiters were last woken. */
+  #wokenAt = 0;
   readonly #wakeAll = (failure: Error | null = null): void => {
-    if (failure === null && this.#closed === null && this.#log.highWatermark < this.#log.endOffset) {
-      // Not written yet (the Log seals at the end of the tick, then its writer thread writes):
-      // the Log calls back once it is, or with the failure that stopped it (waiters are woken
-      // then too, and find out on their next read or confirm).
-      this.#log.onVisible(this.#wakeAll);
-      return;
+    const log = this.#log;
+    let hw = 0;
+    if (this.#closed === null) {
+      hw = log.highWatermark;
+      if (failure === null && hw < log.endOffset) {
+        // Not all written yet: wake now for what is visible, and again once the Log says the next
+        // record is (or with the failure that stopped it: waiters find out on their next read).
+        log.onVisible(this.#wakeAll, hw);
+        if (hw > this.#wokenAt) this.#wake(hw);
+        return;
+      }
     }
     this.#wakeScheduled = false;
-    if (this.#waiters.size === 0) return;
-    const waiters = this.#waiters;
-    this.#waiters = new Set();
-    for (const w of waiters) w.wake();
+    this.#wake(hw);
   };
+
+  #wake(hw: number): void {
+    this.#wokenAt = hw;
+    if (this.#waiters.size === 0) return;
+    // The two sets take turns (a wake costs no allocation); a wake within a wake gets a new one.
+    const waiters = this.#waiters;
+    this.#waiters = this.#spare ?? new Set();
+    this.#spare = null;
+    for (const w of waiters) w.wake();
+    waiters.clear();
+    this.#spare = waiters;
+  }
+  #spare: Set<DataWaiter> | null = new Set();
 
   constructor(topic: string, index: number, log: Log) {
     this.topic = topic;

@@ -25,6 +25,8 @@ export class AckDelivery implements Delivery, AckHolder {
   readonly #isPaused: (topic: string, key: string) => boolean;
   readonly #group: string;
   #held: { slot: AckSlot; part: AckPartition; key: string }[] = [];
+  /** held(), kept until #held changes: consumers ask on every wait. */
+  #heldSlots: readonly PartitionSlot[] | null = null;
   /** Every partition this member took messages from: where release() gives them back. */
   readonly #touched = new Set<AckPartition>();
   #rr = 0;
@@ -45,7 +47,7 @@ export class AckDelivery implements Delivery, AckHolder {
   }
 
   held(): readonly PartitionSlot[] {
-    return this.#held.map((h) => h.slot);
+    return (this.#heldSlots ??= this.#held.map((h) => h.slot));
   }
 
   // ---- GroupMember ----
@@ -54,6 +56,7 @@ export class AckDelivery implements Delivery, AckHolder {
     const part = slot.state;
     part.owner = this;
     this.#held.push({ slot, part, key: `${slot.tp.topic}:${slot.tp.index}` });
+    this.#heldSlots = null;
     this.#wake();
   }
 
@@ -62,6 +65,7 @@ export class AckDelivery implements Delivery, AckHolder {
     if (i >= 0) {
       if (this.#held[i].part.owner === this) this.#held[i].part.owner = null;
       this.#held.splice(i, 1);
+      this.#heldSlots = null;
     }
     released();
   }
@@ -69,6 +73,7 @@ export class AckDelivery implements Delivery, AckHolder {
   dropTopic(topic: string): void {
     this.topics.delete(topic);
     this.#held = this.#held.filter((h) => h.slot.tp.topic !== topic);
+    this.#heldSlots = null;
     this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 

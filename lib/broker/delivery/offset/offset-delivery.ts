@@ -104,6 +104,8 @@ export class OffsetDelivery implements Delivery {
   readonly #topicExists: (topic: string) => boolean;
   readonly #group: string;
   #cursors: OffsetCursor[] = [];
+  /** held(), kept until the cursors change: consumers ask on every wait. */
+  #heldSlots: readonly PartitionSlot[] | null = null;
   #rr = 0;
   #closing = false;
 
@@ -124,7 +126,7 @@ export class OffsetDelivery implements Delivery {
   }
 
   held(): readonly PartitionSlot[] {
-    return this.#cursors.map((c) => c.slot);
+    return (this.#heldSlots ??= this.#cursors.map((c) => c.slot));
   }
 
   get inFlight(): number {
@@ -137,6 +139,7 @@ export class OffsetDelivery implements Delivery {
 
   assign(slot: OffsetSlot): void {
     this.#cursors.push(new OffsetCursor(slot));
+    this.#heldSlots = null;
     this.#wake();
   }
 
@@ -458,6 +461,7 @@ export class OffsetDelivery implements Delivery {
     c.retryTimer = undefined;
     const i = this.#cursors.indexOf(c);
     if (i >= 0) this.#cursors.splice(i, 1);
+    this.#heldSlots = null;
   }
 
   // ---- Pull ----
