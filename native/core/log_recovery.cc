@@ -3,8 +3,9 @@
 // Segments wholly below the recovery point (and, after a clean shutdown, the last one too) are
 // trusted: their index files are loaded and only the batches after the last index entry are walked
 // (structure, not CRC; their CRCs are checked on first read). Every other segment is rescanned
-// batch by batch with CRCs, rebuilding its indexes. The last segment is then given its full
-// capacity again, with zeros after the data.
+// batch by batch with CRCs, rebuilding its indexes, but for the synced prefix that the recovery
+// checkpoint names, which is walked like a trusted segment's tail. The last segment is then given
+// its full capacity again, with zeros after the data.
 #include "sluice/log_recovery.h"
 
 #include <fcntl.h>
@@ -126,6 +127,35 @@ Status missing_segment(const std::string& dir, const LogMeta& meta, const std::s
                          path, 0);
 }
 
+// Rebuilds the indexes of `seg`'s synced prefix, [0, cp.position), from its batch headers
+// without CRCs. The walk must end exactly at the checkpointed position and next offset: anything
+// else is damage to data that was on stable storage.
+Status walk_checkpointed(Segment& seg, const CheckpointRecord& cp, uint64_t size,
+                         uint32_t interval) {
+  const std::string where = " below the recovery checkpoint (" + std::string(checkpoint::kFileName) +
+                            ": synced through position " + std::to_string(cp.position) + ")";
+  if (cp.position > size) {
+    return Status::corrupt("segment " + seg.log_path() + " holds " + std::to_string(size) +
+                               " bytes" + where,
+                           seg.log_path(), static_cast<int64_t>(size));
+  }
+  batch::Check c = seg.scan(cp.position, interval, false);
+  if (seg.size() != cp.position) {
+    const char* what = c == batch::Check::kEnd ? "an all-zero header" : batch::check_name(c);
+    return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
+                               " at position " + std::to_string(seg.size()) + where,
+                           seg.log_path(), static_cast<int64_t>(seg.size()));
+  }
+  if (seg.next_offset() != cp.next_offset) {
+    return Status::corrupt("segment " + seg.log_path() + " reaches offset " +
+                               std::to_string(seg.next_offset()) + " at position " +
+                               std::to_string(cp.position) + " but the checkpoint says " +
+                               std::to_string(cp.next_offset) + where,
+                           seg.log_path(), static_cast<int64_t>(cp.position));
+  }
+  return Status::ok();
+}
+
 Status zero_range(const File& file, uint64_t from, uint64_t to) {
   static constexpr size_t kChunkBytes = 256 * 1024;
   std::unique_ptr<uint8_t[]> zeros(new uint8_t[kChunkBytes]());
@@ -193,8 +223,23 @@ Result<Listing> list_segments(const std::string& dir) {
   return classify(names.value());
 }
 
+const CheckpointRecord* usable_checkpoint(const CheckpointLoad& loaded, const LogMeta* meta,
+                                          const LogOptions& options) {
+  return loaded.found && meta != nullptr && !options.repair ? &loaded.record : nullptr;
+}
+
+bool checkpoint_holds(const CheckpointRecord& record, const Scan& scan, const Plan& plan) {
+  if (plan.create_first_segment) return false;
+  for (const ScannedSegment& s : scan.segments) {
+    if (s.segment->base_offset() == record.base_offset) {
+      return s.segment->size() >= record.position && s.segment->next_offset() >= record.next_offset;
+    }
+  }
+  return false;
+}
+
 Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta* meta,
-                  const LogOptions& options) {
+                  const LogOptions& options, const CheckpointRecord* checkpoint) {
   Scan out;
   const bool repair = options.repair;
   const bool clean = meta != nullptr && meta->clean && !repair;
@@ -241,14 +286,23 @@ Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta*
       if (!indexes_ok) out.indexes_rebuilt++;
     }
     bool complete = true;
+    uint64_t checkpointed = 0;
     if (loaded) {
       out.segments_loaded++;
       seg->synced_end = seg->size();  // durable already: no need to sync it at write-back
     } else {
       seg->truncate_to(0, base);
       out.segments_scanned++;
+      if (checkpoint != nullptr && checkpoint->base_offset == base) {
+        // Damage below it is corruption even under today's rule for the rest: the data was synced.
+        Status walked = walk_checkpointed(*seg, *checkpoint, size, interval);
+        if (!walked.is_ok()) return walked;
+        checkpointed = checkpoint->position;
+        out.checkpoint_bytes += checkpointed;
+      }
       batch::Check c = seg->scan(size, interval, true);
       const uint64_t stop = seg->size();
+      out.bytes_scanned += stop - checkpointed;
       const uint64_t next_valid = stop < size ? next_valid_batch(seg->data(), stop, size,
                                                                   seg->next_offset())
                                               : size;
@@ -277,7 +331,7 @@ Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta*
         }
       }
     }
-    out.segments.push_back(ScannedSegment{std::move(seg), size, loaded});
+    out.segments.push_back(ScannedSegment{std::move(seg), size, loaded, checkpointed});
     if (!complete) {
       out.cut = !last;
       break;
@@ -394,7 +448,10 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
   if (!listing.is_ok()) return listing.status();
   const bool created = meta == nullptr && listing.value().bases.empty();
   if (created && read_only) return sluice::recovery::missing_meta(dir_);
-  auto scanned = sluice::recovery::scan(dir_, listing.value(), meta, options_);
+  const CheckpointLoad checkpoint = load_checkpoint(dir_);
+  auto scanned = sluice::recovery::scan(dir_, listing.value(), meta, options_,
+                                        sluice::recovery::usable_checkpoint(checkpoint, meta,
+                                                                            options_));
   if (!scanned.is_ok()) return scanned.status();
   sluice::recovery::Scan& scan = scanned.value();
   auto planned = sluice::recovery::plan_truncation(dir_, listing.value(), scan, meta, options_);
@@ -410,8 +467,23 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
   report.indexes_rebuilt = scan.indexes_rebuilt;
   report.segments_deleted = plan.segments_deleted;
   report.bytes_truncated = plan.bytes_truncated;
+  report.bytes_scanned = scan.bytes_scanned;
+  report.checkpoint_bytes = scan.checkpoint_bytes;
 
-  if (!read_only) SLUICE_TRY(sluice::recovery::truncate(dir_, plan, &scan));
+  std::unique_ptr<RecoveryCheckpoint> checkpoint_writer;
+  if (!read_only) {
+    auto opened = RecoveryCheckpoint::open(dir_, checkpoint);
+    const bool holds = !checkpoint.found ||
+                       sluice::recovery::checkpoint_holds(checkpoint.record, scan, plan);
+    // Without the file the log runs without checkpoints; a claim that the cut would falsify must
+    // go first, though.
+    if (!opened.is_ok() && !holds) return opened.status();
+    if (opened.is_ok()) {
+      checkpoint_writer = std::move(opened.value());
+      if (!holds) SLUICE_TRY(checkpoint_writer->retire());
+    }
+    SLUICE_TRY(sluice::recovery::truncate(dir_, plan, &scan));
+  }
   SLUICE_TRY(sluice::recovery::rebuild_indexes(&scan, !read_only));
   for (auto& s : scan.segments) segments_.push_back(std::move(s.segment));
   if (plan.create_first_segment && !read_only) {
@@ -439,6 +511,7 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
                                        options_.sync == SyncPolicy::kInterval
                                            ? options_.sync_interval_ms
                                            : 0);
+  flusher_->set_checkpoint(std::move(checkpoint_writer));
   if (!read_only) {
     // Only a writer that writes through the mapping wants its pages faulted in ahead.
     preparer_ = std::make_unique<SegmentPreparer>(

@@ -2,7 +2,9 @@
 // metadata file. Work arrives as "make the log durable up to here" targets; one round takes every
 // target queued while the previous round ran (group commit), msyncs each segment's new bytes once,
 // fsyncs the directory for new files, writes rolled segments' indexes, checkpoints the recovery
-// point, then publishes the durable offset and calls `notify` (from this thread).
+// point, then publishes the durable offset and calls `notify` (from this thread). After the syncs
+// it also hands the round to the recovery checkpoint (recovery_checkpoint.h), one unsynced pwrite
+// at most, so that a crash rescans only what the last round had not synced.
 //
 // Urgent targets (sync policy "always", explicit flushes, rolled segments) start a round at once;
 // others wait until `interval_ms` has passed since the previous round (policy "interval").
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "sluice/log_meta.h"
+#include "sluice/recovery_checkpoint.h"
 #include "sluice/segment.h"
 #include "sluice/status.h"
 
@@ -61,6 +64,8 @@ class Flusher {
   LogMeta meta() const;
   // After the log synced everything itself (close), with the thread stopped.
   void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
+  // Before start(): the recovery checkpoint that each completed round updates (none: no updates).
+  void set_checkpoint(std::unique_ptr<RecoveryCheckpoint> c) { checkpoint_ = std::move(c); }
 
  private:
   struct Task {
@@ -88,6 +93,7 @@ class Flusher {
   Status failure_;
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> durable_offset_;
+  std::unique_ptr<RecoveryCheckpoint> checkpoint_;  // used by the thread only once started
 };
 
 }  // namespace sluice
