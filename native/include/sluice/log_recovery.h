@@ -99,7 +99,8 @@ const CheckpointRecord* usable_checkpoint(const CheckpointLoad& loaded, const Lo
 bool checkpoint_holds(const CheckpointRecord& record, const Scan& scan, const Plan& plan);
 
 struct Plan {
-  std::vector<std::string> remove_names;  // stray and orphan files
+  std::vector<std::string> remove_names;  // stray and orphan files, but the prepared segment file
+                                          // (the preparer truncates or removes it)
   std::vector<int64_t> delete_bases;      // whole segments: retention leftovers, past the cut
   bool create_first_segment = false;      // no segment is left: a new, empty one at first_base
   int64_t first_base = 0;
