@@ -15,6 +15,7 @@
 #include "sluice/fault.h"
 #include "sluice/log.h"
 #include "sluice/recovery_checkpoint.h"
+#include "sluice/segment_preparer.h"
 #include "log_fixtures.h"
 #include "test.h"
 
@@ -335,6 +336,37 @@ TEST(small_syncs_write_no_record) {
   REQUIRE(h.flush());
   CHECK(load_checkpoint(dir.path()).found);
   CHECK_OK(h->close());
+}
+
+TEST(a_prepared_file_left_by_a_crash_never_becomes_data) {
+  // Open leaves it to the preparer (its unlink is slow), which truncates it before reserving it.
+  sluice_test::TempDir dir;
+  {
+    Handle h;
+    REQUIRE_OK(h.open(dir.path(), sluice_test::small_options()));
+    append_n(*h.log, 0, 10);
+    REQUIRE_OK(h->close());
+  }
+  std::vector<uint8_t> junk(64 * 1024);
+  for (size_t i = 0; i < junk.size(); i++) junk[i] = static_cast<uint8_t>(i * 7 + 1);
+  // A valid-looking batch header at its start, as if the file were a segment.
+  REQUIRE_OK(File::open(seg0(dir.path()), O_RDONLY).value().read_at(junk.data(), 61, 0));
+  REQUIRE_OK(write_file_atomic(dir.path(), SegmentPreparer::kFileName, junk));
+  {
+    Handle h;
+    REQUIRE_OK(h.open(dir.path(), sluice_test::small_options()));
+    CHECK(exists(join_path(dir.path(), SegmentPreparer::kFileName)));
+    append_n(*h.log, 10, 300);  // ~300 KB: several rolls through prepared files
+    REQUIRE(h->segment_count() >= 3);
+    CHECK(reads_back(*h.log, 0));
+    REQUIRE_OK(h->close());
+  }
+  CHECK(!exists(join_path(dir.path(), SegmentPreparer::kFileName)));
+  Handle r;
+  REQUIRE_OK(r.open(dir.path(), sluice_test::small_options()));
+  CHECK_EQ(r->end_offset(), 310);
+  CHECK(reads_back(*r.log, 0));
+  CHECK_OK(r->close());
 }
 
 TEST_MAIN()
