@@ -127,35 +127,6 @@ Status missing_segment(const std::string& dir, const LogMeta& meta, const std::s
                          path, 0);
 }
 
-// Rebuilds the indexes of `seg`'s synced prefix, [0, cp.position), from its batch headers
-// without CRCs. The walk must end exactly at the checkpointed position and next offset: anything
-// else is damage to data that was on stable storage.
-Status walk_checkpointed(Segment& seg, const CheckpointRecord& cp, uint64_t size,
-                         uint32_t interval) {
-  const std::string where = " below the recovery checkpoint (" + std::string(checkpoint::kFileName) +
-                            ": synced through position " + std::to_string(cp.position) + ")";
-  if (cp.position > size) {
-    return Status::corrupt("segment " + seg.log_path() + " holds " + std::to_string(size) +
-                               " bytes" + where,
-                           seg.log_path(), static_cast<int64_t>(size));
-  }
-  batch::Check c = seg.scan(cp.position, interval, false);
-  if (seg.size() != cp.position) {
-    const char* what = c == batch::Check::kEnd ? "an all-zero header" : batch::check_name(c);
-    return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
-                               " at position " + std::to_string(seg.size()) + where,
-                           seg.log_path(), static_cast<int64_t>(seg.size()));
-  }
-  if (seg.next_offset() != cp.next_offset) {
-    return Status::corrupt("segment " + seg.log_path() + " reaches offset " +
-                               std::to_string(seg.next_offset()) + " at position " +
-                               std::to_string(cp.position) + " but the checkpoint says " +
-                               std::to_string(cp.next_offset) + where,
-                           seg.log_path(), static_cast<int64_t>(cp.position));
-  }
-  return Status::ok();
-}
-
 Status zero_range(const File& file, uint64_t from, uint64_t to) {
   static constexpr size_t kChunkBytes = 256 * 1024;
   std::unique_ptr<uint8_t[]> zeros(new uint8_t[kChunkBytes]());
@@ -295,7 +266,7 @@ Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta*
       out.segments_scanned++;
       if (checkpoint != nullptr && checkpoint->base_offset == base) {
         // Damage below it is corruption even under today's rule for the rest: the data was synced.
-        Status walked = walk_checkpointed(*seg, *checkpoint, size, interval);
+        Status walked = walk_synced_prefix(*seg, *checkpoint, size, interval);
         if (!walked.is_ok()) return walked;
         checkpointed = checkpoint->position;
         out.checkpoint_bytes += checkpointed;

@@ -8,6 +8,7 @@
 #include "sluice/assert.h"
 #include "sluice/crc32c.h"
 #include "sluice/endian.h"
+#include "sluice/record_batch.h"
 
 namespace sluice {
 namespace checkpoint {
@@ -96,6 +97,35 @@ Status RecoveryCheckpoint::retire() {
   last_base_ = -1;
   last_position_ = 0;
   next_slot_ = 0;
+  return Status::ok();
+}
+
+Status walk_synced_prefix(Segment& seg, const CheckpointRecord& cp, uint64_t size,
+                          uint32_t interval) {
+  SLUICE_ASSERT(seg.empty() && seg.next_offset() == seg.base_offset() &&
+                    seg.base_offset() == cp.base_offset,
+                "the walk needs the checkpointed segment, fresh");
+  const std::string where = " below the recovery checkpoint (" + std::string(checkpoint::kFileName) +
+                            ": synced through position " + std::to_string(cp.position) + ")";
+  if (cp.position > size) {
+    return Status::corrupt("segment " + seg.log_path() + " holds " + std::to_string(size) +
+                               " bytes" + where,
+                           seg.log_path(), static_cast<int64_t>(size));
+  }
+  batch::Check c = seg.scan(cp.position, interval, false);
+  if (seg.size() != cp.position) {
+    const char* what = c == batch::Check::kEnd ? "an all-zero header" : batch::check_name(c);
+    return Status::corrupt(std::string("corrupt batch (") + what + ") in " + seg.log_path() +
+                               " at position " + std::to_string(seg.size()) + where,
+                           seg.log_path(), static_cast<int64_t>(seg.size()));
+  }
+  if (seg.next_offset() != cp.next_offset) {
+    return Status::corrupt("segment " + seg.log_path() + " reaches offset " +
+                               std::to_string(seg.next_offset()) + " at position " +
+                               std::to_string(cp.position) + " but the checkpoint says " +
+                               std::to_string(cp.next_offset) + where,
+                           seg.log_path(), static_cast<int64_t>(cp.position));
+  }
   return Status::ok();
 }
 

@@ -79,6 +79,13 @@ struct CheckpointLoad {
 // "none found" (the checkpoint only ever saves work).
 CheckpointLoad load_checkpoint(const std::string& dir);
 
+// Recovery: rebuilds the indexes of `seg`'s synced prefix [0, cp.position) (seg fresh, `size`
+// bytes readable) from its batch headers, without CRCs. The walk must end exactly at the recorded
+// position and next offset; anything else is damage to data that was on stable storage: kCorrupt
+// with the segment's path and the position of the batch that does not fit.
+Status walk_synced_prefix(Segment& seg, const CheckpointRecord& cp, uint64_t size,
+                          uint32_t interval);
+
 class RecoveryCheckpoint {
  public:
   // Writers, at open: opens dir/sluice.checkpoint, creating and reserving it when missing (the
