@@ -18,6 +18,7 @@
         "native/core/offset_index.cc",
         "native/core/record_batch.cc",
         "native/core/record_slots.cc",
+        "native/core/recovery_checkpoint.cc",
         "native/core/segment.cc",
         "native/core/segment_preparer.cc",
         "native/core/status.cc",

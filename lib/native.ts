@@ -19,6 +19,14 @@ export interface NativeRecovery {
   indexesRebuilt: number;
   segmentsDeleted: number;
   bytesTruncated: number;
+  /** Bytes of batches checked with their CRCs while rescanning segments. */
+  bytesScanned: number;
+  /**
+   * Bytes of the active segment below its recovery checkpoint (the position its last completed
+   * sync reached), walked without CRCs as a segment below the recovery point is: only the bytes
+   * after it are rescanned with CRCs.
+   */
+  checkpointBytes: number;
   durationMs: number;
 }
 

@@ -608,6 +608,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     o.Set("indexesRebuilt", r.indexes_rebuilt);
     o.Set("segmentsDeleted", r.segments_deleted);
     o.Set("bytesTruncated", static_cast<double>(r.bytes_truncated));
+    o.Set("bytesScanned", static_cast<double>(r.bytes_scanned));
+    o.Set("checkpointBytes", static_cast<double>(r.checkpoint_bytes));
     o.Set("durationMs", r.duration_ms);
     return o;
   }

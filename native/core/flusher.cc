@@ -258,6 +258,10 @@ Status Flusher::sync_round(std::vector<Task>& tasks, int64_t* durable) {
     *durable = std::max(*durable, t.next_offset);
   }
   if (dir_dirty) SLUICE_TRY(fsync_dir(dir_));
+  // ---- Recovery checkpoint hook (recovery_checkpoint.h): keep this one call after the round's
+  // syncs and directory fsync; everything synced above is on stable storage now. ----
+  if (checkpoint_) checkpoint_->after_round(tasks);
+
   LogMeta meta = this->meta();
   bool meta_dirty = false;
   if (recovery_point > meta.recovery_point) {

@@ -6,7 +6,9 @@
 //      end of each segment and the log's written offset (the high watermark readers see) advance;
 //   2. syncs (group commit): each segment's new bytes once (fdatasync, or msync for the mmap write
 //      path, whose bytes are in the mapping), the directory for new files, rolled segments'
-//      indexes, the recovery point; then the durable offset advances;
+//      indexes, the recovery point; then the durable offset advances, and the round goes to the
+//      recovery checkpoint (recovery_checkpoint.h: one unsynced pwrite at most), so that a crash
+//      rescans only what the last round had not synced;
 //   3. `notify` (from this thread), at most once per round.
 //
 // Sync targets marked urgent (sync policy "always", explicit flushes, rolled segments, retention)
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "sluice/log_meta.h"
+#include "sluice/recovery_checkpoint.h"
 #include "sluice/segment.h"
 #include "sluice/status.h"
 #include "sluice/write_buffers.h"
@@ -80,6 +83,8 @@ class Flusher {
   LogMeta meta() const;
   // After the log synced everything itself (close), with the thread stopped.
   void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
+  // Before start(): the recovery checkpoint that each completed round updates (none: no updates).
+  void set_checkpoint(std::unique_ptr<RecoveryCheckpoint> c) { checkpoint_ = std::move(c); }
 
  private:
   struct Task {
@@ -121,6 +126,7 @@ class Flusher {
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> durable_offset_;
   std::atomic<int64_t> written_offset_;
+  std::unique_ptr<RecoveryCheckpoint> checkpoint_;  // used by the thread only once started
 };
 
 }  // namespace sluice

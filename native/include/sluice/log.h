@@ -95,6 +95,10 @@ struct RecoveryReport {
   uint32_t indexes_rebuilt = 0;    // index files that were missing or invalid
   uint32_t segments_deleted = 0;   // segments past a truncation point or below the start offset
   uint64_t bytes_truncated = 0;
+  // Of the rescanned segments: bytes checked with CRCs, and bytes of the active segment below the
+  // recovery checkpoint (recovery_checkpoint.h), walked without them.
+  uint64_t bytes_scanned = 0;
+  uint64_t checkpoint_bytes = 0;
   double duration_ms = 0;
 };
 

@@ -1,13 +1,19 @@
 // Open-time recovery of a log directory, as named phases that Log::open runs in order:
 //
 //   load_meta        sluice.meta, or none (a new log, or one whose metadata was lost)
+//   load_checkpoint  sluice.checkpoint (recovery_checkpoint.h): how far the active segment was
+//                    synced; used by scan only with valid metadata and without `repair`
 //   list_segments    the directory's files, classified: segments, stray temporary and prepared
 //                    files, index files whose segment is gone; nothing is removed yet
 //   scan             every segment above what an interrupted retention left: trusted index files
-//                    loaded, or a rescan with CRCs; where the valid data ends, and whether damage
-//                    there is a lost write (cut) or corruption (an error unless `repair`)
+//                    loaded, or a rescan with CRCs (the checkpointed segment: its synced prefix
+//                    walked without CRCs, the rest with them); where the valid data ends, and
+//                    whether damage there is a lost write (cut) or corruption (an error unless
+//                    `repair`)
 //   plan_truncation  what to delete and what to zero, and whether segments the metadata says were
 //                    durable are missing (corruption); the recovery report's counts
+//   retire           (writers) empties the checkpoint file first when the plan keeps less than
+//                    it names, so that no claim outlives the data it was about
 //   truncate         applies the plan: files deleted, the last segment's leftovers zeroed in place
 //                    and its capacity restored (a segment is never shrunk: a reader in another
 //                    process may have it mapped, and a mapped page past the end is a SIGBUS)
@@ -19,8 +25,9 @@
 // rebuilt indexes in memory, and reports the plan without applying it. Where a scan stops early:
 //   - nothing valid follows in the segment and the data was not known durable: a torn or zeroed
 //     tail, cut there (later segments, which cannot be durable either, are deleted);
-//   - a valid batch follows, or the data was below the recovery point: corruption, reported with
-//     the file and position, unless `repair` asks for a cut there.
+//   - a valid batch follows, or the data was below the recovery point or below the checkpointed
+//     position: corruption, reported with the file and position, unless `repair` asks for a cut
+//     there.
 // Threading: the opening thread only; nothing here is shared until Log::open returns.
 #pragma once
 
@@ -30,6 +37,7 @@
 #include <vector>
 
 #include "sluice/log_meta.h"
+#include "sluice/recovery_checkpoint.h"
 #include "sluice/segment.h"
 #include "sluice/status.h"
 
@@ -38,6 +46,8 @@ namespace sluice {
 struct LogOptions;
 
 namespace recovery {
+
+struct Plan;
 
 struct MetaLoad {
   bool found = false;    // `meta` holds the file's contents
@@ -62,6 +72,7 @@ struct ScannedSegment {
   std::shared_ptr<Segment> segment;  // mapped read-only at file_size (anonymous when empty)
   uint64_t file_size = 0;
   bool loaded = false;  // trusted: taken from its index files, not rescanned with CRCs
+  uint64_t checkpointed_bytes = 0;  // rescanned: the prefix trusted from the checkpoint
 };
 
 struct Scan {
@@ -72,14 +83,24 @@ struct Scan {
   uint32_t segments_loaded = 0;
   uint32_t segments_scanned = 0;
   uint32_t indexes_rebuilt = 0;  // trusted segments whose index files were missing or invalid
+  uint64_t bytes_scanned = 0;     // of batches checked with CRCs
+  uint64_t checkpoint_bytes = 0;  // walked without CRCs below the checkpointed position
 };
 // Phase 3. Opens and maps the segments (read-only), nothing is written. kCorrupt for damage
-// that was durable, unless options.repair.
+// that was durable, unless options.repair. `checkpoint`, when set, names the synced prefix of a
+// segment (the caller passes it only with metadata and without `repair`).
 Result<Scan> scan(const std::string& dir, const Listing& listing, const LogMeta* meta,
-                  const LogOptions& options);
+                  const LogOptions& options, const CheckpointRecord* checkpoint = nullptr);
+// The loaded checkpoint record when scan may use it: metadata found and no `repair`; else null.
+const CheckpointRecord* usable_checkpoint(const CheckpointLoad& loaded, const LogMeta* meta,
+                                          const LogOptions& options);
+// Whether the plan keeps every byte that `record` names: its segment is kept with at least that
+// much data. When not, a writer retires the checkpoint before truncating.
+bool checkpoint_holds(const CheckpointRecord& record, const Scan& scan, const Plan& plan);
 
 struct Plan {
-  std::vector<std::string> remove_names;  // stray and orphan files
+  std::vector<std::string> remove_names;  // stray and orphan files, but the prepared segment file
+                                          // (the preparer truncates or removes it)
   std::vector<int64_t> delete_bases;      // whole segments: retention leftovers, past the cut
   bool create_first_segment = false;      // no segment is left: a new, empty one at first_base
   int64_t first_base = 0;

@@ -7,7 +7,8 @@
 // Threading: take(), reserve(), populate() and stop() are called from the writer thread; the
 // worker thread touches only the file it is preparing, the reservations it is asked to extend
 // (Segment::reserve is thread-safe) and the mappings handed to it. Lifetime: owned by the log;
-// stop() joins the thread and removes an unused prepared file.
+// stop() joins the thread and removes an unused prepared file. One left by a crash is left in place
+// by recovery and truncated here when the next segment is prepared (its unlink is slow).
 #pragma once
 
 #include <condition_variable>
