@@ -205,22 +205,25 @@ TEST(the_fill_changes_no_byte_written_meanwhile) {
 
 TEST(appends_racing_the_fill_read_back_and_reopen_at_the_same_end) {
   sluice_test::TempDir dir;
-  const int64_t n = 100000;  // ~14 MB: rolls three times
+  const int64_t n = 300000;  // over 16 MiB: rolls at least once
+  sluice::LogOptions o = always_options();
+  o.segment_bytes = 16 * kMiB;  // past the prepared first window, the fill follows the writer
   {
     Handle h;
-    REQUIRE_OK(h.open(dir.path(), always_options()));
+    REQUIRE_OK(h.open(dir.path(), o));
     for (int64_t at = 0; at < n; at += 2000) {
       append_n(*h.log, at, 2000);
       REQUIRE_OK(h->seal());
     }
     REQUIRE(h.flush());
-    CHECK_GE(h->segment_count(), 3u);
+    CHECK_GE(h->segment_count(), 2u);
     CHECK(reads_back(*h.log));
     // The fill caught up with the writer: what follows its chunk is written up to the capacity.
     const Segment& active = *active_segment(*h.log);
-    const uint64_t from = (active.size() / kMiB + 1) * kMiB;
-    int unwritten = 1;
-    for (int i = 0; i < 5000 && from < active.capacity() && unwritten == 1; i++) {
+    const uint64_t chunk = SegmentPreparer::kFillChunkBytes;
+    const uint64_t from = (active.size() / chunk + 1) * chunk;
+    int unwritten = from < active.capacity() ? 1 : 0;
+    for (int i = 0; i < 5000 && unwritten == 1; i++) {
       unwritten = has_unwritten(active.file().fd(), from, active.capacity());
       if (unwritten == 1) ::usleep(1000);
     }
@@ -228,7 +231,7 @@ TEST(appends_racing_the_fill_read_back_and_reopen_at_the_same_end) {
     CHECK_OK(h->close());
   }
   Handle r;
-  REQUIRE_OK(r.open(dir.path(), always_options()));
+  REQUIRE_OK(r.open(dir.path(), o));
   CHECK_EQ(r->end_offset(), n);
   CHECK(reads_back(*r.log));
   append_n(*r.log, n, 100);

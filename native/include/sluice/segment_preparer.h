@@ -44,8 +44,10 @@ class SegmentPreparer {
   };
 
   // Chunks the fill is done in: one msync (and one journal commit for its extent conversions)
-  // per 1 MiB, 40 rounds of 256 x 100 B.
-  static constexpr uint64_t kFillChunkBytes = 1024 * 1024;
+  // per 2 MiB, 80 rounds of 256 x 100 B. Measured (sync-paths.c, FILL_CHUNK_KIB, 8 MiB ahead):
+  // rounds of 255-291 µs with 2 MiB chunks against 307-330 µs into fallocated blocks in the same
+  // runs; 1 MiB chunks were no better than fallocated in two runs of three.
+  static constexpr uint64_t kFillChunkBytes = 2 * 1024 * 1024;
   // How long the thread waits before it looks at the writer's progress again: 1 ms while the
   // writer moves, doubling up to this while it stands still (an idle log costs ~8 wake-ups a
   // second; a writer resuming needs seconds to cross the 8 MiB window at durable rates).
