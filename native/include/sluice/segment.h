@@ -29,8 +29,9 @@
 // ~1-1.6 ms, hence a window and not whole segments. bench/durability.bench.ts, 9 interleaved
 // runs each on a loaded shared host: durable 100 B msg/s at 256 in flight, median 126 k before
 // and 176 k after (0.37x and 0.59x the writeSync+fdatasyncSync baseline of the same run); 1 KiB
-// 80 k and 82 k (0.61x and 0.82x); the appends' pwrite still runs on the JS thread, which hides
-// part of it. Nothing here changes the reservation rule,
+// 80 k and 82 k (0.61x and 0.82x), with 1 MiB chunks; with 2 MiB chunks, 3 runs on a quieter
+// host, 100 B 174-211 k before and 176-289 k after, 1 KiB 76-116 k and 96-177 k. The appends'
+// pwrite still runs on the JS thread, which hides part of it. Nothing here changes the reservation rule,
 // never writes past the reservation, and never changes a byte (so the bytes after the last batch
 // stay zeros and the writer never waits for it); logs that sync less often do without it, since
 // it doubles the bytes written to the device. FALLOC_FL_ZERO_RANGE leaves the extents unwritten
