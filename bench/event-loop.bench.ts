@@ -5,7 +5,9 @@
  *    an HDR histogram (hdr-histogram-js), reported as p50/p99/p99.9/max;
  *  - the gaps between turns of the event loop (a setImmediate chain timing each turn): how many
  *    exceed 1 ms, their total, and the largest, beside perf_hooks.monitorEventLoopDelay's p99/max;
- *  - the device itself in the same run: fdatasync after a 4 KiB write, p50/p99.
+ *  - the device itself in the same run: fdatasync after a 4 KiB write, p50/p99;
+ *  - a baseline: the same generator without an engine (a stand-in that copies each payload and
+ *    calls each confirm back on the next turn), whose gaps are the host's, and GC pauses per row.
  * Under sync 'always' a confirm waits for a sync, but nothing else on the thread should: a gap
  * caused by Sluice there is the JS thread blocked in a system call (issue 10's defect).
  *
@@ -23,6 +25,7 @@ import {
   gapCells,
   latencyCells,
   latencyHistogram,
+  GcPauses,
   LoopGaps,
   makeDir,
   recordUs,
@@ -30,6 +33,7 @@ import {
   summarize,
   tiny,
   writeResults,
+  type GcReport,
   type LoopGapReport,
 } from './harness';
 
@@ -41,18 +45,48 @@ const GAP_MS = 1;
 const POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
 
 interface Row {
-  sync: SyncPolicy;
+  name: string;
   sent: number;
   confirms: Histogram;
   gaps: LoopGapReport;
+  gc: GcReport;
 }
 
-/** Appends at RATE for DURATION_MS under `sync`, measuring confirms and event-loop turns. */
-async function run(sync: SyncPolicy, dir: string): Promise<Row> {
-  const log = await Log.open(dir, { sync, segmentBytes: 1024 * 1024 * 1024 });
+/** What the generator appends to: a Log, or the baseline's stand-in. */
+interface Sink {
+  append(payload: Buffer): number;
+  confirm(offset: number, callback: (err: Error | null) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The baseline: the same generator, timers and callbacks without an engine. Each "append" copies
+ * the payload into a buffer and each "confirm" is called back on the next turn of the event
+ * loop, so the gaps it sees are the host's (and the generator's own garbage), not Sluice's.
+ */
+function standIn(): Sink {
+  const buffer = Buffer.alloc(1 << 20);
+  let offset = 0;
+  return {
+    append(payload) {
+      payload.copy(buffer, (offset * SIZE) % (buffer.length - SIZE));
+      return offset++;
+    },
+    confirm(_offset, callback) {
+      setImmediate(callback, null);
+    },
+    async close() {},
+  };
+}
+
+/** Appends at RATE for DURATION_MS to `sink`, measuring confirms, event-loop turns and GC. */
+async function run(name: string, sink: Sink): Promise<Row> {
+  const log = sink;
   const payload = randomFillSync(Buffer.alloc(SIZE));
   const confirms = latencyHistogram();
   const gaps = new LoopGaps(GAP_MS);
+  const gc = new GcPauses();
+  gc.start();
   gaps.start();
   const start = performance.now();
   const intervalMs = 1000 / RATE;
@@ -81,9 +115,10 @@ async function run(sync: SyncPolicy, dir: string): Promise<Row> {
     send();
   });
   const gapReport = gaps.stop();
+  const gcReport = gc.stop();
   await log.close();
   if (failure !== null) throw failure;
-  return { sync, sent, confirms, gaps: gapReport };
+  return { name, sent, confirms, gaps: gapReport, gc: gcReport };
 }
 
 const ms = formatUs;
@@ -94,19 +129,21 @@ async function main(): Promise<void> {
   const device = latencyHistogram();
   for (const us of deviceSyncLatencies(root, tiny ? 20 : 2000)) recordUs(device, us);
   const rows: Row[] = [];
+  rows.push(await run('baseline: no engine', standIn()));
   for (const sync of POLICIES) {
     const dir = path.join(root, sync);
-    rows.push(await run(sync, dir));
+    const log = await Log.open(dir, { sync, segmentBytes: 1024 * 1024 * 1024 });
+    rows.push(await run(`'${sync}'`, log));
     removeDir(dir);
   }
   removeDir(root);
   const table = [
-    '| sync | messages | confirm p50 | p99 | p99.9 | max | event-loop gaps over 1 ms | in all | largest | monitorEventLoopDelay p99 / max |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| sync | messages | confirm p50 | p99 | p99.9 | max | event-loop gaps over 1 ms | in all | largest | monitorEventLoopDelay p99 / max | GC pauses (count, total, max) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| '${r.sync}' | ${r.sent} | ${latencyCells(summarize(r.confirms))} | ${gapCells(r.gaps, DURATION_MS)} | ` +
-        `${r.gaps.delayP99Ms.toFixed(1)} / ${r.gaps.delayMaxMs.toFixed(1)} ms |`,
+        `| ${r.name} | ${r.sent} | ${latencyCells(summarize(r.confirms))} | ${gapCells(r.gaps, DURATION_MS)} | ` +
+        `${r.gaps.delayP99Ms.toFixed(1)} / ${r.gaps.delayMaxMs.toFixed(1)} ms | ${r.gc.count}, ${r.gc.totalMs.toFixed(0)} ms, ${r.gc.maxMs.toFixed(1)} ms |`,
     ),
   ].join('\n');
   const text = [
