@@ -492,14 +492,10 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
       options_.write_path == WritePath::kMmap);
   flusher_->set_checkpoint(std::move(checkpoint_writer));
   if (!read_only) {
-    // Only a writer that writes through the mapping wants its pages faulted in ahead; only one
-    // that pwrites and syncs every round gains from written blocks ahead (segment.h).
-    const bool written_ahead =
-        options_.sync == SyncPolicy::kAlways && options_.write_path == WritePath::kPwrite;
+    // Only a writer that writes through the mapping wants its pages faulted in ahead.
     preparer_ = std::make_unique<SegmentPreparer>(
         dir_, options_.segment_bytes,
-        options_.write_path == WritePath::kMmap ? options_.populate_window_bytes : 0,
-        written_ahead ? kWrittenAheadBytes : 0);
+        options_.write_path == WritePath::kMmap ? options_.populate_window_bytes : 0);
   }
   report.duration_ms = std::chrono::duration<double, std::milli>(
                            std::chrono::steady_clock::now() - started).count();

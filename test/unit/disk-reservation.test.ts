@@ -83,39 +83,35 @@ describe('disk reservation', () => {
     });
   }
 
-  // sync 'always' (pwrite) also keeps blocks written ahead of the writer (segment.h): inside the
-  // reservation, so the space taken is the same.
-  for (const sync of ['none', 'always'] as const) {
-    it(`after appending 40 MB a log (sync '${sync}') allocates its active segment and, once that is half full, the next one whole`, async () => {
-      const dir = tmpDir();
-      const log = await openLog(dir, { segmentBytes: 64 * MiB, sync });
-      const value = Buffer.alloc(1000, 7);
-      for (let i = 0; i < 40_000; i++) log.append(value);
-      log.seal();
-      await log.visible();
-      await preparedFileExists(dir);
-      const data = log.stats().sizeBytes;
-      expect(data).toBeGreaterThan(40_000_000);
-      expect(allocated(dir)).toBeGreaterThanOrEqual(2 * 64 * MiB); // the active segment and the prepared next
-      expect(allocated(dir)).toBeLessThanOrEqual(2 * 64 * MiB + SLACK);
-      // Closed (the prepared file goes) and reopened: the active segment alone.
-      await log.close();
-      const again = await openLog(dir, { segmentBytes: 64 * MiB, sync });
-      expect(again.endOffset).toBe(40_000);
-      expect(allocated(dir)).toBeLessThanOrEqual(64 * MiB + SLACK);
-    });
+  it('after appending 40 MB a log allocates its active segment and, once that is half full, the next one whole', async () => {
+    const dir = tmpDir();
+    const log = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
+    const value = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 40_000; i++) log.append(value);
+    log.seal();
+    await log.visible();
+    await preparedFileExists(dir);
+    const data = log.stats().sizeBytes;
+    expect(data).toBeGreaterThan(40_000_000);
+    expect(allocated(dir)).toBeGreaterThanOrEqual(2 * 64 * MiB); // the active segment and the prepared next
+    expect(allocated(dir)).toBeLessThanOrEqual(2 * 64 * MiB + SLACK);
+    // Closed (the prepared file goes) and reopened: the active segment alone.
+    await log.close();
+    const again = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
+    expect(again.endOffset).toBe(40_000);
+    expect(allocated(dir)).toBeLessThanOrEqual(64 * MiB + SLACK);
+  });
 
-    it(`a lightly used log (sync '${sync}') reserves at most 1 MiB until it holds 512 KiB`, async () => {
-      const dir = tmpDir();
-      const log = await openLog(dir, { segmentBytes: 64 * MiB, sync });
-      const value = Buffer.alloc(1000, 7);
-      for (let i = 0; i < 400; i++) log.append(value); // ~400 KB
-      log.seal();
-      await log.visible();
-      await log.flush();
-      expect(allocated(dir)).toBeLessThanOrEqual(1 * MiB + SLACK);
-    });
-  }
+  it('a lightly used log reserves at most 1 MiB until it holds 512 KiB', async () => {
+    const dir = tmpDir();
+    const log = await openLog(dir, { segmentBytes: 64 * MiB, sync: 'none' });
+    const value = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 400; i++) log.append(value); // ~400 KB
+    log.seal();
+    await log.visible();
+    await log.flush();
+    expect(allocated(dir)).toBeLessThanOrEqual(1 * MiB + SLACK);
+  });
 
   for (const writePath of ['pwrite', 'mmap'] as const satisfies readonly WritePath[]) {
     it(`records appended across many growth steps read back intact (writePath '${writePath}'), and after reopening`, async () => {

@@ -17,26 +17,6 @@
 // reservation: a full disk is a NO_SPACE error on the append that needs the next step or segment,
 // never a SIGBUS or a failed write, and appends resume once space is freed.
 //
-// Written blocks ahead (logs with sync 'always' that pwrite): fallocate leaves extents
-// "unwritten", so on ext4 every sync of data written into them also commits the journal that
-// converts them. For those logs the preparer thread keeps the kWrittenAheadBytes ahead of the
-// writer's sealed end written, in 2 MiB chunks, by dirtying the pages without changing a byte
-// (MADV_POPULATE_WRITE) and syncing them; the next segment's first window is written before it
-// is handed out. Measured on this host (ext4 on virtio, bench/native/sync-paths.c, rounds of
-// 256 x 100 B with pwrite + fdatasync): ~400 µs a round into fallocated blocks, ~180-330 µs into
-// blocks written beforehand, ~250-420 µs with a thread writing ahead while the rounds run;
-// zeroing a whole other file meanwhile at full speed (a next segment prepared whole) made rounds
-// ~1-1.6 ms, hence a window and not whole segments. bench/durability.bench.ts, 9 interleaved
-// runs each on a loaded shared host: durable 100 B msg/s at 256 in flight, median 126 k before
-// and 176 k after (0.37x and 0.59x the writeSync+fdatasyncSync baseline of the same run); 1 KiB
-// 80 k and 82 k (0.61x and 0.82x), with 1 MiB chunks; with 2 MiB chunks, 3 runs on a quieter
-// host, 100 B 174-211 k before and 176-289 k after, 1 KiB 76-116 k and 96-177 k. The appends'
-// pwrite still runs on the JS thread, which hides part of it. Nothing here changes the reservation rule,
-// never writes past the reservation, and never changes a byte (so the bytes after the last batch
-// stay zeros and the writer never waits for it); logs that sync less often do without it, since
-// it doubles the bytes written to the device. FALLOC_FL_ZERO_RANGE leaves the extents unwritten
-// on ext4 and FALLOC_FL_WRITE_ZEROES is unsupported on this device.
-//
 // The writer's mapping covers the whole capacity, but no page of it past the reservation (the
 // file's size) is ever touched; the copy-on-write mapping that JS views are cut from covers only
 // the reservation, and is made afresh when the data outgrows it. Batches are appended one after
@@ -76,9 +56,6 @@ bool parse_segment_file_name(const std::string& name, const char* suffix, int64_
 // steps on purpose: each step allocates in the file being written, and the writes wait for it.
 constexpr uint64_t kReserveFirstBytes = 64 * 1024;
 constexpr uint64_t kReserveSecondBytes = 1024 * 1024;
-// How far ahead of the writer blocks are kept written for logs with sync 'always' (see the top of
-// this file): 320 rounds of 256 x 100 B, 32 of 256 x 1 KiB.
-constexpr uint64_t kWrittenAheadBytes = 8 * 1024 * 1024;
 // The reservation after `reserved` in the sequence, capped at capacity.
 uint64_t next_reservation(uint64_t reserved, uint64_t capacity);
 // The reservation a segment of `capacity` bytes wants while its data ends at `end` (<= capacity):
