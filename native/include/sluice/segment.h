@@ -17,6 +17,20 @@
 // reservation: a full disk is a NO_SPACE error on the append that needs the next step or segment,
 // never a SIGBUS or a failed write, and appends resume once space is freed.
 //
+// Reserved blocks stay "unwritten" extents (fallocate), so on ext4 the sync of data written into
+// them also commits the journal that converts them. Written blocks were tried and measured
+// (bench/native/sync-paths.c, rounds of 256 x 100 B with pwrite + fdatasync on this host's ext4
+// over virtio): ~300-400 µs a round into fallocated blocks, ~170-330 µs into blocks zeroed and
+// synced beforehand; FALLOC_FL_ZERO_RANGE leaves the extents unwritten and FALLOC_FL_WRITE_ZEROES
+// is unsupported here; zeroing a whole next segment at full speed beside the rounds made them
+// 0.8-1.6 ms. A background thread keeping 8 MiB ahead of the writer written (pages dirtied without
+// changing a byte, then msynced in 2 MiB chunks) shortened the C loop's rounds to 255-291 µs, but
+// with the flusher writing and syncing (sync 'always', 100 B at 20 k msg/s) it raised the confirm
+// p99 from 3.7-4.1 ms to 7.4-9.8 ms (its msyncs commit the journal the rounds wait on) and left
+// durable throughput at 256 in flight where it was (300-344 k msg/s either way: the round is
+// bounded by the JavaScript work per confirm, README Performance). So segments are not prepared
+// with written blocks.
+//
 // The writer's mapping covers the whole capacity, but no page of it past the reservation (the
 // file's size) is ever touched; the copy-on-write mapping that JS views are cut from covers only
 // the reservation, and is made afresh when the data outgrows it. Batches are appended one after
@@ -26,8 +40,8 @@
 // the last segment what the rule wants for its data (reserve_for_append()).
 //
 // Threading: the log's writer thread owns everything but `synced_end` and `dir_entry_synced`,
-// which only the flusher thread touches, written_end(), which the flusher advances, and the reservation, which the preparer thread may also
-// extend (reserve() is thread-safe); after a roll the flusher may also read the indexes, which the
+// which only the flusher thread touches, written_end(), which the flusher advances, and the
+// reservation, which the preparer thread may also extend (reserve() is thread-safe); after a roll the flusher may also read the indexes, which the
 // writer no longer changes. Lifetime: shared_ptr, held by the log, by flush work in flight, by
 // reservation requests and by readers' cursors; the descriptor closes when the last holder lets go.
 #pragma once
