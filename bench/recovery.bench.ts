@@ -59,7 +59,7 @@ async function child(dir: string, plan: ChildPlan): Promise<void> {
   await fill(plan.syncedBytes);
   await log.flush();
   await fill(plan.tailBytes);
-  await new Promise((r) => setImmediate(r));
+  await log.visible(); // written to the file (the page cache), not synced
   process.stdout.write(`READY ${log.endOffset}\n`);
   await new Promise(() => undefined);
 }
