@@ -4,13 +4,19 @@
  * pending. Offsets almost always arrive in increasing order; one that does not is inserted by
  * binary search. Thread-confined (the Log's thread).
  */
-export type Settle = (err: Error | null, durable: boolean) => void;
+/** What a settled waiter is told: its offset and whether it is durable, or the failure. */
+export interface Settled {
+  offset: number;
+  durable: boolean;
+}
+/** A waiter: the user's confirm callback itself, so that a confirm costs no closure. */
+export type Settle = (err: Error | null, settled: Settled | null) => void;
 
 // A throwing user callback must not stop the others from settling, nor reach the native code that
 // called in: it is rethrown on its own tick, where it surfaces as an uncaught exception.
-function call(settle: Settle, err: Error | null, durable: boolean): void {
+function call(settle: Settle, err: Error | null, settled: Settled | null): void {
   try {
-    settle(err, durable);
+    settle(err, settled);
   } catch (e) {
     process.nextTick(() => {
       throw e;
@@ -47,8 +53,8 @@ export class ConfirmQueue {
     this.#settles.push(settle);
   }
 
-  /** Settles every waiter whose offset is below `watermark`; returns how many. */
-  settleBelow(watermark: number, durable: (offset: number) => boolean): number {
+  /** Settles every waiter whose offset is below `watermark`; returns how many. `durableBelow`: offsets below it are durable. */
+  settleBelow(watermark: number, durableBelow: number): number {
     // Fields are re-read on every step: a callback may push (or reject everything) meanwhile.
     let settled = 0;
     while (this.#head < this.#offsets.length && this.#offsets[this.#head] < watermark) {
@@ -56,7 +62,7 @@ export class ConfirmQueue {
       const offset = this.#offsets[h];
       const settle = this.#settles[h];
       this.#settles[h] = undefined as unknown as Settle;
-      call(settle, null, durable(offset));
+      call(settle, null, { offset, durable: offset < durableBelow });
       settled++;
     }
     if (this.#head > 1024 && this.#head * 2 > this.#offsets.length) this.#compact();
@@ -68,7 +74,7 @@ export class ConfirmQueue {
     this.#offsets = [];
     this.#settles = [];
     this.#head = 0;
-    for (const settle of settles) call(settle, err, false);
+    for (const settle of settles) call(settle, err, null);
   }
 
   #compact(): void {

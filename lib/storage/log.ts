@@ -229,6 +229,8 @@ export class Log {
   readonly #waitDurable = new ConfirmQueue();
   #active = false;
   #settleScheduled = false;
+  // The end offset as last read from native: confirms below it need no native call to check.
+  #endSeen = 0;
   // The segment whose mapping the last read used, and a Buffer over all of it (which may end before
   // data appended since: the native side maps the segment afresh when asked for more).
   #viewBase = -1;
@@ -443,19 +445,22 @@ export class Log {
   }
 
   #confirm(offset: number, callback: ConfirmCallback): void {
-    this.#native.offsets(this.#offsets);
-    const end = this.#offsets[1];
-    if (offset >= end) throw new RangeError(`offset ${offset} has not been appended (the log ends at ${end})`);
-    const settle = (err: Error | null, isDurable: boolean): void => callback(err, err === null ? { offset, durable: isDurable } : null);
+    // The end offset is only refreshed from native when the offset is past the last one seen.
+    if (offset >= this.#endSeen) {
+      this.#native.offsets(this.#offsets);
+      this.#endSeen = this.#offsets[1];
+      if (offset >= this.#endSeen) throw new RangeError(`offset ${offset} has not been appended (the log ends at ${this.#endSeen})`);
+    }
     if (this.#state === 'closed') {
       // Everything appended was sealed and flushed by close(), unless a flush failed first.
+      this.#native.offsets(this.#offsets);
       const durable = offset < this.#offsets[3];
-      process.nextTick(settle, durable || !this.#syncAlways ? null : this.#closedError(), durable);
+      process.nextTick(callback, durable || !this.#syncAlways ? null : this.#closedError(), durable || !this.#syncAlways ? { offset, durable } : null);
       return;
     }
     // Every confirm goes through the queues and one settle pass, so that callbacks always run in
     // offset order, whatever the flusher published in between.
-    (this.#syncAlways ? this.#waitDurable : this.#waitVisible).push(offset, settle);
+    (this.#syncAlways ? this.#waitDurable : this.#waitVisible).push(offset, callback);
     this.#setActive();
     this.#scheduleSettle();
   }
@@ -525,8 +530,8 @@ export class Log {
       this.#native.offsets(this.#offsets);
       const hw = this.#offsets[2];
       const durable = this.#offsets[3];
-      this.#waitDurable.settleBelow(durable, () => true);
-      this.#waitVisible.settleBelow(hw, (o) => o < durable);
+      this.#waitDurable.settleBelow(durable, durable);
+      this.#waitVisible.settleBelow(hw, durable);
       if (this.#waitDurable.size + this.#waitVisible.size > 0) {
         const failure = this.#native.failure();
         if (failure !== null) {
@@ -566,8 +571,8 @@ export class Log {
       this.#native.offsets(this.#offsets);
       const [, , hw, durable] = this.#offsets;
       this.#state = 'closed';
-      this.#waitDurable.settleBelow(durable, () => true);
-      this.#waitVisible.settleBelow(hw, (o) => o < durable);
+      this.#waitDurable.settleBelow(durable, durable);
+      this.#waitVisible.settleBelow(hw, durable);
       const err = this.#closedError();
       this.#waitDurable.rejectAll(err);
       this.#waitVisible.rejectAll(err);
