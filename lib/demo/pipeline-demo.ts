@@ -53,9 +53,11 @@ async function child(dir: string): Promise<void> {
       fs.writeSync(1, `acked ${msg.partition}/${msg.offset} order ${order.id}\n`);
       return;
     }
-    // A turn of the event loop first, so that this delivery's record (count 1) is in the group-state
-    // log before the parent kills us: the redelivery then shows count 2.
-    await new Promise((resolve) => setImmediate(resolve));
+    // A pause first, so that this delivery's record (count 1) is written to the group-state log
+    // (by its writer thread, after any sync in progress) before the parent kills us: the
+    // redelivery then shows count 2. A record not yet written when a process dies is lost, as an
+    // unconfirmed one may be.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     fs.writeSync(1, `processing ${msg.partition}/${msg.offset} order ${order.id}: crash now\n`);
     await new Promise(() => setInterval(() => {}, 1000));
   });

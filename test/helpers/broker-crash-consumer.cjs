@@ -24,9 +24,10 @@ async function main() {
       return;
     }
     if (model === 'offset') await consumer.commit(); // everything before this message, durably
-    // The group state records this delivery at the end of the tick: let it be written (and
-    // sealed, which survives kill -9) before reporting, so the redelivery counts it.
-    await new Promise((r) => setImmediate(r));
+    // The group state records this delivery at the end of the tick, and its writer thread writes
+    // the record (which then survives kill -9) after any sync in progress: let that happen before
+    // reporting, so the redelivery counts it.
+    await new Promise((r) => setTimeout(r, 200));
     line(`processing ${m.offset} ${m.deliveryCount ?? 0}`);
     await new Promise(() => {});
   });
