@@ -62,6 +62,26 @@ function measureDevice(dir: string): Latencies {
   return lat;
 }
 
+/** A task's sync 'always' Log: opened before its iterations, closed and removed after them. */
+class LogSlot {
+  #log: Log | undefined;
+  get log(): Log {
+    return this.#log!;
+  }
+  hooks() {
+    return {
+      async: true,
+      beforeAll: async () => {
+        this.#log = await Log.open(makeDir('log'), { sync: 'always', segmentBytes: 1024 * 1024 * 1024 });
+      },
+      afterAll: async () => {
+        await this.#log!.close();
+        removeDir(this.#log!.dir);
+      },
+    };
+  }
+}
+
 interface Row {
   name: string;
   msgPerSec: number;
@@ -86,12 +106,11 @@ async function main(): Promise<void> {
       const lat = new Latencies();
       latencies.set(name, lat);
       messages.set(name, n);
-      let log: Log | undefined;
-      let dir = '';
+      const slot = new LogSlot();
       bench.add(
         name,
         async () => {
-          const l = log!;
+          const l = slot.log;
           await new Promise<void>((resolve, reject) => {
             let sent = 0;
             let settled = 0;
@@ -114,17 +133,7 @@ async function main(): Promise<void> {
             }
           });
         },
-        {
-          async: true,
-          beforeAll: async () => {
-            dir = makeDir('log');
-            log = await Log.open(dir, { sync: 'always', segmentBytes: 1024 * 1024 * 1024 });
-          },
-          afterAll: async () => {
-            await log!.close();
-            removeDir(dir);
-          },
-        },
+        slot.hooks(),
       );
     }
     // Batches of BASELINE_GROUP messages with one confirm each, two batches in flight, each
@@ -138,12 +147,11 @@ async function main(): Promise<void> {
       latencies.set(name, lat);
       messages.set(name, n);
       const group = Array.from({ length: BASELINE_GROUP }, () => payload);
-      let log: Log | undefined;
-      let dir = '';
+      const slot = new LogSlot();
       bench.add(
         name,
         async () => {
-          const l = log!;
+          const l = slot.log;
           await new Promise<void>((resolve, reject) => {
             let sent = 0;
             let settled = 0;
@@ -165,17 +173,7 @@ async function main(): Promise<void> {
             send();
           });
         },
-        {
-          async: true,
-          beforeAll: async () => {
-            dir = makeDir('log');
-            log = await Log.open(dir, { sync: 'always', segmentBytes: 1024 * 1024 * 1024 });
-          },
-          afterAll: async () => {
-            await log!.close();
-            removeDir(dir);
-          },
-        },
+        slot.hooks(),
       );
     }
     const baseName = `baseline writeSync+fdatasyncSync/${BASELINE_GROUP} ${size}B`;

@@ -3,13 +3,22 @@
 // waits for durability. Test code only.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "sluice/assert.h"
+#include "sluice/file.h"
 #include "sluice/log.h"
 
 namespace sluice_test {
@@ -23,6 +32,73 @@ inline sluice::LogOptions small_options() {
   o.populate_window_bytes = 64 * 1024;
   o.sync = sluice::SyncPolicy::kNone;
   return o;
+}
+
+// Record i as the recovery tests write it: value "value-<i>" padded to `size` bytes, timestamp
+// 1000 + i.
+inline std::string padded_value(int64_t i, size_t size) {
+  std::string v = "value-" + std::to_string(i);
+  v.resize(size, static_cast<char>('a' + i % 26));
+  return v;
+}
+
+// Appends records [first, first + n) of `size` bytes (padded_value).
+inline void append_padded(sluice::Log& log, int64_t first, int n, size_t size) {
+  for (int64_t i = first; i < first + n; i++) {
+    std::string v = padded_value(i, size);
+    sluice::batch::RecordInput in;
+    in.value = reinterpret_cast<const uint8_t*>(v.data());
+    in.value_len = static_cast<int32_t>(v.size());
+    auto r = log.append(in, 1000 + i);
+    SLUICE_ASSERT(r.is_ok() && r.value() == i, "append_padded");
+  }
+}
+
+// Whether [from, high watermark) reads back as append_padded wrote it; says where it does not.
+inline bool reads_back_padded(sluice::Log& log, int64_t from, size_t size) {
+  using sluice::RecordSlot;
+  std::vector<double> slots(100 * RecordSlot::kFields);
+  while (from < log.high_watermark()) {
+    auto r = log.read(from, 1 << 20, 100, slots.data());
+    if (!r.is_ok() || r.value().count == 0) {
+      std::fprintf(stderr, "    read at %lld failed\n", static_cast<long long>(from));
+      return false;
+    }
+    for (uint32_t i = 0; i < r.value().count; i++) {
+      const double* s = &slots[i * RecordSlot::kFields];
+      std::string want = padded_value(from, size);
+      if (s[RecordSlot::kOffset] != static_cast<double>(from) ||
+          s[RecordSlot::kValueLen] != static_cast<double>(want.size()) ||
+          std::memcmp(r.value().segment->data() + static_cast<size_t>(s[RecordSlot::kValuePos]),
+                      want.data(), want.size()) != 0) {
+        std::fprintf(stderr, "    record %lld differs\n", static_cast<long long>(from));
+        return false;
+      }
+      from++;
+    }
+  }
+  return true;
+}
+
+// Overwrites `bytes` at `position` of the file at `path` (damage, for recovery tests).
+inline void patch(const std::string& path, uint64_t position, const std::vector<uint8_t>& bytes) {
+  auto f = sluice::File::open(path, O_RDWR);
+  SLUICE_ASSERT(f.is_ok() && f.value().write_at(bytes.data(), bytes.size(), position).is_ok(),
+                "patch");
+}
+
+inline bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// A crash image: every file of `from` copied into `to` as it is now.
+inline void copy_dir(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  fs::create_directories(to);
+  for (const auto& e : fs::directory_iterator(from)) {
+    fs::copy_file(e.path(), fs::path(to) / e.path().filename(), fs::copy_options::overwrite_existing);
+  }
 }
 
 // Seals `log` (started without a notification) and polls, for at most 20 s, until the flusher

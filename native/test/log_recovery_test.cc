@@ -30,72 +30,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
-
-std::string value_for(int64_t i) {
-  std::string v = "value-" + std::to_string(i);
-  v.resize(200, static_cast<char>('a' + i % 26));
-  return v;
-}
-
-void append_n(Log& log, int64_t first, int n) {
-  for (int64_t i = first; i < first + n; i++) {
-    std::string v = value_for(i);
-    batch::RecordInput in;
-    in.value = reinterpret_cast<const uint8_t*>(v.data());
-    in.value_len = static_cast<int32_t>(v.size());
-    auto r = log.append(in, 1000 + i);
-    SLUICE_ASSERT(r.is_ok() && r.value() == i, "append_n");
-  }
-}
-
-// Checks that [from, high watermark) reads back as append_n wrote it.
-bool reads_back(Log& log, int64_t from) {
-  std::vector<double> slots(100 * RecordSlot::kFields);
-  while (from < log.high_watermark()) {
-    auto r = log.read(from, 1 << 20, 100, slots.data());
-    if (!r.is_ok() || r.value().count == 0) {
-      std::fprintf(stderr, "    read at %lld failed\n", static_cast<long long>(from));
-      return false;
-    }
-    for (uint32_t i = 0; i < r.value().count; i++) {
-      const double* s = &slots[i * RecordSlot::kFields];
-      std::string want = value_for(from);
-      if (s[RecordSlot::kOffset] != static_cast<double>(from) ||
-          s[RecordSlot::kValueLen] != static_cast<double>(want.size()) ||
-          std::memcmp(r.value().segment->data() + static_cast<size_t>(s[RecordSlot::kValuePos]),
-                      want.data(), want.size()) != 0) {
-        std::fprintf(stderr, "    record %lld differs\n", static_cast<long long>(from));
-        return false;
-      }
-      from++;
-    }
-  }
-  return true;
-}
-
-// The crash image: every file of `from` as it is now.
-void copy_dir(const std::string& from, const std::string& to) {
-  fs::create_directories(to);
-  for (const auto& e : fs::directory_iterator(from)) {
-    fs::copy_file(e.path(), fs::path(to) / e.path().filename(), fs::copy_options::overwrite_existing);
-  }
-}
+constexpr size_t kValueBytes = 200;
+std::string value_for(int64_t i) { return sluice_test::padded_value(i, kValueBytes); }
+void append_n(Log& log, int64_t first, int n) { sluice_test::append_padded(log, first, n, kValueBytes); }
+bool reads_back(Log& log, int64_t from) { return sluice_test::reads_back_padded(log, from, kValueBytes); }
+using sluice_test::copy_dir;
 
 std::string seg_path(const std::string& dir, int64_t base, const char* suffix = kLogSuffix) {
   return join_path(dir, segment_file_name(base, suffix));
 }
 
-void patch(const std::string& path, uint64_t position, const std::vector<uint8_t>& bytes) {
-  auto f = File::open(path, O_RDWR);
-  SLUICE_ASSERT(f.is_ok() && f.value().write_at(bytes.data(), bytes.size(), position).is_ok(),
-                "patch");
-}
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
+using sluice_test::exists;
+using sluice_test::patch;
 
 }  // namespace
 
