@@ -31,6 +31,23 @@ const SLOW_CALL_US = Number(process.env.SLOW_CALL_US ?? 300);
 type Ev = { t: number; d: number; what: string };
 const events: Ev[] = [];
 let recording = false;
+
+/** Per thread of this process: name, ns on a CPU and ns runnable but waiting for one (schedstat). */
+function threadTimes(): Map<string, { name: string; runNs: number; waitNs: number }> {
+  const out = new Map<string, { name: string; runNs: number; waitNs: number }>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const name = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const [run, wait] = fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      out.set(tid, { name: tid === String(process.pid) ? 'js-main' : name, runNs: run, waitNs: wait });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+let threads0 = new Map<string, { name: string; runNs: number; waitNs: number }>();
+let recordStart = 0;
 const callTotals = new Map<string, { n: number; us: number }>();
 const origOpen = native.NativeLog.open.bind(native.NativeLog);
 // The hot methods are non-writable own properties of each native log: wrap the object instead.
@@ -88,6 +105,8 @@ async function main() {
       if (us > 500) slow.push({ due, at: now });
     } else if (seen === warmup) {
       recording = true;
+      threads0 = threadTimes();
+      recordStart = performance.now();
       if (process.env.PROBE_HEAP === '1') {
         session.connect();
         session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
@@ -151,6 +170,19 @@ async function main() {
       for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${(v / 1e6).toFixed(2).padStart(8)} MB ${(v / (total_ - warmup_)).toFixed(0).padStart(5)} B/msg ${k}`);
     });
   }
+  // Where the CPUs went while recording: a JavaScript thread that waits on the run queue for
+  // milliseconds at a time shows up as gaps with no GC or native call inside them.
+  const wall = performance.now() - recordStart;
+  const byName = new Map<string, { n: number; run: number; wait: number }>();
+  for (const [tid, t] of threadTimes()) {
+    const t0 = threads0.get(tid) ?? { runNs: 0, waitNs: 0 };
+    const a = byName.get(t.name) ?? { n: 0, run: 0, wait: 0 };
+    a.n++; a.run += (t.runNs - t0.runNs) / 1e6; a.wait += (t.waitNs - t0.waitNs) / 1e6;
+    byName.set(t.name, a);
+  }
+  const busy = [...byName].filter(([, a]) => a.run + a.wait >= 1).sort((x, y) => y[1].run - x[1].run);
+  console.log(`threads over ${wall.toFixed(0)} ms recorded (ms on a CPU / ms runnable, waiting for one): ` +
+    busy.map(([k, a]) => `${k}${a.n > 1 ? ` x${a.n}` : ''} ${a.run.toFixed(0)}/${a.wait.toFixed(0)}`).join('; '));
   const cpu = process.cpuUsage(cpu0);
   console.log(`cpu user ${(cpu.user / 1000).toFixed(0)} ms sys ${(cpu.system / 1000).toFixed(0)} ms`);
   stop = true;
