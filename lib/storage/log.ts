@@ -5,8 +5,9 @@
  * offset; the batch is sealed (CRC, header) at the end of the current tick or when it reaches
  * `batchBytesMax`, and handed to the native writer thread, which writes it to the segment file:
  * only then is it visible to `read` (the high watermark), a thread hop after the seal. This thread
- * never makes a system call on a segment file, so it never waits for the disk (`visible()` and
- * `confirm()` tell when a record can be read, or is durable).
+ * never writes a file that a sync may be running on, so it never waits for one (`visible()` and
+ * `confirm()` tell when a record can be read, or is durable). Under sync 'none' nothing syncs the
+ * active segment, so the seal writes the batch itself and it is visible at once.
  * `flush()` makes everything appended so far durable and resolves with the durable offset.
  * Reads return records whose key and value are zero-copy views of the segment file; a view keeps
  * its segment mapped for as long as it lives, even after the log is closed or the segment deleted.

@@ -60,6 +60,26 @@ void Flusher::submit_write(std::shared_ptr<Segment> segment, uint64_t position,
   cv_.notify_one();
 }
 
+Status Flusher::write_now(Segment& segment, uint64_t position, const uint8_t* data, size_t len,
+                          int64_t next_offset) {
+  SLUICE_ASSERT(len > 0, "an empty write");
+  SLUICE_ASSERT(position == segment.written_end(), "writes must follow the written end");
+  SLUICE_ASSERT(position + len <= segment.reserved(), "a write past the reservation");
+  if (failed()) return failure();
+  if (data != nullptr) {
+    Status s = Status::ok();
+    if (int err = fault::take(fault::kWrite)) s = Status::io(err, "pwrite", segment.log_path());
+    if (s.is_ok()) s = segment.file().write_at(data, len, position);
+    if (!s.is_ok()) {
+      fail(s);
+      return s;
+    }
+  }
+  segment.mark_written(position + len);
+  written_offset_.store(next_offset, std::memory_order_release);
+  return Status::ok();
+}
+
 void Flusher::submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,
                           bool rolled, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);

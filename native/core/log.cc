@@ -190,19 +190,27 @@ Status Log::seal() {
 #endif
   seg->on_batch_sealed(batch_position_, h, options_.index_interval_bytes);
   seg->note_verified(batch_position_, h);
-  hand_over(h.total_bytes());
+  Status written = hand_over(h.total_bytes());
   batch_count_ = 0;
   batch_position_ = write_position_;
-  return Status::ok();
+  return written;
 }
 
-void Log::hand_over(size_t len) {
+Status Log::hand_over(size_t len) {
   // A write that fails stops the log (fail-stop, flusher.h): the batch never becomes visible, its
   // messages are never confirmed, and appends fail with kReadOnly until the log is reopened.
-  flusher_->submit_write(segments_.back(), batch_position_, chunk_, chunk_used_, len,
-                         active_->next_offset(), options_.sync != SyncPolicy::kNone,
-                         options_.sync == SyncPolicy::kAlways);
+  Status s = Status::ok();
+  if (options_.sync == SyncPolicy::kNone) {
+    // Nothing syncs the active segment of such a log (flusher.h), so this pwrite cannot wait for
+    // a sync, and the batch is visible without a hand-off to the writer thread and back.
+    s = flusher_->write_now(*active_, batch_position_, chunk_ ? chunk_->bytes.get() + chunk_used_ : nullptr,
+                            len, active_->next_offset());
+  } else {
+    flusher_->submit_write(segments_.back(), batch_position_, chunk_, chunk_used_, len,
+                           active_->next_offset(), true, options_.sync == SyncPolicy::kAlways);
+  }
   if (chunk_) chunk_used_ += len;
+  return s;
 }
 
 void Log::chunk_room_for(size_t bytes) {

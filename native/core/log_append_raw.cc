@@ -151,9 +151,10 @@ Result<int64_t> Log::append_raw(const uint8_t* data, size_t len) {
 #endif
     seg->on_batch_sealed(write_position_, h, options_.index_interval_bytes);
     seg->note_verified(write_position_, h);
-    hand_over(total);
+    Status written = hand_over(total);
     write_position_ += total;
     batch_position_ = write_position_;
+    if (!written.is_ok()) return written;  // the log has failed: nothing after this is written
     if (!buffers_ && write_position_ + options_.populate_window_bytes / 2 > populated_end_ &&
         populated_end_ < seg->capacity()) {
       uint64_t to = write_position_ + options_.populate_window_bytes / 2;

@@ -139,6 +139,24 @@ describe('a failed fsync (EIO)', () => {
     await expect(log.confirm(next)).resolves.toEqual({ offset: 10, durable: true });
   });
 
+  it('fails the same way when a sync none log writes its sealed batch itself and the pwrite fails', async () => {
+    const dir = dirFor();
+    const r = await runScenario('write-eio-none', dir);
+    expect(r.before).toEqual(Array.from({ length: 10 }, (_, i) => ({ offset: i, durable: false })));
+    for (const o of r.pendingOutcomes) {
+      expect(o.error).toMatchObject({ name: 'SluiceError', code: ErrorCode.IO, errno: EIO, syscall: 'pwrite' });
+    }
+    expect(r.highWatermark).toBe(10);
+    expect(r.appendAfter.error).toMatchObject({ code: ErrorCode.READ_ONLY });
+    expect(r.readEarlier.value).toEqual(Array.from({ length: 10 }, (_, i) => [i, `v${i}`]));
+    expect(r.close.error).toBeUndefined();
+
+    const log = await openLog(dir, { sync: 'none' });
+    expect(readAll(log)).toEqual(Array.from({ length: 10 }, (_, i) => [i, `v${i}`]));
+    expect(log.append('v10')).toBe(10);
+    await log.close();
+  });
+
   it('keeps the confirmed prefix when the power fails after the failed fsync', async () => {
     const r = await runScenario('sync-eio-power-loss', dirFor());
     expect(r.before.every((c: { durable: boolean }) => c.durable)).toBe(true);

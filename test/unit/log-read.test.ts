@@ -203,6 +203,21 @@ describe('visibility', () => {
     expect(log.highWatermark).toBe(30);
   });
 
+  it("makes a sealed batch visible at its seal under sync 'none' (no sync runs on the active segment), with both write paths", async () => {
+    for (const writePath of ['pwrite', 'mmap'] as const) {
+      const log = await openLog({ sync: 'none', writePath });
+      for (let t = 0; t < 3; t++) {
+        log.append(`t${t}`);
+        expect(log.read(t)).toEqual([]);
+        log.seal();
+        expect(log.highWatermark).toBe(t + 1);
+        expect(log.read(t).map((r) => r.value!.toString())).toEqual([`t${t}`]);
+        await expect(log.confirm(t)).resolves.toEqual({ offset: t, durable: false });
+      }
+      await log.close();
+    }
+  });
+
   it('makes an append inside a later tick visible on its own seal', async () => {
     const log = await openLog();
     for (let t = 0; t < 5; t++) {

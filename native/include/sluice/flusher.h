@@ -1,7 +1,8 @@
 // The flusher: one background thread that writes sealed batches to their segment files, makes
-// them durable, and owns every write of the metadata file. The appending thread never touches a
-// segment file: it hands each sealed batch over (submit_write, the bytes in a WriteBuffers chunk)
-// and is told when it is done. A round takes everything queued while the previous one ran:
+// them durable, and owns every write of the metadata file. The appending thread never writes a
+// segment file that a sync may be running on: it hands each sealed batch over (submit_write, the
+// bytes in a WriteBuffers chunk) and is told when it is done; a log that never syncs its active
+// segment (policy "none") writes its batches itself through write_now(). A round takes everything queued while the previous one ran:
 //   1. writes: consecutive batches of one segment and one chunk go out as one pwrite; the written
 //      end of each segment and the log's written offset (the high watermark readers see) advance;
 //   2. syncs (group commit): each segment's new bytes once (fdatasync, or msync for the mmap write
@@ -59,6 +60,13 @@ class Flusher {
   void submit_write(std::shared_ptr<Segment> segment, uint64_t position,
                     WriteBuffers::ChunkRef chunk, size_t chunk_offset, size_t len,
                     int64_t next_offset, bool sync, bool urgent);
+  // The same as submit_write, done now on the calling thread, for a log that never syncs its
+  // active segment (policy "none": only rolled segments and explicit flushes are synced, so no
+  // sync can run on the file the caller writes, and its pwrite does not wait for one). `data`
+  // null: the bytes are in the mapping already. Must follow every write queued before it (a log
+  // uses one way or the other). A failure is fail-stop, as on the thread; it is returned too.
+  Status write_now(Segment& segment, uint64_t position, const uint8_t* data, size_t len,
+                   int64_t next_offset);
   // Sync `segment` up to `end` (its sealed size then), making offsets below `next_offset` durable.
   // `rolled`: the segment will get no more data; also write its indexes and checkpoint.
   void submit_sync(std::shared_ptr<Segment> segment, uint64_t end, int64_t next_offset,

@@ -4,8 +4,10 @@
 // write_buffers.h, or in place in the mapping for the mmap write path), and seal() fills the
 // header and CRC and hands the batch to the flusher thread, which writes it to the segment file
 // and then publishes it to readers (the high watermark) and makes it durable (flusher.h). So the
-// appending thread never makes a system call on a segment file, and a batch becomes readable a
-// thread hop after its seal. Rolling hands the full segment to the flusher and takes the next,
+// appending thread never writes a file that a sync may be running on, and a batch becomes
+// readable a thread hop after its seal. Under sync policy "none" no sync runs on the active
+// segment (only on rolled segments and for explicit flushes), so seal() writes the batch itself
+// (Flusher::write_now) and it is readable at once, with no hand-off. Rolling hands the full segment to the flusher and takes the next,
 // already-prepared file. Open-time recovery lives in log_recovery.cc.
 //
 // Threading: one thread (the "writer": Node's main thread, or a worker's) calls every method but
@@ -270,8 +272,10 @@ class Log {
   // kPwrite: makes room for a batch of `bytes` at chunk_used_ (a new chunk when the current one
   // is too full); may wait while the flusher is far behind (write_buffers.h).
   void chunk_room_for(size_t bytes);
-  // Hands the sealed batch of `len` bytes at batch_position_ (open_batch()) to the flusher.
-  void hand_over(size_t len);
+  // Hands the sealed batch of `len` bytes at batch_position_ (open_batch()) to the flusher, or
+  // under policy "none" writes it now (Flusher::write_now). An error is a failed write: the log
+  // has failed (fail-stop).
+  Status hand_over(size_t len);
 };
 
 }  // namespace sluice
