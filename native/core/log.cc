@@ -139,7 +139,9 @@ Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
       }
       return seg->next_offset() + batch_count_++;
     }
-    SLUICE_TRY(seal());
+    // Under sync "none" the seal writes the full batch; if that fails the log has failed, and
+    // this record, like every append after a failed write, gets kReadOnly naming the failure.
+    if (!seal().is_ok()) return check_writable();
   }
   size_t size = batch::record_size(r, 0, 0);
   if (kHeaderBytes + size > options_.message_bytes_max) {
@@ -203,8 +205,8 @@ Status Log::hand_over(size_t len) {
   if (options_.sync == SyncPolicy::kNone) {
     // Nothing syncs the active segment of such a log (flusher.h), so this pwrite cannot wait for
     // a sync, and the batch is visible without a hand-off to the writer thread and back.
-    s = flusher_->write_now(*active_, batch_position_, chunk_ ? chunk_->bytes.get() + chunk_used_ : nullptr,
-                            len, active_->next_offset());
+    const uint8_t* bytes = chunk_ ? chunk_->bytes.get() + chunk_used_ : nullptr;  // null: mmap path
+    s = flusher_->write_now(*active_, batch_position_, bytes, len, active_->next_offset());
   } else {
     flusher_->submit_write(segments_.back(), batch_position_, chunk_, chunk_used_, len,
                            active_->next_offset(), true, options_.sync == SyncPolicy::kAlways);

@@ -119,7 +119,9 @@ Result<int64_t> Log::append_raw(const uint8_t* data, size_t len) {
   if (closed_ || flusher_->failed()) return check_writable();
   uint32_t compressed_count = 0;
   SLUICE_TRY(check_raw(data, len, &compressed_count));
-  SLUICE_TRY(seal());  // the open batch goes first, so that offsets follow the order of calls
+  // The open batch goes first, so that offsets follow the order of calls. A failed write of it
+  // (sync "none" writes at seal) fails the log: kReadOnly, as for appends.
+  if (!seal().is_ok()) return check_writable();
   const int64_t first = active_->next_offset();
   for (size_t pos = 0; pos < len;) {
     batch::Header h = batch::read_header(data + pos);

@@ -130,6 +130,25 @@ const scenarios = {
   // active segment): a failed pwrite there must fail the log in the same way.
   'write-eio-none': () => writeEio('none'),
 
+  // The same when the failed write is of a full batch sealed inside an append (batchBytesMax).
+  async 'write-eio-none-full-batch'() {
+    const log = await Log.open(dir, { sync: 'none', segmentBytes: 1 << 20, batchBytesMax: 4096 });
+    const before = await appendConfirmed(log, 10);
+    faultInjection.arm('write', 'EIO', 1);
+    const pending = [];
+    let failedAppend;
+    for (let i = 0; i < 200 && failedAppend === undefined; i++) {
+      const a = attempt(() => log.append(Buffer.alloc(100, 1)));
+      if (a.error) failedAppend = a;
+      else pending.push(a.value);
+    }
+    const pendingOutcomes = await Promise.all(pending.map((o) => outcome(log.confirm(o))));
+    faultInjection.disarm('write');
+    const r = { before, failedAppend, pendingCount: pending.length, pendingOutcomes, highWatermark: log.highWatermark };
+    r.close = await outcome(log.close());
+    return r;
+  },
+
   // EIO, then a power loss before anyone reopens: the confirmed prefix must survive.
   async 'sync-eio-power-loss'() {
     const log = await Log.open(dir, { sync: 'always', segmentBytes: 1 << 20 });

@@ -157,6 +157,17 @@ describe('a failed fsync (EIO)', () => {
     await log.close();
   });
 
+  it('fails an append whose full batch a sync none log could not write with READ_ONLY, and rejects that batch with IO', async () => {
+    const r = await runScenario('write-eio-none-full-batch', dirFor());
+    expect(r.failedAppend.error).toMatchObject({ code: ErrorCode.READ_ONLY });
+    expect(r.pendingCount).toBeGreaterThan(0);
+    for (const o of r.pendingOutcomes) {
+      expect(o.error).toMatchObject({ name: 'SluiceError', code: ErrorCode.IO, errno: EIO, syscall: 'pwrite' });
+    }
+    expect(r.highWatermark).toBe(10);
+    expect(r.close.error).toBeUndefined();
+  });
+
   it('keeps the confirmed prefix when the power fails after the failed fsync', async () => {
     const r = await runScenario('sync-eio-power-loss', dirFor());
     expect(r.before.every((c: { durable: boolean }) => c.durable)).toBe(true);

@@ -2,7 +2,8 @@
 // them durable, and owns every write of the metadata file. The appending thread never writes a
 // segment file that a sync may be running on: it hands each sealed batch over (submit_write, the
 // bytes in a WriteBuffers chunk) and is told when it is done; a log that never syncs its active
-// segment (policy "none") writes its batches itself through write_now(). A round takes everything queued while the previous one ran:
+// segment (policy "none") writes its batches itself through write_now(). A round takes everything
+// queued while the previous one ran:
 //   1. writes: consecutive batches of one segment and one chunk go out as one pwrite; the written
 //      end of each segment and the log's written offset (the high watermark readers see) advance;
 //   2. syncs (group commit): each segment's new bytes once (fdatasync, or msync for the mmap write

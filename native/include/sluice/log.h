@@ -7,8 +7,8 @@
 // appending thread never writes a file that a sync may be running on, and a batch becomes
 // readable a thread hop after its seal. Under sync policy "none" no sync runs on the active
 // segment (only on rolled segments and for explicit flushes), so seal() writes the batch itself
-// (Flusher::write_now) and it is readable at once, with no hand-off. Rolling hands the full segment to the flusher and takes the next,
-// already-prepared file. Open-time recovery lives in log_recovery.cc.
+// (Flusher::write_now) and it is readable at once, with no hand-off. Rolling hands the full
+// segment to the flusher and takes the next, already-prepared file. Open-time recovery lives in log_recovery.cc.
 //
 // Threading: one thread (the "writer": Node's main thread, or a worker's) calls every method but
 // durable_offset(), failed() and the flusher notification, which are thread-safe; open() and
