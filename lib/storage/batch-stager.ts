@@ -108,18 +108,19 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
   if (n === 0) return -1;
 
   // Pass 2: copy into the staging buffer and hand over a chunk at a time.
+  // No closure for the hand-over: one per call was a share of a one-message turn's garbage.
+  const stamps = times === undefined ? undefined : timestamps;
   let first = -1;
   let count = 0;
   let pos = 0;
-  const flush = (): void => {
-    const offset = sink(staging, lengths, count, times === undefined ? undefined : timestamps);
-    if (first < 0) first = offset;
-    count = 0;
-    pos = 0;
-  };
   for (let i = 0; i < n; i++) {
     const size = sizes[i];
-    if (count === CHUNK_MESSAGES || (count > 0 && pos + size > staging.length)) flush();
+    if (count === CHUNK_MESSAGES || (count > 0 && pos + size > staging.length)) {
+      const offset = sink(staging, lengths, count, stamps);
+      if (first < 0) first = offset;
+      count = 0;
+      pos = 0;
+    }
     if (size > staging.length) staging = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(size)));
     if (keys === undefined) {
       const v = messages[i] as Bytes | null;
@@ -147,8 +148,9 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
     }
     count++;
   }
-  if (count > 0) flush();
-  return first;
+  if (count === 0) return first;
+  const offset = sink(staging, lengths, count, stamps);
+  return first < 0 ? offset : first;
 }
 
 /**
