@@ -37,6 +37,7 @@
  * Run with `npm run bench -- broker`; BENCH_TINY=1 for the CI smoke run; BENCH_ONLY=latency for the
  * latency table alone (printed, not written), BENCH_LATENCY_RATES=100000 for some rates only.
  */
+import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { Broker } from '../lib/broker/broker';
 import type { ConsumedMessage } from '../lib/broker/consume/consumed-message';
@@ -275,6 +276,9 @@ async function latencyTarget(model: LatencyModel): Promise<LatencyTarget> {
 }
 
 async function measureLatency(model: LatencyModel, size: number, rate: number, durationMs: number): Promise<LatencyRow> {
+  // Each row starts with the device's writeback drained: the throughput tasks (and the row before)
+  // leave gigabytes of dirty pages, whose writeback otherwise competes with this row for the CPUs.
+  execFileSync('sync');
   const p = await latencyTarget(model);
   gc?.(); // the setup's garbage is not this run's
   // The first WARMUP_MS of messages (a fresh segment's first pages, first calls) are not recorded.
@@ -403,7 +407,7 @@ async function main(): Promise<void> {
       `acked by run() after its handler returns. Topic: 1 partition, sync 'none', ${SEGMENT_BYTES / 1024 / 1024} MiB segments, ` +
       `retentionBytes ${RETENTION_BYTES / 1024 / 1024} MiB (the baseline Log likewise: see bench/broker.bench.ts for why); group state: sync 'always' (the ` +
       'broker default), flushed by the native flusher thread.',
-    `Latency from the intended send time (coordinated omission not hidden), measured after the throughput tasks: ${LATENCY_MS} ms ` +
+    `Latency from the intended send time (coordinated omission not hidden), measured after the throughput tasks, each rate starting once sync(1) has drained the writeback they left: ${LATENCY_MS} ms ` +
       `per rate after ${WARMUP_MS} ms of unrecorded warmup at the same rate (each rate gets a fresh broker), one partition of ` +
       `one ${LATENCY_SEGMENT_BYTES / 1024 / 1024} MiB segment (so no roll: at 64 MiB segments, a roll every 0.6 s at 100 MB/s raised the 1KiB p99 to ~10 ms), a ` +
       'producer on the same event loop sending every message that has fallen due on each turn of the loop (one sendBatch per ' +
