@@ -55,6 +55,8 @@ function put(v: Bytes | null, pos: number): number {
  * `messageBytesMax` is the log's limit on one message with its batch header.
  */
 export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, messageBytesMax: number, sink: StagedSink): number {
+  const fast = stageViews(messages, messageBytesMax, sink);
+  if (fast !== NOT_ALL_VIEWS) return fast;
   const n = messages.length;
   // Pass 1: validate everything and size it; object messages get their fields normalised.
   let keys: Array<Bytes | null> | undefined;
@@ -151,6 +153,62 @@ export function stageBatch(messages: ReadonlyArray<Bytes | null | MessageLike>, 
   if (count === 0) return first;
   const offset = sink(staging, lengths, count, stamps);
   return first < 0 ? offset : first;
+}
+
+const NOT_ALL_VIEWS = -2;
+
+/**
+ * The common case in one pass: every message a Buffer or Uint8Array that surely fits. Returns
+ * NOT_ALL_VIEWS, having handed nothing to `sink`, at the first message that is not, so that
+ * stageBatch's two passes validate the batch and name the culprit. Before a full chunk goes to
+ * the sink, the rest of the batch is checked the same way, so a batch either goes in whole or
+ * nothing of it does.
+ */
+function stageViews(messages: ReadonlyArray<unknown>, messageBytesMax: number, sink: StagedSink): number {
+  const n = messages.length;
+  const quickLimit = payloadBytesSurelyFitting(messageBytesMax);
+  let first = -1;
+  let count = 0;
+  let pos = 0;
+  let checkedTo = 0;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i];
+    if (!(m instanceof Uint8Array)) return first < 0 ? NOT_ALL_VIEWS : fail(i);
+    const len = m.byteLength;
+    if (len > quickLimit) return first < 0 ? NOT_ALL_VIEWS : fail(i);
+    if (count === CHUNK_MESSAGES || (count > 0 && pos + len > staging.length)) {
+      if (checkedTo < n && !allViews(messages, i, quickLimit)) return NOT_ALL_VIEWS;
+      checkedTo = n;
+      const offset = sink(staging, lengths, count, undefined);
+      if (first < 0) first = offset;
+      count = 0;
+      pos = 0;
+    }
+    if (len > staging.length) staging = Buffer.allocUnsafe(2 ** Math.ceil(Math.log2(len)));
+    staging.set(m, pos);
+    pos += len;
+    const at = 3 * count;
+    lengths[at] = -1;
+    lengths[at + 1] = len;
+    lengths[at + 2] = 0;
+    count++;
+  }
+  if (count === 0) return n === 0 ? NOT_ALL_VIEWS : first;
+  const offset = sink(staging, lengths, count, undefined);
+  return first < 0 ? offset : first;
+}
+
+function allViews(messages: ReadonlyArray<unknown>, from: number, quickLimit: number): boolean {
+  for (let i = from; i < messages.length; i++) {
+    const m = messages[i];
+    if (!(m instanceof Uint8Array) || m.byteLength > quickLimit) return false;
+  }
+  return true;
+}
+
+/** Unreachable: allViews checked every message before the first chunk was handed over. */
+function fail(index: number): never {
+  throw new Error(`stageViews: message ${index} changed after the batch was checked`);
 }
 
 /**

@@ -5,6 +5,10 @@
 
 namespace sluice {
 
+namespace {
+constexpr size_t kPrefetchAheadBytes = 4096;
+}  // namespace
+
 ParsedRecords parse_records(const RecordsSpan& span, const uint8_t* base, int64_t from_offset,
                             uint32_t max_slots, double* slots, bool walk_all) {
   ParsedRecords out;
@@ -13,6 +17,11 @@ ParsedRecords parse_records(const RecordsSpan& span, const uint8_t* base, int64_
   for (int32_t i = 0; i < span.count; i++) {
     if (out.filled == max_slots && !walk_all) return out;
     batch::RecordView v;
+    // Records stream from page-cache memory that is in no CPU cache: a sequential read of 100 B
+    // records spent two thirds of read_record waiting on one load. Asking for the line 4 KiB
+    // ahead measured 15-30% faster (512 B: 5%, 2 KiB: 12%). A prefetch never faults, so running
+    // past the end of the mapping is harmless.
+    __builtin_prefetch(r + kPrefetchAheadBytes);
     r = batch::read_record(r, span.end, &v);
     if (r == nullptr || v.offset_delta != i) {
       out.ok = false;
