@@ -37,7 +37,7 @@
  * Run with `npm run bench -- broker`; BENCH_TINY=1 for the CI smoke run; BENCH_ONLY=latency for the
  * latency table alone (printed, not written), BENCH_LATENCY_RATES=100000 for some rates only.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { Broker } from '../lib/broker/broker';
 import type { ConsumedMessage } from '../lib/broker/consume/consumed-message';
@@ -372,12 +372,30 @@ function latencyRates(size: number): number[] {
   return RATES[size].filter((r) => wanted.includes(r));
 }
 
+/**
+ * One latency row in a process of its own (this file, run with BENCH_LATENCY_ROW=model:size:rate),
+ * so that no row inherits a heap, a code cache or dirty pages from the tasks before it: in one
+ * process the rows after the throughput tasks met GC pauses of up to 20 ms that a fresh process
+ * never showed.
+ */
+function latencyRowInChild(model: LatencyModel, size: number, rate: number): LatencyRow {
+  const r = spawnSync(process.execPath, [...process.execArgv, __filename], {
+    env: { ...process.env, BENCH_LATENCY_ROW: `${model}:${size}:${rate}` },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`latency row ${model} ${size} B @${rate}/s failed (${r.signal ?? `exit code ${r.status}`})`);
+  const row = JSON.parse(r.stdout.trim().split('\n').pop()!) as LatencyRow;
+  return row;
+}
+
 async function measureAllLatencies(): Promise<LatencyRow[]> {
   const rows: LatencyRow[] = [];
   for (const size of [100, 1024]) {
     for (const model of ['plain', 'offset', 'ack'] as const) {
       for (const rate of model === 'plain' ? latencyRates(size).filter((r) => r === BASELINE_RATE) : latencyRates(size)) {
-        const row = await measureLatency(model, size, rate, LATENCY_MS);
+        const row = latencyRowInChild(model, size, rate);
         rows.push(row);
         const l = row.latency;
         process.stderr.write(
@@ -391,6 +409,13 @@ async function measureAllLatencies(): Promise<LatencyRow[]> {
 }
 
 async function main(): Promise<void> {
+  const only = process.env.BENCH_LATENCY_ROW;
+  if (only !== undefined) {
+    const [model, size, rate] = only.split(':');
+    const row = await measureLatency(model as LatencyModel, Number(size), Number(rate), LATENCY_MS);
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+    return;
+  }
   const cases: BenchCase[] = [];
   for (const size of [100, 1024]) {
     const base = logCase(size);
@@ -407,7 +432,7 @@ async function main(): Promise<void> {
       `acked by run() after its handler returns. Topic: 1 partition, sync 'none', ${SEGMENT_BYTES / 1024 / 1024} MiB segments, ` +
       `retentionBytes ${RETENTION_BYTES / 1024 / 1024} MiB (the baseline Log likewise: see bench/broker.bench.ts for why); group state: sync 'always' (the ` +
       'broker default), flushed by the native flusher thread.',
-    `Latency from the intended send time (coordinated omission not hidden), measured after the throughput tasks, each rate starting once sync(1) has drained the writeback they left: ${LATENCY_MS} ms ` +
+    `Latency from the intended send time (coordinated omission not hidden), measured after the throughput tasks, each rate in a fresh Node process started once sync(1) has drained the writeback they left: ${LATENCY_MS} ms ` +
       `per rate after ${WARMUP_MS} ms of unrecorded warmup at the same rate (each rate gets a fresh broker), one partition of ` +
       `one ${LATENCY_SEGMENT_BYTES / 1024 / 1024} MiB segment (so no roll: at 64 MiB segments, a roll every 0.6 s at 100 MB/s raised the 1KiB p99 to ~10 ms), a ` +
       'producer on the same event loop sending every message that has fallen due on each turn of the loop (one sendBatch per ' +

@@ -5,7 +5,7 @@
  * every call into the native Log from the broker's thread (timed; calls over SLOW_CALL_US µs,
  * default 300, go on the timeline, labelled topic or group). It then counts the messages slower
  * than 0.5 ms and the gaps by what overlapped them. PROBE_HEAP=1 samples allocation (including
- * collected objects) by function, PROBE_HEAP=live what is still reachable at the end; PROBE_TIMELINE=1 prints every event over 1 ms. Not a
+ * collected objects) by function, PROBE_HEAP=live what is still reachable at the end, PROBE_HEAP=promoted what only a major GC freed; PROBE_TIMELINE=1 prints every event over 1 ms. Not a
  * benchmark (npm run bench does not run it): a diagnostic, for the figures in README
  * (Performance, in-process end to end at 100 k msg/s).
  *
@@ -108,10 +108,11 @@ async function main() {
       threads0 = threadTimes();
       recordStart = performance.now();
       if (process.env.PROBE_HEAP !== undefined) {
-        // PROBE_HEAP=live samples only what is still reachable at the end: what the run retains.
-        const collected = process.env.PROBE_HEAP !== 'live';
+        // PROBE_HEAP=live samples only what is still reachable at the end: what the run retains;
+        // PROBE_HEAP=promoted what outlived the scavenges (promoted) and only a major GC freed.
+        const mode = process.env.PROBE_HEAP;
         session.connect();
-        session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: collected, includeObjectsCollectedByMinorGC: collected });
+        session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: mode !== 'live', includeObjectsCollectedByMinorGC: mode === '1' });
       }
     }
     if (seen === total) reached();

@@ -236,6 +236,27 @@ describe('flush', () => {
   });
 });
 
+describe('close(failPendingWith)', () => {
+  it.each(POLICIES)('rejects every pending confirm and visible() wait with the given error, under sync %s', async (sync) => {
+    const log = await Log.open(tmpDir(), { segmentBytes: 1 << 20, sync });
+    const offsets = appendMany(log, 5);
+    const gone = new SluiceError('topic t was deleted', ErrorCode.UNKNOWN_TOPIC);
+    const confirms = offsets.map((o) => failureOf(() => log.confirm(o)));
+    const visible = failureOf(() => log.visible());
+    const closed = log.close(gone);
+    for (const c of confirms) expect(await c).toBe(gone);
+    expect(await visible).toBe(gone);
+    await closed;
+    // Once closed, the log is closed: later calls are told so, not given the delete's error.
+    expect(((await failureOf(() => log.flush())) as SluiceError).code).toBe(ErrorCode.CLOSED);
+  });
+
+  it('refuses a failPendingWith that is not an Error', async () => {
+    const log = await openLog();
+    expect(() => log.close('deleted' as never)).toThrow(TypeError);
+  });
+});
+
 describe('many pending confirms', () => {
   it.each(['always', 'interval'] as const)('settles 100k confirms pending at once, in offset order, under sync %s', async (sync) => {
     const log = await openLog({ sync, segmentBytes: 8 << 20 });
