@@ -284,8 +284,9 @@ export function describeHost(): Host {
 function revision(): string {
   const head = run('git', ['rev-parse', '--short', 'HEAD'], REPO_DIR);
   if (head === '') return 'unknown';
-  const dirty = run('git', ['status', '--porcelain', '--untracked-files=no', '--', 'lib', 'native', 'binding.gyp'], REPO_DIR);
-  return dirty === '' ? head : `${head} with uncommitted changes to ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}`;
+  // (Names only: porcelain lines start with a space that trimming the output would eat.)
+  const dirty = run('git', ['diff', '--name-only', 'HEAD', '--', 'lib', 'native', 'binding.gyp'], REPO_DIR);
+  return dirty === '' ? head : `${head} with uncommitted changes to ${dirty.split('\n').join(', ')}`;
 }
 
 // ---- Running ----
