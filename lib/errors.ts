@@ -48,6 +48,11 @@ export const ErrorCode = {
    * for a delivery that failed for it (the handler is not called; the message is retried).
    */
   UNDECODABLE: 'UNDECODABLE',
+  /**
+   * Kafka server: a request that does not decode (cut short, a length or count past the end of its
+   * frame, a null where none is allowed, an unknown API version); the server closes the connection.
+   */
+  MALFORMED_REQUEST: 'MALFORMED_REQUEST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
