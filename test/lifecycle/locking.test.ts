@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, Log, SluiceError } from '../../lib/index';
-import { nextTick, tmpDir } from '../helpers/tmp';
+import { tmpDir } from '../helpers/tmp';
 
 const root = path.join(__dirname, '..', '..');
 const holder = path.join(root, 'test', 'helpers', 'hold-log.cjs');
@@ -67,7 +67,7 @@ describe('one log per directory', () => {
     expectLocked(await openError(dir));
     // A failed attempt must not release the holder's lock.
     expectLocked(await openError(dir));
-    await nextTick();
+    await first.visible(); // readable once the writer thread has written it (a hop after the seal)
     expect(first.read(0).map((r) => r.value!.toString())).toEqual(['a']);
     expect(first.append('b')).toBe(1);
     await first.close();

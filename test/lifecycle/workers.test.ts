@@ -63,7 +63,7 @@ describe('worker threads', () => {
       expect(report!.durable).toBeGreaterThanOrEqual(count);
       expect(exitCode).toBe(0);
     }
-    await nextTick();
+    await mine.visible();
     expect(mine.read(count - 1)[0].value!.toString()).toBe(`main-${count - 1}`);
 
     for (const [i, dir] of dirs.entries()) {
