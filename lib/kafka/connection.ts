@@ -1,0 +1,264 @@
+/**
+ * One client connection: frames requests (an int32 size, then the request), decodes each header,
+ * hands the body to the API's handler and writes the responses in request order, as Kafka does,
+ * however the handlers' promises settle. Limits: a frame claiming more than requestBytesMax closes
+ * the connection before anything is allocated for it (bytes are only joined once all have
+ * arrived); so does a malformed request, an unknown API or an unsupported version (ApiVersions
+ * alone is answered with UNSUPPORTED_VERSION, in the v0 layout every client can read). A client
+ * that leaves half a frame unsent for frameTimeoutMs, or sends nothing for idleTimeoutMs, is
+ * dropped. Back-pressure: while responsesInFlightMax responses are pending, or the socket holds
+ * more than writeBufferBytesMax unsent, no more is read from it. Thread-confined.
+ */
+import type { Socket } from 'node:net';
+import { ErrorCode, SluiceError } from '../errors';
+import { apiVersionsBody } from './handlers/api-versions';
+import type { ApiHandler, RequestContext, ServerContext } from './handlers/handler';
+import { decodeRequestHeader, encodeResponseHeader, responseHeaderIsFlexible, skipRequestHeaderTags, API_VERSIONS_KEY, type RequestHeader } from './protocol/headers';
+import { API_TABLE } from './protocol/generated';
+import { encodeApiVersionsResponse } from './protocol/generated';
+import { KafkaError } from './protocol/error-codes';
+import { Reader } from './protocol/reader';
+import { advertised } from './protocol/versions';
+import { type Part, Writer } from './protocol/writer';
+
+export interface ConnectionLimits {
+  requestBytesMax: number;
+  frameTimeoutMs: number;
+  idleTimeoutMs: number;
+  responsesInFlightMax: number;
+  writeBufferBytesMax: number;
+}
+
+/** Why a connection was closed by the server, for the server's onClientError. */
+export interface ConnectionProblem {
+  remote: string;
+  reason: string;
+}
+
+interface Pending {
+  parts: Part[] | null;
+  /** Set when the response is ready, or when there is none to write. */
+  done: boolean;
+}
+
+const FIRST_FLEXIBLE = new Map(API_TABLE.map((a) => [a.key as number, a.firstFlexible as number]));
+
+export class Connection {
+  readonly #socket: Socket;
+  readonly #server: ServerContext;
+  readonly #handlers: ReadonlyMap<number, ApiHandler>;
+  readonly #limits: ConnectionLimits;
+  readonly #onProblem: (p: ConnectionProblem) => void;
+  readonly #remote: string;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #frameTimer: NodeJS.Timeout | undefined;
+  readonly #pending: Pending[] = [];
+  #closed = false;
+  #readPaused = false;
+  readonly #closedPromise: Promise<void>;
+
+  constructor(socket: Socket, server: ServerContext, handlers: ReadonlyMap<number, ApiHandler>, limits: ConnectionLimits, onProblem: (p: ConnectionProblem) => void) {
+    this.#socket = socket;
+    this.#server = server;
+    this.#handlers = handlers;
+    this.#limits = limits;
+    this.#onProblem = onProblem;
+    this.#remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.setNoDelay(true);
+    socket.setTimeout(limits.idleTimeoutMs, () => this.#drop('idle'));
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#maybeResume());
+    socket.on('error', () => {}); // 'close' follows and does the work
+    this.#closedPromise = new Promise((resolve) => socket.once('close', () => {
+      this.#closed = true;
+      clearTimeout(this.#frameTimer);
+      resolve();
+    }));
+  }
+
+  /** Resolves once the socket has closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  /** Stops reading; answers what was already read, then ends the connection. */
+  shutdown(): Promise<void> {
+    if (!this.#closed) {
+      this.#socket.pause();
+      this.#readPaused = true;
+      this.#endWhenAnswered = true;
+      this.#flush();
+    }
+    return this.#closedPromise;
+  }
+  #endWhenAnswered = false;
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #drop(reason: string): void {
+    if (this.#closed) return;
+    this.#onProblem({ remote: this.#remote, reason });
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#endWhenAnswered) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    while (!this.#closed && this.#buffered >= 4) {
+      const size = this.#peekSize();
+      if (size < 0 || size > this.#limits.requestBytesMax) {
+        this.#drop(`a request frame of ${size} bytes (the limit is ${this.#limits.requestBytesMax})`);
+        return;
+      }
+      if (this.#buffered < 4 + size) break;
+      const frame = this.#take(4 + size).subarray(4);
+      this.#onFrame(frame);
+    }
+    clearTimeout(this.#frameTimer);
+    this.#frameTimer = undefined;
+    if (this.#buffered > 0 && !this.#closed) {
+      this.#frameTimer = setTimeout(() => this.#drop(`half a request frame left unsent for ${this.#limits.frameTimeoutMs} ms`), this.#limits.frameTimeoutMs);
+    }
+    this.#maybePause();
+  }
+
+  #peekSize(): number {
+    if (this.#chunks[0].length >= 4) return this.#chunks[0].readInt32BE(0);
+    return this.#take(4, true).readInt32BE(0);
+  }
+
+  /** The first n buffered bytes (n <= buffered), joined; `peek` leaves them buffered. */
+  #take(n: number, peek = false): Buffer {
+    const first = this.#chunks[0];
+    let out: Buffer;
+    if (first.length >= n) out = first.subarray(0, n);
+    else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      for (const c of this.#chunks) {
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (at === n) break;
+      }
+    }
+    if (peek) return out;
+    let left = n;
+    while (left > 0) {
+      const c = this.#chunks[0];
+      if (c.length <= left) {
+        this.#chunks.shift();
+        left -= c.length;
+      } else {
+        this.#chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    this.#buffered -= n;
+    return out;
+  }
+
+  #onFrame(frame: Buffer): void {
+    const r = new Reader(frame);
+    let header: RequestHeader;
+    try {
+      header = decodeRequestHeader(r);
+    } catch {
+      this.#drop('a request header that does not decode');
+      return;
+    }
+    const handler = this.#handlers.get(header.apiKey);
+    const api = advertised(header.apiKey);
+    if (handler === undefined || api === undefined || header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
+      if (header.apiKey === API_VERSIONS_KEY) {
+        this.#respondUnsupportedApiVersions(header);
+        return;
+      }
+      this.#drop(api === undefined ? `API key ${header.apiKey}, which this server does not serve` : `${api.name} version ${header.apiVersion} (this server speaks ${api.minVersion} to ${api.maxVersion})`);
+      return;
+    }
+    const flexible = header.apiVersion >= (FIRST_FLEXIBLE.get(header.apiKey) ?? Infinity);
+    let request: unknown;
+    try {
+      if (flexible) skipRequestHeaderTags(r);
+      request = handler.decode(r, header.apiVersion);
+    } catch (e) {
+      if (e instanceof SluiceError && e.code === ErrorCode.MALFORMED_REQUEST) {
+        this.#drop(`${api.name} v${header.apiVersion}: ${e.message}`);
+        return;
+      }
+      throw e;
+    }
+    const pending: Pending = { parts: null, done: false };
+    this.#pending.push(pending);
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId };
+    const settle = (response: unknown): void => {
+      if (response !== null) {
+        const w = new Writer();
+        w.int32(0); // the size, patched below
+        encodeResponseHeader(w, header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible));
+        handler.encode(w, header.apiVersion, response);
+        const parts = w.finish();
+        (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
+        pending.parts = parts;
+      }
+      pending.done = true;
+      this.#flush();
+    };
+    const fail = (e: unknown): void => {
+      this.#drop(`${api.name} v${header.apiVersion} failed: ${e instanceof Error ? e.message : String(e)}`);
+    };
+    try {
+      const out = handler.handle(ctx, request, header.apiVersion);
+      if (out instanceof Promise) out.then(settle, fail);
+      else settle(out);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  #respondUnsupportedApiVersions(header: RequestHeader): void {
+    const w = new Writer();
+    w.int32(0);
+    encodeResponseHeader(w, header.correlationId, false);
+    encodeApiVersionsResponse(w, 0, apiVersionsBody(KafkaError.UNSUPPORTED_VERSION));
+    const parts = w.finish();
+    (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
+    this.#pending.push({ parts, done: true });
+    this.#flush();
+  }
+
+  /** Writes every ready response at the head of the queue, in order. */
+  #flush(): void {
+    while (this.#pending.length > 0 && this.#pending[0].done) {
+      const p = this.#pending.shift()!;
+      if (p.parts === null || this.#closed) continue;
+      for (const part of p.parts) {
+        if (!Buffer.isBuffer(part)) throw new Error('out-of-band records are not served yet');
+        this.#socket.write(part);
+      }
+    }
+    if (this.#endWhenAnswered && this.#pending.length === 0 && !this.#closed) this.#socket.end();
+    this.#maybeResume();
+  }
+
+  #maybePause(): void {
+    if (this.#readPaused || this.#closed) return;
+    if (this.#pending.length >= this.#limits.responsesInFlightMax || this.#socket.writableLength > this.#limits.writeBufferBytesMax) {
+      this.#readPaused = true;
+      this.#socket.pause();
+    }
+  }
+
+  #maybeResume(): void {
+    if (!this.#readPaused || this.#closed || this.#endWhenAnswered) return;
+    if (this.#pending.length < this.#limits.responsesInFlightMax && this.#socket.writableLength <= this.#limits.writeBufferBytesMax) {
+      this.#readPaused = false;
+      this.#socket.resume();
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The API versions this server advertises (next-stage.md A3): the union of what kafkajs 2.2.4,
+ * librdkafka 2.0.2 and 2.15, kafka-python 2.0.2 and @platformatic/kafka 1.x send. Minimums are
+ * low on purpose: librdkafka turns features on only when the advertised range overlaps old
+ * versions (Produce 0 for compression, FindCoordinator 0 for groups). Each range lies inside the
+ * API's codec table (./apis/), and a test checks it.
+ */
+export interface AdvertisedApi {
+  key: number;
+  name: string;
+  minVersion: number;
+  maxVersion: number;
+}
+
+export const ADVERTISED: readonly AdvertisedApi[] = [
+  { key: 18, name: 'ApiVersions', minVersion: 0, maxVersion: 3 },
+  { key: 3, name: 'Metadata', minVersion: 0, maxVersion: 9 },
+];
+
+const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));
+
+export function advertised(key: number): AdvertisedApi | undefined {
+  return BY_KEY.get(key);
+}

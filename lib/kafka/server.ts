@@ -1,0 +1,140 @@
+/**
+ * Server: serves an in-process Broker over the Kafka protocol, so that Kafka clients (kafkajs,
+ * librdkafka and kcat, @platformatic/kafka, ...) produce to and consume from it unchanged.
+ *
+ *   const server = await Server.start({ broker, host: '127.0.0.1', port: 9092 });
+ *   ...
+ *   await server.close(); // answers what is in flight, then closes every connection
+ *
+ * One node: it is every partition's leader and the group coordinator. It listens on loopback
+ * unless told otherwise. The broker stays the application's: close() does not close it.
+ */
+import { createHash } from 'node:crypto';
+import * as net from 'node:net';
+import type { Broker } from '../broker/broker';
+import type { TopicConfigInput } from '../broker/topic/topic-config';
+import { integer, optionsObject, checkKeys, shown } from '../validate';
+import { Connection, type ConnectionLimits, type ConnectionProblem } from './connection';
+import type { ServerContext } from './handlers/handler';
+import { HANDLERS } from './handlers';
+
+export interface ServerOptions {
+  broker: Broker;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 9092; 0 picks a free port (see `address`). */
+  port?: number;
+  /** What Metadata tells clients to connect to. Default: the host and port listened on. */
+  advertisedHost?: string;
+  advertisedPort?: number;
+  /** The node id of this broker. Default 0. */
+  nodeId?: number;
+  /** Create topics that Metadata is asked about and that do not exist (when the request allows it). Default true. */
+  autoCreateTopics?: boolean;
+  /** Settings of topics created through the protocol where the request gives none. Default { partitions: 1, sync: 'always' }. */
+  topicDefaults?: TopicConfigInput;
+  /** The largest request frame accepted; a larger one closes the connection. Default 100 MiB. */
+  requestBytesMax?: number;
+  /** At most this many connections at once; more are closed at once. Default 10000. */
+  connectionsMax?: number;
+  /** A connection that sends nothing for this long is closed. Default 600000 (Kafka's connections.max.idle.ms). */
+  idleTimeoutMs?: number;
+  /** A connection that leaves a request frame half sent for this long is closed. Default 30000. */
+  frameTimeoutMs?: number;
+  /** Told why a connection was closed by the server (malformed request, limits, timeouts). */
+  onClientError?: (problem: ConnectionProblem) => void;
+}
+
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError']);
+
+/** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
+export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
+const RESPONSES_IN_FLIGHT_MAX = 64;
+const WRITE_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
+
+export class Server {
+  readonly #server: net.Server;
+  readonly #connections = new Set<Connection>();
+  #closing: Promise<void> | undefined;
+  readonly #host: string;
+  readonly #port: number;
+
+  private constructor(server: net.Server, host: string, port: number) {
+    this.#server = server;
+    this.#host = host;
+    this.#port = port;
+  }
+
+  /** Listens and resolves once connections are accepted. */
+  static async start(options: ServerOptions): Promise<Server> {
+    const o = optionsObject(options, 'server options') as unknown as ServerOptions;
+    checkKeys(o as unknown as Record<string, unknown>, KEYS, 'server option');
+    if (o.broker === null || typeof o.broker !== 'object' || typeof o.broker.describeTopic !== 'function') throw new TypeError(`broker must be a Broker, got ${shown(o.broker)}`);
+    const host = o.host ?? '127.0.0.1';
+    if (typeof host !== 'string' || host.length === 0) throw new TypeError(`host must be a non-empty string, got ${shown(host)}`);
+    const port = integer(o.port ?? 9092, 'port', 0, 65535);
+    const limits: ConnectionLimits = {
+      requestBytesMax: integer(o.requestBytesMax ?? REQUEST_BYTES_MAX_DEFAULT, 'requestBytesMax', 1024, 2 ** 31 - 1),
+      frameTimeoutMs: integer(o.frameTimeoutMs ?? 30_000, 'frameTimeoutMs', 1, 86_400_000),
+      idleTimeoutMs: integer(o.idleTimeoutMs ?? 600_000, 'idleTimeoutMs', 1, 86_400_000),
+      responsesInFlightMax: RESPONSES_IN_FLIGHT_MAX,
+      writeBufferBytesMax: WRITE_BUFFER_BYTES_MAX,
+    };
+    const connectionsMax = integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000);
+    const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
+    const onProblem = o.onClientError ?? (() => {});
+    if (typeof onProblem !== 'function') throw new TypeError('onClientError must be a function');
+    const netServer = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      netServer.once('error', reject);
+      netServer.listen(port, host, () => {
+        netServer.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = netServer.address() as net.AddressInfo;
+    const server = new Server(netServer, bound.address, bound.port);
+    const context: ServerContext = {
+      broker: o.broker,
+      nodeId,
+      advertisedHost: o.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
+      advertisedPort: integer(o.advertisedPort ?? bound.port, 'advertisedPort', 1, 65535),
+      clusterId: clusterIdOf(o.broker.dir),
+      autoCreateTopics: o.autoCreateTopics ?? true,
+      topicDefaults: { partitions: 1, sync: 'always', ...o.topicDefaults },
+    };
+    netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem));
+    return server;
+  }
+
+  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void): void {
+    if (this.#closing !== undefined || this.#connections.size >= connectionsMax) {
+      if (this.#closing === undefined) onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `more than ${connectionsMax} connections` });
+      socket.destroy();
+      return;
+    }
+    const c = new Connection(socket, context, HANDLERS, limits, onProblem);
+    this.#connections.add(c);
+    void c.closed.then(() => this.#connections.delete(c));
+  }
+
+  /** The host and port listened on. */
+  get address(): { host: string; port: number } {
+    return { host: this.#host, port: this.#port };
+  }
+
+  /** Stops accepting, answers the requests already read, then closes every connection. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      await Promise.all([...this.#connections].map((c) => c.shutdown()));
+      await stopped;
+    })();
+    return this.#closing;
+  }
+}
+
+/** A stable id for the data directory, in the form Kafka's cluster ids take (22 base64url characters). */
+function clusterIdOf(dir: string): string {
+  return createHash('sha256').update(dir).digest().subarray(0, 16).toString('base64url');
+}
