@@ -12,3 +12,15 @@ it('lib/kafka/protocol/generated is up to date with the tables', () => {
   expect(r.stderr, 'run npm run gen:kafka').toBe('');
   expect(r.status).toBe(0);
 }, 60_000);
+
+it('advertises only versions its codecs handle', async () => {
+  const { ADVERTISED } = await import('../../lib/kafka/protocol/versions');
+  const { API_TABLE } = await import('../../lib/kafka/protocol/generated');
+  for (const a of ADVERTISED) {
+    const t = API_TABLE.find((x) => x.key === a.key);
+    expect(t, a.name).toBeDefined();
+    expect(a.name).toBe(t!.name);
+    expect(a.minVersion).toBeGreaterThanOrEqual(t!.minVersion);
+    expect(a.maxVersion).toBeLessThanOrEqual(t!.maxVersion);
+  }
+});
