@@ -45,3 +45,5 @@ export type {
   PartitionDescription,
   TopicDescription,
 } from './broker/describe';
+export { PartitionAccess } from './broker/topic/partition-access';
+export type { PartitionOffsets } from './broker/topic/partition-access';

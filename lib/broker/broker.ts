@@ -31,6 +31,7 @@ import { GroupCoordinator, PartitionSlot } from './group/group-coordinator';
 import { GroupState, type GroupRecord } from './group/group-state';
 import { GroupStateLog } from './group/group-state-log';
 import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
+import { PartitionAccess } from './topic/partition-access';
 import { Topic } from './topic/topic';
 import type { TopicPartition } from './topic/topic-partition';
 import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
@@ -316,6 +317,19 @@ export class Broker {
     const t = this.#topics.get(name);
     if (t === undefined) throw unknownTopic(name);
     return t;
+  }
+
+  /**
+   * One partition for a protocol front end (the Kafka server): raw batches in, file ranges out
+   * (see PartitionAccess). UNKNOWN_TOPIC for a topic that does not exist, RangeError for an index
+   * it does not have.
+   */
+  partition(topic: string, index: number): PartitionAccess {
+    const t = this.#topic(topic);
+    if (!Number.isInteger(index) || index < 0 || index >= t.partitions.length) {
+      throw new RangeError(`partition ${index} does not exist (topic ${t.name} has partitions 0 to ${t.partitions.length - 1})`);
+    }
+    return new PartitionAccess(t, index);
   }
 
   // ---- Producing ----

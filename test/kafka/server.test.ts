@@ -6,7 +6,6 @@
  * and an unsupported ApiVersions version is answered in the layout every client reads.
  */
 import { execFile } from 'node:child_process';
-import * as net from 'node:net';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { Server, type ConnectionProblem } from '../../lib/kafka';
 import { decodeApiVersionsResponse, decodeMetadataResponse, encodeMetadataRequest, type MetadataResponse } from '../../lib/kafka/protocol/generated';
 import { Writer } from '../../lib/kafka/protocol/writer';
 import { Reader } from '../../lib/kafka/protocol/reader';
+import { frame, raw } from '../helpers/kafka-wire';
 import { tmpDir } from '../helpers/tmp';
 
 const run = promisify(execFile);
@@ -34,37 +34,6 @@ async function serve(options: Partial<Parameters<typeof Server.start>[0]> = {}):
 
 function kafkajs(address: string): Kafka {
   return new Kafka({ brokers: [address], clientId: 'sluice-test', logLevel: logLevel.NOTHING, retry: { retries: 2 } });
-}
-
-/** A raw connection: sends `bytes`, collects what comes back until the server closes it or `ms` pass. */
-function raw(port: number, bytes: Buffer, ms = 1000): Promise<{ data: Buffer; closedByServer: boolean }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ data: Buffer.concat(chunks), closedByServer: false });
-    }, ms);
-    s.on('data', (c) => chunks.push(c));
-    s.on('error', () => {});
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ data: Buffer.concat(chunks), closedByServer: true });
-    });
-  });
-}
-
-/** A request frame; `flexible` adds the request header v2's (empty) tagged fields. */
-function frame(apiKey: number, apiVersion: number, correlationId: number, body: Buffer = Buffer.alloc(0), flexible = false): Buffer {
-  const header = Buffer.alloc(8 + 2 + 4 + (flexible ? 1 : 0));
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(apiVersion, 2);
-  header.writeInt32BE(correlationId, 4);
-  header.writeInt16BE(4, 8);
-  header.write('test', 10);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(header.length + body.length);
-  return Buffer.concat([size, header, body]);
 }
 
 describe('Server: metadata for real clients', () => {

@@ -14,7 +14,7 @@
  * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
  */
 import type { SluiceError } from '../../errors';
-import type { ConfirmCallback, Log, LogRecord, Message, ReadOptions, RecoveryReport, Bytes } from '../../storage/log';
+import type { ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription } from '../describe';
 
 /** Something to wake when a partition may have new data. */
@@ -80,6 +80,29 @@ export class TopicPartition {
       process.nextTick(this.#wakeAll);
     }
     return first;
+  }
+
+  /** Appends whole Kafka record batches as received (see Log.appendRaw); returns the first offset. */
+  appendRaw(batches: Uint8Array): number {
+    this.#checkOpen();
+    const first = this.#log.appendRaw(batches);
+    if (!this.#wakeScheduled) {
+      this.#wakeScheduled = true;
+      process.nextTick(this.#wakeAll);
+    }
+    return first;
+  }
+
+  /** Whole batches from the one holding `offset`, as a file range (see Log.slice); null when nothing is there yet. */
+  slice(offset: number, maxBytes: number): RawSlice | null {
+    if (this.#closed !== null) return null;
+    return this.#log.slice(offset, { maxBytes });
+  }
+
+  /** Resolves once every record below `offset` + 1 is readable, or rejects with why it never will be. */
+  visible(offset: number): Promise<number> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    return this.#log.visible(offset);
   }
 
   /** Calls back once `offset` reached the partition's durability, or with why it never will. */

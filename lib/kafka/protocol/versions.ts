@@ -15,6 +15,10 @@ export interface AdvertisedApi {
 export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 18, name: 'ApiVersions', minVersion: 0, maxVersion: 3 },
   { key: 3, name: 'Metadata', minVersion: 0, maxVersion: 9 },
+  // 0-2 answered UNSUPPORTED_VERSION per partition (old message formats), advertised for librdkafka.
+  { key: 0, name: 'Produce', minVersion: 0, maxVersion: 8 },
+  { key: 1, name: 'Fetch', minVersion: 4, maxVersion: 12 },
+  { key: 2, name: 'ListOffsets', minVersion: 1, maxVersion: 5 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));

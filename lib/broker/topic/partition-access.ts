@@ -1,0 +1,98 @@
+/**
+ * One partition of a topic as another protocol front end sees it (the Kafka server): whole record
+ * batches in (through the topic's backlog gate, so bounded topics stay bounded), file ranges of
+ * whole batches out, offsets, waits for data, confirms. Made by Broker.partition(); a handle stays
+ * valid while its topic exists (after a delete its calls fail with UNKNOWN_TOPIC, as sends do).
+ * Thread-confined (the broker's thread).
+ */
+import type { Confirm, RawSlice } from '../../storage/log';
+import type { Topic } from './topic';
+import type { DataWaiter, TopicPartition } from './topic-partition';
+
+/** The offsets of a partition a reader needs. */
+export interface PartitionOffsets {
+  /** The first offset retained. */
+  startOffset: number;
+  /** The next offset to be appended. */
+  endOffset: number;
+  /** Records below it are readable (written to the segment file). */
+  highWatermark: number;
+  /** Records below it are on stable storage. */
+  durableOffset: number;
+}
+
+export class PartitionAccess {
+  readonly topic: string;
+  readonly index: number;
+  readonly #topic: Topic;
+  readonly #partition: TopicPartition;
+
+  /** @internal Made by Broker.partition(). */
+  constructor(topic: Topic, index: number) {
+    this.topic = topic.name;
+    this.index = index;
+    this.#topic = topic;
+    this.#partition = topic.partitions[index];
+  }
+
+  /**
+   * Appends Kafka record batches (checked and stored as Log.appendRaw does) once the topic's
+   * backlog has room for their records; returns the first offset. Throws as appendRaw does
+   * (CORRUPT, TOO_LARGE), QUEUE_FULL for a bounded topic without room, UNKNOWN_TOPIC once deleted.
+   */
+  appendRaw(batches: Uint8Array): number {
+    return this.#topic.gate.admit(recordCount(batches), undefined, () => this.#partition.appendRaw(batches)) as number;
+  }
+
+  /** Resolves once `offset` reached the topic's durability (see Log.confirm). */
+  confirm(offset: number): Promise<Confirm> {
+    return new Promise((resolve, reject) => this.#partition.confirm(offset, (err, c) => (err !== null ? reject(err) : resolve(c!))));
+  }
+
+  /** Resolves once `offset` is readable. */
+  visible(offset: number): Promise<number> {
+    return this.#partition.visible(offset);
+  }
+
+  /** Whole batches from the one holding `offset` (at least one, even past maxBytes); null when nothing is readable there. */
+  slice(offset: number, maxBytes: number): RawSlice | null {
+    return this.#partition.slice(offset, maxBytes);
+  }
+
+  offsets(): PartitionOffsets {
+    const p = this.#partition;
+    return { startOffset: p.startOffset, endOffset: p.endOffset, highWatermark: p.highWatermark, durableOffset: p.describe().durableOffset };
+  }
+
+  /** The first offset at or after `timestamp`, or the end offset if there is none. */
+  offsetForTime(timestamp: number): number {
+    return this.#partition.offsetForTime(timestamp);
+  }
+
+  /** Wakes `w` once, after the next append. */
+  waitForData(w: DataWaiter): void {
+    this.#partition.waitForData(w);
+  }
+
+  /** The largest batch the partition takes, with its header (the topic's messageBytesMax, or the Log default). */
+  get messageBytesMax(): number | null {
+    return this.#topic.config.messageBytesMax;
+  }
+}
+
+/**
+ * The records in a run of batches, from their headers (recordsCount at byte 57 of each), for the
+ * backlog gate. Lengths that do not add up count what they cover: appendRaw then refuses the
+ * batches as CORRUPT, naming where.
+ */
+function recordCount(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let count = 0;
+  for (let pos = 0; pos + 61 <= bytes.length; ) {
+    const total = 12 + view.getInt32(pos + 8);
+    if (total < 61 || pos + total > bytes.length) break;
+    count += Math.max(0, view.getInt32(pos + 57));
+    pos += total;
+  }
+  return Math.max(1, count);
+}
