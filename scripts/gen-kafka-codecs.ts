@@ -400,7 +400,7 @@ function generate(api: ApiSchema): string {
     uses('RecordsValue') ? "import { type RecordsValue, Writer } from '../writer';" : "import { Writer } from '../writer';",
     `import { ${support.join(', ')} } from '../codec-support';`,
     '',
-    `export const ${api.name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_KEY = ${api.key};`,
+    `export const ${api.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_KEY = ${api.key};`,
     '',
   ].join('\n');
   return `${header}${body}\n`;

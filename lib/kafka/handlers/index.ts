@@ -1,4 +1,5 @@
 /** Every API the server serves, by key; protocol/versions.ts says which versions of each. */
+import { createTopicsHandler, deleteTopicsHandler, describeConfigsHandler } from './admin-topics';
 import { apiVersionsHandler } from './api-versions';
 import { fetchHandler } from './fetch';
 import { listOffsetsHandler } from './list-offsets';
@@ -6,4 +7,4 @@ import { produceHandler } from './produce';
 import type { ApiHandler } from './handler';
 import { metadataHandler } from './metadata';
 
-export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler].map((h) => [h.key, h]));
+export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler].map((h) => [h.key, h]));

@@ -11,10 +11,9 @@
  * versions must be able to read it).
  */
 import { skipTaggedFields } from './codec-support';
+import { API_VERSIONS_KEY } from './generated/api-versions';
 import type { Reader } from './reader';
 import type { Writer } from './writer';
-
-export const API_VERSIONS_KEY = 18;
 
 export interface RequestHeader {
   apiKey: number;

@@ -19,6 +19,9 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 0, name: 'Produce', minVersion: 0, maxVersion: 8 },
   { key: 1, name: 'Fetch', minVersion: 4, maxVersion: 12 },
   { key: 2, name: 'ListOffsets', minVersion: 1, maxVersion: 5 },
+  { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 5 },
+  { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 4 },
+  { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields } from '../codec-support';
 
-export const APIVERSIONS_KEY = 18;
+export const API_VERSIONS_KEY = 18;
 export interface ApiVersionsRequest {
   clientSoftwareName?: string; // v3
   clientSoftwareVersion?: string; // v3

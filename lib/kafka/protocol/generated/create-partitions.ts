@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, readNullableArray, writeArray, skipTaggedFields, READ_INT32, WRITE_INT32 } from '../codec-support';
 
-export const CREATEPARTITIONS_KEY = 37;
+export const CREATE_PARTITIONS_KEY = 37;
 export interface CreatePartitionsRequest {
   topics: CreatePartitionsRequestCreatePartitionsTopic[];
   timeoutMs: number;

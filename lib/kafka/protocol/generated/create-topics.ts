@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, readNullableArray, writeArray, skipTaggedFields, READ_INT32, WRITE_INT32 } from '../codec-support';
 
-export const CREATETOPICS_KEY = 19;
+export const CREATE_TOPICS_KEY = 19;
 export interface CreateTopicsRequest {
   topics: CreateTopicsRequestCreatableTopic[];
   timeoutMs: number;

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields, READ_STRING, WRITE_STRING } from '../codec-support';
 
-export const DELETETOPICS_KEY = 20;
+export const DELETE_TOPICS_KEY = 20;
 export interface DeleteTopicsRequest {
   topicNames: string[];
   timeoutMs: number;

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, readNullableArray, writeArray, skipTaggedFields, READ_STRING, WRITE_STRING } from '../codec-support';
 
-export const DESCRIBECONFIGS_KEY = 32;
+export const DESCRIBE_CONFIGS_KEY = 32;
 export interface DescribeConfigsRequest {
   resources: DescribeConfigsRequestDescribeConfigsResource[];
   includeSynonyms?: boolean; // v1-4

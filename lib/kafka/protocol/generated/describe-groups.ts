@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields, READ_STRING, WRITE_STRING } from '../codec-support';
 
-export const DESCRIBEGROUPS_KEY = 15;
+export const DESCRIBE_GROUPS_KEY = 15;
 export interface DescribeGroupsRequest {
   groups: string[];
   includeAuthorizedOperations?: boolean; // v3-5

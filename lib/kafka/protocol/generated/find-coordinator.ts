@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields, READ_STRING, WRITE_STRING } from '../codec-support';
 
-export const FINDCOORDINATOR_KEY = 10;
+export const FIND_COORDINATOR_KEY = 10;
 export interface FindCoordinatorRequest {
   key?: string; // v0-3
   keyType?: number; // v1-4

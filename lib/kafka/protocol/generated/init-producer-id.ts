@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, skipTaggedFields } from '../codec-support';
 
-export const INITPRODUCERID_KEY = 22;
+export const INIT_PRODUCER_ID_KEY = 22;
 export interface InitProducerIdRequest {
   transactionalId: string | null;
   transactionTimeoutMs: number;

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields } from '../codec-support';
 
-export const JOINGROUP_KEY = 11;
+export const JOIN_GROUP_KEY = 11;
 export interface JoinGroupRequest {
   groupId: string;
   sessionTimeoutMs: number;

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields } from '../codec-support';
 
-export const LEAVEGROUP_KEY = 13;
+export const LEAVE_GROUP_KEY = 13;
 export interface LeaveGroupRequest {
   groupId: string;
   memberId?: string; // v0-2

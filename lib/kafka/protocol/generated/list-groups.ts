@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields, READ_STRING, WRITE_STRING } from '../codec-support';
 
-export const LISTGROUPS_KEY = 16;
+export const LIST_GROUPS_KEY = 16;
 export interface ListGroupsRequest {
   statesFilter?: string[]; // v4
 }

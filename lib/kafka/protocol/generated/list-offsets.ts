@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray } from '../codec-support';
 
-export const LISTOFFSETS_KEY = 2;
+export const LIST_OFFSETS_KEY = 2;
 export interface ListOffsetsRequest {
   replicaId: number;
   isolationLevel?: number; // v2-5

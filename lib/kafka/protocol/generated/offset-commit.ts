@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields } from '../codec-support';
 
-export const OFFSETCOMMIT_KEY = 8;
+export const OFFSET_COMMIT_KEY = 8;
 export interface OffsetCommitRequest {
   groupId: string;
   generationId?: number; // v1-8

@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, readNullableArray, writeArray, skipTaggedFields, READ_INT32, WRITE_INT32 } from '../codec-support';
 
-export const OFFSETFETCH_KEY = 9;
+export const OFFSET_FETCH_KEY = 9;
 export interface OffsetFetchRequest {
   groupId?: string; // v1-7
   topics?: OffsetFetchRequestTopic[] | null; // v1-7

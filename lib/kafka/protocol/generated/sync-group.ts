@@ -5,7 +5,7 @@ import { Reader } from '../reader';
 import { Writer } from '../writer';
 import { checkVersion, readArray, writeArray, skipTaggedFields } from '../codec-support';
 
-export const SYNCGROUP_KEY = 14;
+export const SYNC_GROUP_KEY = 14;
 export interface SyncGroupRequest {
   groupId: string;
   generationId: number;

@@ -1,0 +1,109 @@
+/**
+ * CreateTopics, DeleteTopics and DescribeConfigs (topics), enough for kafkajs's admin client and
+ * kcat. A topic created here takes its settings from the request's Kafka configs
+ * (../topic-configs.ts) over the server's defaults; one node means a replication factor of 1
+ * (-1: the default) and no replica assignments.
+ */
+import { ErrorCode, SluiceError } from '../../errors';
+import { LIMITS } from '../../limits';
+import {
+  decodeCreateTopicsRequest,
+  decodeDeleteTopicsRequest,
+  decodeDescribeConfigsRequest,
+  encodeCreateTopicsResponse,
+  encodeDeleteTopicsResponse,
+  encodeDescribeConfigsResponse,
+  type CreateTopicsRequest,
+  type CreateTopicsRequestCreatableTopic,
+  type CreateTopicsResponse,
+  type CreateTopicsResponseCreatableTopicResult,
+  type DeleteTopicsRequest,
+  type DeleteTopicsResponse,
+  type DescribeConfigsRequest,
+  type DescribeConfigsResponse,
+  type DescribeConfigsResponseDescribeConfigsResult,
+} from '../protocol/generated';
+import { KafkaError } from '../protocol/error-codes';
+import { ConfigError, fromKafkaConfigs, toKafkaConfigs } from '../topic-configs';
+import { kafkaErrorOf } from './errors';
+import type { ApiHandler, RequestContext } from './handler';
+
+const RESOURCE_TOPIC = 2;
+const RESOURCE_BROKER = 4;
+/** DescribeConfigs config sources. */
+const DYNAMIC_TOPIC_CONFIG = 1;
+
+async function createTopics(ctx: RequestContext, req: CreateTopicsRequest): Promise<CreateTopicsResponse> {
+  const topics: CreateTopicsResponseCreatableTopicResult[] = [];
+  for (const t of req.topics) topics.push(await createOne(ctx, t, req.validateOnly === true));
+  return { throttleTimeMs: 0, topics };
+}
+
+async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTopic, validateOnly: boolean): Promise<CreateTopicsResponseCreatableTopicResult> {
+  const fail = (errorCode: number, errorMessage: string): CreateTopicsResponseCreatableTopicResult => ({ name: t.name, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
+  if (t.replicationFactor !== -1 && t.replicationFactor !== 1) return fail(KafkaError.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor}: this is a single node (use 1 or -1)`);
+  if (t.assignments.length > 0) return fail(KafkaError.INVALID_REQUEST, 'replica assignments are not supported on a single node (give numPartitions instead)');
+  if (t.numPartitions !== -1 && t.numPartitions < 1) return fail(KafkaError.INVALID_PARTITIONS, `numPartitions ${t.numPartitions}: give at least 1 (or -1 for the default)`);
+  let config;
+  try {
+    config = { ...ctx.server.topicDefaults, ...fromKafkaConfigs(t.configs), ...(t.numPartitions === -1 ? {} : { partitions: t.numPartitions }) };
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(KafkaError.INVALID_CONFIG, e.message);
+    throw e;
+  }
+  const broker = ctx.server.broker;
+  if (broker.listTopics().includes(t.name)) return fail(KafkaError.TOPIC_ALREADY_EXISTS, `topic ${t.name} already exists`);
+  if (validateOnly) return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: config.partitions ?? 1, replicationFactor: 1, configs: [] };
+  try {
+    const d = await broker.createTopic(t.name, config);
+    return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: d.config.partitions, replicationFactor: 1, configs: describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })) };
+  } catch (e) {
+    if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) return fail(KafkaError.TOPIC_ALREADY_EXISTS, e.message);
+    if (e instanceof TypeError || e instanceof RangeError) return fail(/name/.test(e.message) ? KafkaError.INVALID_TOPIC_EXCEPTION : KafkaError.INVALID_CONFIG, e.message);
+    return fail(kafkaErrorOf(e), (e as Error).message);
+  }
+}
+
+function describedConfigs(config: Parameters<typeof toKafkaConfigs>[0]): { name: string; value: string }[] {
+  return toKafkaConfigs(config, LIMITS.messageBytesMaxDefault);
+}
+
+async function deleteTopics(ctx: RequestContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
+  const responses = [];
+  for (const name of req.topicNames) {
+    try {
+      await ctx.server.broker.deleteTopic(name);
+      responses.push({ name, errorCode: KafkaError.NONE });
+    } catch (e) {
+      responses.push({ name, errorCode: kafkaErrorOf(e) });
+    }
+  }
+  return { throttleTimeMs: 0, responses };
+}
+
+function describeConfigs(ctx: RequestContext, req: DescribeConfigsRequest, version: number): DescribeConfigsResponse {
+  return { throttleTimeMs: 0, results: req.resources.map((r) => describeOne(ctx, r.resourceType, r.resourceName, r.configurationKeys, version)) };
+}
+
+function describeOne(ctx: RequestContext, resourceType: number, resourceName: string, keys: string[] | null, version: number): DescribeConfigsResponseDescribeConfigsResult {
+  const result = (errorCode: number, errorMessage: string | null, configs: { name: string; value: string }[]): DescribeConfigsResponseDescribeConfigsResult => ({
+    errorCode,
+    errorMessage,
+    resourceType,
+    resourceName,
+    configs: configs
+      .filter((c) => keys === null || keys.includes(c.name))
+      .map((c) => ({ name: c.name, value: c.value, readOnly: resourceType !== RESOURCE_TOPIC, isDefault: false, configSource: version >= 1 ? DYNAMIC_TOPIC_CONFIG : undefined, isSensitive: false, synonyms: [], configType: 0, documentation: null })),
+  });
+  if (resourceType === RESOURCE_BROKER) return result(KafkaError.NONE, null, [{ name: 'auto.create.topics.enable', value: String(ctx.server.autoCreateTopics) }]);
+  if (resourceType !== RESOURCE_TOPIC) return result(KafkaError.INVALID_REQUEST, `resource type ${resourceType} is not supported (2: topic, 4: broker)`, []);
+  try {
+    return result(KafkaError.NONE, null, describedConfigs(ctx.server.broker.describeTopic(resourceName).config));
+  } catch (e) {
+    return result(kafkaErrorOf(e), (e as Error).message, []);
+  }
+}
+
+export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = { key: 19, decode: decodeCreateTopicsRequest, encode: encodeCreateTopicsResponse, handle: createTopics };
+export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> = { key: 20, decode: decodeDeleteTopicsRequest, encode: encodeDeleteTopicsResponse, handle: deleteTopics };
+export const describeConfigsHandler: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = { key: 32, decode: decodeDescribeConfigsRequest, encode: encodeDescribeConfigsResponse, handle: describeConfigs };
