@@ -257,9 +257,18 @@ TEST(the_reservation_follows_the_data_through_many_steps_with_both_write_paths) 
       auto seg = log.segment_at(active_base);
       CHECK_LE(seg->size(), seg->reserved());
       CHECK_LE(seg->reserved(), file_size(seg->log_path()));
-      // The first segment grows; the ones after it were prepared whole.
-      if (active_base == 0) CHECK_EQ(file_size(seg->log_path()), std::max(seg->reserved(), reservation_for(std::min(seg->capacity(), seg->size()), seg->capacity())));
-      else CHECK_EQ(file_size(seg->log_path()), seg->capacity());
+      // The first segment grows by whole steps (64 KiB, 1 MiB, all of it); the ones after it
+      // were prepared whole. Which step the file is at right now is the preparer thread's
+      // timing: it takes the step the open batch asks for in the background, so the file can
+      // be a step ahead of the sealed data or a step behind it (an equality with the step the
+      // data calls for failed under load). The thresholds themselves are checked without a
+      // preparer thread in reserve_for_append_reserves_the_data_plus_a_step_and_never_shrinks.
+      const uint64_t fs = file_size(seg->log_path());
+      if (active_base == 0) {
+        CHECK(fs == kReserveFirstBytes || fs == std::min(kReserveSecondBytes, seg->capacity()) || fs == seg->capacity());
+      } else {
+        CHECK_EQ(fs, seg->capacity());
+      }
       if (rng() % 50 == 0) REQUIRE_OK(sluice_test::seal_visible(log));
     }
     REQUIRE_OK(sluice_test::seal_visible(log));
