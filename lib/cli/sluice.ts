@@ -5,7 +5,8 @@
  *   sluice serve --data DIR [--listen HOST:PORT]   serve the broker in DIR over the Kafka protocol
  *
  * Exit codes: 0 done (serve: shut down cleanly on SIGINT or SIGTERM), 1 a failure while running
- * (the message says what), 2 a usage error (unknown option, bad value).
+ * (the message says what; serve: also a second signal, which exits without waiting), 2 a usage
+ * error (unknown option, bad value).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../broker/broker';
@@ -60,7 +61,11 @@ async function serve(o: ServeOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
+      if (stopping) {
+        // A second signal: the user will not wait for clients to finish (or close their side).
+        process.stderr.write(`${signal} again: exiting without waiting\n`);
+        process.exit(EXIT_FAILURE);
+      }
       stopping = true;
       process.stdout.write(`${signal}: answering requests in flight, then closing\n`);
       void (async () => {

@@ -40,6 +40,9 @@ interface Pending {
   done: boolean;
 }
 
+/** How long a shut-down connection waits for the client to close its side. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 const FIRST_FLEXIBLE = new Map(API_TABLE.map((a) => [a.key as number, a.firstFlexible as number]));
 
 export class Connection {
@@ -54,6 +57,8 @@ export class Connection {
   #frameTimer: NodeJS.Timeout | undefined;
   readonly #pending: Pending[] = [];
   #closed = false;
+  /** Set by #drop: nothing more is read, handled or written, though 'close' may come later. */
+  #dropped = false;
   #readPaused = false;
   readonly #closedPromise: Promise<void>;
 
@@ -81,33 +86,54 @@ export class Connection {
     return this.#closedPromise;
   }
 
-  /** Stops reading; answers what was already read, then ends the connection. */
+  /** Stops taking requests; answers what was already read, then ends the connection. */
   shutdown(): Promise<void> {
-    if (!this.#closed) {
-      this.#socket.pause();
-      this.#readPaused = true;
+    if (this.#live) {
       this.#endWhenAnswered = true;
+      this.#clearFrameTimer();
       this.#flush();
     }
     return this.#closedPromise;
   }
   #endWhenAnswered = false;
 
+  /**
+   * Half-closes once the answers are written. Reading resumes, discarding what comes (#onData),
+   * or a client still sending would keep the socket from ever closing; a client that never
+   * closes its side is destroyed after a grace period.
+   */
+  #end(): void {
+    this.#socket.end();
+    this.#socket.resume();
+    setTimeout(() => this.#socket.destroy(), SHUTDOWN_GRACE_MS).unref();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }
 
   #drop(reason: string): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#dropped) return;
+    this.#dropped = true;
+    clearTimeout(this.#frameTimer);
     this.#onProblem({ remote: this.#remote, reason });
     this.#socket.destroy();
   }
 
+  get #live(): boolean {
+    return !this.#closed && !this.#dropped;
+  }
+
   #onData(chunk: Buffer): void {
-    if (this.#endWhenAnswered) return;
+    if (this.#endWhenAnswered || !this.#live) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    while (!this.#closed && this.#buffered >= 4) {
+    this.#drain();
+  }
+
+  /** Handles every whole frame buffered, up to the in-flight limit (the rest waits for #maybeResume). */
+  #drain(): void {
+    while (this.#live && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
       const size = this.#peekSize();
       if (size < 0 || size > this.#limits.requestBytesMax) {
         this.#drop(`a request frame of ${size} bytes (the limit is ${this.#limits.requestBytesMax})`);
@@ -115,14 +141,31 @@ export class Connection {
       }
       if (this.#buffered < 4 + size) break;
       const frame = this.#take(4 + size).subarray(4);
+      this.#clearFrameTimer();
       this.#onFrame(frame);
     }
+    if (!this.#live) return;
+    this.#maybePause();
+    this.#armFrameTimer();
+  }
+
+  /**
+   * A frame the client started and has not finished: dropped once frameTimeoutMs pass from its
+   * start (not from its last byte, or one byte a minute would hold it open), but only while we
+   * are reading: when back-pressure stops the reading, the frame is ours to wait for.
+   */
+  #armFrameTimer(): void {
+    const partial = this.#buffered > 0 && (this.#buffered < 4 || this.#buffered < 4 + this.#peekSize());
+    if (!partial || this.#readPaused || this.#endWhenAnswered) {
+      this.#clearFrameTimer();
+      return;
+    }
+    this.#frameTimer ??= setTimeout(() => this.#drop(`half a request frame left unsent for ${this.#limits.frameTimeoutMs} ms`), this.#limits.frameTimeoutMs);
+  }
+
+  #clearFrameTimer(): void {
     clearTimeout(this.#frameTimer);
     this.#frameTimer = undefined;
-    if (this.#buffered > 0 && !this.#closed) {
-      this.#frameTimer = setTimeout(() => this.#drop(`half a request frame left unsent for ${this.#limits.frameTimeoutMs} ms`), this.#limits.frameTimeoutMs);
-    }
-    this.#maybePause();
   }
 
   #peekSize(): number {
@@ -186,30 +229,34 @@ export class Connection {
       if (flexible) skipRequestHeaderTags(r);
       request = handler.decode(r, header.apiVersion);
     } catch (e) {
-      if (e instanceof SluiceError && e.code === ErrorCode.MALFORMED_REQUEST) {
-        this.#drop(`${api.name} v${header.apiVersion}: ${e.message}`);
-        return;
-      }
-      throw e;
+      const what = e instanceof SluiceError && e.code === ErrorCode.MALFORMED_REQUEST ? e.message : `decoding failed: ${(e as Error).message}`;
+      this.#drop(`${api.name} v${header.apiVersion}: ${what}`);
+      return;
     }
     const pending: Pending = { parts: null, done: false };
     this.#pending.push(pending);
     const ctx: RequestContext = { server: this.#server, clientId: header.clientId };
-    const settle = (response: unknown): void => {
-      if (response !== null) {
-        const w = new Writer();
-        w.int32(0); // the size, patched below
-        encodeResponseHeader(w, header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible));
-        handler.encode(w, header.apiVersion, response);
-        const parts = w.finish();
-        (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
-        pending.parts = parts;
-      }
-      pending.done = true;
-      this.#flush();
-    };
     const fail = (e: unknown): void => {
       this.#drop(`${api.name} v${header.apiVersion} failed: ${e instanceof Error ? e.message : String(e)}`);
+    };
+    // Never throws: a response that cannot be encoded drops the connection like a failed handler
+    // (an exception here would be an unhandled rejection, which ends the process).
+    const settle = (response: unknown): void => {
+      try {
+        if (response !== null) {
+          const w = new Writer();
+          w.int32(0); // the size, patched below
+          encodeResponseHeader(w, header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible));
+          handler.encode(w, header.apiVersion, response);
+          const parts = w.finish();
+          (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
+          pending.parts = parts;
+        }
+        pending.done = true;
+        this.#flush();
+      } catch (e) {
+        fail(e);
+      }
     };
     try {
       const out = handler.handle(ctx, request, header.apiVersion);
@@ -235,29 +282,31 @@ export class Connection {
   #flush(): void {
     while (this.#pending.length > 0 && this.#pending[0].done) {
       const p = this.#pending.shift()!;
-      if (p.parts === null || this.#closed) continue;
+      if (p.parts === null || !this.#live) continue;
       for (const part of p.parts) {
         if (!Buffer.isBuffer(part)) throw new Error('out-of-band records are not served yet');
         this.#socket.write(part);
       }
     }
-    if (this.#endWhenAnswered && this.#pending.length === 0 && !this.#closed) this.#socket.end();
+    if (this.#endWhenAnswered && this.#pending.length === 0 && this.#live) this.#end();
     this.#maybeResume();
   }
 
   #maybePause(): void {
-    if (this.#readPaused || this.#closed) return;
+    if (this.#readPaused || !this.#live) return;
     if (this.#pending.length >= this.#limits.responsesInFlightMax || this.#socket.writableLength > this.#limits.writeBufferBytesMax) {
       this.#readPaused = true;
+      this.#clearFrameTimer();
       this.#socket.pause();
     }
   }
 
   #maybeResume(): void {
-    if (!this.#readPaused || this.#closed || this.#endWhenAnswered) return;
+    if (!this.#readPaused || !this.#live || this.#endWhenAnswered) return;
     if (this.#pending.length < this.#limits.responsesInFlightMax && this.#socket.writableLength <= this.#limits.writeBufferBytesMax) {
       this.#readPaused = false;
       this.#socket.resume();
+      this.#drain(); // frames that arrived before the pause and were left buffered
     }
   }
 }

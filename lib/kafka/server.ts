@@ -49,7 +49,9 @@ const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPor
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
-const RESPONSES_IN_FLIGHT_MAX = 64;
+// Kafka answers one request per connection at a time; a few more pipelined keep a client busy
+// without letting it queue unbounded work (each Fetch may hold up to FETCH_BYTES_MAX in memory).
+const RESPONSES_IN_FLIGHT_MAX = 16;
 const WRITE_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
 
 export class Server {

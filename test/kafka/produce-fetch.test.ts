@@ -181,6 +181,20 @@ describe('per-partition errors', () => {
     expect(old.responses[0].partitionResponses[0].errorCode).toBe(35);
   });
 
+  it('answers INVALID_REQUIRED_ACKS for acks other than 0, 1 and -1, and cuts long error texts to fit', async () => {
+    const { broker, port } = await serve();
+    await broker.createTopic('t', { partitions: 1 });
+    const good = await oneBatch();
+    const odd = await exchange(port, 0, 8, encodeProduceRequest, decodeProduceResponse, { transactionalId: null, acks: 5, timeoutMs: 1000, topicData: [{ name: 't', partitionData: [{ index: 0, records: good }] }] });
+    expect(odd.responses[0].partitionResponses[0].errorCode).toBe(21);
+    // An unknown topic whose name fills a protocol string: the error text quoting it must still fit one.
+    const long = 'x'.repeat(32_000);
+    const res = await exchange(port, 0, 8, encodeProduceRequest, decodeProduceResponse, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: long, partitionData: [{ index: 0, records: good }] }] });
+    expect(res.responses[0].partitionResponses[0].errorCode).toBe(3);
+    expect(res.responses[0].partitionResponses[0].errorMessage!.length).toBeLessThan(1100);
+    expect(broker.describeTopic('t').partitions[0].endOffset).toBe(0);
+  });
+
   it('answers a bounded topic without room with a retriable error', async () => {
     const { broker, port } = await serve();
     await broker.createTopic('bounded', { partitions: 1, maxBacklog: 1 });
@@ -220,11 +234,11 @@ describe('per-partition errors', () => {
       isolationLevel: 1,
       topics: [{ name: 't', partitions: [{ partitionIndex: 0, timestamp: -2 }, { partitionIndex: 0, timestamp: -1 }, { partitionIndex: 0, timestamp: 1500 }, { partitionIndex: 0, timestamp: 99999 }] }],
     });
-    expect(lo.topics[0].partitions.map((p) => [p.errorCode, p.offset])).toEqual([
-      [0, 0],
-      [0, 3],
-      [0, 1],
-      [0, -1],
+    expect(lo.topics[0].partitions.map((p) => [p.errorCode, p.offset, p.timestamp])).toEqual([
+      [0, 0, -1],
+      [0, 3, -1],
+      [0, 1, 2000], // the found record's own timestamp, not the one asked for
+      [0, -1, -1],
     ]);
   });
 

@@ -14,6 +14,7 @@ import { Server, type ConnectionProblem } from '../../lib/kafka';
 import { decodeApiVersionsResponse, decodeMetadataResponse, encodeMetadataRequest, type MetadataResponse } from '../../lib/kafka/protocol/generated';
 import { Writer } from '../../lib/kafka/protocol/writer';
 import { Reader } from '../../lib/kafka/protocol/reader';
+import * as net from 'node:net';
 import { frame, raw } from '../helpers/kafka-wire';
 import { tmpDir } from '../helpers/tmp';
 
@@ -138,6 +139,23 @@ describe('Server: bad frames', () => {
     expect(await admin.listTopics()).toEqual([]);
   });
 
+  it('handles nothing after a bad frame in the same chunk, and answers 100 pipelined requests in order', async () => {
+    const { broker, server } = await serve();
+    await broker.createTopic('t', { partitions: 1 });
+    // An unknown API, then a Metadata request that would create a topic: the second is never handled.
+    const w = new Writer();
+    encodeMetadataRequest(w, 4, { topics: [{ name: 'never-made' }], allowAutoTopicCreation: true });
+    const r = await raw(server.address.port, Buffer.concat([frame(9999, 0, 1), frame(3, 4, 2, w.toBuffer())]));
+    expect(r.closedByServer).toBe(true);
+    expect(broker.listTopics()).toEqual(['t']);
+    // Past the in-flight limit the rest waits in the buffer, and is answered in order after.
+    const many = Buffer.concat(Array.from({ length: 100 }, (_, i) => frame(18, 2, i)));
+    const answered = await raw(server.address.port, many, 1500);
+    const ids: number[] = [];
+    for (let at = 0; at + 8 <= answered.data.length; at += 4 + answered.data.readInt32BE(at)) ids.push(answered.data.readInt32BE(at + 4));
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
   it('drops a client that leaves half a frame unsent', async () => {
     const { server, problems } = await serve({ frameTimeoutMs: 100 });
     const half = frame(18, 2, 1).subarray(0, 9);
@@ -154,6 +172,18 @@ describe('Server: lifecycle', () => {
     cleanup.push(() => broker.close());
     await expect(Server.start({ broker, port: 70000 })).rejects.toThrow(RangeError);
     await expect(Server.start({ broker, prot: 1 } as never)).rejects.toThrow(/unknown server option "prot"/);
+  });
+
+  it('close() completes while a client keeps sending', async () => {
+    const { server } = await serve();
+    const s = net.connect(server.address.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    const spam = setInterval(() => s.write(frame(18, 2, 1)), 5);
+    await new Promise((r) => setTimeout(r, 50));
+    await server.close();
+    clearInterval(spam);
+    s.destroy();
   });
 
   it('close() answers requests already read, then closes connections; the broker stays open', async () => {

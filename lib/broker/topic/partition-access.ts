@@ -74,6 +74,17 @@ export class PartitionAccess {
     this.#partition.waitForData(w);
   }
 
+  /** Forgets a waiter that no longer waits (its wait timed out). */
+  cancelWait(w: DataWaiter): void {
+    this.#partition.cancelWait(w);
+  }
+
+  /** The timestamp of the record at `offset`, or null when it is not readable. */
+  timestampAt(offset: number): number | null {
+    const [r] = this.#partition.read(offset, { maxRecords: 1 });
+    return r !== undefined && r.offset === offset ? r.timestamp : null;
+  }
+
   /** The largest batch the partition takes, with its header (the topic's messageBytesMax, or the Log default). */
   get messageBytesMax(): number | null {
     return this.#topic.config.messageBytesMax;

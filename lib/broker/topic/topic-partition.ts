@@ -135,6 +135,11 @@ export class TopicPartition {
     if (this.#closed === null) this.#waiters.add(w);
   }
 
+  /** Forgets `w` if it is still waiting (a wait that timed out). */
+  cancelWait(w: DataWaiter): void {
+    this.#waiters.remove(w);
+  }
+
   // ---- State ----
 
   get startOffset(): number {
@@ -206,6 +211,16 @@ class Waiters {
     const items = this.#items;
     for (let i = 0; i < this.size; i++) if (items[i] === w) return;
     items[this.size++] = w;
+  }
+
+  remove(w: DataWaiter): void {
+    const items = this.#items;
+    for (let i = 0; i < this.size; i++) {
+      if (items[i] !== w) continue;
+      items.copyWithin(i, i + 1, this.size);
+      items[--this.size] = undefined;
+      return;
+    }
   }
 
   /** Wakes each once, in the order they were added, and empties the list. */

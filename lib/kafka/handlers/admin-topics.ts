@@ -25,7 +25,7 @@ import {
 } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { ConfigError, fromKafkaConfigs, toKafkaConfigs } from '../topic-configs';
-import { kafkaErrorOf } from './errors';
+import { errorMessageOf, kafkaErrorOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const RESOURCE_TOPIC = 2;
@@ -48,19 +48,19 @@ async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTop
   try {
     config = { ...ctx.server.topicDefaults, ...fromKafkaConfigs(t.configs), ...(t.numPartitions === -1 ? {} : { partitions: t.numPartitions }) };
   } catch (e) {
-    if (e instanceof ConfigError) return fail(KafkaError.INVALID_CONFIG, e.message);
+    if (e instanceof ConfigError) return fail(KafkaError.INVALID_CONFIG, errorMessageOf(e));
     throw e;
   }
   const broker = ctx.server.broker;
-  if (broker.listTopics().includes(t.name)) return fail(KafkaError.TOPIC_ALREADY_EXISTS, `topic ${t.name} already exists`);
+  if (broker.listTopics().includes(t.name)) return fail(KafkaError.TOPIC_ALREADY_EXISTS, errorMessageOf(`topic ${t.name} already exists`));
   if (validateOnly) return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: config.partitions ?? 1, replicationFactor: 1, configs: [] };
   try {
     const d = await broker.createTopic(t.name, config);
     return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: d.config.partitions, replicationFactor: 1, configs: describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })) };
   } catch (e) {
-    if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) return fail(KafkaError.TOPIC_ALREADY_EXISTS, e.message);
-    if (e instanceof TypeError || e instanceof RangeError) return fail(/name/.test(e.message) ? KafkaError.INVALID_TOPIC_EXCEPTION : KafkaError.INVALID_CONFIG, e.message);
-    return fail(kafkaErrorOf(e), (e as Error).message);
+    if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) return fail(KafkaError.TOPIC_ALREADY_EXISTS, errorMessageOf(e));
+    if (e instanceof TypeError || e instanceof RangeError) return fail(/name/.test(e.message) ? KafkaError.INVALID_TOPIC_EXCEPTION : KafkaError.INVALID_CONFIG, errorMessageOf(e));
+    return fail(kafkaErrorOf(e), errorMessageOf(e));
   }
 }
 
@@ -100,7 +100,7 @@ function describeOne(ctx: RequestContext, resourceType: number, resourceName: st
   try {
     return result(KafkaError.NONE, null, describedConfigs(ctx.server.broker.describeTopic(resourceName).config));
   } catch (e) {
-    return result(kafkaErrorOf(e), (e as Error).message, []);
+    return result(kafkaErrorOf(e), errorMessageOf(e), []);
   }
 }
 

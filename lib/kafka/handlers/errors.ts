@@ -1,9 +1,29 @@
 /** Sluice errors as the Kafka error code a client acts on (retries, refreshes metadata, gives up). */
+import type { Broker } from '../../broker/broker';
+import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { ErrorCode, SluiceError } from '../../errors';
 import { KafkaError } from '../protocol/error-codes';
 
+/** Error texts sent to clients are cut to this (a protocol string holds at most 32767 bytes). */
+const ERROR_MESSAGE_CHARS_MAX = 1000;
+
+/** The text of `e` for a response's errorMessage. */
+export function errorMessageOf(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.length <= ERROR_MESSAGE_CHARS_MAX ? text : `${text.slice(0, ERROR_MESSAGE_CHARS_MAX)}...`;
+}
+
+/** The partition, or the Kafka error for a topic or partition this broker does not have. */
+export function partitionOf(broker: Broker, topic: string, index: number): PartitionAccess | { errorCode: number; message: string } {
+  try {
+    return broker.partition(topic, index);
+  } catch (e) {
+    const errorCode = e instanceof RangeError ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION : kafkaErrorOf(e);
+    return { errorCode, message: errorMessageOf(e) };
+  }
+}
+
 export function kafkaErrorOf(e: unknown): number {
-  if (e instanceof RangeError) return KafkaError.UNKNOWN_TOPIC_OR_PARTITION; // a partition the topic does not have
   if (!(e instanceof SluiceError)) return KafkaError.UNKNOWN_SERVER_ERROR;
   switch (e.code) {
     case ErrorCode.UNKNOWN_TOPIC:

@@ -15,17 +15,24 @@ import type { RawSlice } from '../../storage/log';
 import { EMPTY } from '../protocol/codec-support';
 import { decodeFetchRequest, encodeFetchResponse, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
-import { kafkaErrorOf } from './errors';
+import { partitionOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 /** A long poll lasts at most this long whatever the client asks (Kafka caps it by its request timeout). */
 const MAX_WAIT_MS_CAP = 30_000;
+/**
+ * The most one Fetch response carries, whatever the client asks (Kafka's broker-side
+ * fetch.max.bytes default): each response is built in memory, so this bounds what a connection's
+ * pipelined fetches can hold.
+ */
+export const FETCH_BYTES_MAX = 50 * 1024 * 1024;
 
 interface Collected {
   response: FetchResponse;
   bytes: number;
-  /** The partitions fetched from, to wait on when there is not enough. */
+  /** The partitions fetched from, to wait on when there is not enough, and their high watermarks then. */
   waitOn: PartitionAccess[];
+  watermarks: number[];
   anyError: boolean;
 }
 
@@ -35,15 +42,16 @@ async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResp
     const got = await collect(ctx, req);
     const left = deadline - Date.now();
     if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0) return got.response;
-    await waitForData(got.waitOn, left);
+    await waitForData(got.waitOn, got.watermarks, left);
   }
 }
 
 async function collect(ctx: RequestContext, req: FetchRequest): Promise<Collected> {
-  let budget = req.maxBytes;
+  let budget = Math.min(req.maxBytes, FETCH_BYTES_MAX);
   let bytes = 0;
   let anyError = false;
   const waitOn: PartitionAccess[] = [];
+  const watermarks: number[] = [];
   const responses = [];
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
@@ -51,27 +59,33 @@ async function collect(ctx: RequestContext, req: FetchRequest): Promise<Collecte
       const out = await fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), bytes === 0);
       partitions.push(out.data);
       if (out.data.errorCode !== KafkaError.NONE) anyError = true;
-      if (out.partition !== null) waitOn.push(out.partition);
+      if (out.partition !== null) {
+        waitOn.push(out.partition);
+        watermarks.push(out.data.highWatermark);
+      }
       bytes += out.bytes;
       budget = Math.max(0, budget - out.bytes);
     }
     responses.push({ topic: t.topic, partitions });
   }
-  return { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses }, bytes, waitOn, anyError };
+  return { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses }, bytes, waitOn, watermarks, anyError };
 }
 
 async function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean): Promise<{ data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null }> {
-  let partition: PartitionAccess;
-  try {
-    partition = ctx.server.broker.partition(topic, index);
-  } catch (e) {
-    return { data: empty(index, kafkaErrorOf(e), -1, -1), bytes: 0, partition: null };
-  }
+  const partition = partitionOf(ctx.server.broker, topic, index);
+  if ('errorCode' in partition) return { data: empty(index, partition.errorCode, -1, -1), bytes: 0, partition: null };
   const { startOffset, endOffset, highWatermark } = partition.offsets();
   if (offset < startOffset || offset > endOffset) return { data: empty(index, KafkaError.OFFSET_OUT_OF_RANGE, highWatermark, startOffset), bytes: 0, partition: null };
-  // Past the request's budget only the first partition with data still gets one batch.
-  const slice = offset < highWatermark && (maxBytes > 0 || first) ? partition.slice(offset, Math.max(1, maxBytes)) : null;
-  if (slice === null) return { data: empty(index, KafkaError.NONE, highWatermark, startOffset), bytes: 0, partition };
+  const nothing = { data: empty(index, KafkaError.NONE, highWatermark, startOffset), bytes: 0, partition };
+  // The first partition with data gets at least one batch, past the limits (KIP-74); the others
+  // only what fits, or nothing this time.
+  if (offset >= highWatermark || (maxBytes <= 0 && !first)) return nothing;
+  const slice = partition.slice(offset, Math.max(1, maxBytes));
+  if (slice === null) return nothing;
+  if (!first && slice.length > maxBytes) {
+    fs.close(slice.fd, () => {});
+    return nothing;
+  }
   const records = await readSlice(slice);
   return { data: { ...empty(index, KafkaError.NONE, highWatermark, startOffset), records }, bytes: records.length, partition };
 }
@@ -98,19 +112,25 @@ async function readSlice(slice: RawSlice): Promise<Buffer> {
   }
 }
 
-/** Resolves when any of the partitions gets data, or after `ms`. */
-function waitForData(partitions: PartitionAccess[], ms: number): Promise<void> {
+/**
+ * Resolves when any of the partitions gets data past the high watermark it had when it was read
+ * (checked again once the waits are registered: an append during the reads must not be missed),
+ * or after `ms`. A wait that ends is taken off every partition it was on.
+ */
+function waitForData(partitions: PartitionAccess[], watermarks: number[], ms: number): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      for (const p of partitions) p.cancelWait(waiter);
       resolve();
     };
-    const timer = setTimeout(finish, ms);
     const waiter = { wake: finish };
+    const timer = setTimeout(finish, ms);
     for (const p of partitions) p.waitForData(waiter);
+    if (partitions.some((p, i) => p.offsets().highWatermark > watermarks[i])) finish();
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { decodeListOffsetsRequest, encodeListOffsetsResponse, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
-import { kafkaErrorOf } from './errors';
+import { kafkaErrorOf, partitionOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const LATEST = -1;
@@ -19,15 +19,19 @@ function handle(ctx: RequestContext, req: ListOffsetsRequest): ListOffsetsRespon
 }
 
 function lookUp(ctx: RequestContext, topic: string, index: number, timestamp: number): ListOffsetsResponseListOffsetsPartitionResponse {
+  const partition = partitionOf(ctx.server.broker, topic, index);
+  if ('errorCode' in partition) return { ...found(index, -1, -1), errorCode: partition.errorCode };
   try {
-    const partition = ctx.server.broker.partition(topic, index);
     const { startOffset, highWatermark } = partition.offsets();
     if (timestamp === LATEST) return found(index, -1, highWatermark);
     if (timestamp === EARLIEST) return found(index, -1, startOffset);
     if (timestamp < 0) return { ...found(index, -1, -1), errorCode: KafkaError.INVALID_REQUEST };
+    // Past any timestamp a record can have (int64 values beyond 2^53 arrive rounded): none.
+    if (timestamp > Number.MAX_SAFE_INTEGER) return found(index, -1, -1);
     const offset = partition.offsetForTime(timestamp);
     if (offset >= highWatermark) return found(index, -1, -1);
-    return found(index, timestamp, offset);
+    // The record's own timestamp, as Kafka answers (offsetsForTimes hands it to users).
+    return found(index, partition.timestampAt(offset) ?? timestamp, offset);
   } catch (e) {
     return { ...found(index, -1, -1), errorCode: kafkaErrorOf(e) };
   }

@@ -42,8 +42,14 @@ async function describeOrCreate(ctx: RequestContext, name: string, mayCreate: bo
     try {
       description = await broker.createTopic(name, ctx.server.topicDefaults);
     } catch (e) {
-      if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) description = broker.describeTopic(name);
-      else if (e instanceof TypeError || e instanceof RangeError) return topicError(name, KafkaError.INVALID_TOPIC_EXCEPTION);
+      if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) {
+        // Made by a request racing this one (or deleted again at once: unknown, then).
+        try {
+          description = broker.describeTopic(name);
+        } catch {
+          return topicError(name, KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+        }
+      } else if (e instanceof TypeError || e instanceof RangeError) return topicError(name, KafkaError.INVALID_TOPIC_EXCEPTION);
       else throw e;
     }
   }

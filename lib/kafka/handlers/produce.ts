@@ -7,10 +7,9 @@
  * to 2 carry the old message formats: advertised (librdkafka enables compression only when Produce
  * 0 is), but answered UNSUPPORTED_VERSION per partition.
  */
-import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest, type ProduceResponse, type ProduceResponsePartitionProduceResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
-import { kafkaErrorOf } from './errors';
+import { errorMessageOf, kafkaErrorOf, partitionOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
@@ -28,21 +27,22 @@ async function handle(ctx: RequestContext, req: ProduceRequest, version: number)
 
 async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number, timeoutMs: number, version: number): Promise<ProduceResponsePartitionProduceResponse> {
   if (version < FIRST_RECORD_BATCH_VERSION) return failed(index, KafkaError.UNSUPPORTED_VERSION, 'Produce versions 0 to 2 (message formats 0 and 1) are not supported: use version 3 or later');
+  if (acks !== 0 && acks !== 1 && acks !== -1) return failed(index, KafkaError.INVALID_REQUIRED_ACKS, `acks ${acks}: use 0, 1 or -1`);
   if (records === null || records.length === 0) return failed(index, KafkaError.CORRUPT_MESSAGE, 'no record batches');
-  let partition: PartitionAccess;
+  const partition = partitionOf(ctx.server.broker, topic, index);
+  if ('errorCode' in partition) return failed(index, partition.errorCode, partition.message);
   let first: number;
   try {
-    partition = ctx.server.broker.partition(topic, index);
     first = partition.appendRaw(records);
   } catch (e) {
-    return failed(index, kafkaErrorOf(e), (e as Error).message);
+    return failed(index, kafkaErrorOf(e), errorMessageOf(e));
   }
   const last = partition.offsets().endOffset - 1;
   if (acks !== 0) {
     const reached = acks === 1 ? partition.visible(last) : partition.confirm(last);
     const outcome = await withTimeout(reached, timeoutMs);
     if (outcome === 'timeout') return failed(index, KafkaError.REQUEST_TIMED_OUT, `not ${acks === 1 ? 'written' : 'durable'} within ${timeoutMs} ms`);
-    if (outcome instanceof Error) return failed(index, kafkaErrorOf(outcome), outcome.message);
+    if (outcome instanceof Error) return failed(index, kafkaErrorOf(outcome), errorMessageOf(outcome));
   }
   return { index, errorCode: KafkaError.NONE, baseOffset: first, logAppendTimeMs: -1, logStartOffset: partition.offsets().startOffset, recordErrors: [], errorMessage: null };
 }

@@ -17,6 +17,9 @@ export type Part = Buffer | OutOfBandRecords;
 
 const CHUNK_BYTES = 16 * 1024;
 /** Record Buffers at least this long go out as their own part instead of being copied. */
+// (Every write takes its position from #room() first and only then reads #chunk: #room() may
+// start a new chunk, and an expression like `this.#chunk.writeInt32BE(v, this.#room(4))` would
+// write into the old one.)
 const PASS_THROUGH_BYTES = 1024;
 
 export class Writer {
@@ -46,25 +49,32 @@ export class Writer {
   }
 
   int8(v: number): void {
-    this.#chunk.writeInt8(v, this.#room(1));
+    const at = this.#room(1);
+    this.#chunk.writeInt8(v, at);
   }
   bool(v: boolean): void {
-    this.#chunk[this.#room(1)] = v ? 1 : 0;
+    const at = this.#room(1);
+    this.#chunk[at] = v ? 1 : 0;
   }
   int16(v: number): void {
-    this.#chunk.writeInt16BE(v, this.#room(2));
+    const at = this.#room(2);
+    this.#chunk.writeInt16BE(v, at);
   }
   uint16(v: number): void {
-    this.#chunk.writeUInt16BE(v, this.#room(2));
+    const at = this.#room(2);
+    this.#chunk.writeUInt16BE(v, at);
   }
   int32(v: number): void {
-    this.#chunk.writeInt32BE(v, this.#room(4));
+    const at = this.#room(4);
+    this.#chunk.writeInt32BE(v, at);
   }
   int64(v: number): void {
-    this.#chunk.writeBigInt64BE(BigInt(Math.trunc(v)), this.#room(8));
+    const at = this.#room(8);
+    this.#chunk.writeBigInt64BE(BigInt(Math.trunc(v)), at);
   }
   float64(v: number): void {
-    this.#chunk.writeDoubleBE(v, this.#room(8));
+    const at = this.#room(8);
+    this.#chunk.writeDoubleBE(v, at);
   }
   uuid(v: Buffer | null): void {
     const at = this.#room(16);
@@ -74,10 +84,12 @@ export class Writer {
 
   uvarint(v: number): void {
     while (v >= 0x80) {
-      this.#chunk[this.#room(1)] = (v & 0x7f) | 0x80;
+      const at = this.#room(1);
+      this.#chunk[at] = (v & 0x7f) | 0x80;
       v = Math.floor(v / 128);
     }
-    this.#chunk[this.#room(1)] = v;
+    const at = this.#room(1);
+    this.#chunk[at] = v;
   }
 
   #raw(b: Uint8Array): void {
@@ -95,7 +107,8 @@ export class Writer {
     if (v === null) return this.int16(-1);
     const len = Buffer.byteLength(v, 'utf8');
     this.int16(len);
-    this.#chunk.write(v, this.#room(len), len, 'utf8');
+    const at = this.#room(len);
+    this.#chunk.write(v, at, len, 'utf8');
   }
   string(v: string): void {
     this.nullableString(v);
@@ -104,7 +117,8 @@ export class Writer {
     if (v === null) return this.uvarint(0);
     const len = Buffer.byteLength(v, 'utf8');
     this.uvarint(len + 1);
-    this.#chunk.write(v, this.#room(len), len, 'utf8');
+    const at = this.#room(len);
+    this.#chunk.write(v, at, len, 'utf8');
   }
   compactString(v: string): void {
     this.compactNullableString(v);
