@@ -1,0 +1,315 @@
+/**
+ * The Kafka-protocol server over loopback, each task beside an in-process or plain-Node baseline
+ * measured in the same run:
+ *
+ *   - produce: kcat (librdkafka 2.0.2) producing N lines from a file, and kafkajs 2.2.4 sending
+ *     batches of 1000 (8 in flight), 100 B and 1 KiB, acks 1 (topic sync 'none') and acks -1
+ *     (topic sync 'always'); the baseline is the in-process Log.appendBatch of the same payloads
+ *     (sync 'none'), the ceiling the issue sets the protocol path against (aim: librdkafka >= 0.5x);
+ *   - fetch: a topic of FETCH_BYTES read from offset 0 to the end by a raw consumer (Fetch v11
+ *     requests one after another, maxBytes 50 MiB, over one connection) and by kcat -C -e; the
+ *     baseline is plain Node reading the same segment file with fs.read and writing it to a
+ *     loopback socket, the bytes a fetch copy path moves.
+ *
+ * The server runs in this process (as an application embedding Server would); clients are child
+ * processes (kcat) or in this process (kafkajs, the raw consumer). Times include each kcat's start.
+ * BENCH_TINY=1 runs every task on a few thousand messages.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { Broker } from '../lib/broker/broker';
+import { Server } from '../lib/kafka';
+import { decodeFetchResponse, encodeFetchRequest } from '../lib/kafka/protocol/generated';
+import { Reader } from '../lib/kafka/protocol/reader';
+import { Writer } from '../lib/kafka/protocol/writer';
+import { Log } from '../lib/storage/log';
+import { describeHost, makeDir, removeDir, tiny, writeResults } from './harness';
+
+const MESSAGES: Record<number, number> = tiny ? { 100: 5000, 1024: 2000 } : { 100: 1_000_000, 1024: 300_000 };
+const FETCH_BYTES = tiny ? 8 * 1024 * 1024 : 512 * 1024 * 1024;
+const KAFKAJS_BATCH = 1000;
+const KAFKAJS_IN_FLIGHT = 8;
+
+interface Row {
+  task: string;
+  size: number | null;
+  messages: number;
+  bytes: number;
+  ms: number;
+  baseline: string | null;
+}
+
+function payloadLine(i: number, size: number): string {
+  const head = `m${i}-`;
+  return head + 'x'.repeat(Math.max(0, size - head.length));
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function runKcat(args: string[], stdinFile?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kcat', args, { stdio: [stdinFile === undefined ? 'ignore' : fs.openSync(stdinFile, 'r'), 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat ${args.join(' ')}: exit ${code}: ${err}`))));
+  });
+}
+
+async function withServer<T>(fn: (broker: Broker, address: string, port: number) => Promise<T>): Promise<T> {
+  const dir = makeDir('kafka');
+  const broker = await Broker.open(dir);
+  const server = await Server.start({ broker, port: 0 });
+  try {
+    return await fn(broker, `127.0.0.1:${server.address.port}`, server.address.port);
+  } finally {
+    await server.close();
+    await broker.close();
+    removeDir(dir);
+  }
+}
+
+async function baselineAppendBatch(size: number, n: number): Promise<number> {
+  const dir = makeDir('kafka-baseline');
+  const log = await Log.open(dir, { sync: 'none', segmentBytes: 1024 * 1024 * 1024 });
+  const batch = Array.from({ length: 1000 }, (_, i) => Buffer.from(payloadLine(i, size)));
+  const ms = await timed(async () => {
+    for (let i = 0; i < n; i += 1000) log.appendBatch(i + 1000 <= n ? batch : batch.slice(0, n - i));
+    await log.visible();
+  });
+  await log.close();
+  removeDir(dir);
+  return ms;
+}
+
+async function kcatProduce(size: number, n: number, acks: 1 | -1): Promise<number> {
+  const file = path.join(makeDir('kafka-input'), 'lines');
+  fs.writeFileSync(file, `${Array.from({ length: n }, (_, i) => payloadLine(i, size)).join('\n')}\n`);
+  try {
+    return await withServer(async (broker, address) => {
+      await broker.createTopic('bench', { partitions: 1, sync: acks === -1 ? 'always' : 'none', segmentBytes: 1024 * 1024 * 1024 });
+      const ms = await timed(() => runKcat(['-b', address, '-P', '-t', 'bench', '-p', '0', '-X', `acks=${acks === -1 ? 'all' : '1'}`, '-X', 'linger.ms=5'], file));
+      const end = broker.describeTopic('bench').partitions[0].endOffset;
+      if (end !== n) throw new Error(`kcat produced ${end} of ${n}`);
+      return ms;
+    });
+  } finally {
+    removeDir(path.dirname(file));
+  }
+}
+
+async function kafkajsProduce(size: number, n: number, acks: 1 | -1): Promise<number> {
+  return withServer(async (broker, address) => {
+    await broker.createTopic('bench', { partitions: 1, sync: acks === -1 ? 'always' : 'none', segmentBytes: 1024 * 1024 * 1024 });
+    const producer = new Kafka({ brokers: [address], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    const messages = Array.from({ length: KAFKAJS_BATCH }, (_, i) => ({ value: payloadLine(i, size) }));
+    let next = 0;
+    const ms = await timed(async () => {
+      await Promise.all(
+        Array.from({ length: KAFKAJS_IN_FLIGHT }, async () => {
+          while (next < n) {
+            const count = Math.min(KAFKAJS_BATCH, n - next);
+            next += count;
+            await producer.send({ topic: 'bench', acks, messages: count === KAFKAJS_BATCH ? messages : messages.slice(0, count) });
+          }
+        }),
+      );
+    });
+    await producer.disconnect();
+    const end = broker.describeTopic('bench').partitions[0].endOffset;
+    if (end !== n) throw new Error(`kafkajs produced ${end} of ${n}`);
+    return ms;
+  });
+}
+
+/** Fetches the whole partition with Fetch v11 requests, one at a time, counting the record bytes. */
+function rawFetchAll(port: number, end: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let offset = 0;
+    let bytes = 0;
+    let chunks: Buffer[] = [];
+    let have = 0;
+    const ask = (): void => {
+      const w = new Writer();
+      encodeFetchRequest(w, 11, {
+        replicaId: -1,
+        maxWaitMs: 100,
+        minBytes: 1,
+        maxBytes: 50 * 1024 * 1024,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: 'bench', partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 50 * 1024 * 1024 }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      });
+      const body = w.toBuffer();
+      const header = Buffer.alloc(4 + 10);
+      header.writeInt32BE(10 + body.length, 0);
+      header.writeInt16BE(1, 4);
+      header.writeInt16BE(11, 6);
+      header.writeInt32BE(offset, 8);
+      header.writeInt16BE(-1, 12);
+      s.write(Buffer.concat([header, body]));
+    };
+    s.on('connect', ask);
+    s.on('error', reject);
+    let size = -1;
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      have += c.length;
+      if (have < 4) return;
+      // Joined once per response, when all of it is here (not on every chunk: a 50 MiB response
+      // arrives in hundreds of them).
+      if (size < 0) {
+        const head = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        chunks = [head];
+        size = head.readInt32BE(0);
+      }
+      if (have < 4 + size) return;
+      const first = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      const res = decodeFetchResponse(new Reader(first, 8, 4 + size), 11);
+      const records = res.responses[0].partitions[0].records as Buffer;
+      bytes += records.length;
+      // The offset after the last whole batch: its base offset plus lastOffsetDelta + 1.
+      for (let at = 0; at + 61 <= records.length; ) {
+        const total = 12 + records.readInt32BE(at + 8);
+        if (at + total > records.length) break;
+        offset = Number(records.readBigInt64BE(at)) + records.readInt32BE(at + 23) + 1;
+        at += total;
+      }
+      const rest = first.subarray(4 + size);
+      chunks = rest.length > 0 ? [rest] : [];
+      have = rest.length;
+      size = -1;
+      if (offset >= end) {
+        s.destroy();
+        resolve(bytes);
+      } else ask();
+    });
+  });
+}
+
+/** Plain Node: the segment file read with fs.read in 1 MiB chunks and written to a loopback socket. */
+async function baselineCopy(file: string, length: number): Promise<number> {
+  const server = net.createServer((socket) => {
+    const fd = fs.openSync(file, 'r');
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let position = 0;
+    const pump = (): void => {
+      if (position >= length) {
+        fs.closeSync(fd);
+        socket.end();
+        return;
+      }
+      fs.read(fd, buf, 0, Math.min(buf.length, length - position), position, (err, n) => {
+        if (err) throw err;
+        position += n;
+        if (socket.write(Buffer.from(buf.subarray(0, n)))) pump();
+        else socket.once('drain', pump);
+      });
+    };
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const ms = await timed(
+    () =>
+      new Promise<void>((resolve) => {
+        let got = 0;
+        const s = net.connect(port, '127.0.0.1');
+        s.on('data', (c: Buffer) => (got += c.length));
+        s.on('end', () => {
+          if (got !== length) throw new Error(`copied ${got} of ${length}`);
+          resolve();
+        });
+      }),
+  );
+  server.close();
+  return ms;
+}
+
+async function fetchTasks(rows: Row[]): Promise<void> {
+  await withServer(async (broker, address, port) => {
+    await broker.createTopic('bench', { partitions: 1, sync: 'none', segmentBytes: 1024 * 1024 * 1024 });
+    const p = broker.partition('bench', 0);
+    const value = Buffer.alloc(1024, 7);
+    const batch = Array.from({ length: 1000 }, () => ({ value }));
+    while (p.offsets().endOffset * 1100 < FETCH_BYTES) await broker.sendBatch('bench', batch);
+    const end = p.offsets().endOffset;
+    await p.visible(end - 1);
+    const slice = p.slice(0, 1)!;
+    fs.closeSync(slice.fd);
+    let fetched = 0;
+    const rawMs = await timed(async () => {
+      fetched = await rawFetchAll(port, end);
+    });
+    // The same bytes (the stored batches, from the file's start) through plain Node.
+    const baseMs = await baselineCopy(slice.path, fetched);
+    rows.push({ task: 'baseline: fs.read + socket.write of the segment file', size: 1024, messages: 0, bytes: fetched, ms: baseMs, baseline: null });
+    rows.push({ task: 'fetch: raw consumer, Fetch v11 one at a time, maxBytes 50 MiB', size: 1024, messages: end, bytes: fetched, ms: rawMs, baseline: 'baseline: fs.read + socket.write of the segment file' });
+    const kcatMs = await timed(() => runKcat(['-b', address, '-C', '-t', 'bench', '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '']));
+    rows.push({ task: 'fetch: kcat -C -e (librdkafka)', size: 1024, messages: end, bytes: fetched, ms: kcatMs, baseline: 'baseline: fs.read + socket.write of the segment file' });
+  });
+}
+
+async function main(): Promise<void> {
+  const host = describeHost();
+  const rows: Row[] = [];
+  for (const size of [100, 1024]) {
+    const n = MESSAGES[size];
+    const baseName = `baseline: in-process Log.appendBatch ${size} B`;
+    rows.push({ task: baseName, size, messages: n, bytes: n * size, ms: await baselineAppendBatch(size, n), baseline: null });
+    for (const acks of [1, -1] as const) {
+      rows.push({ task: `produce: kcat -P ${size} B acks=${acks}`, size, messages: n, bytes: n * size, ms: await kcatProduce(size, n, acks), baseline: baseName });
+      rows.push({ task: `produce: kafkajs ${size} B acks=${acks} batch=${KAFKAJS_BATCH} inFlight=${KAFKAJS_IN_FLIGHT}`, size, messages: n, bytes: n * size, ms: await kafkajsProduce(size, n, acks), baseline: baseName });
+    }
+    process.stderr.write(`kafka: produce ${size} B done\n`);
+  }
+  await fetchTasks(rows);
+  const byName = new Map(rows.map((r) => [r.task, r]));
+  const rate = (r: Row): string => (r.messages === 0 ? '' : `${((r.messages / r.ms) * 1000).toLocaleString('en', { maximumFractionDigits: 0 })}`);
+  const mbs = (r: Row): string => ((r.bytes / r.ms / 1000)).toFixed(0);
+  const vs = (r: Row): string => {
+    if (r.baseline === null) return '(baseline)';
+    const b = byName.get(r.baseline)!;
+    return `${(b.ms / r.ms * (r.bytes / b.bytes)).toFixed(2)}x`;
+  };
+  const text = [
+    '# Kafka-protocol server: produce and fetch over loopback',
+    '',
+    `- Command: \`${process.env.SLUICE_BENCH_COMMAND ?? 'npm run bench -- kafka'}\``,
+    `- Date: ${new Date().toISOString()}`,
+    '',
+    '## Host',
+    '',
+    `CPU ${host.cpu}; ${host.cores}; ${host.memory}; ${host.os}, ${host.kernel}; Node ${host.node}; bench directory ${host.benchDir}; load at start ${host.load}.`,
+    '',
+    '## Results',
+    '',
+    'One run per task (kcat times include its start). "vs baseline" compares bytes per second with the',
+    "row's baseline. Produce tasks use one partition; acks=1 on a sync 'none' topic, acks=-1 on a sync",
+    "'always' topic (every acknowledgement after an fdatasync). Fetch reads the same topic of 1 KiB",
+    'messages from offset 0 to the end; its baseline moves the same segment bytes with fs.read and',
+    'socket.write (a copy path; the server does the same today, sendfile being a later step).',
+    '',
+    '| Task | msg/s | MB/s | vs baseline | ms |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.task} | ${rate(r)} | ${mbs(r)} | ${vs(r)} | ${r.ms.toFixed(0)} |`),
+    '',
+  ].join('\n');
+  writeResults('kafka', text);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
