@@ -32,6 +32,7 @@ import { GroupState, type GroupRecord } from './group/group-state';
 import { GroupStateLog } from './group/group-state-log';
 import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
 import { PartitionAccess } from './topic/partition-access';
+import { GroupOffsets } from './group/group-offsets';
 import { Topic } from './topic/topic';
 import type { TopicPartition } from './topic/topic-partition';
 import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
@@ -331,6 +332,22 @@ export class Broker {
     }
     return new PartitionAccess(t, index);
   }
+
+  /**
+   * Committed offsets of groups whose members are outside this process (the Kafka server's
+   * groups): see GroupOffsets.
+   */
+  get groupOffsets(): GroupOffsets {
+    this.#checkOpen();
+    this.#offsets ??= new GroupOffsets({
+      state: this.#state,
+      groupLog: this.#groupLog,
+      clock: this.#clock,
+      topic: (name) => this.#topic(name),
+    });
+    return this.#offsets;
+  }
+  #offsets: GroupOffsets | undefined;
 
   // ---- Producing ----
 

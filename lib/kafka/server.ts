@@ -17,6 +17,7 @@ import { integer, optionsObject, checkKeys, shown } from '../validate';
 import { Connection, type ConnectionLimits, type ConnectionProblem } from './connection';
 import type { ServerContext } from './handlers/handler';
 import { HANDLERS } from './handlers';
+import { GroupCoordinator } from './groups/coordinator';
 
 export interface ServerOptions {
   broker: Broker;
@@ -43,9 +44,11 @@ export interface ServerOptions {
   frameTimeoutMs?: number;
   /** Told why a connection was closed by the server (malformed request, limits, timeouts). */
   onClientError?: (problem: ConnectionProblem) => void;
+  /** How long a new group's first rebalance waits for more members (Kafka's group.initial.rebalance.delay.ms). Default 3000. */
+  groupInitialRebalanceDelayMs?: number;
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -60,6 +63,7 @@ export class Server {
   #closing: Promise<void> | undefined;
   readonly #host: string;
   readonly #port: number;
+  #groups: GroupCoordinator | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -104,7 +108,9 @@ export class Server {
       clusterId: clusterIdOf(o.broker.dir),
       autoCreateTopics: o.autoCreateTopics ?? true,
       topicDefaults: { partitions: 1, sync: 'always', ...o.topicDefaults },
+      groups: new GroupCoordinator(integer(o.groupInitialRebalanceDelayMs ?? 3000, 'groupInitialRebalanceDelayMs', 0, 300_000)),
     };
+    server.#groups = context.groups;
     netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem));
     return server;
   }
@@ -129,6 +135,7 @@ export class Server {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      this.#groups?.close(); // held joins and syncs are answered, so the connections can finish
       await Promise.all([...this.#connections].map((c) => c.shutdown()));
       await stopped;
     })();

@@ -5,6 +5,7 @@
  */
 import type { Broker } from '../../broker/broker';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
+import type { GroupCoordinator } from '../groups/coordinator';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 
@@ -20,6 +21,8 @@ export interface ServerContext {
   readonly autoCreateTopics: boolean;
   /** Settings of topics created through the protocol, where the request gives none. */
   readonly topicDefaults: Readonly<TopicConfigInput>;
+  /** The consumer groups' membership. */
+  readonly groups: GroupCoordinator;
 }
 
 export interface RequestContext {

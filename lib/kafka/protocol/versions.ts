@@ -22,6 +22,13 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 5 },
   { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 4 },
   { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4 },
+  { key: 10, name: 'FindCoordinator', minVersion: 0, maxVersion: 4 },
+  { key: 11, name: 'JoinGroup', minVersion: 0, maxVersion: 6 },
+  { key: 14, name: 'SyncGroup', minVersion: 0, maxVersion: 4 },
+  { key: 12, name: 'Heartbeat', minVersion: 0, maxVersion: 4 },
+  { key: 13, name: 'LeaveGroup', minVersion: 0, maxVersion: 4 },
+  { key: 8, name: 'OffsetCommit', minVersion: 0, maxVersion: 8 },
+  { key: 9, name: 'OffsetFetch', minVersion: 1, maxVersion: 8 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));

@@ -1,0 +1,165 @@
+/**
+ * FindCoordinator (this node, for every group), JoinGroup, SyncGroup, Heartbeat and LeaveGroup
+ * (../groups/coordinator.ts), and OffsetCommit / OffsetFetch, whose offsets are the broker's
+ * (Broker.groupOffsets: durable in its group state).
+ */
+import {
+  decodeFindCoordinatorRequest,
+  decodeHeartbeatRequest,
+  decodeJoinGroupRequest,
+  decodeLeaveGroupRequest,
+  decodeOffsetCommitRequest,
+  decodeOffsetFetchRequest,
+  decodeSyncGroupRequest,
+  encodeFindCoordinatorResponse,
+  encodeHeartbeatResponse,
+  encodeJoinGroupResponse,
+  encodeLeaveGroupResponse,
+  encodeOffsetCommitResponse,
+  encodeOffsetFetchResponse,
+  encodeSyncGroupResponse,
+  type FindCoordinatorRequest,
+  type FindCoordinatorResponse,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type JoinGroupRequest,
+  type JoinGroupResponse,
+  type LeaveGroupRequest,
+  type LeaveGroupResponse,
+  type OffsetCommitRequest,
+  type OffsetCommitResponse,
+  type OffsetFetchRequest,
+  type OffsetFetchResponse,
+  type OffsetFetchResponsePartition,
+  type SyncGroupRequest,
+  type SyncGroupResponse,
+} from '../protocol/generated';
+import { KafkaError } from '../protocol/error-codes';
+import { errorMessageOf, kafkaErrorOf } from './errors';
+import type { ApiHandler, RequestContext } from './handler';
+
+const KEY_TYPE_GROUP = 0;
+/** JoinGroup answers MEMBER_ID_REQUIRED from this version (KIP-394). */
+const MEMBER_ID_REQUIRED_FROM = 4;
+
+function findCoordinator(ctx: RequestContext, req: FindCoordinatorRequest, version: number): FindCoordinatorResponse {
+  const { nodeId, advertisedHost: host, advertisedPort: port } = ctx.server;
+  const keyType = req.keyType ?? KEY_TYPE_GROUP;
+  const errorCode = keyType === KEY_TYPE_GROUP ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE;
+  const errorMessage = errorCode === KafkaError.NONE ? null : 'only group coordinators are served (no transactions)';
+  if (version >= 4) return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, errorCode, errorMessage })) };
+  return { throttleTimeMs: 0, errorCode, errorMessage, nodeId, host, port };
+}
+
+async function joinGroup(ctx: RequestContext, req: JoinGroupRequest, version: number): Promise<JoinGroupResponse> {
+  const r = await ctx.server.groups.join({
+    groupId: req.groupId,
+    memberId: req.memberId,
+    clientId: ctx.clientId ?? 'client',
+    sessionTimeoutMs: req.sessionTimeoutMs,
+    // v0 has no rebalance timeout: the session timeout stands for it, as in Kafka.
+    rebalanceTimeoutMs: req.rebalanceTimeoutMs ?? req.sessionTimeoutMs,
+    protocolType: req.protocolType,
+    protocols: req.protocols,
+    requireKnownMemberId: version >= MEMBER_ID_REQUIRED_FROM,
+  });
+  return { throttleTimeMs: 0, errorCode: r.errorCode, generationId: r.generationId, protocolName: r.protocolName ?? '', leader: r.leader, memberId: r.memberId, members: r.members };
+}
+
+async function syncGroup(ctx: RequestContext, req: SyncGroupRequest): Promise<SyncGroupResponse> {
+  const r = await ctx.server.groups.sync(req.groupId, req.generationId, req.memberId, req.assignments);
+  return { throttleTimeMs: 0, errorCode: r.errorCode, assignment: r.assignment };
+}
+
+function heartbeat(ctx: RequestContext, req: HeartbeatRequest): HeartbeatResponse {
+  return { throttleTimeMs: 0, errorCode: ctx.server.groups.heartbeat(req.groupId, req.generationId, req.memberId) };
+}
+
+function leaveGroup(ctx: RequestContext, req: LeaveGroupRequest, version: number): LeaveGroupResponse {
+  if (version < 3) {
+    const [errorCode] = ctx.server.groups.leave(req.groupId, [req.memberId ?? '']);
+    return { throttleTimeMs: 0, errorCode };
+  }
+  const members = req.members ?? [];
+  const codes = ctx.server.groups.leave(req.groupId, members.map((m) => m.memberId));
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, members: members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: codes[i] })) };
+}
+
+async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
+  const { broker, groups } = ctx.server;
+  const offsets = broker.groupOffsets;
+  const allowed = groups.checkCommit(req.groupId, req.generationId ?? -1, req.memberId ?? '');
+  const entries: { topic: string; partition: number; offset: number; metadata: string | null }[] = [];
+  const topics = req.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => {
+      let errorCode = allowed;
+      if (errorCode === KafkaError.NONE) {
+        try {
+          offsets.check(req.groupId, t.name, p.partitionIndex);
+          entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.committedMetadata });
+        } catch (e) {
+          errorCode = e instanceof RangeError ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION : kafkaErrorOf(e);
+        }
+      }
+      return { partitionIndex: p.partitionIndex, errorCode };
+    }),
+  }));
+  if (entries.length > 0) {
+    try {
+      await offsets.commit(req.groupId, entries);
+    } catch (e) {
+      // Not durable: every partition of the request is told so.
+      const errorCode = kafkaErrorOf(e);
+      for (const t of topics) for (const p of t.partitions) if (p.errorCode === KafkaError.NONE) p.errorCode = errorCode;
+      void errorMessageOf(e);
+    }
+  }
+  return { throttleTimeMs: 0, topics };
+}
+
+function fetchGroupOffsets(ctx: RequestContext, groupId: string, asked: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: OffsetFetchResponsePartition[] }[] {
+  const offsets = ctx.server.broker.groupOffsets;
+  // null: every topic the group has committed offsets for, every partition of each.
+  const topics = asked ?? offsets.topics(groupId).map((name) => ({ name, partitionIndexes: ctx.server.broker.describeTopic(name).partitions.map((p) => p.partition) }));
+  return topics.map((t) => {
+    let committed: ({ offset: number; metadata: string | null } | null)[];
+    try {
+      committed = offsets.fetch(groupId, t.name, t.partitionIndexes);
+    } catch {
+      committed = t.partitionIndexes.map(() => null);
+    }
+    return {
+      name: t.name,
+      partitions: t.partitionIndexes.map((partitionIndex, i) => ({
+        partitionIndex,
+        committedOffset: committed[i]?.offset ?? -1,
+        committedLeaderEpoch: -1,
+        metadata: committed[i]?.metadata ?? '',
+        errorCode: KafkaError.NONE,
+      })),
+    };
+  });
+}
+
+function offsetFetch(ctx: RequestContext, req: OffsetFetchRequest, version: number): OffsetFetchResponse {
+  if (version >= 8) {
+    return {
+      throttleTimeMs: 0,
+      groups: (req.groups ?? []).map((g) => ({
+        groupId: g.groupId,
+        topics: fetchGroupOffsets(ctx, g.groupId, g.topics).map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, committedLeaderEpoch: -1 })) })),
+        errorCode: KafkaError.NONE,
+      })),
+    };
+  }
+  return { throttleTimeMs: 0, topics: fetchGroupOffsets(ctx, req.groupId ?? '', req.topics ?? null), errorCode: KafkaError.NONE };
+}
+
+export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> = { key: 10, decode: decodeFindCoordinatorRequest, encode: encodeFindCoordinatorResponse, handle: findCoordinator };
+export const joinGroupHandler: ApiHandler<JoinGroupRequest, JoinGroupResponse> = { key: 11, decode: decodeJoinGroupRequest, encode: encodeJoinGroupResponse, handle: joinGroup };
+export const heartbeatHandler: ApiHandler<HeartbeatRequest, HeartbeatResponse> = { key: 12, decode: decodeHeartbeatRequest, encode: encodeHeartbeatResponse, handle: heartbeat };
+export const leaveGroupHandler: ApiHandler<LeaveGroupRequest, LeaveGroupResponse> = { key: 13, decode: decodeLeaveGroupRequest, encode: encodeLeaveGroupResponse, handle: leaveGroup };
+export const syncGroupHandler: ApiHandler<SyncGroupRequest, SyncGroupResponse> = { key: 14, decode: decodeSyncGroupRequest, encode: encodeSyncGroupResponse, handle: syncGroup };
+export const offsetCommitHandler: ApiHandler<OffsetCommitRequest, OffsetCommitResponse> = { key: 8, decode: decodeOffsetCommitRequest, encode: encodeOffsetCommitResponse, handle: offsetCommit };
+export const offsetFetchHandler: ApiHandler<OffsetFetchRequest, OffsetFetchResponse> = { key: 9, decode: decodeOffsetFetchRequest, encode: encodeOffsetFetchResponse, handle: offsetFetch };
