@@ -97,6 +97,29 @@ describe('consumer groups with kafkajs', () => {
     expect(after.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `after-${i}`).sort());
   }, 60_000);
 
+  it('lists and describes groups for kafkajs admin', async () => {
+    const { broker, server, address } = await start(tmpDir());
+    cleanup.push(() => broker.close(), () => server.close());
+    await broker.createTopic('t', { partitions: 1 });
+    const c = kafka(address, 'watcher').consumer({ groupId: 'watchers', sessionTimeout: 10_000, heartbeatInterval: 300 });
+    cleanup.push(() => c.disconnect());
+    await c.connect();
+    await c.subscribe({ topic: 't', fromBeginning: true });
+    let joined = false;
+    c.on(c.events.GROUP_JOIN, () => (joined = true));
+    await c.run({ eachMessage: async () => {} });
+    await until(() => joined);
+    const admin = kafka(address, 'admin').admin();
+    cleanup.push(() => admin.disconnect());
+    await admin.connect();
+    expect((await admin.listGroups()).groups.map((g) => g.groupId)).toContain('watchers');
+    const [d] = (await admin.describeGroups(['watchers'])).groups;
+    expect(d).toMatchObject({ groupId: 'watchers', state: 'Stable', protocolType: 'consumer' });
+    expect(d.members.map((m) => m.clientId)).toEqual(['watcher']);
+    const [dead] = (await admin.describeGroups(['nobody'])).groups;
+    expect(dead.state).toBe('Dead');
+  });
+
   it('round-trips commit metadata, and answers -1 for partitions never committed', async () => {
     const { broker, server } = await start(tmpDir());
     cleanup.push(() => broker.close(), () => server.close());

@@ -1,7 +1,9 @@
 /**
  * @platformatic/kafka 1.35 (a client that speaks only flexible versions: ApiVersions 3, Metadata 9,
  * Produce 7-8) produces keyed messages with headers that in-process consumers receive intact.
- * Its consumer needs the group coordinator, which the server does not serve yet.
+ * Its consumer (JoinGroup 6, SyncGroup 4, Heartbeat 4, OffsetCommit/OffsetFetch 8, Fetch 12) joins a
+ * group and receives messages sent in process, with keys, headers and timestamps; its commits are
+ * the broker's.
  */
 import { afterEach, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
@@ -37,4 +39,29 @@ it('produces to a topic Metadata creates, with keys on keyPartition and headers 
     // Its default partitioner is Kafka's murmur2 over the key, the same as keyPartition.
     expect(m.partition).toBe(keyPartition(`user-${i % 11}`, 4));
   });
+});
+
+it('consumes as a group member, with keys, headers and timestamps of in-process sends, and commits', async () => {
+  const { Consumer, stringDeserializers } = await import('@platformatic/kafka');
+  const broker = await Broker.open(tmpDir());
+  cleanup.push(() => broker.close());
+  const server = await Server.start({ broker, port: 0, groupInitialRebalanceDelayMs: 100 });
+  cleanup.push(() => server.close());
+  await broker.createTopic('in-process', { partitions: 2 });
+  await broker.sendBatch(
+    'in-process',
+    Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: Buffer.from(`v${i}`), headers: { n: String(i) }, timestamp: 1_700_000_000_000 + i })),
+  );
+  const consumer = new Consumer({ groupId: 'plt-group', clientId: 'plt-consumer', bootstrapBrokers: [`127.0.0.1:${server.address.port}`], deserializers: stringDeserializers });
+  cleanup.push(() => consumer.close(true));
+  const stream = await consumer.consume({ autocommit: 100, topics: ['in-process'], sessionTimeout: 10000, heartbeatInterval: 500, mode: 'earliest' } as never);
+  const got: { key: string; value: string; n: string; timestamp: bigint }[] = [];
+  (stream as unknown as NodeJS.EventEmitter).on('data', (m: any) => got.push({ key: m.key, value: m.value, n: String(m.headers.get('n')), timestamp: m.timestamp }));
+  for (let i = 0; i < 400 && got.length < 40; i++) await new Promise((r) => setTimeout(r, 25));
+  got.sort((a, b) => Number(a.n) - Number(b.n));
+  got.forEach((m, i) => expect(m).toMatchObject({ key: `k${i}`, value: `v${i}`, n: String(i), timestamp: BigInt(1_700_000_000_000 + i) }));
+  // Its autocommits land in the broker's group state: no lag left.
+  for (let i = 0; i < 200 && !(broker.listGroups().includes('plt-group') && broker.describeGroup('plt-group').lag === 0); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(broker.describeGroup('plt-group').lag).toBe(0);
+  await stream.close?.();
 });

@@ -4,6 +4,14 @@
  * (Broker.groupOffsets: durable in its group state).
  */
 import {
+  decodeDescribeGroupsRequest,
+  decodeListGroupsRequest,
+  encodeDescribeGroupsResponse,
+  encodeListGroupsResponse,
+  type DescribeGroupsRequest,
+  type DescribeGroupsResponse,
+  type ListGroupsRequest,
+  type ListGroupsResponse,
   decodeFindCoordinatorRequest,
   decodeHeartbeatRequest,
   decodeJoinGroupRequest,
@@ -163,3 +171,42 @@ export const leaveGroupHandler: ApiHandler<LeaveGroupRequest, LeaveGroupResponse
 export const syncGroupHandler: ApiHandler<SyncGroupRequest, SyncGroupResponse> = { key: 14, decode: decodeSyncGroupRequest, encode: encodeSyncGroupResponse, handle: syncGroup };
 export const offsetCommitHandler: ApiHandler<OffsetCommitRequest, OffsetCommitResponse> = { key: 8, decode: decodeOffsetCommitRequest, encode: encodeOffsetCommitResponse, handle: offsetCommit };
 export const offsetFetchHandler: ApiHandler<OffsetFetchRequest, OffsetFetchResponse> = { key: 9, decode: decodeOffsetFetchRequest, encode: encodeOffsetFetchResponse, handle: offsetFetch };
+
+/**
+ * DescribeGroups: a Kafka group's members and state from the coordinator; a group known only to
+ * the broker (committed offsets, or an in-process group) is Empty with no members; one known to
+ * neither is Dead, as Kafka answers.
+ */
+function describeGroups(ctx: RequestContext, req: DescribeGroupsRequest): DescribeGroupsResponse {
+  return {
+    throttleTimeMs: 0,
+    groups: req.groups.map((groupId) => {
+      const d = ctx.server.groups.describe(groupId);
+      const known = d !== null || ctx.server.broker.listGroups().includes(groupId);
+      return {
+        errorCode: KafkaError.NONE,
+        groupId,
+        groupState: d?.state ?? (known ? 'Empty' : 'Dead'),
+        protocolType: d?.protocolType ?? (known ? 'consumer' : ''),
+        protocolData: d?.protocol ?? '',
+        members: (d?.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: null, clientId: m.clientId, clientHost: '', memberMetadata: m.metadata, memberAssignment: m.assignment })),
+        authorizedOperations: -2147483648,
+      };
+    }),
+  };
+}
+
+/** ListGroups: the coordinator's groups and the broker's (in-process groups, committed offsets). */
+function listGroups(ctx: RequestContext, req: ListGroupsRequest): ListGroupsResponse {
+  const live = new Map(ctx.server.groups.list().map((g) => [g.groupId, g]));
+  const all = new Set([...live.keys(), ...ctx.server.broker.listGroups()]);
+  const filter = req.statesFilter !== undefined && req.statesFilter.length > 0 ? new Set(req.statesFilter) : null;
+  const groups = [...all]
+    .sort()
+    .map((groupId) => ({ groupId, protocolType: live.get(groupId)?.protocolType || 'consumer', groupState: live.get(groupId)?.state ?? 'Empty' }))
+    .filter((g) => filter === null || filter.has(g.groupState));
+  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, groups };
+}
+
+export const describeGroupsHandler: ApiHandler<DescribeGroupsRequest, DescribeGroupsResponse> = { key: 15, decode: decodeDescribeGroupsRequest, encode: encodeDescribeGroupsResponse, handle: describeGroups };
+export const listGroupsHandler: ApiHandler<ListGroupsRequest, ListGroupsResponse> = { key: 16, decode: decodeListGroupsRequest, encode: encodeListGroupsResponse, handle: listGroups };

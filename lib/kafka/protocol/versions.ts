@@ -29,6 +29,8 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 13, name: 'LeaveGroup', minVersion: 0, maxVersion: 4 },
   { key: 8, name: 'OffsetCommit', minVersion: 0, maxVersion: 8 },
   { key: 9, name: 'OffsetFetch', minVersion: 1, maxVersion: 8 },
+  { key: 15, name: 'DescribeGroups', minVersion: 0, maxVersion: 5 },
+  { key: 16, name: 'ListGroups', minVersion: 0, maxVersion: 4 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));
