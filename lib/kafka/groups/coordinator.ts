@@ -6,7 +6,8 @@
  * A group goes Empty -> PreparingRebalance (joins are held until every known member has rejoined,
  * or the longest rebalance timeout passes; a group's first rebalance waits initialDelayMs so that
  * members starting together land in one generation) -> CompletingRebalance (the generation is
- * chosen, the leader got the members; followers' SyncGroups are held until the leader's) ->
+ * chosen, the leader got the members; followers' SyncGroups are held until the leader's, and
+ * their heartbeats are answered as in Stable) ->
  * Stable. A member that rejoins a Stable group with the same protocols gets the current generation
  * back: no rebalance. A member silent for its session timeout is removed and the group rebalances.
  * Protocol metadata and assignments are opaque bytes. Thread-confined; timers are unref'd.
@@ -150,7 +151,9 @@ export class GroupCoordinator {
     if (g === undefined || m === undefined) return KafkaError.UNKNOWN_MEMBER_ID;
     if (generationId !== g.generationId) return KafkaError.ILLEGAL_GENERATION;
     this.#touch(g, m);
-    return g.state === 'Stable' ? KafkaError.NONE : KafkaError.REBALANCE_IN_PROGRESS;
+    // Between its join and its sync a member may heartbeat: that is not a reason to rejoin (a
+    // REBALANCE_IN_PROGRESS there would start another rebalance). Only a rebalance in preparation is.
+    return g.state === 'PreparingRebalance' ? KafkaError.REBALANCE_IN_PROGRESS : KafkaError.NONE;
   }
 
   /** Removes members; the error per member (UNKNOWN_MEMBER_ID for one not in the group). */
@@ -180,7 +183,7 @@ export class GroupCoordinator {
     const g = this.#groups.get(groupId);
     if (g === undefined) return null;
     return {
-      state: g.state === 'CompletingRebalance' ? 'CompletingRebalance' : g.state,
+      state: g.state,
       protocolType: g.protocolType ?? '',
       protocol: g.protocolName ?? '',
       members: [...g.members.values()].map((m) => ({ memberId: m.id, clientId: m.clientId, metadata: m.protocols.find((p) => p.name === g.protocolName)?.metadata ?? EMPTY, assignment: m.assignment })),
