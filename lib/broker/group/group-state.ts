@@ -100,6 +100,9 @@ export class PartitionProgress {
    * both the backlog producers are admitted against and the lag describeGroup reports.
    */
   unconsumed(start: number, end: number): number {
+    // Nothing committed yet (-1: a Kafka group that has not committed this partition): the group
+    // does not track it, so it holds back no backlog; its lag is unknown until it commits.
+    if (this.committed < 0) return 0;
     let acked = this.acked.size;
     // Acks below the start (retention passed a gap) are rare: only then is the set walked.
     if (acked > 0 && this.committed < start) for (const o of this.acked) if (o < start) acked--;

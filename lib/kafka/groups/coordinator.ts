@@ -65,7 +65,6 @@ class Group {
   /** Ids handed out with MEMBER_ID_REQUIRED, awaiting their rejoin. */
   readonly pending = new Map<string, NodeJS.Timeout>();
   rebalanceTimer: NodeJS.Timeout | undefined;
-  firstRebalance = true;
   /** While the first rebalance waits for more members to join, the time it ends. */
   delayUntil = 0;
 
@@ -103,8 +102,9 @@ export class GroupCoordinator {
     clearTimeout(g.pending.get(id));
     g.pending.delete(id);
     const existing = g.members.get(id);
-    if (existing !== undefined && g.state === 'Stable' && sameProtocols(existing.protocols, j.protocols) && g.leaderId !== id) {
-      // A follower rejoining with nothing changed: the current generation, no rebalance.
+    if (existing !== undefined && sameProtocols(existing.protocols, j.protocols) && (g.state === 'CompletingRebalance' || (g.state === 'Stable' && g.leaderId !== id))) {
+      // Nothing changed: the current generation, no rebalance (in CompletingRebalance the member
+      // most likely lost its JoinGroup response; in Stable a follower just rejoined).
       this.#touch(g, existing);
       return Promise.resolve(this.#joinResult(g, existing.id));
     }
@@ -132,7 +132,12 @@ export class GroupCoordinator {
     this.#touch(g, m);
     if (g.state === 'PreparingRebalance') return Promise.resolve({ errorCode: KafkaError.REBALANCE_IN_PROGRESS, assignment: EMPTY });
     if (g.state === 'Stable') return Promise.resolve({ errorCode: KafkaError.NONE, assignment: m.assignment });
-    const answer = new Promise<{ errorCode: number; assignment: Buffer }>((resolve) => (m.sync = resolve));
+    const answer = new Promise<{ errorCode: number; assignment: Buffer }>((resolve) => {
+      // A retried sync supersedes the one held: that one is answered (responses go in order, so an
+      // unanswered one would hold up everything after it on its connection).
+      m.sync?.({ errorCode: KafkaError.REBALANCE_IN_PROGRESS, assignment: EMPTY });
+      m.sync = resolve;
+    });
     if (memberId === g.leaderId) {
       const given = new Map(assignments.map((a) => [a.memberId, a.assignment]));
       for (const member of g.members.values()) member.assignment = given.get(member.id) ?? EMPTY;
@@ -221,6 +226,8 @@ export class GroupCoordinator {
     clearTimeout(m.session);
     m.session = unref(
       setTimeout(() => {
+        // A member waiting on its JoinGroup or SyncGroup cannot heartbeat: it counts as alive.
+        if (m.join !== null || m.sync !== null) return this.#touch(g, m);
         if (this.#remove(g, m.id)) this.#afterRemoval(g);
       }, m.sessionTimeoutMs),
     );
@@ -259,10 +266,12 @@ export class GroupCoordinator {
     const wasEmpty = g.state === 'Empty';
     g.state = 'PreparingRebalance';
     const longest = Math.max(...[...g.members.values()].map((m) => m.rebalanceTimeoutMs));
-    const wait = wasEmpty && g.firstRebalance ? Math.min(this.#initialDelayMs, longest) : longest;
+    // Whenever the group was empty (a new group, or a whole fleet restarting) the first members
+    // wait for the others, so that they all land in one generation.
+    const wait = wasEmpty ? Math.min(this.#initialDelayMs, longest) : longest;
     clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = unref(setTimeout(() => this.#completeJoin(g), wait));
-    g.delayUntil = wasEmpty && g.firstRebalance ? Date.now() + wait : 0;
+    g.delayUntil = wasEmpty ? Date.now() + wait : 0;
   }
 
   #maybeCompleteJoin(g: Group): void {
@@ -274,7 +283,6 @@ export class GroupCoordinator {
   #completeJoin(g: Group): void {
     if (g.state !== 'PreparingRebalance') return;
     clearTimeout(g.rebalanceTimer);
-    g.firstRebalance = false;
     // Members that did not rejoin in time are out.
     for (const m of [...g.members.values()]) if (m.join === null) this.#remove(g, m.id);
     g.generationId++;

@@ -45,6 +45,9 @@ export function kafkaErrorOf(e: unknown): number {
       return KafkaError.KAFKA_STORAGE_ERROR;
     case ErrorCode.CLOSED:
       return KafkaError.LEADER_NOT_AVAILABLE;
+    // A group of that name consumes in process in the ack model: not a Kafka group.
+    case ErrorCode.GROUP_MODEL_MISMATCH:
+      return KafkaError.INVALID_GROUP_ID;
     default:
       return KafkaError.UNKNOWN_SERVER_ERROR;
   }

@@ -95,7 +95,13 @@ function leaveGroup(ctx: RequestContext, req: LeaveGroupRequest, version: number
 
 async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
   const { broker, groups } = ctx.server;
-  const offsets = broker.groupOffsets;
+  let offsets;
+  try {
+    offsets = broker.groupOffsets;
+  } catch (e) {
+    const errorCode = kafkaErrorOf(e); // the broker is closing
+    return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })) };
+  }
   const allowed = groups.checkCommit(req.groupId, req.generationId ?? -1, req.memberId ?? '');
   const entries: { topic: string; partition: number; offset: number; metadata: string | null }[] = [];
   const topics = req.topics.map((t) => ({
@@ -126,14 +132,21 @@ async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Prom
   return { throttleTimeMs: 0, topics };
 }
 
-function fetchGroupOffsets(ctx: RequestContext, groupId: string, asked: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: OffsetFetchResponsePartition[] }[] {
-  const offsets = ctx.server.broker.groupOffsets;
-  // null: every topic the group has committed offsets for, every partition of each.
-  const topics = asked ?? offsets.topics(groupId).map((name) => ({ name, partitionIndexes: ctx.server.broker.describeTopic(name).partitions.map((p) => p.partition) }));
+function fetchGroupOffsets(ctx: RequestContext, groupId: string, asked: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: OffsetFetchResponsePartition[] }[] | number {
+  let offsets;
+  let topics;
+  try {
+    offsets = ctx.server.broker.groupOffsets;
+    // null: every topic the group has committed offsets for, every partition of each.
+    topics = asked ?? offsets.topics(groupId).map((name) => ({ name, partitionIndexes: ctx.server.broker.describeTopic(name).partitions.map((p) => p.partition) }));
+  } catch (e) {
+    return kafkaErrorOf(e); // an ack-model group of that name, or the broker closing
+  }
+  const o = offsets;
   return topics.map((t) => {
     let committed: ({ offset: number; metadata: string | null } | null)[];
     try {
-      committed = offsets.fetch(groupId, t.name, t.partitionIndexes);
+      committed = o.fetch(groupId, t.name, t.partitionIndexes);
     } catch {
       committed = t.partitionIndexes.map(() => null);
     }
@@ -154,14 +167,16 @@ function offsetFetch(ctx: RequestContext, req: OffsetFetchRequest, version: numb
   if (version >= 8) {
     return {
       throttleTimeMs: 0,
-      groups: (req.groups ?? []).map((g) => ({
-        groupId: g.groupId,
-        topics: fetchGroupOffsets(ctx, g.groupId, g.topics).map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, committedLeaderEpoch: -1 })) })),
-        errorCode: KafkaError.NONE,
-      })),
+      groups: (req.groups ?? []).map((g) => {
+        const found = fetchGroupOffsets(ctx, g.groupId, g.topics);
+        if (typeof found === 'number') return { groupId: g.groupId, topics: [], errorCode: found };
+        return { groupId: g.groupId, topics: found.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ ...p, committedLeaderEpoch: -1 })) })), errorCode: KafkaError.NONE };
+      }),
     };
   }
-  return { throttleTimeMs: 0, topics: fetchGroupOffsets(ctx, req.groupId ?? '', req.topics ?? null), errorCode: KafkaError.NONE };
+  const found = fetchGroupOffsets(ctx, req.groupId ?? '', req.topics ?? null);
+  if (typeof found === 'number') return { throttleTimeMs: 0, topics: [], errorCode: found };
+  return { throttleTimeMs: 0, topics: found, errorCode: KafkaError.NONE };
 }
 
 export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> = { key: 10, decode: decodeFindCoordinatorRequest, encode: encodeFindCoordinatorResponse, handle: findCoordinator };
@@ -182,7 +197,7 @@ function describeGroups(ctx: RequestContext, req: DescribeGroupsRequest): Descri
     throttleTimeMs: 0,
     groups: req.groups.map((groupId) => {
       const d = ctx.server.groups.describe(groupId);
-      const known = d !== null || ctx.server.broker.listGroups().includes(groupId);
+      const known = d !== null || brokerGroups(ctx).includes(groupId);
       return {
         errorCode: KafkaError.NONE,
         groupId,
@@ -196,10 +211,19 @@ function describeGroups(ctx: RequestContext, req: DescribeGroupsRequest): Descri
   };
 }
 
+/** The broker's groups, or none while it is closing. */
+function brokerGroups(ctx: RequestContext): string[] {
+  try {
+    return ctx.server.broker.listGroups();
+  } catch {
+    return [];
+  }
+}
+
 /** ListGroups: the coordinator's groups and the broker's (in-process groups, committed offsets). */
 function listGroups(ctx: RequestContext, req: ListGroupsRequest): ListGroupsResponse {
   const live = new Map(ctx.server.groups.list().map((g) => [g.groupId, g]));
-  const all = new Set([...live.keys(), ...ctx.server.broker.listGroups()]);
+  const all = new Set([...live.keys(), ...brokerGroups(ctx)]);
   const filter = req.statesFilter !== undefined && req.statesFilter.length > 0 ? new Set(req.statesFilter) : null;
   const groups = [...all]
     .sort()
