@@ -19,15 +19,17 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-function serve(data: string): Promise<{ child: ChildProcess; address: string }> {
+function serve(data: string): Promise<{ child: ChildProcess; address: string; exited: Promise<unknown> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'serve', '--data', data, '--listen', '127.0.0.1:0', '--sync', 'always'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  // Listened for from the start: the child may be gone before the senders have all stopped.
+  const exited = new Promise((r) => child.once('exit', r));
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve({ child, address: m[1] });
+      if (m) resolve({ child, address: m[1], exited });
     });
     child.on('exit', () => reject(new Error(`server exited: ${out}`)));
   });
@@ -36,8 +38,8 @@ function serve(data: string): Promise<{ child: ChildProcess; address: string }> 
 describe('the server killed while a producer sends with acks -1', () => {
   it.each([10, 40, 120])('keeps every acknowledged message exactly once (killed after %i acknowledged batches)', async (killAfter) => {
     const data = tmpDir();
-    const { child, address } = await serve(data);
-    const producer = new Kafka({ brokers: [address], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).producer({ retry: { retries: 0 }, allowAutoTopicCreation: true });
+    const { child, address, exited } = await serve(data);
+    const producer = new Kafka({ brokers: [address], logLevel: logLevel.NOTHING, retry: { retries: 0 }, requestTimeout: 5000 }).producer({ retry: { retries: 0 }, allowAutoTopicCreation: true });
     await producer.connect();
     const acked: string[] = [];
     let next = 0;
@@ -58,7 +60,7 @@ describe('the server killed while a producer sends with acks -1', () => {
       }
     });
     await Promise.all(senders);
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     await producer.disconnect().catch(() => {});
     expect(acked.length).toBeGreaterThanOrEqual(killAfter * 10);
 
