@@ -244,13 +244,7 @@ export class Connection {
     const settle = (response: unknown): void => {
       try {
         if (response !== null) {
-          const w = new Writer();
-          w.int32(0); // the size, patched below
-          encodeResponseHeader(w, header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible));
-          handler.encode(w, header.apiVersion, response);
-          const parts = w.finish();
-          (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
-          pending.parts = parts;
+          pending.parts = responseFrame(header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible), (w) => handler.encode(w, header.apiVersion, response));
         }
         pending.done = true;
         this.#flush();
@@ -268,12 +262,7 @@ export class Connection {
   }
 
   #respondUnsupportedApiVersions(header: RequestHeader): void {
-    const w = new Writer();
-    w.int32(0);
-    encodeResponseHeader(w, header.correlationId, false);
-    encodeApiVersionsResponse(w, 0, apiVersionsBody(KafkaError.UNSUPPORTED_VERSION));
-    const parts = w.finish();
-    (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
+    const parts = responseFrame(header.correlationId, false, (w) => encodeApiVersionsResponse(w, 0, apiVersionsBody(KafkaError.UNSUPPORTED_VERSION)));
     this.#pending.push({ parts, done: true });
     this.#flush();
   }
@@ -309,4 +298,15 @@ export class Connection {
       this.#drain(); // frames that arrived before the pause and were left buffered
     }
   }
+}
+
+/** A whole response frame: its size, the response header, then the body `encodeBody` writes. */
+function responseFrame(correlationId: number, flexibleHeader: boolean, encodeBody: (w: Writer) => void): Part[] {
+  const w = new Writer();
+  w.int32(0); // the size, patched once the body is written
+  encodeResponseHeader(w, correlationId, flexibleHeader);
+  encodeBody(w);
+  const parts = w.finish();
+  (parts[0] as Buffer).writeInt32BE(w.length - 4, 0);
+  return parts;
 }

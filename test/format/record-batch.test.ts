@@ -14,6 +14,7 @@ import { Buffer } from 'node:buffer';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Log, type LogOptions, type Message } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
+import { mulberry32 } from '../helpers/prng';
 import {
   crc32c,
   decodeBatch,
@@ -34,17 +35,6 @@ async function openLog(dir: string, options: LogOptions): Promise<Log> {
   const log = await Log.open(dir, options);
   open.push(log);
   return log;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function seedFromEnv(): number {

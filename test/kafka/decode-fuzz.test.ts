@@ -10,20 +10,10 @@ import * as generated from '../../lib/kafka/protocol/generated';
 import { Reader } from '../../lib/kafka/protocol/reader';
 import { ADVERTISED } from '../../lib/kafka/protocol/versions';
 import { Writer } from '../../lib/kafka/protocol/writer';
+import { mulberry32 as rng } from '../helpers/prng';
 
 const SEED = Number(process.env.SLUICE_TEST_SEED ?? 424242);
 const FRAMES = Number(process.env.SLUICE_FUZZ_FRAMES ?? 100_000);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Decode = (r: Reader, v: number) => unknown;
 type Encode = (w: Writer, v: number, m: unknown) => void;

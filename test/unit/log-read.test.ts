@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, Log, SluiceError, type LogOptions, type LogRecord } from '../../lib/index';
 import { nextTick, tmpDir } from '../helpers/tmp';
 import { decodeLogFile } from '../format/kafka-decoder';
+import { mulberry32 } from '../helpers/prng';
 
 const open: Log[] = [];
 afterEach(async () => {
@@ -22,17 +23,6 @@ async function openLog(options: LogOptions = {}, dir = tmpDir()): Promise<Log> {
   const log = await Log.open(dir, { segmentBytes: 1 << 20, ...options });
   open.push(log);
   return log;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function seeded(name: string): () => number {

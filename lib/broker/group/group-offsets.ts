@@ -52,20 +52,19 @@ export class GroupOffsets {
    */
   commit(group: string, entries: readonly OffsetCommitEntry[]): StateConfirm {
     const g = this.#group(group, true)!;
-    for (const e of entries) this.#progress(g, e.topic, e.partition);
-    for (const e of entries) {
-      this.#link.state.commit(this.#progress(g, e.topic, e.partition), e.offset);
+    // Every entry found (or refused) before the first is committed.
+    const progress = entries.map((e) => this.#progress(g, e.topic, e.partition));
+    entries.forEach((e, i) => {
+      this.#link.state.commit(progress[i], e.offset);
       this.#metadata.set(key(group, e.topic, e.partition), e.metadata);
-    }
+    });
     return this.#link.groupLog.confirm();
   }
 
   /** Checks an entry as commit() would, throwing its error. */
   check(group: string, topic: string, partition: number): void {
-    const g = this.#group(group, false);
-    if (g !== undefined && g.model !== 'offset') throw modelMismatch(group);
-    const t = this.#link.topic(topic);
-    if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions.length) throw new RangeError(`partition ${partition} does not exist (topic ${topic} has ${t.partitions.length})`);
+    this.#group(group, false);
+    this.#topicWith(topic, partition);
   }
 
   /** The committed offset of each partition asked for; null where the group has none. */
@@ -91,9 +90,15 @@ export class GroupOffsets {
     return g;
   }
 
-  #progress(g: GroupRecord, topic: string, partition: number): PartitionProgress {
+  /** The topic, if it has `partition`: UNKNOWN_TOPIC or RangeError otherwise. */
+  #topicWith(topic: string, partition: number): Topic {
     const t = this.#link.topic(topic);
     if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions.length) throw new RangeError(`partition ${partition} does not exist (topic ${topic} has ${t.partitions.length})`);
+    return t;
+  }
+
+  #progress(g: GroupRecord, topic: string, partition: number): PartitionProgress {
+    const t = this.#topicWith(topic, partition);
     // A group that has not tracked the topic has nothing committed (-1) on any partition yet: a
     // Kafka client then applies its own auto.offset.reset.
     const parts = g.topics.get(topic) ?? this.#link.state.initTopic(g, topic, t.partitions.map(() => NOTHING_COMMITTED));

@@ -60,8 +60,8 @@ export class PartitionAccess {
   }
 
   offsets(): PartitionOffsets {
-    const p = this.#partition;
-    return { startOffset: p.startOffset, endOffset: p.endOffset, highWatermark: p.highWatermark, durableOffset: p.describe().durableOffset };
+    const { startOffset, endOffset, highWatermark, durableOffset } = this.#partition.describe();
+    return { startOffset, endOffset, highWatermark, durableOffset };
   }
 
   /** The first offset at or after `timestamp`, or the end offset if there is none. */
