@@ -21,12 +21,14 @@
         "native/core/recovery_checkpoint.cc",
         "native/core/segment.cc",
         "native/core/segment_preparer.cc",
+        "native/core/send_file.cc",
         "native/core/status.cc",
         "native/core/time_index.cc",
         "native/binding/addon.cc",
         "native/binding/dir_lock_binding.cc",
         "native/binding/errors.cc",
-        "native/binding/log_binding.cc"
+        "native/binding/log_binding.cc",
+        "native/binding/send_file_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

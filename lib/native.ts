@@ -136,6 +136,13 @@ export interface NativeAddon {
   limits: NativeLimits;
   singleRecordBatchBytes(keyLen: number, valueLen: number, headersLen: number): number;
   lockDirectory(dir: string, what: string): NativeDirectoryLock;
+  /** A close-on-exec duplicate of a socket's descriptor (native/binding/send_file_binding.cc). */
+  duplicateSocket(fd: number): number;
+  /**
+   * Sends a file range to a non-blocking socket on the thread pool (sluice/send_file.h); when the
+   * socket would block, reads the next probe.length bytes of the range into `probe` and reports them.
+   */
+  sendFile(socketFd: number, fileFd: number, position: number, length: number, probe: Uint8Array, callback: (err: Error | null, sent: number, probeBytes: number) => void): void;
   armFault?: (kind: 'sync' | 'allocate' | 'write', err: 'EIO' | 'ENOSPC', count: number) => void;
   NativeLog: {
     open(dir: string, options: NativeOpenOptions, onDurable: () => void): Promise<NativeLog>;

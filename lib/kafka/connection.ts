@@ -19,6 +19,8 @@ import { KafkaError } from './protocol/error-codes';
 import { Reader } from './protocol/reader';
 import { advertised } from './protocol/versions';
 import { type Part, Writer } from './protocol/writer';
+import type { FileRegion } from './file-region';
+import { RegionSender } from './region-sender';
 
 export interface ConnectionLimits {
   requestBytesMax: number;
@@ -38,6 +40,12 @@ interface Pending {
   parts: Part[] | null;
   /** Set when the response is ready, or when there is none to write. */
   done: boolean;
+  /** File regions the response carries, released once it is written or discarded. */
+  regions: FileRegion[];
+}
+
+function release(p: Pending): void {
+  for (const r of p.regions) r.release();
 }
 
 /** How long a shut-down connection waits for the client to close its side. */
@@ -60,6 +68,9 @@ export class Connection {
   /** Set by #drop: nothing more is read, handled or written, though 'close' may come later. */
   #dropped = false;
   #readPaused = false;
+  readonly #sender: RegionSender;
+  /** Set while a response with file regions is being written: nothing else may write meanwhile. */
+  #writing = false;
   readonly #closedPromise: Promise<void>;
 
   constructor(socket: Socket, server: ServerContext, handlers: ReadonlyMap<number, ApiHandler>, limits: ConnectionLimits, onProblem: (p: ConnectionProblem) => void) {
@@ -69,6 +80,7 @@ export class Connection {
     this.#limits = limits;
     this.#onProblem = onProblem;
     this.#remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#sender = new RegionSender(socket, server.sent, server.zeroCopy);
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.#drop('idle'));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -233,10 +245,11 @@ export class Connection {
       this.#drop(`${api.name} v${header.apiVersion}: ${what}`);
       return;
     }
-    const pending: Pending = { parts: null, done: false };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, regions: [] };
+    const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId };
     const fail = (e: unknown): void => {
+      release(pending);
       this.#drop(`${api.name} v${header.apiVersion} failed: ${e instanceof Error ? e.message : String(e)}`);
     };
     // Never throws: a response that cannot be encoded drops the connection like a failed handler
@@ -263,20 +276,41 @@ export class Connection {
 
   #respondUnsupportedApiVersions(header: RequestHeader): void {
     const parts = responseFrame(header.correlationId, false, (w) => encodeApiVersionsResponse(w, 0, apiVersionsBody(KafkaError.UNSUPPORTED_VERSION)));
-    this.#pending.push({ parts, done: true });
+    this.#pending.push({ parts, done: true, regions: [] });
     this.#flush();
   }
 
-  /** Writes every ready response at the head of the queue, in order. */
+  /**
+   * Writes every ready response at the head of the queue, in order. One with file regions is
+   * written by the sender, and the queue waits for it (sendfile writes to the socket directly).
+   */
   #flush(): void {
-    while (this.#pending.length > 0 && this.#pending[0].done) {
+    while (!this.#writing && this.#pending.length > 0 && this.#pending[0].done) {
       const p = this.#pending.shift()!;
-      if (p.parts === null || !this.#live) continue;
-      for (const part of p.parts) {
-        if (!Buffer.isBuffer(part)) throw new Error('out-of-band records are not served yet');
-        this.#socket.write(part);
+      if (p.parts === null || !this.#live) {
+        release(p);
+        continue;
       }
+      if (p.regions.length === 0) {
+        for (const part of p.parts) this.#socket.write(part as Buffer);
+        continue;
+      }
+      this.#writing = true;
+      this.#sender.write(p.parts).then(
+        () => {
+          this.#writing = false;
+          release(p);
+          this.#flush();
+        },
+        (e: Error) => {
+          this.#writing = false;
+          release(p);
+          this.#drop(`sending records failed: ${e.message}`);
+        },
+      );
+      return;
     }
+    if (this.#writing) return;
     if (this.#endWhenAnswered && this.#pending.length === 0 && this.#live) this.#end();
     this.#maybeResume();
   }

@@ -18,6 +18,7 @@ import { Connection, type ConnectionLimits, type ConnectionProblem } from './con
 import type { ServerContext } from './handlers/handler';
 import { HANDLERS } from './handlers';
 import { GroupCoordinator } from './groups/coordinator';
+import type { SendCounters } from './region-sender';
 
 export interface ServerOptions {
   broker: Broker;
@@ -46,14 +47,26 @@ export interface ServerOptions {
   onClientError?: (problem: ConnectionProblem) => void;
   /** How long a new group's first rebalance waits for more members (Kafka's group.initial.rebalance.delay.ms). Default 3000. */
   groupInitialRebalanceDelayMs?: number;
+  /** Send fetched records from the segment files with sendfile where the platform allows. Default true; false copies them. */
+  zeroCopy?: boolean;
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs']);
+/** What the server has done so far. */
+export interface ServerStats {
+  /** Record bytes fetches sent from the files to sockets with sendfile. */
+  fetchBytesZeroCopy: number;
+  /** Record bytes fetches read and wrote (probes of a full socket, and every byte where sendfile cannot serve). */
+  fetchBytesCopied: number;
+  /** Connections open now. */
+  connections: number;
+}
+
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
 // Kafka answers one request per connection at a time; a few more pipelined keep a client busy
-// without letting it queue unbounded work (each Fetch may hold up to FETCH_BYTES_MAX in memory).
+// without letting it queue unbounded work.
 const RESPONSES_IN_FLIGHT_MAX = 16;
 const WRITE_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
 
@@ -64,6 +77,7 @@ export class Server {
   readonly #host: string;
   readonly #port: number;
   #groups: GroupCoordinator | undefined;
+  #sent: SendCounters | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -88,6 +102,8 @@ export class Server {
     };
     const connectionsMax = integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000);
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
+    const zeroCopy = o.zeroCopy ?? true;
+    if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
     const onProblem = o.onClientError ?? (() => {});
     if (typeof onProblem !== 'function') throw new TypeError('onClientError must be a function');
     const netServer = net.createServer();
@@ -109,8 +125,11 @@ export class Server {
       autoCreateTopics: o.autoCreateTopics ?? true,
       topicDefaults: { partitions: 1, sync: 'always', ...o.topicDefaults },
       groups: new GroupCoordinator(integer(o.groupInitialRebalanceDelayMs ?? 3000, 'groupInitialRebalanceDelayMs', 0, 300_000)),
+      zeroCopy,
+      sent: { zeroCopyBytes: 0, copiedBytes: 0 },
     };
     server.#groups = context.groups;
+    server.#sent = context.sent;
     netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem));
     return server;
   }
@@ -129,6 +148,10 @@ export class Server {
   /** The host and port listened on. */
   get address(): { host: string; port: number } {
     return { host: this.#host, port: this.#port };
+  }
+
+  stats(): ServerStats {
+    return { fetchBytesZeroCopy: this.#sent!.zeroCopyBytes, fetchBytesCopied: this.#sent!.copiedBytes, connections: this.#connections.size };
   }
 
   /** Stops accepting, answers the requests already read, then closes every connection. */

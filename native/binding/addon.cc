@@ -138,6 +138,7 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("singleRecordBatchBytes",
               Napi::Function::New(env, SingleRecordBatchBytes, "singleRecordBatchBytes"));
   exports.Set("lockDirectory", init_dir_lock(env));
+  init_send_file(env, exports);
   const char* faults = std::getenv("SLUICE_FAULT_INJECTION");
   if (faults != nullptr && std::strcmp(faults, "1") == 0) {
     exports.Set("armFault", Napi::Function::New(env, ArmFault, "armFault"));

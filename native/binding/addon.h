@@ -28,5 +28,7 @@ constexpr size_t kReadHeaderSlots = 3;
 Napi::Function init_log_class(Napi::Env env);
 // dir_lock_binding.cc: the lockDirectory function.
 Napi::Function init_dir_lock(Napi::Env env);
+// send_file_binding.cc: duplicateSocket and sendFile, for zero-copy fetch.
+void init_send_file(Napi::Env env, Napi::Object exports);
 
 }  // namespace sluice::binding

@@ -6,12 +6,11 @@
  * watermark, nothing. Long poll: until minBytes are there or maxWaitMs pass, woken by appends.
  * High watermark and last stable offset are the same (no transactions); no fetch sessions.
  *
- * The bytes are read from the segment file into memory (fs.read on the thread pool, never on the
- * event loop) and sent with socket writes; sendfile from the segment to the socket is the next step.
+ * The records are file regions of the segments, not bytes in memory: the connection sends them
+ * from the file to the socket (sendfile, or copies in chunks where it cannot; region-sender.ts).
  */
-import * as fs from 'node:fs';
 import type { PartitionAccess } from '../../broker/topic/partition-access';
-import type { RawSlice } from '../../storage/log';
+import { FileRegion } from '../file-region';
 import { EMPTY } from '../protocol/codec-support';
 import { decodeFetchRequest, encodeFetchResponse, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
@@ -22,8 +21,8 @@ import type { ApiHandler, RequestContext } from './handler';
 const MAX_WAIT_MS_CAP = 30_000;
 /**
  * The most one Fetch response carries, whatever the client asks (Kafka's broker-side
- * fetch.max.bytes default): each response is built in memory, so this bounds what a connection's
- * pipelined fetches can hold.
+ * fetch.max.bytes default). Records are sent from the files, so this bounds the time one response
+ * holds its connection, not memory.
  */
 export const FETCH_BYTES_MAX = 50 * 1024 * 1024;
 
@@ -34,44 +33,52 @@ interface Collected {
   waitOn: PartitionAccess[];
   watermarks: number[];
   anyError: boolean;
+  /** The records of the response, to release if it is not sent. */
+  regions: FileRegion[];
 }
 
 async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResponse> {
   const deadline = Date.now() + Math.min(Math.max(req.maxWaitMs, 0), MAX_WAIT_MS_CAP);
   for (;;) {
-    const got = await collect(ctx, req);
+    const got = collect(ctx, req);
     const left = deadline - Date.now();
-    if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0) return got.response;
+    if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0) {
+      ctx.regions.push(...got.regions);
+      return got.response;
+    }
+    for (const r of got.regions) r.release();
     await waitForData(got.waitOn, got.watermarks, left);
   }
 }
 
-async function collect(ctx: RequestContext, req: FetchRequest): Promise<Collected> {
+function collect(ctx: RequestContext, req: FetchRequest): Collected {
   let budget = Math.min(req.maxBytes, FETCH_BYTES_MAX);
   let bytes = 0;
   let anyError = false;
   const waitOn: PartitionAccess[] = [];
   const watermarks: number[] = [];
+  const regions: FileRegion[] = [];
   const responses = [];
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
     for (const p of t.partitions) {
-      const out = await fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), bytes === 0);
+      const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), bytes === 0);
       partitions.push(out.data);
       if (out.data.errorCode !== KafkaError.NONE) anyError = true;
       if (out.partition !== null) {
         waitOn.push(out.partition);
         watermarks.push(out.data.highWatermark);
       }
+      if (out.data.records instanceof FileRegion) regions.push(out.data.records);
       bytes += out.bytes;
       budget = Math.max(0, budget - out.bytes);
     }
     responses.push({ topic: t.topic, partitions });
   }
-  return { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses }, bytes, waitOn, watermarks, anyError };
+  return { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses }, bytes, waitOn, watermarks, anyError, regions };
 }
 
-async function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean): Promise<{ data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null }> {
+function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean): { data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null } {
   const partition = partitionOf(ctx.server.broker, topic, index);
   if ('errorCode' in partition) return { data: empty(index, partition.errorCode, -1, -1), bytes: 0, partition: null };
   const { startOffset, endOffset, highWatermark } = partition.offsets();
@@ -82,34 +89,16 @@ async function fetchPartition(ctx: RequestContext, topic: string, index: number,
   if (offset >= highWatermark || (maxBytes <= 0 && !first)) return nothing;
   const slice = partition.slice(offset, Math.max(1, maxBytes));
   if (slice === null) return nothing;
+  const records = new FileRegion(slice);
   if (!first && slice.length > maxBytes) {
-    fs.close(slice.fd, () => {});
+    records.release();
     return nothing;
   }
-  const records = await readSlice(slice);
-  return { data: { ...empty(index, KafkaError.NONE, highWatermark, startOffset), records }, bytes: records.length, partition };
+  return { data: { ...empty(index, KafkaError.NONE, highWatermark, startOffset), records }, bytes: records.byteLength, partition };
 }
 
 function empty(partitionIndex: number, errorCode: number, highWatermark: number, logStartOffset: number): FetchResponsePartitionData {
   return { partitionIndex, errorCode, highWatermark, lastStableOffset: highWatermark, logStartOffset, abortedTransactions: null, preferredReadReplica: -1, records: EMPTY };
-}
-
-/** The slice's bytes, read on the thread pool; its fd is closed whatever happens. */
-async function readSlice(slice: RawSlice): Promise<Buffer> {
-  try {
-    const buf = Buffer.allocUnsafe(slice.length);
-    let done = 0;
-    while (done < slice.length) {
-      const { bytesRead } = await new Promise<{ bytesRead: number }>((resolve, reject) =>
-        fs.read(slice.fd, buf, done, slice.length - done, slice.position + done, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead }))),
-      );
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-    return buf.subarray(0, done);
-  } finally {
-    fs.close(slice.fd, () => {});
-  }
 }
 
 /**

@@ -5,9 +5,11 @@
  */
 import type { Broker } from '../../broker/broker';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
+import type { FileRegion } from '../file-region';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
+import type { SendCounters } from '../region-sender';
 
 /** What handlers know of the server they run in. */
 export interface ServerContext {
@@ -23,11 +25,20 @@ export interface ServerContext {
   readonly topicDefaults: Readonly<TopicConfigInput>;
   /** The consumer groups' membership. */
   readonly groups: GroupCoordinator;
+  /** Whether record regions may go out with sendfile (else they are copied). */
+  readonly zeroCopy: boolean;
+  /** Record bytes sent so far, by how. */
+  readonly sent: SendCounters;
 }
 
 export interface RequestContext {
   readonly server: ServerContext;
   readonly clientId: string | null;
+  /**
+   * The file regions the response carries (a handler adds each it puts in its response): the
+   * connection releases them once the response is written or discarded.
+   */
+  readonly regions: FileRegion[];
 }
 
 export interface ApiHandler<Req = any, Res = any> {
