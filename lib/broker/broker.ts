@@ -21,6 +21,7 @@ import type { RecoveryReport, SyncPolicy } from '../storage/log';
 import { LIMITS } from '../limits';
 import { boolean, checkKeys, integer, oneOf, optionsObject, shown } from '../validate';
 import { deliveryModels } from './delivery/models';
+import { ProducerIds } from './produce/producer-ids';
 import { BrokerDirectory, corrupt, type TopicMeta } from './store/broker-directory';
 import { checkClock, systemClock, withLongTimers, type Clock } from './time/clock';
 import type { AckMessage, ConsumedMessage, OffsetMessage } from './consume/consumed-message';
@@ -332,6 +333,17 @@ export class Broker {
     }
     return new PartitionAccess(t, index);
   }
+
+  /**
+   * A producer id never handed out before in this data directory, for an idempotent producer
+   * (Kafka's InitProducerId). READ_ONLY on a read-only broker.
+   */
+  async newProducerId(): Promise<number> {
+    this.#checkWritable('newProducerId');
+    this.#producerIds ??= new ProducerIds(this.#directory);
+    return this.#producerIds.next();
+  }
+  #producerIds: ProducerIds | undefined;
 
   /**
    * Committed offsets of groups whose members are outside this process (the Kafka server's

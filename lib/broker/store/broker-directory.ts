@@ -6,6 +6,9 @@
  *                                      checkpoint. Its presence says the group state must exist:
  *                                      without a complete generation `groupGeneration` (or the one
  *                                      after it) the open fails with CORRUPT, never starts over
+ *   <dir>/producer-ids.json            {format, next}: producer ids below `next` may have been
+ *                                      handed out (produce/producer-ids.ts); rewritten before each
+ *                                      block of ids is used, so an id is never handed out twice
  *   <dir>/.lock                        flock(2)ed for the broker's lifetime (storage/directory-lock.ts):
  *                                      one broker per data directory. A lock/ directory (a small Log
  *                                      that held the lock before 0.1) is left alone: nothing opens
@@ -38,6 +41,8 @@ export const TOPIC_FORMAT = 1;
 export const BROKER_FORMAT = 1;
 const TOPIC_FILE = 'topic.json';
 const CREATING_MARK = '.creating';
+const PRODUCER_IDS_FILE = 'producer-ids.json';
+const PRODUCER_IDS_FORMAT = 1;
 
 export interface BrokerMeta {
   format: number;
@@ -240,6 +245,34 @@ export class BrokerDirectory {
 
   async writeBrokerMeta(meta: BrokerMeta): Promise<void> {
     await writeJsonAtomic(this.brokerMetaPath, meta);
+  }
+
+  // ---- producer-ids.json ----
+
+  /** The first producer id never handed out, or 0 when none ever was. */
+  async readProducerIdsNext(): Promise<number> {
+    const file = path.join(this.root, PRODUCER_IDS_FILE);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw e;
+    }
+    let data: { format?: unknown; next?: unknown };
+    try {
+      data = JSON.parse(text) as { format?: unknown; next?: unknown };
+    } catch {
+      throw corrupt(file, 'is not valid JSON');
+    }
+    if (data === null || typeof data !== 'object' || data.format !== PRODUCER_IDS_FORMAT || !Number.isSafeInteger(data.next) || (data.next as number) < 0) {
+      throw corrupt(file, `is not a format-${PRODUCER_IDS_FORMAT} producer id record`);
+    }
+    return data.next as number;
+  }
+
+  async writeProducerIdsNext(next: number): Promise<void> {
+    await writeJsonAtomic(path.join(this.root, PRODUCER_IDS_FILE), { format: PRODUCER_IDS_FORMAT, next });
   }
 
   /** Whether topics/ holds anything (a directory whose group state must exist). */

@@ -7,6 +7,7 @@
  */
 import type { Confirm, RawSlice } from '../../storage/log';
 import type { Topic } from './topic';
+import type { ProducerStates } from './producer-state';
 import type { DataWaiter, TopicPartition } from './topic-partition';
 
 /** The offsets of a partition a reader needs. */
@@ -42,6 +43,12 @@ export class PartitionAccess {
    */
   appendRaw(batches: Uint8Array): number {
     return this.#topic.gate.admit(recordCount(batches), undefined, () => this.#partition.appendRaw(batches)) as number;
+  }
+
+  /** The partition's idempotent producers, rebuilt from its log on first use (see producer-state.ts). */
+  producers(): Promise<ProducerStates> {
+    // Wall-clock time, as the batches' own timestamps the window is measured against.
+    return this.#partition.producers(Date.now());
   }
 
   /** Resolves once `offset` reached the topic's durability (see Log.confirm). */

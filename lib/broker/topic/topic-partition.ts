@@ -16,6 +16,7 @@
 import type { SluiceError } from '../../errors';
 import type { ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription } from '../describe';
+import { rebuildProducerStates, type ProducerStates } from './producer-state';
 
 /** Something to wake when a partition may have new data. */
 export interface DataWaiter {
@@ -139,6 +140,20 @@ export class TopicPartition {
   cancelWait(w: DataWaiter): void {
     this.#waiters.remove(w);
   }
+
+  /**
+   * The partition's idempotent producers (see producer-state.ts), rebuilt from the log's batches
+   * on first use, once everything appended so far is readable.
+   */
+  producers(nowMs: number): Promise<ProducerStates> {
+    this.#producers ??= (async () => {
+      this.#checkOpen();
+      if (this.#log.endOffset > 0) await this.#log.visible(this.#log.endOffset - 1);
+      return rebuildProducerStates(this, nowMs);
+    })();
+    return this.#producers;
+  }
+  #producers: Promise<ProducerStates> | undefined;
 
   // ---- State ----
 

@@ -3,9 +3,10 @@ import { createTopicsHandler, deleteTopicsHandler, describeConfigsHandler } from
 import { apiVersionsHandler } from './api-versions';
 import { fetchHandler } from './fetch';
 import { describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, listGroupsHandler, joinGroupHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, syncGroupHandler } from './groups';
+import { initProducerIdHandler } from './init-producer-id';
 import { listOffsetsHandler } from './list-offsets';
 import { produceHandler } from './produce';
 import type { ApiHandler } from './handler';
 import { metadataHandler } from './metadata';
 
-export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler, findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, describeGroupsHandler, listGroupsHandler].map((h) => [h.key, h]));
+export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler, findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, describeGroupsHandler, listGroupsHandler, initProducerIdHandler].map((h) => [h.key, h]));

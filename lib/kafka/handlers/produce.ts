@@ -6,13 +6,24 @@
  * request's timeout answers REQUEST_TIMED_OUT (its records stay appended, as in Kafka). Versions 0
  * to 2 carry the old message formats: advertised (librdkafka enables compression only when Produce
  * 0 is), but answered UNSUPPORTED_VERSION per partition.
+ *
+ * Idempotent producers (a batch with a producer id, from InitProducerId): one batch per partition,
+ * checked against the partition's producer state (broker/topic/producer-state.ts): a retry of a
+ * batch already stored is answered with its first offset and not written again (once it reaches
+ * what acks asks, like the original); a gap in the sequence is OUT_OF_ORDER_SEQUENCE_NUMBER, an
+ * older epoch INVALID_PRODUCER_EPOCH. Transactional batches are refused (INVALID_RECORD).
  */
+import type { PartitionAccess } from '../../broker/topic/partition-access';
+import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer-state';
 import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest, type ProduceResponse, type ProduceResponsePartitionProduceResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { errorMessageOf, kafkaErrorOf, partitionOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
+const BATCH_HEADER_BYTES = 61;
+const ATTRIBUTES_AT = 21;
+const TRANSACTIONAL_FLAG = 0x10;
 
 async function handle(ctx: RequestContext, req: ProduceRequest, version: number): Promise<ProduceResponse | null> {
   const responses = await Promise.all(
@@ -31,20 +42,47 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
   if (records === null || records.length === 0) return failed(index, KafkaError.CORRUPT_MESSAGE, 'no record batches');
   const partition = partitionOf(ctx.server.broker, topic, index);
   if ('errorCode' in partition) return failed(index, partition.errorCode, partition.message);
-  let first: number;
-  try {
-    first = partition.appendRaw(records);
-  } catch (e) {
-    return failed(index, kafkaErrorOf(e), errorMessageOf(e));
-  }
-  const last = partition.offsets().endOffset - 1;
+  const stored = await store(partition, index, records);
+  if ('errorCode' in stored) return stored;
   if (acks !== 0) {
-    const reached = acks === 1 ? partition.visible(last) : partition.confirm(last);
+    const reached = acks === 1 ? partition.visible(stored.last) : partition.confirm(stored.last);
     const outcome = await withTimeout(reached, timeoutMs);
     if (outcome === 'timeout') return failed(index, KafkaError.REQUEST_TIMED_OUT, `not ${acks === 1 ? 'written' : 'durable'} within ${timeoutMs} ms`);
     if (outcome instanceof Error) return failed(index, kafkaErrorOf(outcome), errorMessageOf(outcome));
   }
-  return { index, errorCode: KafkaError.NONE, baseOffset: first, logAppendTimeMs: -1, logStartOffset: partition.offsets().startOffset, recordErrors: [], errorMessage: null };
+  return { index, errorCode: KafkaError.NONE, baseOffset: stored.first, logAppendTimeMs: -1, logStartOffset: partition.offsets().startOffset, recordErrors: [], errorMessage: null };
+}
+
+/** Appends the batches (or finds them stored already, for an idempotent retry): their first and last offsets. */
+async function store(partition: PartitionAccess, index: number, records: Buffer): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
+  const producer = records.length >= BATCH_HEADER_BYTES ? producerBatchAt(records, 0) : null;
+  try {
+    if (producer !== null) return await storeIdempotent(partition, index, records, producer);
+    const first = partition.appendRaw(records);
+    return { first, last: partition.offsets().endOffset - 1 };
+  } catch (e) {
+    return failed(index, kafkaErrorOf(e), errorMessageOf(e));
+  }
+}
+
+async function storeIdempotent(partition: PartitionAccess, index: number, records: Buffer, b: ProducerBatch): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
+  if (records.readInt16BE(ATTRIBUTES_AT) & TRANSACTIONAL_FLAG) return failed(index, KafkaError.INVALID_RECORD, 'transactional batches are not supported yet');
+  if (12 + records.readInt32BE(8) !== records.length) return failed(index, KafkaError.INVALID_RECORD, 'an idempotent producer sends one record batch per partition');
+  const states = await partition.producers();
+  const verdict = states.check(b);
+  switch (verdict.kind) {
+    case 'fenced':
+      return failed(index, KafkaError.INVALID_PRODUCER_EPOCH, `producer ${b.producerId} epoch ${b.producerEpoch} is older than its epoch ${verdict.epoch}`);
+    case 'out-of-order':
+      return failed(index, KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, `producer ${b.producerId} sent sequence ${b.baseSequence}, expected ${verdict.expected}`);
+    case 'duplicate':
+      return { first: verdict.firstOffset, last: verdict.lastOffset };
+    case 'append': {
+      const first = partition.appendRaw(records);
+      states.record(b, first, Date.now());
+      return { first, last: partition.offsets().endOffset - 1 };
+    }
+  }
 }
 
 function failed(index: number, errorCode: number, message: string): ProduceResponsePartitionProduceResponse {

@@ -31,6 +31,7 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 9, name: 'OffsetFetch', minVersion: 1, maxVersion: 8 },
   { key: 15, name: 'DescribeGroups', minVersion: 0, maxVersion: 5 },
   { key: 16, name: 'ListGroups', minVersion: 0, maxVersion: 4 },
+  { key: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 4 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));
