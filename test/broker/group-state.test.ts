@@ -249,3 +249,24 @@ describe('group state', () => {
     expect(await drain(again)).toHaveLength(3);
   });
 });
+
+describe('group state: commit metadata', () => {
+  it('keeps the metadata of Kafka commits through replay and through a checkpoint', async () => {
+    for (const checkpointBytes of [64 * 1024 * 1024, 1]) {
+      const dir = tmpDir('sluice-broker-');
+      let b = await openBroker({ groupCheckpointBytes: checkpointBytes }, dir);
+      await b.createTopic('t', { partitions: 2 });
+      await b.groupOffsets.commit('kafka-group', [
+        { topic: 't', partition: 0, offset: 0, metadata: 'meta-0' },
+        { topic: 't', partition: 1, offset: 0, metadata: null },
+      ]);
+      await closeBroker(b);
+      b = await openBroker({ groupCheckpointBytes: checkpointBytes }, dir);
+      expect(b.groupOffsets.fetch('kafka-group', 't', [0, 1])).toEqual([
+        { offset: 0, metadata: 'meta-0' },
+        { offset: 0, metadata: '' },
+      ]);
+      await closeBroker(b);
+    }
+  });
+});

@@ -120,19 +120,25 @@ describe('consumer groups with kafkajs', () => {
     expect(dead.state).toBe('Dead');
   });
 
-  it('round-trips commit metadata, and answers -1 for partitions never committed', async () => {
-    const { broker, server } = await start(tmpDir());
+  it('round-trips commit metadata, also across a restart, and answers -1 for partitions never committed', async () => {
+    const dir = tmpDir();
+    const first = await start(dir);
+    await first.broker.createTopic('t', { partitions: 2 });
+    const commit = (port: number, metadata: string) =>
+      exchange(port, 8, 2, encodeOffsetCommitRequest, decodeOffsetCommitResponse, {
+        groupId: 'standalone',
+        generationId: -1,
+        memberId: '',
+        retentionTimeMs: -1,
+        topics: [{ name: 't', partitions: [{ partitionIndex: 1, committedOffset: 0, committedMetadata: metadata }] }],
+      });
+    expect((await commit(first.server.address.port, 'checkpoint-7')).topics[0].partitions[0].errorCode).toBe(0);
+    expect((await commit(first.server.address.port, 'x'.repeat(4097))).topics[0].partitions[0].errorCode).toBe(12); // OFFSET_METADATA_TOO_LARGE
+    await first.server.close();
+    await first.broker.close();
+    const { broker, server } = await start(dir);
     cleanup.push(() => broker.close(), () => server.close());
-    await broker.createTopic('t', { partitions: 2 });
     const port = server.address.port;
-    const commit = await exchange(port, 8, 2, encodeOffsetCommitRequest, decodeOffsetCommitResponse, {
-      groupId: 'standalone',
-      generationId: -1,
-      memberId: '',
-      retentionTimeMs: -1,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 1, committedOffset: 0, committedMetadata: 'checkpoint-7' }] }],
-    });
-    expect(commit.topics[0].partitions[0].errorCode).toBe(0);
     const fetched = await exchange(port, 9, 5, encodeOffsetFetchRequest, decodeOffsetFetchResponse, { groupId: 'standalone', topics: [{ name: 't', partitionIndexes: [0, 1] }] });
     expect(fetched.topics![0].partitions.map((p) => [p.partitionIndex, p.committedOffset, p.metadata])).toEqual([
       [0, -1, ''],

@@ -2,7 +2,7 @@
  * Committed offsets of groups whose members live outside this process (Kafka clients, through
  * the server): stored in the broker's group state like an offset-model group's, so they survive
  * restarts, describeGroup shows their lag and bounded topics count them in their backlog. The
- * metadata string a commit carries is kept in memory (it round-trips while the broker is open).
+ * metadata string a commit carries is stored with its offset.
  * Thread-confined (the broker's thread).
  */
 import { ErrorCode, SluiceError } from '../../errors';
@@ -38,7 +38,6 @@ export interface GroupOffsetsLink {
 
 export class GroupOffsets {
   readonly #link: GroupOffsetsLink;
-  readonly #metadata = new Map<string, string | null>();
 
   constructor(link: GroupOffsetsLink) {
     this.#link = link;
@@ -54,10 +53,7 @@ export class GroupOffsets {
     const g = this.#group(group, true)!;
     // Every entry found (or refused) before the first is committed.
     const progress = entries.map((e) => this.#progress(g, e.topic, e.partition));
-    entries.forEach((e, i) => {
-      this.#link.state.commit(progress[i], e.offset);
-      this.#metadata.set(key(group, e.topic, e.partition), e.metadata);
-    });
+    entries.forEach((e, i) => this.#link.state.commit(progress[i], e.offset, e.metadata));
     return this.#link.groupLog.confirm();
   }
 
@@ -74,7 +70,7 @@ export class GroupOffsets {
     return partitions.map((p) => {
       const progress = parts?.[p];
       if (progress === undefined || progress.committed === NOTHING_COMMITTED) return null;
-      return { offset: progress.committed, metadata: this.#metadata.get(key(group, topic, p)) ?? '' };
+      return { offset: progress.committed, metadata: progress.metadata ?? '' };
     });
   }
 
@@ -104,10 +100,6 @@ export class GroupOffsets {
     const parts = g.topics.get(topic) ?? this.#link.state.initTopic(g, topic, t.partitions.map(() => NOTHING_COMMITTED));
     return parts[partition];
   }
-}
-
-function key(group: string, topic: string, partition: number): string {
-  return `${group}\u0000${topic}\u0000${partition}`;
 }
 
 function modelMismatch(group: string): SluiceError {

@@ -9,9 +9,12 @@
  *   [GROUP_CREATE, group, model, createdAt]      [GROUP_DELETE, group]
  *   [TOPIC_INIT, group, topic, committed[]]      one start position per partition
  *   [TOPIC_DROP, topic]                          the topic was deleted
- *   [COMMIT, group, topic, partition, offset]    the committed offset moves to `offset` (offset
+ *   [COMMIT, group, topic, partition, offset, metadata?]
+ *                                                the committed offset moves to `offset` (offset
  *                                                model: a commit or seek; ack model: a jump past
- *                                                messages that retention deleted)
+ *                                                messages that retention deleted); `metadata`, the
+ *                                                string a Kafka client's commit carries, only when
+ *                                                it has one (absent: null)
  *   [DELIVERED, group, topic, partition, end]    ack model: everything below `end` was delivered
  *   [REDELIVERED, group, topic, partition, offsets[]]  ack model: each delivered once more
  *   [ACK, group, topic, partition, runs[]]       ack model: acked offsets as [start, length] pairs
@@ -43,6 +46,8 @@ export class PartitionProgress {
   readonly partition: number;
   /** The next offset to consume: offset model, the committed offset; ack model, the lowest unacked. */
   committed: number;
+  /** The metadata string of the last commit, for Kafka clients' commits (OffsetFetch returns it). */
+  metadata: string | null = null;
   /** Ack model: every offset below this was delivered at least once. */
   deliveredEnd: number;
   /** Ack model: acked offsets above `committed`. */
@@ -209,10 +214,12 @@ export class GroupState {
     this.#record([OP_TOPIC_DROP, topic]);
   }
 
-  commit(p: PartitionProgress, offset: number): void {
+  /** Moves the committed offset; `metadata` is what a Kafka client's commit carries (null otherwise). */
+  commit(p: PartitionProgress, offset: number, metadata: string | null = null): void {
     if (p.dropped) return;
     if (offset > p.committed) p.progressed = true;
     p.applyCommit(offset);
+    p.metadata = metadata;
     p.positionDirty = true;
     if (!p.dirty) this.#markDirty(p);
   }
@@ -286,7 +293,7 @@ export class GroupState {
       p.dirty = false;
       if (p.dropped) continue;
       const { group, topic, partition } = p;
-      if (p.positionDirty) ops.push([OP_COMMIT, group, topic, partition, p.committed]);
+      if (p.positionDirty) ops.push(p.metadata === null ? [OP_COMMIT, group, topic, partition, p.committed] : [OP_COMMIT, group, topic, partition, p.committed, p.metadata]);
       if (p.deliveredDirty) ops.push([OP_DELIVERED, group, topic, partition, p.deliveredEnd]);
       if (p.pendingRedelivered.length > 0) {
         ops.push([OP_REDELIVERED, group, topic, partition, p.pendingRedelivered]);
@@ -337,6 +344,7 @@ export class GroupState {
     switch (type) {
       case OP_COMMIT:
         p.applyCommit(op[4] as number);
+        p.metadata = typeof op[5] === 'string' ? op[5] : null;
         break;
       case OP_DELIVERED:
         if ((op[4] as number) > p.deliveredEnd) p.deliveredEnd = op[4] as number;
@@ -370,7 +378,10 @@ export class GroupState {
         // checkpoint builds this in one synchronous slice).
         topics.push([
           topic,
-          parts.map((p) => [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal]),
+          parts.map((p) => {
+            const row = [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal];
+            return p.metadata === null ? row : [...row, p.metadata];
+          }),
         ]);
       }
       groups.push([g.name, g.model, g.createdAt, topics]);
@@ -379,7 +390,7 @@ export class GroupState {
   }
 
   restore(data: unknown): void {
-    const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number][]][]][] };
+    const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number, string?][]][]][] };
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
     for (const [name, model, createdAt, topics] of d.groups) {
@@ -387,8 +398,9 @@ export class GroupState {
       for (const [topic, parts] of topics) {
         g.topics.set(
           topic,
-          parts.map(([committed, deliveredEnd, ackedRuns, redelivered, total], i) => {
+          parts.map(([committed, deliveredEnd, ackedRuns, redelivered, total, metadata], i) => {
             const p = new PartitionProgress(name, topic, i, committed);
+            p.metadata = typeof metadata === 'string' ? metadata : null;
             p.deliveredEnd = deliveredEnd;
             for (let k = 0; k < ackedRuns.length; k += 2) for (let o = ackedRuns[k]; o < ackedRuns[k] + ackedRuns[k + 1]; o++) p.acked.add(o);
             for (let k = 0; k < redelivered.length; k += 2) p.redelivered.set(redelivered[k], redelivered[k + 1]);

@@ -93,6 +93,9 @@ function leaveGroup(ctx: RequestContext, req: LeaveGroupRequest, version: number
   return { throttleTimeMs: 0, errorCode: KafkaError.NONE, members: members.map((m, i) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: codes[i] })) };
 }
 
+/** The longest commit metadata stored (Kafka's offset.metadata.max.bytes default): longer is OFFSET_METADATA_TOO_LARGE. */
+const OFFSET_METADATA_BYTES_MAX = 4096;
+
 async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
   const { broker, groups } = ctx.server;
   let offsets;
@@ -108,6 +111,7 @@ async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Prom
     name: t.name,
     partitions: t.partitions.map((p) => {
       let errorCode = allowed;
+      if (errorCode === KafkaError.NONE && p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_BYTES_MAX) errorCode = KafkaError.OFFSET_METADATA_TOO_LARGE;
       if (errorCode === KafkaError.NONE) {
         try {
           offsets.check(req.groupId, t.name, p.partitionIndex);
