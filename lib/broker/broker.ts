@@ -36,7 +36,7 @@ import { PartitionAccess } from './topic/partition-access';
 import { GroupOffsets } from './group/group-offsets';
 import { Topic } from './topic/topic';
 import type { TopicPartition } from './topic/topic-partition';
-import { checkTopicName, normalizeTopicConfig, type TopicConfigInput } from './topic/topic-config';
+import { checkTopicName, normalizeTopicConfig, PARTITIONS_MAX, type TopicConfigInput } from './topic/topic-config';
 
 export interface BrokerOptions {
   /**
@@ -186,6 +186,11 @@ export class Broker {
           changed = true;
           continue;
         }
+        // Fewer: partitions were added and the broker stopped before the group state said so.
+        if (parts.length < t.partitions.length) {
+          state.growTopic(g, topic, t.partitions.length);
+          changed = true;
+        }
         if (parts.length !== t.partitions.length) {
           const e = new SluiceError(
             `group ${JSON.stringify(g.name)} has progress in ${parts.length} partitions of topic ${JSON.stringify(topic)}, which has ${t.partitions.length} (${this.#directory.topicMetaPath(topic)})`,
@@ -263,6 +268,8 @@ export class Broker {
    */
   async deleteTopic(name: string): Promise<void> {
     this.#checkWritable('deleteTopic');
+    // A growth in progress writes into the topic's directory: the delete renames it once that is done.
+    for (let g = this.#growing.get(name); g !== undefined; g = this.#growing.get(name)) await g.catch(() => {});
     const topic = this.#topic(name);
     this.#topics.delete(name);
     topic.gate.close(unknownTopic(name));
@@ -281,6 +288,36 @@ export class Broker {
       if (this.#deleting.get(name) === removal) this.#deleting.delete(name);
     }
   }
+
+  /**
+   * Adds partitions to a topic until it has `total` (Kafka's CreatePartitions): new, empty
+   * partitions that keyed sends now spread over too (a key's partition may change, as in Kafka).
+   * Groups tracking the topic consume the new partitions from their start, and their members
+   * share them out. RangeError unless `total` is more than the topic has and at most
+   * PARTITIONS_MAX; UNKNOWN_TOPIC.
+   */
+  async addPartitions(name: string, total: number): Promise<TopicDescription> {
+    this.#checkWritable('addPartitions');
+    // One growth of a topic at a time: a second waits for the first, then is checked against it.
+    for (let g = this.#growing.get(name); g !== undefined; g = this.#growing.get(name)) await g.catch(() => {});
+    const t = this.#topic(name);
+    if (!Number.isInteger(total) || total <= t.partitions.length || total > PARTITIONS_MAX) {
+      throw new RangeError(`total must be an integer from ${t.partitions.length + 1} to ${PARTITIONS_MAX} (topic ${name} has ${t.partitions.length} partitions), got ${shown(total)}`);
+    }
+    const growth = t.grow(this.#directory, total);
+    this.#growing.set(name, growth);
+    try {
+      await growth;
+    } finally {
+      this.#growing.delete(name);
+    }
+    if (this.#topics.get(name) !== t) throw unknownTopic(name); // deleted meanwhile
+    for (const g of this.#state.groups.values()) this.#state.growTopic(g, name, total);
+    for (const c of this.#coordinators.values()) c.topicGrown(name);
+    await this.#groupLog.confirm();
+    return this.describeTopic(name);
+  }
+  readonly #growing = new Map<string, Promise<void>>();
 
   listTopics(): string[] {
     this.#checkOpen();
@@ -418,19 +455,20 @@ export class Broker {
   #coordinatorOf(record: GroupRecord): GroupCoordinator {
     let c = this.#coordinators.get(record.name);
     if (c === undefined || c.record !== record) {
-      c = new GroupCoordinator(record, (g, topic, start) => this.#makeSlots(g, topic, start));
+      c = new GroupCoordinator(record, (g, topic, start, from) => this.#makeSlots(g, topic, start, from));
       this.#coordinators.set(record.name, c);
     }
     return c;
   }
 
-  #makeSlots(g: GroupRecord, topic: string, start: StartPosition): PartitionSlot[] {
+  #makeSlots(g: GroupRecord, topic: string, start: StartPosition, from: number): PartitionSlot[] {
     const t = this.#topic(topic);
     const parts = g.topics.get(topic) ?? this.#state.initTopic(g, topic, t.partitions.map((tp) => startOffset(tp, start)));
     const model = deliveryModels[g.model];
-    return t.partitions.map((tp, i) => {
-      const state = model.createPartition({ groupName: g.name, tp, progress: parts[i], state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
-      return new PartitionSlot(tp, parts[i], state);
+    return t.partitions.slice(from).map((tp) => {
+      const progress = parts[tp.index];
+      const state = model.createPartition({ groupName: g.name, tp, progress, state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
+      return new PartitionSlot(tp, progress, state);
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * Topic administration through kafkajs 2.2.4's admin client: createTopics with Kafka topic configs
  * (mapped onto Sluice's settings), describeConfigs reporting them under Kafka's names, deleteTopics,
- * and the errors a Kafka broker gives (an existing topic, an unsupported config, a replication
+ * createPartitions (a producer then spreads keys over the new partitions, a consumer group reads
+ * them), and the errors a Kafka broker gives (an existing topic, an unsupported config, a replication
  * factor a single node cannot have).
  */
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
@@ -51,6 +52,20 @@ describe('topic administration with kafkajs', () => {
     await a.deleteTopics({ topics: ['logs'] });
     expect(broker.listTopics()).toEqual(['payments']);
     await expect(a.deleteTopics({ topics: ['logs'] })).rejects.toThrow();
+  });
+
+  it('adds partitions with createPartitions, and refuses fewer than the topic has', async () => {
+    const { broker, admin: a } = await admin();
+    await a.createTopics({ topics: [{ topic: 'grow', numPartitions: 2 }] });
+    await a.createPartitions({ topicPartitions: [{ topic: 'grow', count: 5 }] });
+    expect(broker.describeTopic('grow').config.partitions).toBe(5);
+    expect((await a.fetchTopicMetadata({ topics: ['grow'] })).topics[0].partitions.length).toBe(5);
+    await expect(a.createPartitions({ topicPartitions: [{ topic: 'grow', count: 3 }] })).rejects.toThrow(/partitions/i);
+    await expect(a.createPartitions({ topicPartitions: [{ topic: 'missing', count: 3 }] })).rejects.toThrow();
+    await a.createPartitions({ validateOnly: true, topicPartitions: [{ topic: 'grow', count: 9 }] });
+    expect(broker.describeTopic('grow').config.partitions).toBe(5);
+    await broker.send('grow', { value: 'on-4', partition: 4 });
+    expect(broker.describeTopic('grow').partitions[4].endOffset).toBe(1);
   });
 
   it('refuses configs it cannot honour and a replication factor above 1, creating nothing', async () => {

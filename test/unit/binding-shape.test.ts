@@ -24,6 +24,8 @@ describe('the native binding', () => {
       limits: 'object',
       singleRecordBatchBytes: 'function',
       lockDirectory: 'function',
+      duplicateSocket: 'function',
+      sendFile: 'function',
       NativeLog: 'function',
     };
     if (process.env.SLUICE_FAULT_INJECTION === '1') expected.armFault = 'function';
@@ -121,5 +123,16 @@ describe('the native binding', () => {
     expect(lock.held).toBe(true);
     lock.release();
     expect(lock.held).toBe(false);
+  });
+
+  it('checks the arguments of the zero-copy functions', () => {
+    expect(() => native.duplicateSocket(-1)).toThrow(RangeError);
+    expect(() => native.duplicateSocket(1.5)).toThrow(RangeError);
+    expect(() => native.duplicateSocket(1 << 30)).toThrow(expect.objectContaining({ code: 'IO' })); // not open
+    const cb = (): void => {};
+    expect(() => native.sendFile('1' as unknown as number, 0, 0, 1, new Uint8Array(1), cb)).toThrow(TypeError);
+    expect(() => native.sendFile(1, 0, -1, 1, new Uint8Array(1), cb)).toThrow(RangeError);
+    expect(() => native.sendFile(1, 0, 0, 1, new Uint16Array(1) as unknown as Uint8Array, cb)).toThrow(TypeError);
+    expect(() => native.sendFile(1, 0, 0, 1, new Uint8Array(1), null as unknown as () => void)).toThrow(TypeError);
   });
 });

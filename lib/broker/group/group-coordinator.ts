@@ -70,8 +70,12 @@ export interface GroupMember<S extends SlotState = SlotState> {
   inFlightOf(slot: PartitionSlot<S>): number;
 }
 
-/** Makes the slots of a topic when the coordinator first sees it (initialising the group's progress at `start` if it has none). */
-export type SlotFactory = (group: GroupRecord, topic: string, start: StartPosition) => PartitionSlot[];
+/**
+ * Makes the slots of a topic's partitions from `from` on: all of them when the coordinator first
+ * sees it (initialising the group's progress at `start` if it has none), the new ones when
+ * partitions are added.
+ */
+export type SlotFactory = (group: GroupRecord, topic: string, start: StartPosition, from: number) => PartitionSlot[];
 
 export class GroupCoordinator {
   readonly record: GroupRecord;
@@ -101,7 +105,7 @@ export class GroupCoordinator {
   ensureTopic(topic: string, start: StartPosition = 'earliest'): PartitionSlot[] {
     let slots = this.#slots.get(topic);
     if (slots === undefined) {
-      slots = this.#makeSlots(this.record, topic, start);
+      slots = this.#makeSlots(this.record, topic, start, 0);
       this.#slots.set(topic, slots);
     }
     return slots;
@@ -117,6 +121,14 @@ export class GroupCoordinator {
     const i = this.#members.indexOf(member);
     if (i < 0) return;
     this.#members.splice(i, 1);
+    this.#rebalance();
+  }
+
+  /** Partitions were added to the topic: their slots are made and shared out among the members. */
+  topicGrown(topic: string): void {
+    const slots = this.#slots.get(topic);
+    if (slots === undefined) return;
+    slots.push(...this.#makeSlots(this.record, topic, 'earliest', slots.length));
     this.#rebalance();
   }
 

@@ -9,6 +9,8 @@
  *   [GROUP_CREATE, group, model, createdAt]      [GROUP_DELETE, group]
  *   [TOPIC_INIT, group, topic, committed[]]      one start position per partition
  *   [TOPIC_DROP, topic]                          the topic was deleted
+ *   [TOPIC_GROW, group, topic, total]            partitions were added to the topic: the
+ *                                                group tracks `total`, the new ones from offset 0
  *   [COMMIT, group, topic, partition, offset, metadata?]
  *                                                the committed offset moves to `offset` (offset
  *                                                model: a commit or seek; ack model: a jump past
@@ -36,6 +38,7 @@ export const OP_DELIVERED = 6;
 export const OP_REDELIVERED = 7;
 export const OP_ACK = 8;
 export const OP_TRUNCATE = 9;
+export const OP_TOPIC_GROW = 10;
 
 export type StateOp = readonly unknown[];
 
@@ -209,6 +212,19 @@ export class GroupState {
     return parts;
   }
 
+  /** The topic has `total` partitions now: a group tracking it tracks the new ones from offset 0 (they were empty when added). */
+  growTopic(group: GroupRecord, topic: string, total: number): void {
+    if (!this.#grow(group, topic, total)) return;
+    this.#record([OP_TOPIC_GROW, group.name, topic, total]);
+  }
+
+  #grow(group: GroupRecord, topic: string, total: number): boolean {
+    const parts = group.topics.get(topic);
+    if (parts === undefined || parts.length >= total) return false;
+    for (let p = parts.length; p < total; p++) parts.push(new PartitionProgress(group.name, topic, p, 0));
+    return true;
+  }
+
   dropTopic(topic: string): void {
     for (const g of this.groups.values()) this.#dropTopicOf(g, topic);
     this.#record([OP_TOPIC_DROP, topic]);
@@ -337,6 +353,10 @@ export class GroupState {
     }
     if (type === OP_TOPIC_INIT) {
       g.topics.set(op[2] as string, (op[3] as number[]).map((c, p) => new PartitionProgress(g.name, op[2] as string, p, c)));
+      return;
+    }
+    if (type === OP_TOPIC_GROW) {
+      this.#grow(g, op[2] as string, op[3] as number);
       return;
     }
     const p = g.topics.get(op[2] as string)?.[op[3] as number];

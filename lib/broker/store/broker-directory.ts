@@ -18,7 +18,12 @@
  *                                      with it and no topic.json is a creation that crashed, and is
  *                                      the only kind of directory open removes
  *   <dir>/topics/<topic>/topic.json    {format, name, config, createdAt}; written last when a topic
- *                                      is created (the commit point)
+ *                                      is created (the commit point), rewritten when partitions are
+ *                                      added (the commit point of that)
+ *   <dir>/topics/<topic>/.growing      present while partitions are added: partition directories
+ *                                      past topic.json's count are then a growth that crashed
+ *                                      before its commit, and open removes them (nothing was
+ *                                      appended to them: appends start after the commit)
  *   <dir>/topics/<topic>/<partition>/  the partition's Log (partition numbers in decimal, exactly
  *                                      0 to partitions - 1)
  *   <dir>/groups/<generation>/         the group-state Log of one checkpoint generation (20-digit
@@ -41,6 +46,7 @@ export const TOPIC_FORMAT = 1;
 export const BROKER_FORMAT = 1;
 const TOPIC_FILE = 'topic.json';
 const CREATING_MARK = '.creating';
+const GROWING_MARK = '.growing';
 const PRODUCER_IDS_FILE = 'producer-ids.json';
 const PRODUCER_IDS_FORMAT = 1;
 
@@ -134,9 +140,14 @@ export class BrokerDirectory {
         throw corrupt(file, `is not a format-${TOPIC_FORMAT} description of topic ${name}`);
       }
       check(meta, file);
-      const partitions = names.filter((n) => n !== TOPIC_FILE && n !== CREATING_MARK);
+      let partitions = names.filter((n) => n !== TOPIC_FILE && n !== CREATING_MARK && n !== GROWING_MARK);
       const expected = Array.from({ length: meta.config.partitions }, (_, p) => String(p));
       const missing = expected.filter((p) => !partitions.includes(p));
+      if (names.includes(GROWING_MARK)) {
+        const uncommitted = partitions.filter((n) => /^\d+$/.test(n) && Number(n) >= meta.config.partitions);
+        if (!readOnly) await this.#abandonGrowth(name, uncommitted);
+        partitions = partitions.filter((n) => !uncommitted.includes(n));
+      }
       const extra = partitions.filter((p) => !expected.includes(p));
       if (missing.length > 0 || extra.length > 0) {
         throw corrupt(
@@ -170,6 +181,36 @@ export class BrokerDirectory {
   async commitTopic(meta: TopicMeta): Promise<void> {
     await writeJsonAtomic(this.topicMetaPath(meta.name), meta);
     await this.#removeMark(meta.name);
+  }
+
+  /** Starts adding partitions to a topic: the marker first (see the layout above). */
+  async beginGrowth(name: string): Promise<void> {
+    const h = await fs.promises.open(path.join(this.topicDir(name), GROWING_MARK), 'w');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fsyncDir(this.topicDir(name));
+  }
+
+  /** The commit point of added partitions: topic.json with the new count, then the marker goes. */
+  async commitGrowth(meta: TopicMeta): Promise<void> {
+    await writeJsonAtomic(this.topicMetaPath(meta.name), meta);
+    await fs.promises.rm(path.join(this.topicDir(meta.name), GROWING_MARK), { force: true });
+    await fsyncDir(this.topicDir(meta.name));
+  }
+
+  /** Added partitions that were never committed: their directories, then the marker, go. */
+  async #abandonGrowth(name: string, partitions: readonly string[]): Promise<void> {
+    for (const p of partitions) await fs.promises.rm(path.join(this.topicDir(name), p), { recursive: true, force: true });
+    await fs.promises.rm(path.join(this.topicDir(name), GROWING_MARK), { force: true });
+    await fsyncDir(this.topicDir(name));
+  }
+
+  /** Partitions being added that failed before their commit. */
+  async abandonGrowth(name: string, from: number, to: number): Promise<void> {
+    await this.#abandonGrowth(name, Array.from({ length: to - from }, (_, i) => String(from + i)));
   }
 
   /** A creation that failed: its directory goes (it holds nothing anyone saw). */

@@ -27,19 +27,56 @@ const CREATE: OpenMode = {};
 
 export class Topic {
   readonly name: string;
-  readonly config: TopicConfig;
   readonly createdAt: number;
-  readonly partitions: readonly TopicPartition[];
   readonly gate: BacklogGate;
+  #config: TopicConfig;
+  readonly #partitions: TopicPartition[];
   #closed = false;
 
   private constructor(meta: TopicMeta, partitions: TopicPartition[], backlog: (t: Topic) => number, clock: Clock) {
     this.name = meta.name;
-    this.config = meta.config;
+    this.#config = meta.config;
     this.createdAt = meta.createdAt;
-    this.partitions = partitions;
+    this.#partitions = partitions;
     const retains = meta.config.retentionMs !== null || meta.config.retentionBytes !== null;
     this.gate = new BacklogGate(meta.name, meta.config.maxBacklog, () => backlog(this), clock, retains ? () => this.retain(clock.now()) : null);
+  }
+
+  get config(): TopicConfig {
+    return this.#config;
+  }
+
+  /** Its partitions, in order; more may be added (grow), none removed. */
+  get partitions(): readonly TopicPartition[] {
+    return this.#partitions;
+  }
+
+  /**
+   * Adds partitions up to `total`: the marker, the new partition logs, then topic.json with the
+   * new count (the commit point; see broker-directory.ts). A failure before the commit removes
+   * what was made and leaves the topic as it was.
+   */
+  async grow(directory: BrokerDirectory, total: number): Promise<void> {
+    const from = this.#partitions.length;
+    const config: TopicConfig = { ...this.#config, partitions: total };
+    await directory.beginGrowth(this.name);
+    const added: TopicPartition[] = [];
+    try {
+      for (let p = from; p < total; p++) added.push(new TopicPartition(this.name, p, await Log.open(directory.partitionDir(this.name, p), logOptionsOf(config))));
+      await directory.commitGrowth({ format: TOPIC_FORMAT, name: this.name, config, createdAt: this.createdAt });
+    } catch (e) {
+      const reason = new SluiceError(`partitions could not be added to topic ${JSON.stringify(this.name)}`, ErrorCode.CLOSED);
+      await Promise.allSettled(added.map((tp) => tp.close(reason, true)));
+      await directory.abandonGrowth(this.name, from, total).catch(() => {});
+      throw e;
+    }
+    if (this.#closed) {
+      // Deleted or closed meanwhile: the new logs close as the others did.
+      await Promise.all(added.map((tp) => tp.close(new SluiceError(`topic ${JSON.stringify(this.name)} is closed`, ErrorCode.CLOSED), true)));
+      return;
+    }
+    this.#partitions.push(...added);
+    this.#config = config;
   }
 
   /** Applies the retention limits now (the Logs do on every segment roll); true if anything went. */

@@ -1,12 +1,17 @@
 /**
- * CreateTopics, DeleteTopics and DescribeConfigs (topics), enough for kafkajs's admin client and
- * kcat. A topic created here takes its settings from the request's Kafka configs
+ * CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs (topics), enough for kafkajs's
+ * admin client and kcat. A topic created here takes its settings from the request's Kafka configs
  * (../topic-configs.ts) over the server's defaults; one node means a replication factor of 1
  * (-1: the default) and no replica assignments.
  */
 import { ErrorCode, SluiceError } from '../../errors';
 import { LIMITS } from '../../limits';
+import { PARTITIONS_MAX } from '../../broker/topic/topic-config';
 import {
+  decodeCreatePartitionsRequest,
+  encodeCreatePartitionsResponse,
+  type CreatePartitionsRequest,
+  type CreatePartitionsResponse,
   decodeCreateTopicsRequest,
   decodeDeleteTopicsRequest,
   decodeDescribeConfigsRequest,
@@ -104,6 +109,45 @@ function describeOne(ctx: RequestContext, resourceType: number, resourceName: st
   }
 }
 
+/**
+ * CreatePartitions: each topic grows to `count` partitions (Broker.addPartitions). Fewer or as
+ * many as it has is INVALID_PARTITIONS, as in Kafka; replica assignments may only name this node.
+ */
+async function createPartitions(ctx: RequestContext, req: CreatePartitionsRequest): Promise<CreatePartitionsResponse> {
+  const results = [];
+  for (const t of req.topics) {
+    const fail = (errorCode: number, errorMessage: string) => ({ name: t.name, errorCode, errorMessage });
+    const broker = ctx.server.broker;
+    if (t.assignments !== null && t.assignments.some((a) => a.brokerIds.some((id) => id !== ctx.server.nodeId))) {
+      results.push(fail(KafkaError.INVALID_REPLICA_ASSIGNMENT, `this is a single node: assignments may only name broker ${ctx.server.nodeId}`));
+      continue;
+    }
+    let current: number;
+    try {
+      current = broker.describeTopic(t.name).config.partitions;
+    } catch (e) {
+      results.push(fail(kafkaErrorOf(e), errorMessageOf(e)));
+      continue;
+    }
+    if (t.count <= current || t.count > PARTITIONS_MAX) {
+      results.push(fail(KafkaError.INVALID_PARTITIONS, `topic ${t.name} has ${current} partitions: ask for more than that and at most ${PARTITIONS_MAX}`));
+      continue;
+    }
+    if (req.validateOnly) {
+      results.push({ name: t.name, errorCode: KafkaError.NONE, errorMessage: null });
+      continue;
+    }
+    try {
+      await broker.addPartitions(t.name, t.count);
+      results.push({ name: t.name, errorCode: KafkaError.NONE, errorMessage: null });
+    } catch (e) {
+      results.push(fail(kafkaErrorOf(e), errorMessageOf(e)));
+    }
+  }
+  return { throttleTimeMs: 0, results };
+}
+
+export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse> = { key: 37, decode: decodeCreatePartitionsRequest, encode: encodeCreatePartitionsResponse, handle: createPartitions };
 export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsResponse> = { key: 19, decode: decodeCreateTopicsRequest, encode: encodeCreateTopicsResponse, handle: createTopics };
 export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> = { key: 20, decode: decodeDeleteTopicsRequest, encode: encodeDeleteTopicsResponse, handle: deleteTopics };
 export const describeConfigsHandler: ApiHandler<DescribeConfigsRequest, DescribeConfigsResponse> = { key: 32, decode: decodeDescribeConfigsRequest, encode: encodeDescribeConfigsResponse, handle: describeConfigs };

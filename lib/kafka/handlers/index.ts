@@ -1,5 +1,5 @@
 /** Every API the server serves, by key; protocol/versions.ts says which versions of each. */
-import { createTopicsHandler, deleteTopicsHandler, describeConfigsHandler } from './admin-topics';
+import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler } from './admin-topics';
 import { apiVersionsHandler } from './api-versions';
 import { fetchHandler } from './fetch';
 import { describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, listGroupsHandler, joinGroupHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, syncGroupHandler } from './groups';
@@ -9,4 +9,4 @@ import { produceHandler } from './produce';
 import type { ApiHandler } from './handler';
 import { metadataHandler } from './metadata';
 
-export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler, findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, describeGroupsHandler, listGroupsHandler, initProducerIdHandler].map((h) => [h.key, h]));
+export const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map<number, ApiHandler>([apiVersionsHandler, metadataHandler, produceHandler, fetchHandler, listOffsetsHandler, createTopicsHandler, deleteTopicsHandler, describeConfigsHandler, findCoordinatorHandler, joinGroupHandler, syncGroupHandler, heartbeatHandler, leaveGroupHandler, offsetCommitHandler, offsetFetchHandler, describeGroupsHandler, listGroupsHandler, initProducerIdHandler, createPartitionsHandler].map((h) => [h.key, h]));

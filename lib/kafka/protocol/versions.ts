@@ -21,6 +21,7 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 2, name: 'ListOffsets', minVersion: 1, maxVersion: 5 },
   { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 5 },
   { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 4 },
+  { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 2 },
   { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4 },
   { key: 10, name: 'FindCoordinator', minVersion: 0, maxVersion: 4 },
   { key: 11, name: 'JoinGroup', minVersion: 0, maxVersion: 6 },
