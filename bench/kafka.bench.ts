@@ -10,7 +10,10 @@
  *     a C consumer (bench/native/fetch-client.c: Fetch v4 one after another, maxBytes 50 MiB)
  *     from the zero-copy server and from one with zeroCopy: false, by a Node raw consumer and by
  *     kcat -C -e; the baseline is the C sendfile(2) of the same segment bytes to the same C
- *     reader, the limit of any server on this host (the issue's target: >= 0.8x).
+ *     reader, the limit of any server on this host (the issue's target: >= 0.8x);
+ *   - end-to-end latency: a kafkajs producer to a kafkajs consumer at fixed rates (acks -1 on a
+ *     sync 'always' topic, acks 1 on a sync 'none' one), timed from each message's intended send
+ *     time, beside the in-process send-to-poll path (bench/kafka-e2e-client.ts).
  *
  * The server runs in this process (as an application embedding Server would); clients are child
  * processes (kcat) or in this process (kafkajs, the raw consumer). Times include each kcat's start.
@@ -27,7 +30,7 @@ import { decodeFetchResponse, encodeFetchRequest } from '../lib/kafka/protocol/g
 import { Reader } from '../lib/kafka/protocol/reader';
 import { Writer } from '../lib/kafka/protocol/writer';
 import { Log } from '../lib/storage/log';
-import { describeHost, makeDir, removeDir, tiny, writeResults } from './harness';
+import { describeHost, latencyCells, makeDir, removeDir, tiny, writeResults, type LatencySummary } from './harness';
 
 const MESSAGES: Record<number, number> = tiny ? { 100: 5000, 1024: 2000 } : { 100: 1_000_000, 1024: 300_000 };
 const FETCH_BYTES = tiny ? 8 * 1024 * 1024 : 1024 * 1024 * 1024;
@@ -278,6 +281,49 @@ async function fetchTasks(rows: Row[]): Promise<void> {
   }
 }
 
+const E2E_RATES = tiny ? [200] : [1000, 5000];
+const E2E_MS = tiny ? 1000 : 10_000;
+
+interface LatencyRow {
+  task: string;
+  rate: number;
+  summary: LatencySummary & { lost: number };
+}
+
+/** Runs bench/kafka-e2e-client.ts in a child process; returns its JSON line. */
+function e2eClient(args: string[]): Promise<LatencySummary & { lost: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'kafka-e2e-client.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch (e) {
+        reject(new Error(`kafka-e2e-client ${args.join(' ')}: ${(e as Error).message}: ${err}`));
+      }
+    });
+  });
+}
+
+/** End-to-end latency at fixed rates: kafkajs producer to kafkajs consumer through the server, beside the in-process path. */
+async function latencyTasks(rows: LatencyRow[]): Promise<void> {
+  for (const rate of E2E_RATES) {
+    const baseDir = makeDir('kafka-e2e-base');
+    rows.push({ task: "baseline: in-process send() to a consumer's poll(), sync 'always'", rate, summary: await e2eClient(['inproc', baseDir, String(rate), String(E2E_MS)]) });
+    removeDir(baseDir);
+    await withServer(async (broker, _address, port) => {
+      await broker.createTopic('always', { partitions: 1, sync: 'always' });
+      await broker.createTopic('none', { partitions: 1, sync: 'none' });
+      rows.push({ task: "kafkajs producer (acks -1) to kafkajs consumer, topic sync 'always'", rate, summary: await e2eClient(['kafka', String(port), 'always', String(rate), String(E2E_MS), '-1']) });
+      rows.push({ task: "kafkajs producer (acks 1) to kafkajs consumer, topic sync 'none'", rate, summary: await e2eClient(['kafka', String(port), 'none', String(rate), String(E2E_MS), '1']) });
+    });
+  }
+}
+
 /** The share of record bytes the zero-copy server sent with sendfile (the rest went as probes). */
 let zeroCopyShare = 0;
 
@@ -295,6 +341,9 @@ async function main(): Promise<void> {
     process.stderr.write(`kafka: produce ${size} B done\n`);
   }
   await fetchTasks(rows);
+  process.stderr.write('kafka: fetch done\n');
+  const latency: LatencyRow[] = [];
+  await latencyTasks(latency);
   const byName = new Map(rows.map((r) => [r.task, r]));
   const rate = (r: Row): string => (r.messages === 0 ? '' : `${((r.messages / r.ms) * 1000).toLocaleString('en', { maximumFractionDigits: 0 })}`);
   const mbs = (r: Row): string => ((r.bytes / r.ms / 1000)).toFixed(0);
@@ -326,6 +375,17 @@ async function main(): Promise<void> {
     '| Task | msg/s | MB/s | vs baseline | ms |',
     '| --- | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.task} | ${rate(r)} | ${mbs(r)} | ${vs(r)} | ${r.ms.toFixed(0)} |`),
+    '',
+    '## End-to-end latency',
+    '',
+    `Messages of 100 B sent on a fixed schedule for ${E2E_MS / 1000} s, each timed from its intended send time (a late`,
+    'send is charged for its lateness) to its arrival at the consumer; one partition. The clients run in a',
+    'child process (kafkajs: one message per send, a consumer group parked at the end), the server in this',
+    'one. The baseline is the in-process path in a child process of its own.',
+    '',
+    '| Path | msg/s | p50 | p99 | p99.9 | max | lost |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...latency.map((r) => `| ${r.task} | ${r.rate.toLocaleString('en')} | ${latencyCells(r.summary)} | ${r.summary.lost} |`),
     '',
   ].join('\n');
   writeResults('kafka', text);
