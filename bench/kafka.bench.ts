@@ -2,8 +2,10 @@
  * The Kafka-protocol server over loopback, each task beside an in-process or plain-Node baseline
  * measured in the same run:
  *
- *   - produce: kcat (librdkafka 2.0.2) producing N lines from a file, and kafkajs 2.2.4 sending
- *     batches of 1000 (8 in flight), 100 B and 1 KiB, acks 1 (topic sync 'none') and acks -1
+ *   - produce: kcat (librdkafka 2.0.2) producing N lines from a file, a native load generator
+ *     (bench/native/produce-load.c: Produce v3 of ready-made 64 KiB batches, 8 in flight; the
+ *     server's ingest without a client library's costs) and kafkajs 2.2.4 sending batches of
+ *     1000 (8 in flight), 100 B and 1 KiB, acks 1 (topic sync 'none') and acks -1
  *     (topic sync 'always'); the baseline is the in-process Log.appendBatch of the same payloads
  *     (sync 'none'), the ceiling the issue sets the protocol path against (aim: librdkafka >= 0.5x);
  *   - fetch: a topic of FETCH_BYTES (1 GiB) read from offset 0 to the end over one connection by
@@ -202,25 +204,45 @@ function rawFetchAll(port: number, end: number): Promise<number> {
   });
 }
 
-/** Builds bench/native/fetch-client.c (the C receiver) into the bench directory; null without a C compiler. */
-function buildFetchClient(dir: string): string | null {
-  const out = path.join(dir, 'fetch-client');
-  const r = spawnSync('cc', ['-O2', '-pthread', '-o', out, path.join(__dirname, 'native', 'fetch-client.c')], { stdio: 'inherit' });
+/** Builds bench/native/NAME.c into `dir`; null without a C compiler. */
+function buildNative(dir: string, name: string): string | null {
+  const out = path.join(dir, name);
+  const r = spawnSync('cc', ['-O2', '-pthread', '-o', out, path.join(__dirname, 'native', `${name}.c`)], { stdio: 'inherit' });
   return r.status === 0 ? out : null;
 }
 
-/** Runs the C receiver; returns its "bytes=N ms=T". */
-function runFetchClient(bin: string, args: string[]): Promise<{ bytes: number; ms: number }> {
+/** Runs a bench/native program; returns the two numbers of its "NAME=N ms=T" line. */
+function runNative(bin: string, args: string[]): Promise<{ count: number; ms: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('exit', (code) => {
-      const m = /bytes=(\d+) ms=([\d.]+)/.exec(out);
-      if (code !== 0 || m === null) reject(new Error(`fetch-client ${args.join(' ')}: exit ${code}: ${out}`));
-      else resolve({ bytes: Number(m[1]), ms: Number(m[2]) });
+      const m = /\w+=(\d+) ms=([\d.]+)/.exec(out);
+      if (code !== 0 || m === null) reject(new Error(`${path.basename(bin)} ${args.join(' ')}: exit ${code}: ${out}`));
+      else resolve({ count: Number(m[1]), ms: Number(m[2]) });
     });
+  });
+}
+
+function runFetchClient(bin: string, args: string[]): Promise<{ bytes: number; ms: number }> {
+  return runNative(bin, args).then(({ count, ms }) => ({ bytes: count, ms }));
+}
+
+/** Record batches of about this many bytes per Produce request from the native load generator. */
+const LOAD_BATCH_BYTES = 64 * 1024;
+const LOAD_IN_FLIGHT = 8;
+
+/** The native load generator (bench/native/produce-load.c) producing n messages of `size` bytes. */
+async function nativeProduce(bin: string, size: number, n: number, acks: 1 | -1): Promise<{ count: number; ms: number }> {
+  return withServer(async (broker, _address, port) => {
+    await broker.createTopic('bench', { partitions: 1, sync: acks === -1 ? 'always' : 'none', segmentBytes: 1024 * 1024 * 1024 });
+    const batch = Math.max(1, Math.floor(LOAD_BATCH_BYTES / (size + 10)));
+    const { count, ms } = await runNative(bin, [String(port), 'bench', String(size), String(n), String(batch), String(acks), String(LOAD_IN_FLIGHT)]);
+    const end = broker.describeTopic('bench').partitions[0].endOffset;
+    if (end !== count) throw new Error(`produce-load produced ${end} of ${count}`);
+    return { count, ms }; // whole requests: up to one batch more than n
   });
 }
 
@@ -247,7 +269,7 @@ async function fetchTasks(rows: Row[]): Promise<void> {
     await p.visible(end - 1);
     const slice = p.slice(0, 1)!;
     fs.closeSync(slice.fd);
-    const bin = buildFetchClient(dir);
+    const bin = buildNative(dir, 'fetch-client');
     const times = new Map<string, number[]>();
     const add = (task: string, ms: number): void => void (times.get(task) ?? times.set(task, []).get(task)!).push(ms);
     let fetched = 0;
@@ -330,16 +352,23 @@ let zeroCopyShare = 0;
 async function main(): Promise<void> {
   const host = describeHost();
   const rows: Row[] = [];
+  const binDir = makeDir('kafka-bin');
+  const load = buildNative(binDir, 'produce-load');
   for (const size of [100, 1024]) {
     const n = MESSAGES[size];
     const baseName = `baseline: in-process Log.appendBatch ${size} B`;
     rows.push({ task: baseName, size, messages: n, bytes: n * size, ms: await baselineAppendBatch(size, n), baseline: null });
     for (const acks of [1, -1] as const) {
+      if (load !== null) {
+        const r = await nativeProduce(load, size, n, acks);
+        rows.push({ task: `produce: native load generator ${size} B acks=${acks}, ${LOAD_BATCH_BYTES / 1024} KiB batches, ${LOAD_IN_FLIGHT} in flight`, size, messages: r.count, bytes: r.count * size, ms: r.ms, baseline: baseName });
+      }
       rows.push({ task: `produce: kcat -P ${size} B acks=${acks}`, size, messages: n, bytes: n * size, ms: await kcatProduce(size, n, acks), baseline: baseName });
       rows.push({ task: `produce: kafkajs ${size} B acks=${acks} batch=${KAFKAJS_BATCH} inFlight=${KAFKAJS_IN_FLIGHT}`, size, messages: n, bytes: n * size, ms: await kafkajsProduce(size, n, acks), baseline: baseName });
     }
     process.stderr.write(`kafka: produce ${size} B done\n`);
   }
+  removeDir(binDir);
   await fetchTasks(rows);
   process.stderr.write('kafka: fetch done\n');
   const latency: LatencyRow[] = [];
