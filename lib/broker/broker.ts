@@ -467,6 +467,8 @@ export class Broker {
     const model = deliveryModels[g.model];
     return t.partitions.slice(from).map((tp) => {
       const progress = parts[tp.index];
+      // A Kafka group's partition never committed (-1): this member starts it where its options say.
+      if (progress.committed < 0) this.#state.commit(progress, startOffset(tp, start));
       const state = model.createPartition({ groupName: g.name, tp, progress, state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
       return new PartitionSlot(tp, progress, state);
     });

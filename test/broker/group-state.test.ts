@@ -251,7 +251,20 @@ describe('group state', () => {
   });
 });
 
-describe('group state: commit metadata', () => {
+describe('group state: Kafka groups', () => {
+  it('an in-process member of a Kafka group starts its never-committed partitions where its options say', async () => {
+    for (const [start, expected] of [['latest', []], ['earliest', ['b', 'c']]] as const) {
+      const b = await openBroker();
+      await b.createTopic('t', { partitions: 2 });
+      await b.sendBatch('t', [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 1 }]);
+      await b.groupOffsets.commit('kafka', [{ topic: 't', partition: 0, offset: 1, metadata: null }]);
+      const c = b.consumer({ group: 'kafka', topics: 't', start });
+      expect((await drain(c)).map(text)).toEqual(expected);
+      await c.close();
+      await closeBroker(b);
+    }
+  });
+
   it('keeps the metadata of Kafka commits through replay and through a checkpoint', async () => {
     for (const checkpointBytes of [64 * 1024 * 1024, 1]) {
       const dir = tmpDir('sluice-broker-');
