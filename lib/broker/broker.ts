@@ -447,6 +447,8 @@ export class Broker {
       topicExists: (t) => this.#topics.has(t),
     });
     if (consumer.closed) return consumer; // its signal had already aborted
+    // A Kafka group's partitions never committed (-1): this member starts them where its options say.
+    for (const t of o.topics) for (const slot of coordinator.ensureTopic(t, o.start)) if (slot.progress.committed < 0) this.#state.commit(slot.progress, startOffset(slot.tp, o.start));
     this.#consumers.add(consumer);
     coordinator.join(consumer.member, o.start);
     return consumer;
@@ -467,8 +469,6 @@ export class Broker {
     const model = deliveryModels[g.model];
     return t.partitions.slice(from).map((tp) => {
       const progress = parts[tp.index];
-      // A Kafka group's partition never committed (-1): this member starts it where its options say.
-      if (progress.committed < 0) this.#state.commit(progress, startOffset(tp, start));
       const state = model.createPartition({ groupName: g.name, tp, progress, state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
       return new PartitionSlot(tp, progress, state);
     });

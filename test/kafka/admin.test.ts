@@ -9,7 +9,9 @@ import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { Server } from '../../lib/kafka';
+import { decodeCreateTopicsResponse, decodeDeleteTopicsResponse, encodeCreateTopicsRequest, encodeDeleteTopicsRequest } from '../../lib/kafka/protocol/generated';
 import { fromKafkaConfigs } from '../../lib/kafka/topic-configs';
+import { exchange } from '../helpers/kafka-wire';
 import { tmpDir } from '../helpers/tmp';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -66,6 +68,24 @@ describe('topic administration with kafkajs', () => {
     expect(broker.describeTopic('grow').config.partitions).toBe(5);
     await broker.send('grow', { value: 'on-4', partition: 4 });
     expect(broker.describeTopic('grow').partitions[4].endOffset).toBe(1);
+  });
+
+  it('gives topic ids from CreateTopics 7 and deletes by id with DeleteTopics 6', async () => {
+    const broker = await Broker.open(tmpDir());
+    cleanup.push(() => broker.close());
+    const server = await Server.start({ broker, port: 0 });
+    cleanup.push(() => server.close());
+    const port = server.address.port;
+    const created = await exchange(port, 19, 7, encodeCreateTopicsRequest, decodeCreateTopicsResponse, { topics: [{ name: 'by-id', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 1000, validateOnly: false }, true);
+    const id = created.topics[0].topicId!;
+    expect(id.equals(Buffer.alloc(16))).toBe(false);
+    const unknown = Buffer.alloc(16, 7);
+    const deleted = await exchange(port, 20, 6, encodeDeleteTopicsRequest, decodeDeleteTopicsResponse, { topics: [{ name: null, topicId: id }, { name: null, topicId: unknown }], timeoutMs: 1000 }, true);
+    expect(deleted.responses.map((r) => [r.name, r.errorCode])).toEqual([
+      ['by-id', 0],
+      [null, 100], // UNKNOWN_TOPIC_ID
+    ]);
+    expect(broker.listTopics()).toEqual([]);
   });
 
   it('refuses configs it cannot honour and a replication factor above 1, creating nothing', async () => {

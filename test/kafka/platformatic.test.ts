@@ -65,3 +65,37 @@ it('consumes as a group member, with keys, headers and timestamps of in-process 
   expect(broker.describeGroup('plt-group').lag).toBe(0);
   await stream.close?.();
 });
+
+it('its admin client creates topics (CreateTopics 7), adds partitions (CreatePartitions 3) and deletes topics (DeleteTopics 6)', async () => {
+  const { Admin } = await import('@platformatic/kafka');
+  const broker = await Broker.open(tmpDir());
+  cleanup.push(() => broker.close());
+  const server = await Server.start({ broker, port: 0 });
+  cleanup.push(() => server.close());
+  const admin = new Admin({ clientId: 'plt-admin', bootstrapBrokers: [`127.0.0.1:${server.address.port}`] });
+  cleanup.push(() => admin.close());
+  const created = await admin.createTopics({ topics: ['plt-a', 'plt-b'], partitions: 2, replicas: 1 });
+  expect(created.map((t) => [t.name, t.partitions])).toEqual([
+    ['plt-a', 2],
+    ['plt-b', 2],
+  ]);
+  expect(created[0].id).not.toBe(created[1].id);
+  await admin.createPartitions({ topics: [{ name: 'plt-a', count: 5 }] });
+  expect(broker.describeTopic('plt-a').config.partitions).toBe(5);
+  await admin.deleteTopics({ topics: ['plt-b'] });
+  expect(broker.listTopics()).toEqual(['plt-a']);
+  expect((await admin.listTopics()).sort()).toEqual(['plt-a']);
+});
+
+it('its idempotent producer (InitProducerId 3+) produces once per message', async () => {
+  const { Producer, stringSerializers } = await import('@platformatic/kafka');
+  const broker = await Broker.open(tmpDir());
+  cleanup.push(() => broker.close());
+  const server = await Server.start({ broker, port: 0 });
+  cleanup.push(() => server.close());
+  await broker.createTopic('plt-idem', { partitions: 1 });
+  const producer = new Producer({ clientId: 'plt-idem', bootstrapBrokers: [`127.0.0.1:${server.address.port}`], serializers: stringSerializers, idempotent: true });
+  cleanup.push(() => producer.close());
+  for (let i = 0; i < 3; i++) await producer.send({ messages: Array.from({ length: 10 }, (_, j) => ({ topic: 'plt-idem', value: `m${i * 10 + j}` })), acks: -1 });
+  expect(broker.describeTopic('plt-idem').partitions[0].endOffset).toBe(30);
+});

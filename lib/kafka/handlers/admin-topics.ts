@@ -29,6 +29,7 @@ import {
   type DescribeConfigsResponseDescribeConfigsResult,
 } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
+import { topicIdOf, topicNamed, ZERO_TOPIC_ID } from '../topic-ids';
 import { ConfigError, fromKafkaConfigs, toKafkaConfigs } from '../topic-configs';
 import { errorMessageOf, kafkaErrorOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
@@ -45,7 +46,7 @@ async function createTopics(ctx: RequestContext, req: CreateTopicsRequest): Prom
 }
 
 async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTopic, validateOnly: boolean): Promise<CreateTopicsResponseCreatableTopicResult> {
-  const fail = (errorCode: number, errorMessage: string): CreateTopicsResponseCreatableTopicResult => ({ name: t.name, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
+  const fail = (errorCode: number, errorMessage: string): CreateTopicsResponseCreatableTopicResult => ({ name: t.name, topicId: ZERO_TOPIC_ID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1) return fail(KafkaError.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor}: this is a single node (use 1 or -1)`);
   if (t.assignments.length > 0) return fail(KafkaError.INVALID_REQUEST, 'replica assignments are not supported on a single node (give numPartitions instead)');
   if (t.numPartitions !== -1 && t.numPartitions < 1) return fail(KafkaError.INVALID_PARTITIONS, `numPartitions ${t.numPartitions}: give at least 1 (or -1 for the default)`);
@@ -58,10 +59,10 @@ async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTop
   }
   const broker = ctx.server.broker;
   if (broker.listTopics().includes(t.name)) return fail(KafkaError.TOPIC_ALREADY_EXISTS, errorMessageOf(`topic ${t.name} already exists`));
-  if (validateOnly) return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: config.partitions ?? 1, replicationFactor: 1, configs: [] };
+  if (validateOnly) return { name: t.name, topicId: ZERO_TOPIC_ID, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: config.partitions ?? 1, replicationFactor: 1, configs: [] };
   try {
     const d = await broker.createTopic(t.name, config);
-    return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: d.config.partitions, replicationFactor: 1, configs: describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })) };
+    return { name: t.name, topicId: topicIdOf(t.name, d.createdAt), errorCode: KafkaError.NONE, errorMessage: null, numPartitions: d.config.partitions, replicationFactor: 1, configs: describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })) };
   } catch (e) {
     if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) return fail(KafkaError.TOPIC_ALREADY_EXISTS, errorMessageOf(e));
     if (e instanceof TypeError || e instanceof RangeError) return fail(/name/.test(e.message) ? KafkaError.INVALID_TOPIC_EXCEPTION : KafkaError.INVALID_CONFIG, errorMessageOf(e));
@@ -73,14 +74,24 @@ function describedConfigs(config: Parameters<typeof toKafkaConfigs>[0]): { name:
   return toKafkaConfigs(config, LIMITS.messageBytesMaxDefault);
 }
 
-async function deleteTopics(ctx: RequestContext, req: DeleteTopicsRequest): Promise<DeleteTopicsResponse> {
+/** DeleteTopics: by name (v0-5), or from v6 by name or topic id. */
+async function deleteTopics(ctx: RequestContext, req: DeleteTopicsRequest, version: number): Promise<DeleteTopicsResponse> {
+  const broker = ctx.server.broker;
+  const asked = version >= 6 ? (req.topics ?? []) : (req.topicNames ?? []).map((name) => ({ name, topicId: ZERO_TOPIC_ID }));
   const responses = [];
-  for (const name of req.topicNames) {
+  for (const t of asked) {
+    const name = t.name ?? topicNamed(broker, t.topicId);
+    if (name === null) {
+      responses.push({ name: null, topicId: t.topicId, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: 'no topic has this id' });
+      continue;
+    }
+    let topicId = t.topicId;
     try {
-      await ctx.server.broker.deleteTopic(name);
-      responses.push({ name, errorCode: KafkaError.NONE });
+      topicId = topicIdOf(name, broker.describeTopic(name).createdAt);
+      await broker.deleteTopic(name);
+      responses.push({ name, topicId, errorCode: KafkaError.NONE, errorMessage: null });
     } catch (e) {
-      responses.push({ name, errorCode: kafkaErrorOf(e) });
+      responses.push({ name, topicId, errorCode: kafkaErrorOf(e), errorMessage: errorMessageOf(e) });
     }
   }
   return { throttleTimeMs: 0, responses };

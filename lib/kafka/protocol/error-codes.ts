@@ -40,6 +40,7 @@ export const KafkaError = {
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   MEMBER_ID_REQUIRED: 79,
   INVALID_RECORD: 87,
+  UNKNOWN_TOPIC_ID: 100,
 } as const;
 
 export type KafkaErrorCode = (typeof KafkaError)[keyof typeof KafkaError];

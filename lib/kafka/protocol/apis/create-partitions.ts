@@ -4,7 +4,7 @@ import type { ApiSchema } from '../schema';
 export const createPartitions: ApiSchema = {
   key: 37,
   name: 'CreatePartitions',
-  versions: '0-2',
+  versions: '0-3',
   flexible: '2+',
   request: `
 topics []CreatePartitionsTopic 0+

@@ -4,7 +4,7 @@ import type { ApiSchema } from '../schema';
 export const createTopics: ApiSchema = {
   key: 19,
   name: 'CreateTopics',
-  versions: '0-5',
+  versions: '0-7',
   flexible: '5+',
   request: `
 topics []CreatableTopic 0+
@@ -24,6 +24,7 @@ validateOnly bool 1+ default:false
 throttleTimeMs int32 2+
 topics []CreatableTopicResult 0+
   name string 0+
+  topicId uuid 7+
   errorCode int16 0+
   errorMessage string 1+ null:0+
   topicConfigErrorCode int16 5+ tag:0

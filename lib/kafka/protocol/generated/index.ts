@@ -36,9 +36,9 @@ export const API_TABLE = [
   { key: 15, name: 'DescribeGroups', minVersion: 0, maxVersion: 5, firstFlexible: 5 },
   { key: 16, name: 'ListGroups', minVersion: 0, maxVersion: 4, firstFlexible: 3 },
   { key: 18, name: 'ApiVersions', minVersion: 0, maxVersion: 3, firstFlexible: 3 },
-  { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 5, firstFlexible: 5 },
-  { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 4, firstFlexible: 4 },
+  { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 7, firstFlexible: 5 },
+  { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 6, firstFlexible: 4 },
   { key: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 4, firstFlexible: 2 },
   { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4, firstFlexible: 4 },
-  { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 2, firstFlexible: 2 },
+  { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 3, firstFlexible: 2 },
 ] as const;
