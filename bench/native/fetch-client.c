@@ -25,36 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
-
-static void read_fully(int fd, uint8_t* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = recv(fd, buf + got, n - got, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) die("recv");
-    got += (size_t)r;
-  }
-}
-
-static void write_fully(int fd, const uint8_t* buf, size_t n) {
-  size_t done = 0;
-  while (done < n) {
-    ssize_t w = send(fd, buf + done, n - done, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) die("send");
-    done += (size_t)w;
-  }
-}
+#include "wire.h"
 
 struct sender {
   int listen_fd;
@@ -110,13 +81,6 @@ static int run_sendfile(const char* file, uint64_t length) {
   return 0;
 }
 
-static void put16(uint8_t** p, int v) { (*p)[0] = (uint8_t)(v >> 8); (*p)[1] = (uint8_t)v; *p += 2; }
-static void put32(uint8_t** p, int32_t v) { uint32_t u = (uint32_t)v; for (int i = 3; i >= 0; i--) *(*p)++ = (uint8_t)(u >> (8 * i)); }
-static void put64(uint8_t** p, int64_t v) { uint64_t u = (uint64_t)v; for (int i = 7; i >= 0; i--) *(*p)++ = (uint8_t)(u >> (8 * i)); }
-static int32_t get32(const uint8_t* p) { return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]); }
-static int16_t get16(const uint8_t* p) { return (int16_t)((p[0] << 8) | p[1]); }
-static int64_t get64(const uint8_t* p) { return (int64_t)((uint64_t)(uint32_t)get32(p) << 32 | (uint32_t)get32(p + 4)); }
-
 static int run_fetch(int port, const char* topic, int64_t end) {
   const int32_t max_bytes = 50 * 1024 * 1024;
   int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -135,12 +99,12 @@ static int run_fetch(int port, const char* topic, int64_t end) {
   while (offset < end) {
     uint8_t req[256];
     uint8_t* p = req + 4;
-    put16(&p, 1); put16(&p, 4); put32(&p, ++correlation); put16(&p, 5); memcpy(p, "bench", 5); p += 5;
-    put32(&p, -1); put32(&p, 500); put32(&p, 1); put32(&p, max_bytes); *p++ = 0;
-    put32(&p, 1); put16(&p, (int)tlen); memcpy(p, topic, tlen); p += tlen;
-    put32(&p, 1); put32(&p, 0); put64(&p, offset); put32(&p, max_bytes);
+    p = put16(p, 1); p = put16(p, 4); p = put32(p, ++correlation); p = put16(p, 5); memcpy(p, "bench", 5); p += 5;
+    p = put32(p, -1); p = put32(p, 500); p = put32(p, 1); p = put32(p, max_bytes); *p++ = 0;
+    p = put32(p, 1); p = put16(p, (int)tlen); memcpy(p, topic, tlen); p += tlen;
+    p = put32(p, 1); p = put32(p, 0); p = put64(p, offset); p = put32(p, max_bytes);
     uint8_t* q = req;
-    put32(&q, (int32_t)(p - req - 4));
+    put32(q, (int32_t)(p - req - 4));
     write_fully(c, req, (size_t)(p - req));
     uint8_t head[4];
     read_fully(c, head, 4);

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wire.h"
+
 static uint32_t crc_table[256];
 
 static void crc_init(void) {
@@ -37,28 +39,12 @@ static uint32_t crc32c(const uint8_t* p, size_t n) {
   return c ^ 0xFFFFFFFFu;
 }
 
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static void die(const char* what) {
-  perror(what);
-  exit(1);
-}
-
-static uint8_t* put16(uint8_t* p, int v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return p + 2; }
-static uint8_t* put32(uint8_t* p, int32_t v) { for (int i = 3; i >= 0; i--) *p++ = (uint8_t)((uint32_t)v >> (8 * i)); return p; }
-static uint8_t* put64(uint8_t* p, int64_t v) { for (int i = 7; i >= 0; i--) *p++ = (uint8_t)((uint64_t)v >> (8 * i)); return p; }
 static uint8_t* varint(uint8_t* p, int64_t v) {
   uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
   while (z >= 0x80) { *p++ = (uint8_t)(z | 0x80); z >>= 7; }
   *p++ = (uint8_t)z;
   return p;
 }
-static int32_t get32(const uint8_t* p) { return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]); }
-static int16_t get16(const uint8_t* p) { return (int16_t)((p[0] << 8) | p[1]); }
 
 // The whole Produce v3 request frame (size prefix included) carrying one batch.
 static size_t build_request(uint8_t* out, const char* topic, int size, int batch, int acks) {
@@ -132,24 +118,16 @@ int main(int argc, char** argv) {
   double t0 = now_ms();
   while (answered < requests) {
     while (sent < requests && sent - answered < inflight) {
-      size_t done = 0;
-      while (done < req_len) {
-        ssize_t w = send(c, req + done, req_len - done, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) die("send");
-        done += (size_t)w;
-      }
+      write_fully(c, req, req_len);
       sent++;
       if (acks == 0) answered++;
     }
     if (acks == 0) continue;
     uint8_t head[4];
-    size_t got = 0;
-    while (got < 4) { ssize_t r = recv(c, head + got, 4 - got, 0); if (r <= 0) die("recv"); got += (size_t)r; }
+    read_fully(c, head, 4);
     int32_t n = get32(head);
     if (n < 0 || (size_t)n > sizeof resp) { fprintf(stderr, "response of %d bytes\n", n); return 1; }
-    got = 0;
-    while (got < (size_t)n) { ssize_t r = recv(c, resp + got, (size_t)n - got, 0); if (r <= 0) die("recv"); got += (size_t)r; }
+    read_fully(c, resp, (size_t)n);
     // v3: correlation, [topics: name, [partitions: index, error, base_offset, log_append_time]], throttle
     const uint8_t* r = resp + 4 + 4;
     r += 2 + get16(r);

@@ -1,7 +1,8 @@
 /**
  * Every ```ts (or ```js) block of README.md runs exactly as printed. Each block is written, unedited,
  * to a file in a fresh temporary directory whose node_modules/sluice links to this checkout (so
- * `import ... from 'sluice'` loads the built package, dist/), and run there as an ES module with
+ * `import ... from 'sluice'` loads the built package, dist/; node_modules/kafkajs links to the
+ * devDependency, for the Kafka server's snippet), and run there as an ES module with
  * top-level await (`node --import tsx`; .mts or .mjs). It must exit 0 within a timeout; on failure
  * the assertion shows its stdout and stderr. The blocks are also type-checked together (tsc
  * --strict against dist/*.d.ts), and the package's CommonJS build is checked to expose every
@@ -56,6 +57,8 @@ function sandbox(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-readme-'));
   fs.mkdirSync(path.join(dir, 'node_modules'));
   fs.symlinkSync(root, path.join(dir, 'node_modules', 'sluice'), 'dir');
+  // The Kafka client the server section's snippet uses (a devDependency here, the user's own there).
+  fs.symlinkSync(path.join(root, 'node_modules', 'kafkajs'), path.join(dir, 'node_modules', 'kafkajs'), 'dir');
   return dir;
 }
 
