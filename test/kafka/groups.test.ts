@@ -1,6 +1,7 @@
 /**
- * Consumer groups with real clients: two kafkajs 2.2.4 members share a 3-partition topic and
- * receive every message exactly once between them; their commits are the broker's (describeGroup
+ * Consumer groups with real clients: kafkajs 2.2.4's admin creates a 3-partition topic, a producer
+ * sends 10,000 keyed messages with acks -1 (each on the partition keyPartition names), and two
+ * kafkajs members receive every message exactly once between them; their commits are the broker's (describeGroup
  * shows the lag) and survive a server and broker restart, where a new member resumes at the
  * committed offsets; a third member joining causes one rebalance, not a storm; kcat -G consumes
  * as a group; OffsetCommit metadata round-trips through OffsetFetch.
@@ -12,6 +13,7 @@ import { Broker } from '../../lib/broker/broker';
 import { Server } from '../../lib/kafka';
 import { decodeOffsetCommitResponse, decodeOffsetFetchResponse, encodeOffsetCommitRequest, encodeOffsetFetchRequest } from '../../lib/kafka/protocol/generated';
 import { exchange } from '../helpers/kafka-wire';
+import { keyPartition } from '../../lib/broker/produce/partitioner';
 import { tmpDir } from '../helpers/tmp';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -41,11 +43,26 @@ describe('consumer groups with kafkajs', () => {
   it('two members receive every message once; commits survive a restart; a third member rebalances once', async () => {
     const dir = tmpDir();
     let { broker, server, address } = await start(dir);
-    await broker.createTopic('orders', { partitions: 3 });
+    const admin = kafka(address, 'admin').admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 3 }] });
+    await admin.disconnect();
     const producer = kafka(address, 'p').producer();
     await producer.connect();
-    await producer.send({ topic: 'orders', messages: Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 17}`, value: `v${i}` })) });
+    const total = 10_000;
+    for (let i = 0; i < total; i += 1000) {
+      await producer.send({ topic: 'orders', acks: -1, messages: Array.from({ length: 1000 }, (_, j) => ({ key: `k${(i + j) % 17}`, value: `v${i + j}` })) });
+    }
     await producer.disconnect();
+    // Each key on the partition keyPartition names.
+    const placed = broker.consumer({ group: 'placement', topics: 'orders' });
+    for (let seenAll = 0; seenAll < total; ) {
+      for (const m of await placed.poll(2000)) {
+        expect(m.partition).toBe(keyPartition(m.key!.toString(), 3));
+        seenAll++;
+      }
+    }
+    await placed.close();
 
     const seen = new Map<string, number>();
     // The generations the members heartbeat in: one per rebalance.
@@ -61,7 +78,7 @@ describe('consumer groups with kafkajs', () => {
       return c;
     };
     await Promise.all([member('a'), member('b')]);
-    await until(() => seen.size === 300);
+    await until(() => seen.size === total);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     await until(() => broker.describeGroup('billing').lag === 0 && generations.size > 0);
     // Both members joined one generation (the initial delay gathered them).
