@@ -18,6 +18,7 @@ import { Connection, type ConnectionLimits, type ConnectionProblem } from './con
 import type { ServerContext } from './handlers/handler';
 import { HANDLERS } from './handlers';
 import { GroupCoordinator } from './groups/coordinator';
+import { SegmentDescriptors } from './file-region';
 import type { SendCounters } from './region-sender';
 
 export interface ServerOptions {
@@ -59,6 +60,8 @@ export interface ServerStats {
   fetchBytesCopied: number;
   /** Connections open now. */
   connections: number;
+  /** Segment file descriptors that fetch responses hold now (one per file, shared). */
+  segmentDescriptors: number;
 }
 
 const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
@@ -78,6 +81,7 @@ export class Server {
   readonly #port: number;
   #groups: GroupCoordinator | undefined;
   #sent: SendCounters | undefined;
+  #segments: SegmentDescriptors | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -127,9 +131,11 @@ export class Server {
       groups: new GroupCoordinator(integer(o.groupInitialRebalanceDelayMs ?? 3000, 'groupInitialRebalanceDelayMs', 0, 300_000)),
       zeroCopy,
       sent: { zeroCopyBytes: 0, copiedBytes: 0 },
+      segments: new SegmentDescriptors(),
     };
     server.#groups = context.groups;
     server.#sent = context.sent;
+    server.#segments = context.segments;
     netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem));
     return server;
   }
@@ -151,7 +157,7 @@ export class Server {
   }
 
   stats(): ServerStats {
-    return { fetchBytesZeroCopy: this.#sent!.zeroCopyBytes, fetchBytesCopied: this.#sent!.copiedBytes, connections: this.#connections.size };
+    return { fetchBytesZeroCopy: this.#sent!.zeroCopyBytes, fetchBytesCopied: this.#sent!.copiedBytes, connections: this.#connections.size, segmentDescriptors: this.#segments!.size };
   }
 
   /** Stops accepting, answers the requests already read, then closes every connection. */

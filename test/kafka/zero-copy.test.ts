@@ -185,6 +185,29 @@ describe('zero-copy fetch', () => {
     expect(got.equals(expected)).toBe(true);
   });
 
+  it('holds one descriptor per segment file, however many pending responses and partitions read it', async () => {
+    const broker = await filledBroker();
+    const server = await serve(broker, true);
+    // 16 pipelined fetches, each naming partition 0 of the topic 20 times, to a client not reading.
+    const many = (correlationId: number): Buffer => {
+      const w = new Writer();
+      const partitions = Array.from({ length: 20 }, () => ({ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20 }));
+      encodeFetchRequest(w, 4, { replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 32 << 20, isolationLevel: 0, topics: [{ topic: 'big', partitions }] });
+      return frame(1, 4, correlationId, w.toBuffer());
+    };
+    const before = openDescriptors();
+    let peak = 0;
+    let held = 0;
+    const responses = await pipelined(server.address.port, Array.from({ length: 16 }, (_, i) => many(i)), 16, 300, () => {
+      peak = openDescriptors() - before;
+      held = server.stats().segmentDescriptors;
+    });
+    expect(responses.map((r) => r.readInt32BE(4))).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    expect(held).toBe(1);
+    expect(peak).toBeLessThan(20); // sockets and the one shared descriptor, not 16 x 20
+    await waitFor(() => server.stats().segmentDescriptors === 0);
+  });
+
   it('stays up and closes its descriptors when a client leaves in the middle of a response', async () => {
     const broker = await filledBroker();
     const server = await serve(broker, true);

@@ -89,7 +89,7 @@ function fetchPartition(ctx: RequestContext, topic: string, index: number, offse
   if (offset >= highWatermark || (maxBytes <= 0 && !first)) return nothing;
   const slice = partition.slice(offset, Math.max(1, maxBytes));
   if (slice === null) return nothing;
-  const records = new FileRegion(slice);
+  const records = ctx.server.segments.region(slice);
   if (!first && slice.length > maxBytes) {
     records.release();
     return nothing;

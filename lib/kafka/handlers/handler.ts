@@ -5,7 +5,7 @@
  */
 import type { Broker } from '../../broker/broker';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
-import type { FileRegion } from '../file-region';
+import type { FileRegion, SegmentDescriptors } from '../file-region';
 import type { GroupCoordinator } from '../groups/coordinator';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
@@ -29,6 +29,8 @@ export interface ServerContext {
   readonly zeroCopy: boolean;
   /** Record bytes sent so far, by how. */
   readonly sent: SendCounters;
+  /** The segment descriptors that fetch responses' file regions share. */
+  readonly segments: SegmentDescriptors;
 }
 
 export interface RequestContext {
