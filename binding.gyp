@@ -24,6 +24,7 @@
         "native/core/send_file.cc",
         "native/core/status.cc",
         "native/core/time_index.cc",
+        "native/core/txn_index.cc",
         "native/binding/addon.cc",
         "native/binding/dir_lock_binding.cc",
         "native/binding/errors.cc",

@@ -57,10 +57,17 @@ export interface NativeOpenOptions {
 
 export interface NativeLog {
   append(value: unknown, key?: unknown, timestamp?: number, headers?: Uint8Array): number;
-  appendStaged(staging: Buffer, lengths: Int32Array, count: number, timestamps?: Float64Array): number;
+  /** producer: [producerId, epoch, baseSequence, transactional (0 or 1)] for the staged records' batches. */
+  appendStaged(staging: Buffer, lengths: Int32Array, count: number, timestamps?: Float64Array, producer?: Float64Array): number;
   seal(): void;
-  /** slots: [segment base offset, next offset, end of the records' bytes, then 8 per record]. */
-  read(offset: number, maxBytes: number, slots: Float64Array): number;
+  /**
+   * slots: [segment base offset, next offset, end of the records' bytes, then 8 per record].
+   * Stops before a batch at or past `upto`; passes over markers and aborted transactions.
+   */
+  read(offset: number, maxBytes: number, slots: Float64Array, upto?: number): number;
+  appendMarker(producerId: number, epoch: number, commit: boolean, coordinatorEpoch: number, timestamp: number, firstOffset: number, lastStableOffset: number): number;
+  /** [producerId, firstOffset, lastOffset, lastStableOffset] per aborted transaction overlapping [from, to). */
+  abortedTransactions(from: number, to: number): [number, number, number, number][];
   /** The segment's copy-on-write mapping, covering at least [0, end). */
   segmentBuffer(baseOffset: number, end?: number): ArrayBuffer;
   slice(offset: number, maxBytes: number): NativeSlice | null;

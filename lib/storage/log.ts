@@ -112,6 +112,52 @@ export interface ReadOptions {
   maxBytes?: number;
   /** At most this many records. Default 8192, at most 65536. */
   maxRecords?: number;
+  /** Stop before a batch that starts at or past this offset (a last stable offset). */
+  upTo?: number;
+}
+
+/** What readRecords returns: the records, and where the next read starts. */
+export interface ReadResult {
+  records: LogRecord[];
+  /**
+   * The offset after the last record, or past transaction markers and aborted transactions the
+   * read passed over (then it may exceed the last record's offset + 1, with no record at all).
+   */
+  nextOffset: number;
+}
+
+/**
+ * The producer fields of appended batches (RecordBatch v2 producerId, producerEpoch,
+ * baseSequence; `transactional`: attributes bit 4, the records of an open transaction).
+ */
+export interface BatchProducer {
+  producerId: number;
+  producerEpoch: number;
+  /** The first record's sequence; each batch's baseSequence follows on. Default -1: none. */
+  baseSequence?: number;
+  transactional?: boolean;
+}
+
+/** A transaction marker (a control batch): see appendMarker. */
+export interface TxnMarker {
+  producerId: number;
+  producerEpoch?: number;
+  commit: boolean;
+  coordinatorEpoch?: number;
+  /** Default: now. */
+  timestamp?: number;
+  /** An abort: at or below the transaction's first offset in this log. */
+  firstOffset?: number;
+  /** An abort: the last stable offset when it is written. */
+  lastStableOffset?: number;
+}
+
+/** An entry of the aborted-transaction index (Kafka's .txnindex). */
+export interface AbortedTransaction {
+  producerId: number;
+  firstOffset: number;
+  lastOffset: number;
+  lastStableOffset: number;
 }
 
 export interface LogRecord {
@@ -176,13 +222,25 @@ function makeRecord(offset: number, timestamp: number, key: Buffer | null, value
   return new Record(offset, timestamp, key, value, headers);
 }
 
+function producerFields(p: BatchProducer): Float64Array {
+  const o = optionsObject(p, 'producer');
+  checkKeys(o, PRODUCER_KEYS, 'producer field');
+  const id = integer(p.producerId, 'producerId', 0, Number.MAX_SAFE_INTEGER);
+  const epoch = integer(p.producerEpoch, 'producerEpoch', 0, 32767);
+  const sequence = integer(p.baseSequence, 'baseSequence', -1, 2 ** 31 - 1, -1);
+  if (p.transactional !== undefined && typeof p.transactional !== 'boolean') throw new TypeError('producer.transactional must be a boolean');
+  return Float64Array.of(id, epoch, sequence, p.transactional === true ? 1 : 0);
+}
+
 function checkOffset(offset: unknown, what = 'offset'): asserts offset is number {
   if (typeof offset !== 'number') throw new TypeError(`${what} must be an integer, got ${shown(offset)}`);
   if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`${what} must be an integer of at least 0, got ${offset}`);
 }
 
 const LOG_KEYS = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax', 'messageBytesMax', 'retentionBytes', 'retentionMs', 'repair', 'readOnly', 'create', 'sync', 'syncIntervalMs', 'populateWindowBytes', 'writePath']);
-const READ_KEYS = new Set(['maxBytes', 'maxRecords']);
+const READ_KEYS = new Set(['maxBytes', 'maxRecords', 'upTo']);
+const PRODUCER_KEYS = new Set(['producerId', 'producerEpoch', 'baseSequence', 'transactional']);
+const MARKER_KEYS = new Set(['producerId', 'producerEpoch', 'commit', 'coordinatorEpoch', 'timestamp', 'firstOffset', 'lastStableOffset']);
 const SLICE_KEYS = new Set(['maxBytes']);
 const APPEND_KEYS = new Set(['key', 'headers', 'timestamp']);
 const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
@@ -317,10 +375,10 @@ export class Log {
    * contiguously. Every message is checked before any is written; an I/O failure part-way leaves
    * the first `error.appended` messages appended.
    */
-  appendBatch(messages: ReadonlyArray<Bytes | null | Message>): number {
+  appendBatch(messages: ReadonlyArray<Bytes | null | Message>, producer?: BatchProducer): number {
     if (!Array.isArray(messages)) throw new TypeError('appendBatch needs an array of messages');
     this.#checkWritable();
-    const first = stageBatch(messages, this.#messageBytesMax, this.#appendStaged);
+    const first = stageBatch(messages, this.#messageBytesMax, producer === undefined ? this.#appendStaged : this.#stagedWith(producerFields(producer)));
     if (first < 0) return this.endOffset;
     if (!this.#sealScheduled) {
       this.#sealScheduled = true;
@@ -331,6 +389,47 @@ export class Log {
 
   readonly #appendStaged = (staging: Buffer, lengths: Int32Array, count: number, timestamps: Float64Array | undefined): number =>
     this.#native.appendStaged(staging, lengths, count, timestamps);
+
+  #stagedWith(producer: Float64Array) {
+    return (staging: Buffer, lengths: Int32Array, count: number, timestamps: Float64Array | undefined): number =>
+      this.#native.appendStaged(staging, lengths, count, timestamps, producer);
+  }
+
+  /**
+   * Appends a transaction marker (a control batch of one record, as Kafka writes them) and
+   * returns its offset. An abort also enters [firstOffset, the marker] of `producerId` in the
+   * aborted-transaction index, synced with the marker (a confirm of the marker's offset covers
+   * it). Readers pass over markers, and over the batches of aborted transactions.
+   */
+  appendMarker(marker: TxnMarker): number {
+    const o = optionsObject(marker, 'marker');
+    checkKeys(o, MARKER_KEYS, 'marker field');
+    if (typeof marker.commit !== 'boolean') throw new TypeError('marker.commit must be a boolean');
+    const producerId = integer(marker.producerId, 'producerId', 0, Number.MAX_SAFE_INTEGER);
+    const epoch = integer(marker.producerEpoch, 'producerEpoch', 0, 32767, 0);
+    const coordinatorEpoch = integer(marker.coordinatorEpoch, 'coordinatorEpoch', 0, 2 ** 31 - 1, 0);
+    const timestamp = integer(marker.timestamp, 'timestamp', 0, Number.MAX_SAFE_INTEGER, Date.now());
+    const firstOffset = integer(marker.firstOffset, 'firstOffset', 0, Number.MAX_SAFE_INTEGER, this.endOffset);
+    const lso = integer(marker.lastStableOffset, 'lastStableOffset', 0, Number.MAX_SAFE_INTEGER, firstOffset);
+    this.#checkWritable();
+    let offset: number;
+    try {
+      offset = this.#native.appendMarker(producerId, epoch, marker.commit, coordinatorEpoch, timestamp, firstOffset, lso);
+    } catch (e) {
+      if (this.#native.failure() !== null) this.#settleAll();
+      throw e;
+    }
+    if (this.#waitVisible.size > 0) this.#settleAll();
+    return offset;
+  }
+
+  /** The aborted transactions whose offsets overlap [from, to), in the order they were aborted. */
+  abortedTransactions(from: number, to: number): AbortedTransaction[] {
+    checkOffset(from, 'from');
+    checkOffset(to, 'to');
+    this.#checkOpen();
+    return this.#native.abortedTransactions(from, to).map(([producerId, firstOffset, lastOffset, lastStableOffset]) => ({ producerId, firstOffset, lastOffset, lastStableOffset }));
+  }
 
   /** Seals the open batch now instead of at the end of the tick (it is visible once written: see visible()). */
   seal(): void {
@@ -346,22 +445,39 @@ export class Log {
    * that follows plain ones; a compressed batch is returned on its own, decompressed.
    */
   read(offset: number, options?: ReadOptions): LogRecord[] {
+    return this.readRecords(offset, options).records;
+  }
+
+  /**
+   * read(), and where the next read starts: records of transactions are read committed (markers
+   * and aborted transactions are passed over, so offsets may skip and a read may return no record
+   * yet move on), and `upTo` stops before a batch at or past it.
+   */
+  readRecords(offset: number, options?: ReadOptions): ReadResult {
     checkOffset(offset);
     let maxBytes = DEFAULT_MAX_BYTES;
     let maxRecords = DEFAULT_MAX_RECORDS;
+    let upTo: number | undefined;
     if (options !== undefined) {
       const o = optionsObject(options, 'read options');
       checkKeys(o, READ_KEYS, 'read option');
       maxBytes = maxBytesOf(o);
       // More than a read returns at most is not an error: it is that many.
       maxRecords = Math.min(integer(o.maxRecords, 'maxRecords', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_RECORDS), MAX_RECORDS_PER_READ);
+      if (o.upTo !== undefined) upTo = integer(o.upTo, 'upTo', 0, Number.MAX_SAFE_INTEGER);
     }
     const s = slotsFor(maxRecords);
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
-    const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used));
-    if (n === 0) return [];
-    if (n < 0) return this.#readCompressed(offset, maxRecords, s);
-    return recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord);
+    const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used), upTo);
+    const nextOffset = s[1];
+    if (n === 0) return { records: [], nextOffset };
+    if (n < 0) {
+      const records = this.#readCompressed(offset, maxRecords, s);
+      // Cut short by maxRecords: the rest of the batch is next.
+      const last = records.length === maxRecords ? records[records.length - 1] : undefined;
+      return { records, nextOffset: last !== undefined && last.offset + 1 < nextOffset ? last.offset + 1 : nextOffset };
+    }
+    return { records: recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord), nextOffset };
   }
 
   #readCompressed(offset: number, maxRecords: number, s: Float64Array): LogRecord[] {

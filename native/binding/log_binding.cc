@@ -127,7 +127,9 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
          InstanceMethod<&NativeLog::Stats>("stats"),
          InstanceMethod<&NativeLog::SimulatePowerLoss>("simulatePowerLoss"),
          InstanceMethod<&NativeLog::CheckRaw>("checkRaw"),
-         InstanceMethod<&NativeLog::SegmentPath>("segmentPath")});
+         InstanceMethod<&NativeLog::SegmentPath>("segmentPath"),
+         InstanceMethod<&NativeLog::AppendMarker>("appendMarker"),
+         InstanceMethod<&NativeLog::AbortedTransactions>("abortedTransactions")});
   }
 
   // Called by OpenWorker with (External<Log>, onDurable).
@@ -287,6 +289,22 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     const auto* lengths = static_cast<const int32_t*>(lengths_data);
     const auto* bytes = static_cast<const uint8_t*>(staging);
     const int64_t now = now_ms();
+    // info[4], optional: the batches' producer, [producerId, epoch, baseSequence, transactional].
+    BatchProducer producer;
+    const bool with_producer = info.Length() > 4 && !info[4].IsUndefined();
+    if (with_producer) producer = batch_producer_of(env, info[4]);
+    if (with_producer) {
+      Status s = log.set_batch_producer(&producer);
+      if (!s.is_ok()) throw_status(env, s);
+    }
+    // The producer is the staged batch's alone, however the loop below ends.
+    struct ProducerScope {
+      Log& log;
+      bool active;
+      ~ProducerScope() {
+        if (active) (void)log.set_batch_producer(nullptr);
+      }
+    } scope{log, with_producer};
     const int64_t first = log.end_offset();
     size_t pos = 0;
     for (size_t i = 0; i < count; i++) {
@@ -326,6 +344,75 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return Napi::Value(env, number(env, static_cast<double>(first)));
   }
 
+  static BatchProducer batch_producer_of(napi_env env, napi_value v) {
+    napi_typedarray_type type;
+    size_t n;
+    void* d;
+    if (napi_get_typedarray_info(env, v, &type, &n, &d, nullptr, nullptr) != napi_ok ||
+        type != napi_float64_array || n < 4) {
+      throw_type(env, "the producer must be a Float64Array [producerId, epoch, baseSequence, transactional]");
+    }
+    const double* f = static_cast<const double*>(d);
+    if (!(f[0] >= 0 && f[0] <= kMaxSafeInteger) || !(f[1] >= 0 && f[1] <= INT16_MAX) ||
+        !(f[2] >= -1 && f[2] <= INT32_MAX)) {
+      throw_range(env, "bad producer id, epoch or sequence");
+    }
+    BatchProducer p;
+    p.producer_id = static_cast<int64_t>(f[0]);
+    p.producer_epoch = static_cast<int16_t>(f[1]);
+    p.base_sequence = static_cast<int32_t>(f[2]);
+    p.transactional = f[3] != 0;
+    return p;
+  }
+
+  // appendMarker(producerId, epoch, commit, coordinatorEpoch, timestamp, firstOffset,
+  // lastStableOffset) -> the marker's offset (log.h TxnMarker).
+  Napi::Value AppendMarker(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    double f[7];
+    for (int i = 0; i < 7; i++) {
+      if (i == 2) continue;
+      if (napi_get_value_double(env, info[i], &f[i]) != napi_ok) throw_type(env, "appendMarker takes numbers");
+    }
+    if (!(f[0] >= 0 && f[0] <= kMaxSafeInteger) || !(f[1] >= 0 && f[1] <= INT16_MAX) ||
+        !(f[3] >= 0 && f[3] <= INT32_MAX) || !(f[4] >= 0 && f[4] <= kMaxSafeInteger) ||
+        !(f[5] >= 0 && f[5] <= kMaxSafeInteger) || !(f[6] >= 0 && f[6] <= kMaxSafeInteger)) {
+      throw_range(env, "bad transaction marker fields");
+    }
+    TxnMarker m;
+    m.producer_id = static_cast<int64_t>(f[0]);
+    m.producer_epoch = static_cast<int16_t>(f[1]);
+    m.commit = info[2].ToBoolean().Value();
+    m.coordinator_epoch = static_cast<int32_t>(f[3]);
+    m.timestamp = static_cast<int64_t>(f[4]);
+    m.first_offset = static_cast<int64_t>(f[5]);
+    m.last_stable_offset = static_cast<int64_t>(f[6]);
+    auto r = log.append_marker(m);
+    if (!r.is_ok()) throw_status(env, r.status());
+    return Napi::Number::New(env, static_cast<double>(r.value()));
+  }
+
+  // abortedTransactions(from, to) -> [[producerId, firstOffset, lastOffset, lastStableOffset]...]
+  Napi::Value AbortedTransactions(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    Log& log = live(env);
+    double from, to;
+    napi_get_value_double(env, info[0], &from);
+    napi_get_value_double(env, info[1], &to);
+    auto entries = log.aborted_transactions(static_cast<int64_t>(from), static_cast<int64_t>(to));
+    Napi::Array out = Napi::Array::New(env, entries.size());
+    for (size_t i = 0; i < entries.size(); i++) {
+      Napi::Array e = Napi::Array::New(env, 4);
+      e.Set(0u, Napi::Number::New(env, static_cast<double>(entries[i].producer_id)));
+      e.Set(1u, Napi::Number::New(env, static_cast<double>(entries[i].first_offset)));
+      e.Set(2u, Napi::Number::New(env, static_cast<double>(entries[i].last_offset)));
+      e.Set(3u, Napi::Number::New(env, static_cast<double>(entries[i].last_stable_offset)));
+      out.Set(static_cast<uint32_t>(i), e);
+    }
+    return out;
+  }
+
   Napi::Value Seal(const Napi::CallbackInfo& info) {
     if (!log_ || busy_) return info.Env().Undefined();  // a scheduled seal after close: nothing to do
     Status s = log_->seal();
@@ -333,7 +420,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return info.Env().Undefined();
   }
 
-  // read(offset, maxBytes, slots: Float64Array) -> count; slots[0] = segment base offset,
+  // read(offset, maxBytes, slots: Float64Array, upto?) -> count; slots[0] = segment base offset,
   // slots[1] = next offset, slots[2] = the end of the bytes the records lie in (what
   // segmentBuffer must cover), then RecordSlot::kFields doubles per record.
   Napi::Value Read(const Napi::CallbackInfo& info) {
@@ -352,8 +439,15 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     auto* slots = static_cast<double*>(data);
     uint32_t max_records = static_cast<uint32_t>(std::min<size_t>(
         (length - kReadHeaderSlots) / RecordSlot::kFields, LogOptions::kReadRecordsMax));
+    // info[3], optional: stop before a batch at or past this offset (a last stable offset).
+    int64_t upto = INT64_MAX;
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      double u;
+      napi_get_value_double(env, info[3], &u);
+      if (u >= 0 && u < kMaxSafeInteger) upto = static_cast<int64_t>(u);
+    }
     auto r = log.read(static_cast<int64_t>(offset), static_cast<uint64_t>(max_bytes), max_records,
-                      slots + kReadHeaderSlots);
+                      slots + kReadHeaderSlots, upto);
     if (!r.is_ok()) throw_status(env, r.status());
     slots[0] = r.value().segment ? static_cast<double>(r.value().segment->base_offset()) : -1;
     slots[1] = static_cast<double>(r.value().next_offset);

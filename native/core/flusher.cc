@@ -277,6 +277,9 @@ Status Flusher::sync_round(std::vector<Task>& tasks, int64_t* durable) {
     }
     *durable = std::max(*durable, t.next_offset);
   }
+  // Entries of abort markers in this round's batches (or earlier ones) before the durable offset
+  // passes the markers.
+  if (txn_ != nullptr) SLUICE_TRY(txn_->sync(&dir_dirty));
   if (dir_dirty) SLUICE_TRY(fsync_dir(dir_));
   // ---- Recovery checkpoint hook (recovery_checkpoint.h): keep this one call after the round's
   // syncs and directory fsync; everything synced above is on stable storage now. ----
@@ -309,6 +312,7 @@ Status Flusher::sync_round(std::vector<Task>& tasks, int64_t* durable) {
       SLUICE_TRY(remove_file(seg->log_path()));
       SLUICE_TRY(remove_file(seg->index_path()));
       SLUICE_TRY(remove_file(seg->time_index_path()));
+      SLUICE_TRY(remove_file(join_path(dir_, segment_file_name(seg->base_offset(), kTxnIndexSuffix))));
     }
     SLUICE_TRY(fsync_dir(dir_));
   }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sluice/assert.h"
+#include "sluice/endian.h"
 #include "sluice/fault.h"
 
 namespace sluice {
@@ -45,7 +46,7 @@ Status LogOptions::validate() const {
 }
 
 Log::Log(std::string dir, LogOptions options, DirLock lock)
-    : dir_(std::move(dir)), options_(options), lock_(std::move(lock)) {
+    : dir_(std::move(dir)), options_(options), lock_(std::move(lock)), txn_(dir_) {
   if (options_.write_path == WritePath::kPwrite && !options_.read_only) {
     const size_t chunk = std::max<size_t>(WriteBuffers::kChunkBytesMin, options_.batch_bytes_max);
     buffers_ = std::make_unique<WriteBuffers>(
@@ -181,6 +182,19 @@ Status Log::seal() {
   h.records_count = batch_count_;
   h.base_timestamp = batch_base_timestamp_;
   h.max_timestamp = batch_max_timestamp_;
+  if (batch_producer_set_) {
+    BatchProducer& bp = batch_producer_;
+    h.producer_id = bp.producer_id;
+    h.producer_epoch = bp.producer_epoch;
+    h.base_sequence = bp.base_sequence;
+    if (bp.transactional) h.attributes |= batch::attr::kTransactional;
+    if (batch_control_) h.attributes |= batch::attr::kControl;
+    if (bp.base_sequence >= 0) {
+      // The next batch's first sequence, wrapping after INT32_MAX as Kafka's do.
+      const int64_t next = static_cast<int64_t>(bp.base_sequence) + batch_count_;
+      bp.base_sequence = static_cast<int32_t>(next > INT32_MAX ? next - INT32_MAX - 1 : next);
+    }
+  }
   SLUICE_ASSERT(write_position_ <= seg->reserved(), "a batch past the reservation");
   uint8_t* p = open_batch();
   batch::seal(p, h);
@@ -196,6 +210,62 @@ Status Log::seal() {
   batch_count_ = 0;
   batch_position_ = write_position_;
   return written;
+}
+
+Status Log::set_batch_producer(const BatchProducer* producer) {
+  if (closed_ || options_.read_only || flusher_->failed()) return check_writable();
+  if (producer != nullptr) {
+    SLUICE_ASSERT(producer->producer_id >= 0 || !producer->transactional,
+                  "a transactional batch needs a producer id");
+  }
+  SLUICE_TRY(seal());
+  batch_producer_set_ = producer != nullptr;
+  batch_producer_ = producer != nullptr ? *producer : BatchProducer{};
+  return Status::ok();
+}
+
+Result<int64_t> Log::append_marker(const TxnMarker& m) {
+  if (closed_ || options_.read_only || flusher_->failed()) return check_writable();
+  if (m.producer_id < 0) {
+    return Status::error(Code::kInvalidArgument, "a transaction marker needs a producer id");
+  }
+  // Key: version 0, type (0 abort, 1 commit). Value: version 0, coordinator epoch.
+  uint8_t key[4];
+  uint8_t value[6];
+  be::store16(key, 0);
+  be::store16(key + 2, m.commit ? 1 : 0);
+  be::store16(value, 0);
+  be::store32(value + 2, static_cast<uint32_t>(m.coordinator_epoch));
+  batch::RecordInput record;
+  record.key = key;
+  record.key_len = sizeof key;
+  record.value = value;
+  record.value_len = sizeof value;
+  const bool had = batch_producer_set_;
+  const BatchProducer saved = batch_producer_;
+  SLUICE_TRY(seal());
+  batch_producer_set_ = true;
+  batch_producer_ = BatchProducer{m.producer_id, m.producer_epoch, -1, true};
+  auto offset = append(record, m.timestamp);
+  if (offset.is_ok()) {
+    SLUICE_ASSERT(batch_count_ == 1, "a marker shares its batch");
+    if (!m.commit) {
+      AbortedTxn entry;
+      entry.producer_id = m.producer_id;
+      entry.first_offset = std::min(m.first_offset, offset.value());
+      entry.last_offset = offset.value();
+      entry.last_stable_offset = m.last_stable_offset;
+      txn_.add(active_->base_offset(), entry);
+    }
+    // The control bit is the marker batch's alone.
+    batch_control_ = true;
+    Status sealed = seal();
+    batch_control_ = false;
+    if (!sealed.is_ok()) offset = sealed;
+  }
+  batch_producer_set_ = had;
+  batch_producer_ = saved;
+  return offset;
 }
 
 Status Log::hand_over(size_t len) {
@@ -334,6 +404,7 @@ Result<RetentionReport> Log::retain(int64_t now_ms) {
     total -= front.size();
     report.segments_deleted++;
     report.bytes_deleted += front.size();
+    txn_.drop_segment(front.base_offset());
     deleted.push_back(segments_.front());
     segments_.erase(segments_.begin());
   }
@@ -367,6 +438,8 @@ Status Log::close() {
       }
     }
     if (result.is_ok()) result = active_->write_indexes();
+    bool txn_files = false;
+    if (result.is_ok()) result = txn_.sync(&txn_files);
     if (result.is_ok()) result = fsync_dir(dir_);
     if (result.is_ok()) {
       LogMeta meta = flusher_->meta();
@@ -389,6 +462,7 @@ void Log::simulate_power_loss() {
   if (options_.read_only) return;
   preparer_->stop();
   flusher_->abandon();
+  txn_.discard_pending();
   for (auto& seg : segments_) {
     // Zeroing through the file (not the mapping) drops the page-cache copies as a power cut would.
     (void)seg->file().truncate(seg->synced_end);

@@ -76,7 +76,7 @@ Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_coun
     if ((h.attributes & batch::attr::kTransactional) != 0) {
       return bad_batch(index, pos, "a transactional batch (attributes bit 4): not supported yet");
     }
-    if ((h.attributes & ~batch::attr::kStorable) != 0) {
+    if ((h.attributes & ~batch::attr::kClientBatch) != 0) {
       return bad_batch(index, pos, "unknown attribute bits " + hex32(static_cast<uint16_t>(h.attributes)));
     }
     if (batch::codec_of(h.attributes) > batch::attr::kCodecMax) {

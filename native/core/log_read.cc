@@ -48,11 +48,11 @@ Status Log::check_read_offset(int64_t offset) const {
 }
 
 Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_records,
-                             double* slots) {
+                             double* slots, int64_t upto) {
   SLUICE_TRY(check_read_offset(offset));
   ReadResult result;
   result.next_offset = offset;
-  if (offset >= high_watermark() || max_records == 0) return result;
+  if (offset >= high_watermark() || offset >= upto || max_records == 0) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
   uint8_t* base = seg->data();
   auto found = locate(*seg, offset);
@@ -71,9 +71,18 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
       if (pos > start) break;
       return checked;
     }
+    if (h.base_offset >= upto) break;
     if (bytes > 0 && bytes + h.total_bytes() > max_bytes) break;
+    if ((h.attributes & batch::attr::kTransactional) != 0 &&
+        ((h.attributes & batch::attr::kControl) != 0 || txn_.aborted(h.producer_id, h.base_offset))) {
+      // A marker, or a batch of an aborted transaction: no record of it is read.
+      if (h.next_offset() > offset) result.next_offset = h.next_offset();
+      bytes += h.total_bytes();  // passing over counts toward max_bytes: a read's work is bounded
+      pos += h.total_bytes();
+      continue;
+    }
     if (batch::compressed(h.attributes)) {
-      if (pos > start) break;
+      if (count > 0) break;
       result.compressed = true;
       result.batch.position = pos;
       result.batch.payload_position = pos + batch::kHeaderBytes;

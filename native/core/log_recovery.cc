@@ -104,6 +104,7 @@ uint64_t last_nonzero_end(const uint8_t* data, uint64_t from, uint64_t limit) {
 Status delete_segment_files(const std::string& dir, int64_t base) {
   SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kLogSuffix))));
   SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kIndexSuffix))));
+  SLUICE_TRY(remove_file(join_path(dir, segment_file_name(base, kTxnIndexSuffix))));
   return remove_file(join_path(dir, segment_file_name(base, kTimeIndexSuffix)));
 }
 
@@ -179,7 +180,8 @@ Listing classify(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
     int64_t base;
     if ((parse_segment_file_name(name, kIndexSuffix, &base) ||
-         parse_segment_file_name(name, kTimeIndexSuffix, &base)) &&
+         parse_segment_file_name(name, kTimeIndexSuffix, &base) ||
+         parse_segment_file_name(name, kTxnIndexSuffix, &base)) &&
         known.count(base) == 0) {
       out.orphan_indexes.push_back(name);
     }
@@ -479,6 +481,18 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
   populated_end_ = write_position_;
   log_start_offset_ = plan.log_start_offset;
 
+  // The aborted-transaction indexes, once the segments and the end are settled.
+  {
+    std::vector<int64_t> bases;
+    for (auto& s : segments_) bases.push_back(s->base_offset());
+    bool rewrite = false;
+    SLUICE_TRY(txn_.load(bases, active_->next_offset(), &rewrite));
+    if (rewrite && !read_only) {
+      SLUICE_TRY(txn_.rewrite_files());
+      SLUICE_TRY(fsync_dir(dir_));
+    }
+  }
+
   LogMeta fresh;
   fresh.log_start_offset = log_start_offset_;
   fresh.recovery_point = active_->next_offset();
@@ -491,6 +505,7 @@ Status Log::recover(const sluice::recovery::MetaLoad& loaded_meta) {
       options_.sync == SyncPolicy::kInterval ? options_.sync_interval_ms : 0,
       options_.write_path == WritePath::kMmap);
   flusher_->set_checkpoint(std::move(checkpoint_writer));
+  flusher_->set_txn_index(&txn_);
   if (!read_only) {
     // Only a writer that writes through the mapping wants its pages faulted in ahead.
     preparer_ = std::make_unique<SegmentPreparer>(

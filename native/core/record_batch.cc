@@ -98,6 +98,12 @@ Check check(const uint8_t* p, size_t available, int64_t expected_base_offset,
   if ((h.attributes & ~attr::kStorable) != 0 || codec_of(h.attributes) > attr::kCodecMax) {
     return Check::kBadAttributes;
   }
+  // A transaction's batches carry its producer; a marker is a transactional batch of one record.
+  if (((h.attributes & attr::kTransactional) != 0 && h.producer_id < 0) ||
+      ((h.attributes & attr::kControl) != 0 &&
+       ((h.attributes & attr::kTransactional) == 0 || h.records_count != 1))) {
+    return Check::kBadAttributes;
+  }
   if (compressed(h.attributes)) {
     // A codec stream is never empty; its records are checked once decompressed.
     if (h.total_bytes() == kHeaderBytes) return Check::kBadRecords;

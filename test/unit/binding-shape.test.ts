@@ -40,6 +40,7 @@ describe('the native binding', () => {
     const methods = [
       'append', 'appendStaged', 'seal', 'read', 'segmentBuffer', 'slice', 'offsetForTime', 'flush', 'retain', 'close',
       'offsets', 'recovery', 'failure', 'setActive', 'stats', 'simulatePowerLoss', 'appendRaw', 'checkRaw', 'parseRecords', 'segmentPath',
+      'appendMarker', 'abortedTransactions',
     ];
     for (const m of methods) expect(typeof (log as unknown as Record<string, unknown>)[m], m).toBe('function');
     // The hot methods are own properties (bound functions); the others live on the prototype.

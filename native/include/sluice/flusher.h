@@ -8,7 +8,8 @@
 //      end of each segment and the log's written offset (the high watermark readers see) advance;
 //   2. syncs (group commit): each segment's new bytes once (fdatasync, or msync for the mmap write
 //      path, whose bytes are in the mapping), the directory for new files, rolled segments'
-//      indexes, the recovery point; then the durable offset advances, and the round goes to the
+//      indexes, new aborted-transaction index entries (txn_index.h), the recovery point; then
+//      the durable offset advances, and the round goes to the
 //      recovery checkpoint (recovery_checkpoint.h: one unsynced pwrite at most), so that a crash
 //      rescans only what the last round had not synced;
 //   3. `notify` (from this thread), at most once per round.
@@ -37,6 +38,7 @@
 #include "sluice/recovery_checkpoint.h"
 #include "sluice/segment.h"
 #include "sluice/status.h"
+#include "sluice/txn_index.h"
 #include "sluice/write_buffers.h"
 
 namespace sluice {
@@ -94,6 +96,9 @@ class Flusher {
   void mark_durable(int64_t offset) { durable_offset_.store(offset, std::memory_order_release); }
   // Before start(): the recovery checkpoint that each completed round updates (none: no updates).
   void set_checkpoint(std::unique_ptr<RecoveryCheckpoint> c) { checkpoint_ = std::move(c); }
+  // The log's aborted-transaction index (txn_index.h; it outlives the flusher): each sync round
+  // writes and syncs its pending entries before the durable offset advances. Before start().
+  void set_txn_index(TxnIndex* txn) { txn_ = txn; }
 
  private:
   struct Task {
@@ -136,6 +141,7 @@ class Flusher {
   std::atomic<int64_t> durable_offset_;
   std::atomic<int64_t> written_offset_;
   std::unique_ptr<RecoveryCheckpoint> checkpoint_;  // used by the thread only once started
+  TxnIndex* txn_ = nullptr;
 };
 
 }  // namespace sluice

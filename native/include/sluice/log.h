@@ -33,6 +33,7 @@
 #include "sluice/segment.h"
 #include "sluice/segment_preparer.h"
 #include "sluice/status.h"
+#include "sluice/txn_index.h"
 #include "sluice/write_buffers.h"
 
 namespace sluice {
@@ -147,6 +148,31 @@ struct SliceResult {
   int64_t next_offset = 0;
 };
 
+// The producer fields of the batches a writer appends (record_batch.h): records appended while it
+// is set go into batches of their own that carry them. A sequence >= 0 numbers the records: each
+// batch's baseSequence is the sequence of its first record, and it wraps after INT32_MAX as
+// Kafka's do. `transactional` sets attributes bit 4 (the records belong to a transaction).
+struct BatchProducer {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+  bool transactional = false;
+};
+
+// A transaction marker: a control batch (attributes bits 4 and 5) of one record whose key is
+// version 0 and the type (0 abort, 1 commit) and whose value is version 0 and the coordinator
+// epoch, as Kafka writes them. An abort also records the transaction in the aborted-transaction
+// index (txn_index.h): [first_offset, the marker's offset] for `producer_id`.
+struct TxnMarker {
+  int64_t producer_id = -1;
+  int16_t producer_epoch = 0;
+  bool commit = false;
+  int32_t coordinator_epoch = 0;
+  int64_t timestamp = 0;
+  int64_t first_offset = 0;        // abort: at or below the transaction's first record here
+  int64_t last_stable_offset = 0;  // abort: the partition's last stable offset now
+};
+
 struct RetentionReport {
   uint32_t segments_deleted = 0;
   uint64_t bytes_deleted = 0;
@@ -168,6 +194,12 @@ class Log {
   // Seals the open batch, if any, and hands it to the flusher, which makes it visible to readers
   // once written (high_watermark()).
   Status seal();
+  // Sets the producer fields of the batches appended from now on (null: none, the default),
+  // sealing the open batch first when it had others (see BatchProducer).
+  Status set_batch_producer(const BatchProducer* producer);
+  // Seals the open batch and appends a transaction marker as a batch of its own; returns its
+  // offset. Handed to the flusher as any batch; once durable, an abort's index entry is too.
+  Result<int64_t> append_marker(const TxnMarker& marker);
   // Seals and asks the flusher to make everything up to the high watermark durable; returns that
   // target offset. durable_offset() reaches it (or failed() turns true) later.
   Result<int64_t> request_flush();
@@ -195,8 +227,12 @@ class Log {
 
   // ---- Read path (writer thread) ----
   // Fills up to `max_records` slots (RecordSlot::kFields doubles each) with records from `offset`,
-  // whole batches up to `max_bytes` (always at least one record), from one segment.
-  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, uint32_t max_records, double* slots);
+  // whole batches up to `max_bytes` (always at least one record), from one segment, stopping
+  // before a batch that starts at or past `upto` (a last stable offset). Records of transactions
+  // are read committed: control batches and the batches of aborted transactions are passed over
+  // (next_offset moves past them, so a read may return no record and a later next_offset).
+  Result<ReadResult> read(int64_t offset, uint64_t max_bytes, uint32_t max_records, double* slots,
+                          int64_t upto = INT64_MAX);
   Result<SliceResult> slice(int64_t offset, uint64_t max_bytes);
   // The first offset whose timestamp is >= `timestamp`, or -1.
   Result<int64_t> offset_for_time(int64_t timestamp);
@@ -204,6 +240,10 @@ class Log {
   Result<TimeLookup> lookup_time(int64_t timestamp);
   // The segment whose base offset is `base_offset`, or null.
   std::shared_ptr<Segment> segment_at(int64_t base_offset) const;
+  // Aborted transactions overlapping offsets [from, to) (what a Kafka fetch of them reports).
+  std::vector<AbortedTxn> aborted_transactions(int64_t from, int64_t to) const {
+    return txn_.overlapping(from, to);
+  }
 
   // ---- State ----
   int64_t start_offset() const { return log_start_offset_; }
@@ -242,6 +282,12 @@ class Log {
   std::vector<std::shared_ptr<Segment>> segments_;
   Segment* active_ = nullptr;
   std::unique_ptr<SegmentPreparer> preparer_;
+  // Declared before the flusher, which syncs its entries, so that it outlives it.
+  TxnIndex txn_;
+  // The producer fields of the batches being appended (set_batch_producer), or none.
+  bool batch_producer_set_ = false;
+  BatchProducer batch_producer_;
+  bool batch_control_ = false;  // the batch being sealed is a marker (append_marker)
   // Declared before the flusher, whose queued writes hold its chunks, so that it outlives them.
   std::unique_ptr<WriteBuffers> buffers_;
   std::unique_ptr<Flusher> flusher_;

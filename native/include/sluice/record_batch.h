@@ -8,14 +8,17 @@
 //   17  4    crc                   CRC-32C of bytes [21, end of batch)
 //   21  2    attributes            bits 0-2 codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd),
 //                                  bit 3 timestamp type (1: log-append time, every record's
-//                                  timestamp is maxTimestamp), bit 4 transactional, bit 5 control;
-//                                  the log writes 0, appendRaw stores a client's codec and bit 3
+//                                  timestamp is maxTimestamp), bit 4 transactional (the records
+//                                  belong to producerId's open transaction), bit 5 control (a
+//                                  transaction marker, always transactional, one record; log.h
+//                                  TxnMarker); the log writes 0 or, for transactions, bits 4-5;
+//                                  appendRaw stores a client's codec and bit 3
 //   23  4    lastOffsetDelta       recordsCount - 1
 //   27  8    baseTimestamp         first record's timestamp, ms
 //   35  8    maxTimestamp          largest timestamp in the batch
-//   43  8    producerId            -1 (appendRaw: as the client sent it)
+//   43  8    producerId            -1 (appendRaw: as the client sent it; log.h BatchProducer)
 //   51  2    producerEpoch         -1 (likewise)
-//   53  4    baseSequence          -1 (likewise)
+//   53  4    baseSequence          -1 (likewise; a marker's is -1)
 //   57  4    recordsCount          > 0
 //   61  ...  records               a compressed batch holds the codec's stream of all its records
 //
@@ -49,12 +52,13 @@ constexpr size_t kMinRecordBytes = 7;
 // Payloads this far under a limit need no exact size (record_size) to be known to fit.
 constexpr size_t kFirstRecordOverheadBytesMax = 5 + 1 + 1 + 1 + 5 + 5 + 1;
 
-// Attribute bits. Bits 4 and 5 are never stored: appendRaw refuses them.
+// Attribute bits. appendRaw refuses bits 4 and 5 (only the log writes transactions' batches).
 namespace attr {
 constexpr int16_t kCodecMask = 0x07, kLogAppendTime = 0x08, kTransactional = 0x10, kControl = 0x20;
 constexpr int16_t kCodecMax = 4;  // zstd
 // The bits a stored batch may have.
-constexpr int16_t kStorable = kCodecMask | kLogAppendTime;
+constexpr int16_t kStorable = kCodecMask | kLogAppendTime | kTransactional | kControl;
+constexpr int16_t kClientBatch = kCodecMask | kLogAppendTime;  // what appendRaw takes
 }  // namespace attr
 inline int codec_of(int16_t attributes) { return attributes & attr::kCodecMask; }
 inline bool compressed(int16_t attributes) { return codec_of(attributes) != 0; }
@@ -100,7 +104,8 @@ enum class Check : uint8_t {
   kBadCrc,       // the CRC does not match
   kBadOffsets,   // baseOffset is not the expected next offset, or the counts disagree
   kBadRecords,   // the CRC matched but the records do not parse (a writer bug, not a torn write)
-  kBadAttributes,  // an unknown codec, or bits (transactional, control, unknown) never stored
+  kBadAttributes,  // an unknown codec or bit, a transactional batch without a producer id, or a
+                   // control batch that is not transactional or holds more than one record
 };
 const char* check_name(Check c);
 
