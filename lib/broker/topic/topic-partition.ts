@@ -14,7 +14,7 @@
  * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
  */
 import type { SluiceError } from '../../errors';
-import type { ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, RecoveryReport, Bytes } from '../../storage/log';
+import type { BatchProducer, ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, ReadResult, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription } from '../describe';
 import { rebuildProducerStates, type ProducerStates } from './producer-state';
 
@@ -83,6 +83,66 @@ export class TopicPartition {
     return first;
   }
 
+  // ---- Transactions (see broker/txn/) ----
+
+  /**
+   * A transaction of `producerId` starts writing here: nothing at or past the end now is read
+   * until it ends (the last stable offset stays at or below its first record).
+   */
+  openTransaction(producerId: number, firstOffset: number = this.#log.endOffset): void {
+    this.#checkOpen();
+    if (!this.#openTxns.has(producerId)) this.#openTxns.set(producerId, firstOffset);
+  }
+
+  /** Appends records of `producer`'s open transaction (see openTransaction); returns the first offset. */
+  appendTransactional(messages: readonly PartitionMessage[], producer: BatchProducer): number {
+    this.#checkOpen();
+    const first = this.#log.appendBatch(messages, producer);
+    this.#scheduleWake();
+    return first;
+  }
+
+  /**
+   * Ends `producerId`'s transaction here with a commit or abort marker (an abort passes its
+   * records over from then on) and lets readers past it; returns the marker's offset.
+   */
+  closeTransaction(producerId: number, producerEpoch: number, commit: boolean): number {
+    this.#checkOpen();
+    const first = this.#openTxns.get(producerId) ?? this.#log.endOffset;
+    const marker = this.#log.appendMarker({ producerId, producerEpoch, commit, firstOffset: first, lastStableOffset: this.stableOffset });
+    this.#openTxns.delete(producerId);
+    this.#scheduleWake();
+    return marker;
+  }
+
+  /** Offsets below it are readable and decided: the high watermark, or the first record of the earliest open transaction. */
+  get stableOffset(): number {
+    const hw = this.#log.highWatermark;
+    if (this.#openTxns.size === 0) return hw;
+    let lso = hw;
+    for (const first of this.#openTxns.values()) if (first < lso) lso = first;
+    return lso;
+  }
+
+  /** Transactions open here, by producer id (their first offsets). */
+  get openTransactions(): ReadonlyMap<number, number> {
+    return this.#openTxns;
+  }
+  readonly #openTxns = new Map<number, number>();
+
+  /** Makes the partition durable now, whatever its sync policy (a transaction's commit). */
+  flush(): Promise<number> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    return this.#log.flush();
+  }
+
+  #scheduleWake(): void {
+    if (!this.#wakeScheduled) {
+      this.#wakeScheduled = true;
+      process.nextTick(this.#wakeAll);
+    }
+  }
+
   /** Appends whole Kafka record batches as received (see Log.appendRaw); returns the first offset. */
   appendRaw(batches: Uint8Array): number {
     this.#checkOpen();
@@ -119,10 +179,19 @@ export class TopicPartition {
 
   // ---- Consuming ----
 
-  /** Records from `offset` (see Log.read); [] once the partition is closed. */
+  /** Records from `offset` below the stable offset (see Log.read); [] once the partition is closed. */
   read(offset: number, options?: ReadOptions): LogRecord[] {
-    if (this.#closed !== null) return [];
-    return this.#log.read(offset, options);
+    return this.readRecords(offset, options).records;
+  }
+
+  /**
+   * Records from `offset` below the stable offset, and where the next read starts (past
+   * transaction markers and aborted records, which are never returned; see Log.readRecords).
+   */
+  readRecords(offset: number, options?: ReadOptions): ReadResult {
+    if (this.#closed !== null) return { records: [], nextOffset: offset };
+    if (this.#openTxns.size === 0) return this.#log.readRecords(offset, options);
+    return this.#log.readRecords(offset, { ...options, upTo: this.stableOffset });
   }
 
   /** The first offset at or after `timestamp`, or the end offset if there is none. */

@@ -41,6 +41,8 @@ export interface AckHolder {
 }
 
 const READ_RECORDS_MAX = 8192;
+/** Reads that pass over only markers and aborted records, at most, in one fetch (the rest waits for the next). */
+const PASS_OVER_READS_MAX = 16;
 
 export class AckPartition implements AckTarget, SlotState {
   readonly groupName: string;
@@ -108,6 +110,12 @@ export class AckPartition implements AckTarget, SlotState {
       if (p.isAcked(offset) || this.inFlight.has(offset) || offset < tp.startOffset) continue;
       const record = tp.read(offset, { maxRecords: 1 })[0];
       if (record === undefined) continue;
+      if (record.offset !== offset) {
+        // A transaction marker or an aborted record (never delivered, but not yet passed over
+        // when the broker stopped): passed over now.
+        this.#state.ack(p, offset);
+        continue;
+      }
       const count = this.#state.redelivered(p, offset);
       this.#deliver(member, record, count, deadline, out);
       n++;
@@ -116,11 +124,18 @@ export class AckPartition implements AckTarget, SlotState {
       this.#ready = this.#ready.slice(this.#readyHead);
       this.#readyHead = 0;
     }
-    if (n < max && p.deliveredEnd < tp.highWatermark) {
+    for (let reads = 0; n < max && p.deliveredEnd < tp.stableOffset && reads < PASS_OVER_READS_MAX; reads++) {
       // First deliveries, the hot path: one bookkeeping pass over the whole read.
-      const records = tp.read(p.deliveredEnd, { maxRecords: Math.min(max - n, READ_RECORDS_MAX) });
+      const from = p.deliveredEnd;
+      const { records, nextOffset } = tp.readRecords(from, { maxRecords: Math.min(max - n, READ_RECORDS_MAX) });
       const count = records.length;
-      if (count > 0) {
+      if (count === 0 || records[count - 1].offset - from + 1 !== count || nextOffset !== from + count) this.#passOver(from, records, nextOffset);
+      if (count === 0) {
+        if (nextOffset <= from) break;
+        this.#state.delivered(p, nextOffset);
+        continue;
+      }
+      {
         const window = this.inFlight;
         const deadlines = this.#deadlines;
         const Message = AckMessage; // one module lookup, not one per message
@@ -134,10 +149,24 @@ export class AckPartition implements AckTarget, SlotState {
         member.inFlight += count;
         n += count;
         this.#arm(deadline);
-        this.#state.delivered(p, records[count - 1].offset + 1);
+        this.#state.delivered(p, nextOffset);
       }
     }
     return n;
+  }
+
+  /**
+   * The offsets of [from, nextOffset) that a read passed over (transaction markers, aborted
+   * records: no consumer ever gets them) count as acked, so the committed offset moves past them.
+   */
+  #passOver(from: number, records: readonly { offset: number }[], nextOffset: number): void {
+    const p = this.progress;
+    let expected = from;
+    for (const r of records) {
+      for (let o = expected; o < r.offset; o++) this.#state.ack(p, o);
+      expected = r.offset + 1;
+    }
+    for (let o = expected; o < nextOffset; o++) this.#state.ack(p, o);
   }
 
   #deliver(member: AckHolder, record: AckMessage['record'], count: number, deadline: number, out: AckMessage[]): void {

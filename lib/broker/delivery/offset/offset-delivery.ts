@@ -197,13 +197,19 @@ export class OffsetDelivery implements Delivery {
       }
       c.fetchOffset = start;
     }
-    if (c.fetchOffset >= tp.highWatermark) return false;
-    const records = tp.read(c.fetchOffset, { maxRecords: this.#options.fetchMax });
-    if (records.length === 0) return false;
-    c.buffer = records;
-    c.bufferIndex = 0;
-    c.fetchOffset = records[records.length - 1].offset + 1;
-    return true;
+    // A read may pass over transaction markers and aborted records only: then read on from there.
+    while (c.fetchOffset < tp.stableOffset) {
+      const { records, nextOffset } = tp.readRecords(c.fetchOffset, { maxRecords: this.#options.fetchMax });
+      if (records.length > 0) {
+        c.buffer = records;
+        c.bufferIndex = 0;
+        c.fetchOffset = nextOffset;
+        return true;
+      }
+      if (nextOffset <= c.fetchOffset) return false;
+      c.fetchOffset = nextOffset;
+    }
+    return false;
   }
 
   /** Up to `max` messages, taken from the partitions in turn (pull consumers). */
