@@ -312,10 +312,16 @@ export class Broker {
       this.#growing.delete(name);
     }
     if (this.#topics.get(name) !== t) throw unknownTopic(name); // deleted meanwhile
+    // Committed: from here on the growth holds, even if the broker is closing meanwhile (the
+    // group state then learns of it at the next open, if it was not written).
     for (const g of this.#state.groups.values()) this.#state.growTopic(g, name, total);
     for (const c of this.#coordinators.values()) c.topicGrown(name);
-    await this.#groupLog.confirm();
-    return this.describeTopic(name);
+    try {
+      await this.#groupLog.confirm();
+    } catch (e) {
+      if (this.#closing === undefined) throw e;
+    }
+    return this.#describe(t);
   }
   readonly #growing = new Map<string, Promise<void>>();
 
@@ -325,7 +331,11 @@ export class Broker {
   }
 
   describeTopic(name: string): TopicDescription {
-    const t = this.#topic(name);
+    return this.#describe(this.#topic(name));
+  }
+
+  #describe(t: Topic): TopicDescription {
+    const name = t.name;
     const groups = [...this.#state.groups.values()].filter((g) => g.topics.has(name)).map((g) => g.name);
     const partitions = t.describePartitions();
     return {
@@ -555,6 +565,8 @@ export class Broker {
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
     // A delete renames the topic's directory after its Logs close: let it finish under the lock.
     await Promise.allSettled(this.#deleting.values());
+    // So does a growth of partitions: it writes topic.json and new partition logs.
+    await Promise.allSettled(this.#growing.values());
     const closed = this.#closedError();
     for (const c of this.#coordinators.values()) c.closeSlots(closed);
     const errors: unknown[] = [];

@@ -46,6 +46,9 @@ interface Pending {
 
 function release(p: Pending): void {
   for (const r of p.regions) r.release();
+  // A handler that settles later adds its regions to the same (emptied) list, and settle()
+  // releases them then.
+  p.regions.length = 0;
 }
 
 /** How long a shut-down connection waits for the client to close its side. */
@@ -89,6 +92,9 @@ export class Connection {
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => {
       this.#closed = true;
       clearTimeout(this.#frameTimer);
+      // Responses never to be written give their file regions back (the one being written, if
+      // any, left the queue: the sender's settlement releases it).
+      for (const p of this.#pending.splice(0)) release(p);
       resolve();
     }));
   }
@@ -103,6 +109,8 @@ export class Connection {
     if (this.#live) {
       this.#endWhenAnswered = true;
       this.#clearFrameTimer();
+      // A client that stopped reading would hold a response (and the shutdown) forever.
+      setTimeout(() => this.#socket.destroy(), SHUTDOWN_GRACE_MS).unref();
       this.#flush();
     }
     return this.#closedPromise;
@@ -255,6 +263,10 @@ export class Connection {
     // Never throws: a response that cannot be encoded drops the connection like a failed handler
     // (an exception here would be an unhandled rejection, which ends the process).
     const settle = (response: unknown): void => {
+      if (!this.#live) {
+        release(pending);
+        return;
+      }
       try {
         if (response !== null) {
           pending.parts = responseFrame(header.correlationId, responseHeaderIsFlexible(header.apiKey, flexible), (w) => handler.encode(w, header.apiVersion, response));

@@ -51,7 +51,13 @@ export class SegmentDescriptors {
   /** A region of the slice's bytes; the slice's own descriptor is closed when the file has one open here already. */
   region(slice: RawSlice): FileRegion {
     // fstat of an open descriptor reads the inode in memory: no disk access on the event loop.
-    const st = fs.fstatSync(slice.fd);
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(slice.fd);
+    } catch (e) {
+      fs.close(slice.fd, () => {});
+      throw e;
+    }
     const key = `${st.dev}:${st.ino}`;
     let shared = this.#open.get(key);
     if (shared === undefined) {

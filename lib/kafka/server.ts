@@ -77,6 +77,7 @@ export class Server {
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   #closing: Promise<void> | undefined;
+  readonly #closingSignal = new AbortController();
   readonly #host: string;
   readonly #port: number;
   #groups: GroupCoordinator | undefined;
@@ -129,6 +130,7 @@ export class Server {
       autoCreateTopics: o.autoCreateTopics ?? true,
       topicDefaults: { partitions: 1, sync: 'always', ...o.topicDefaults },
       groups: new GroupCoordinator(integer(o.groupInitialRebalanceDelayMs ?? 3000, 'groupInitialRebalanceDelayMs', 0, 300_000)),
+      closing: server.#closingSignal.signal,
       zeroCopy,
       sent: { zeroCopyBytes: 0, copiedBytes: 0 },
       segments: new SegmentDescriptors(),
@@ -164,6 +166,7 @@ export class Server {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      this.#closingSignal.abort(); // long-polling fetches answer now
       this.#groups?.close(); // held joins and syncs are answered, so the connections can finish
       await Promise.all([...this.#connections].map((c) => c.shutdown()));
       await stopped;

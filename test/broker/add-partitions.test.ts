@@ -63,6 +63,8 @@ describe('addPartitions', () => {
     // Crashed before the commit: the marker and a partition directory topic.json does not count.
     fs.writeFileSync(path.join(topicDir, '.growing'), '');
     await (await Log.open(path.join(topicDir, '2'), SMALL)).close();
+    // ... in the middle of writing topic.json's replacement.
+    fs.writeFileSync(path.join(topicDir, 'topic.json.tmp'), '{"half');
     b = await openBroker({}, dir);
     expect(b.describeTopic('t').config.partitions).toBe(2);
     await closeBroker(b);
@@ -78,6 +80,22 @@ describe('addPartitions', () => {
       [1, 0],
       [2, 0],
     ]);
+    await closeBroker(b);
+  });
+
+  it('closes only once a growth in progress is done, which then holds', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t', { ...SMALL, partitions: 1 });
+    const growth = b.addPartitions('t', 12);
+    const closed = closeBroker(b);
+    const outcome = await growth.then(() => 'added', (e: Error) => e.message);
+    await closed;
+    b = await openBroker({}, dir);
+    const partitions = b.describeTopic('t').config.partitions;
+    // Either it committed (and said so) or it did not happen at all: never half.
+    expect(outcome === 'added' ? partitions === 12 : partitions === 1).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'topics', 't')).filter((n) => /^\d+$/.test(n))).toHaveLength(partitions);
     await closeBroker(b);
   });
 });

@@ -40,8 +40,8 @@ async function initProducerId(port: number, version = 1, current?: { producerId:
   return exchange(port, 22, version, encodeInitProducerIdRequest, decodeInitProducerIdResponse, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: current?.producerId ?? -1, producerEpoch: current?.producerEpoch ?? -1 }, version >= 2);
 }
 
-function batch(producerId: number, producerEpoch: number, baseSequence: number, values: string[]): Buffer {
-  return encodeBatch(values.map((v) => ({ value: v })), { producerId, producerEpoch, baseSequence, baseTimestamp: Date.now() });
+function batch(producerId: number, producerEpoch: number, baseSequence: number, values: string[], baseTimestamp = Date.now()): Buffer {
+  return encodeBatch(values.map((v) => ({ value: v })), { producerId, producerEpoch, baseSequence, baseTimestamp });
 }
 
 async function produce(port: number, records: Buffer): Promise<{ errorCode: number; baseOffset: number }> {
@@ -50,14 +50,17 @@ async function produce(port: number, records: Buffer): Promise<{ errorCode: numb
 }
 
 describe('idempotent produce', () => {
-  it('hands out producer ids never used before, also after a restart, and bumps epochs on request', async () => {
+  it('hands out producer ids never used before, also after a restart, whatever id a request names', async () => {
     const dir = tmpDir();
     let s = await open(dir);
     const a = await initProducerId(s.port);
     const b = await initProducerId(s.port, 3);
     expect(a).toMatchObject({ errorCode: 0, producerEpoch: 0 });
     expect(b.producerId).not.toBe(a.producerId);
-    expect(await initProducerId(s.port, 4, { producerId: b.producerId, producerEpoch: 0 })).toMatchObject({ errorCode: 0, producerId: b.producerId, producerEpoch: 1 });
+    // Without a transactional id a named id and epoch are not trusted (Kafka's rule): a new id.
+    const named = await initProducerId(s.port, 4, { producerId: b.producerId, producerEpoch: 0 });
+    expect(named).toMatchObject({ errorCode: 0, producerEpoch: 0 });
+    expect([a.producerId, b.producerId]).not.toContain(named.producerId);
     await s.stop();
     s = await open(dir);
     const c = await initProducerId(s.port);
@@ -83,8 +86,10 @@ describe('idempotent produce', () => {
     expect(await produce(s.port, batch(producerId, 1, 1, ['x']))).toMatchObject({ errorCode: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER });
     expect(await produce(s.port, batch(producerId, 1, 0, ['e']))).toMatchObject({ errorCode: 0, baseOffset: 5 });
     expect(await produce(s.port, batch(producerId, 0, 4, ['old']))).toMatchObject({ errorCode: KafkaError.INVALID_PRODUCER_EPOCH });
-    // Two batches of an idempotent producer in one partition's records are refused.
+    // Two batches of an idempotent producer in one partition's records are refused, also behind
+    // a batch without a producer.
     expect(await produce(s.port, Buffer.concat([batch(producerId, 1, 1, ['f']), batch(producerId, 1, 2, ['g'])]))).toMatchObject({ errorCode: KafkaError.INVALID_RECORD });
+    expect(await produce(s.port, Buffer.concat([batch(-1, -1, -1, ['p']), batch(producerId, 1, 1, ['f'])]))).toMatchObject({ errorCode: KafkaError.INVALID_RECORD });
     await s.stop();
 
     s = await open(dir);
@@ -93,6 +98,19 @@ describe('idempotent produce', () => {
     expect(await produce(s.port, batch(producerId, 0, 3, ['d']))).toMatchObject({ errorCode: KafkaError.INVALID_PRODUCER_EPOCH });
     expect(await produce(s.port, batch(producerId, 1, 1, ['f']))).toMatchObject({ errorCode: 0, baseOffset: 6 });
     expect(s.broker.partition('t', 0).offsets().endOffset).toBe(7);
+  });
+
+  it('remembers a producer whose timestamps lag far behind across a restart', async () => {
+    const dir = tmpDir();
+    let s = await open(dir);
+    await s.broker.createTopic('t', { partitions: 1 });
+    const { producerId } = await initProducerId(s.port);
+    const old = batch(producerId, 0, 0, ['mirrored'], Date.now() - 20 * 60_000); // older than the 15-minute window
+    expect(await produce(s.port, old)).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    await s.stop();
+    s = await open(dir);
+    expect(await produce(s.port, old)).toMatchObject({ errorCode: 0, baseOffset: 0 });
+    expect(s.broker.partition('t', 0).offsets().endOffset).toBe(1);
   });
 
   it('a kafkajs idempotent producer whose response is lost retries without a duplicate', async () => {

@@ -227,6 +227,52 @@ describe('zero-copy fetch', () => {
     const [after] = await pipelined(server.address.port, [metadataFrame(9)], 1, 0);
     expect(after.readInt32BE(4)).toBe(9);
   });
+
+  it('releases the regions of responses queued behind one cut short, when the client leaves', async () => {
+    const broker = await filledBroker();
+    const server = await serve(broker, true);
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ port: server.address.port, host: '127.0.0.1' }, () => {
+        s.pause();
+        s.write(Buffer.concat([fetchFrame(1, 0, 16 << 20), fetchFrame(2, 0, 16 << 20), fetchFrame(3, 0, 16 << 20)]));
+        setTimeout(() => s.destroy(), 300);
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => {});
+    });
+    await waitFor(() => server.stats().connections === 0 && server.stats().segmentDescriptors === 0);
+  });
+
+  it('answers long-polling fetches at once when it closes', async () => {
+    const broker = await filledBroker();
+    const server = await Server.start({ broker, port: 0, zeroCopy: true });
+    const w = new Writer();
+    encodeFetchRequest(w, 4, { replicaId: -1, maxWaitMs: 30_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: MESSAGES, partitionMaxBytes: 1 << 20 }] }] });
+    const answered = pipelined(server.address.port, [frame(1, 4, 7, w.toBuffer())], 1, 0);
+    await new Promise((r) => setTimeout(r, 200)); // the fetch is waiting for data
+    const started = Date.now();
+    await server.close();
+    const [response] = await answered;
+    expect(response.readInt32BE(4)).toBe(7);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the 30 s the fetch asked to wait
+  });
+
+  it('closes within its grace period while a client that stopped reading holds a response', async () => {
+    const broker = await filledBroker();
+    const server = await Server.start({ broker, port: 0, zeroCopy: true });
+    const s = net.connect({ port: server.address.port, host: '127.0.0.1' });
+    s.on('error', () => {});
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+    s.pause();
+    s.write(fetchFrame(1, 0, 16 << 20));
+    await waitFor(() => server.stats().segmentDescriptors === 1);
+    const started = Date.now();
+    await server.close();
+    s.destroy();
+    // Bounded by the shutdown grace (seconds), not the idle timeout (minutes).
+    expect(Date.now() - started).toBeLessThan(60_000);
+    await waitFor(() => server.stats().segmentDescriptors === 0);
+  }, 90_000);
 });
 
 function partitionDir(root: string): string {

@@ -34,8 +34,9 @@
  *
  * Anything else found under topics/ (a directory without topic.json or marker, a topic.json that
  * disagrees with the partition directories) is reported as CORRUPT with its path: open never
- * deletes data it cannot account for. JSON files are replaced atomically: write a temporary file,
- * fsync it, rename it over the old one, fsync the directory.
+ * deletes data it cannot account for. JSON files are replaced atomically: write a temporary file
+ * (`<name>.tmp`), fsync it, rename it over the old one, fsync the directory; a topic.json.tmp left
+ * by a crash before its rename is removed at open (the topic.json beside it holds).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -47,6 +48,7 @@ export const BROKER_FORMAT = 1;
 const TOPIC_FILE = 'topic.json';
 const CREATING_MARK = '.creating';
 const GROWING_MARK = '.growing';
+const TEMP_SUFFIX = '.tmp';
 const PRODUCER_IDS_FILE = 'producer-ids.json';
 const PRODUCER_IDS_FORMAT = 1;
 
@@ -140,7 +142,9 @@ export class BrokerDirectory {
         throw corrupt(file, `is not a format-${TOPIC_FORMAT} description of topic ${name}`);
       }
       check(meta, file);
-      let partitions = names.filter((n) => n !== TOPIC_FILE && n !== CREATING_MARK && n !== GROWING_MARK);
+      // A topic.json.tmp is a rewrite that crashed before its rename: the topic.json beside it holds.
+      if (names.includes(TOPIC_FILE + TEMP_SUFFIX) && !readOnly) await fs.promises.rm(file + TEMP_SUFFIX, { force: true });
+      let partitions = names.filter((n) => n !== TOPIC_FILE && n !== TOPIC_FILE + TEMP_SUFFIX && n !== CREATING_MARK && n !== GROWING_MARK);
       const expected = Array.from({ length: meta.config.partitions }, (_, p) => String(p));
       const missing = expected.filter((p) => !partitions.includes(p));
       if (names.includes(GROWING_MARK)) {
@@ -194,11 +198,20 @@ export class BrokerDirectory {
     await fsyncDir(this.topicDir(name));
   }
 
-  /** The commit point of added partitions: topic.json with the new count, then the marker goes. */
+  /**
+   * The commit point of added partitions: topic.json with the new count renamed into place. Once
+   * this resolves nothing may undo the growth; finishGrowth then removes the marker.
+   */
   async commitGrowth(meta: TopicMeta): Promise<void> {
-    await writeJsonAtomic(this.topicMetaPath(meta.name), meta);
-    await fs.promises.rm(path.join(this.topicDir(meta.name), GROWING_MARK), { force: true });
-    await fsyncDir(this.topicDir(meta.name));
+    const file = this.topicMetaPath(meta.name);
+    await fs.promises.rename(await writeJsonTemp(file, meta), file);
+  }
+
+  /** After commitGrowth: the directory entry synced, and the marker gone (a failure leaves it for the next open). */
+  async finishGrowth(name: string): Promise<void> {
+    await fsyncDir(this.topicDir(name));
+    await fs.promises.rm(path.join(this.topicDir(name), GROWING_MARK), { force: true });
+    await fsyncDir(this.topicDir(name));
   }
 
   /** Added partitions that were never committed: their directories, then the marker, go. */
@@ -338,7 +351,13 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-  const tmp = `${file}.tmp`;
+  await fs.promises.rename(await writeJsonTemp(file, data), file);
+  await fsyncDir(path.dirname(file));
+}
+
+/** `<file>.tmp` written and synced, to be renamed into place; returns its path. */
+async function writeJsonTemp(file: string, data: unknown): Promise<string> {
+  const tmp = `${file}${TEMP_SUFFIX}`;
   const h = await fs.promises.open(tmp, 'w');
   try {
     await h.writeFile(`${JSON.stringify(data, null, 2)}\n`);
@@ -346,6 +365,5 @@ async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   } finally {
     await h.close();
   }
-  await fs.promises.rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  return tmp;
 }

@@ -7,7 +7,8 @@
  *
  * Built from the log's batch headers when first needed (rebuildProducerStates, so a restart
  * loses nothing a retrying producer relies on), over the batches of the last
- * PRODUCER_STATE_WINDOW_MS by their timestamps; kept current by every idempotent append. A
+ * PRODUCER_STATE_WINDOW_MS by their timestamps and at least the last PRODUCER_REBUILD_OFFSETS_MIN
+ * offsets (timestamps are the producers'); kept current by every idempotent append. A
  * producer that has appended nothing for that long is forgotten (Kafka's
  * producer.id.expiration.ms, whose default is a day: this window bounds what a rebuild reads), as
  * are the longest-idle ones past PRODUCERS_MAX per partition (batches may name any producer id).
@@ -20,6 +21,8 @@ import type { RawSlice } from '../../storage/log';
 export const PRODUCER_BATCHES_KEPT = 5;
 /** Producers idle for this long are forgotten, and a rebuild reads the batches of this last stretch. */
 export const PRODUCER_STATE_WINDOW_MS = 15 * 60 * 1000;
+/** A rebuild reads at least this many of the last offsets, whatever their timestamps say. */
+export const PRODUCER_REBUILD_OFFSETS_MIN = 100_000;
 /** At most this many producers are remembered per partition. */
 export const PRODUCERS_MAX = 10_000;
 const SEQUENCE_MAX = 2 ** 31 - 1;
@@ -139,7 +142,11 @@ const REBUILD_READ_BYTES = 4 * 1024 * 1024;
 export async function rebuildProducerStates(source: BatchSource, nowMs: number): Promise<ProducerStates> {
   const states = new ProducerStates();
   const end = source.highWatermark;
-  let offset = Math.max(source.startOffset, source.offsetForTime(nowMs - PRODUCER_STATE_WINDOW_MS));
+  // The window by the batches' timestamps, which producers set: at least the last
+  // PRODUCER_REBUILD_OFFSETS_MIN offsets too, so a producer whose clock lags (or that keeps the
+  // original timestamps of what it mirrors) is not forgotten across a restart.
+  const byTime = source.offsetForTime(nowMs - PRODUCER_STATE_WINDOW_MS);
+  let offset = Math.max(source.startOffset, Math.min(byTime, end - PRODUCER_REBUILD_OFFSETS_MIN));
   while (offset < end) {
     const slice = source.slice(offset, REBUILD_READ_BYTES);
     if (slice === null) break;

@@ -215,12 +215,18 @@ export class TopicPartition {
    * on first use, once everything appended so far is readable.
    */
   producers(nowMs: number): Promise<ProducerStates> {
-    this.#producers ??= (async () => {
+    if (this.#producers !== undefined) return this.#producers;
+    const rebuilt = (async () => {
       this.#checkOpen();
       if (this.#log.endOffset > 0) await this.#log.visible(this.#log.endOffset - 1);
       return rebuildProducerStates(this, nowMs);
     })();
-    return this.#producers;
+    this.#producers = rebuilt;
+    // A rebuild that failed (an I/O error, say) is tried again by the next produce.
+    rebuilt.catch(() => {
+      if (this.#producers === rebuilt) this.#producers = undefined;
+    });
+    return rebuilt;
   }
   #producers: Promise<ProducerStates> | undefined;
 

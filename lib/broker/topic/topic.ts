@@ -70,6 +70,8 @@ export class Topic {
       await directory.abandonGrowth(this.name, from, total).catch(() => {});
       throw e;
     }
+    // Committed: from here on nothing undoes the growth.
+    await directory.finishGrowth(this.name).catch(() => {});
     if (this.#closed) {
       // Deleted or closed meanwhile: the new logs close as the others did.
       await Promise.all(added.map((tp) => tp.close(new SluiceError(`topic ${JSON.stringify(this.name)} is closed`, ErrorCode.CLOSED), true)));

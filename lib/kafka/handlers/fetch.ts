@@ -42,40 +42,45 @@ async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResp
   for (;;) {
     const got = collect(ctx, req);
     const left = deadline - Date.now();
-    if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0) {
+    if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0 || ctx.server.closing.aborted) {
       ctx.regions.push(...got.regions);
       return got.response;
     }
     for (const r of got.regions) r.release();
-    await waitForData(got.waitOn, got.watermarks, left);
+    await waitForData(got.waitOn, got.watermarks, left, ctx.server.closing);
   }
 }
 
 function collect(ctx: RequestContext, req: FetchRequest): Collected {
+  const got: Collected = { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] }, bytes: 0, waitOn: [], watermarks: [], anyError: false, regions: [] };
+  try {
+    collectInto(ctx, req, got);
+  } catch (e) {
+    // A partition that fails to read (CORRUPT, say) must not keep the regions already taken.
+    for (const r of got.regions) r.release();
+    throw e;
+  }
+  return got;
+}
+
+function collectInto(ctx: RequestContext, req: FetchRequest, got: Collected): void {
   let budget = Math.min(req.maxBytes, FETCH_BYTES_MAX);
-  let bytes = 0;
-  let anyError = false;
-  const waitOn: PartitionAccess[] = [];
-  const watermarks: number[] = [];
-  const regions: FileRegion[] = [];
-  const responses = [];
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
     for (const p of t.partitions) {
-      const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), bytes === 0);
+      const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), got.bytes === 0);
       partitions.push(out.data);
-      if (out.data.errorCode !== KafkaError.NONE) anyError = true;
+      if (out.data.errorCode !== KafkaError.NONE) got.anyError = true;
       if (out.partition !== null) {
-        waitOn.push(out.partition);
-        watermarks.push(out.data.highWatermark);
+        got.waitOn.push(out.partition);
+        got.watermarks.push(out.data.highWatermark);
       }
-      if (out.data.records instanceof FileRegion) regions.push(out.data.records);
-      bytes += out.bytes;
+      if (out.data.records instanceof FileRegion) got.regions.push(out.data.records);
+      got.bytes += out.bytes;
       budget = Math.max(0, budget - out.bytes);
     }
-    responses.push({ topic: t.topic, partitions });
+    got.response.responses.push({ topic: t.topic, partitions });
   }
-  return { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses }, bytes, waitOn, watermarks, anyError, regions };
 }
 
 function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean): { data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null } {
@@ -104,20 +109,23 @@ function empty(partitionIndex: number, errorCode: number, highWatermark: number,
 /**
  * Resolves when any of the partitions gets data past the high watermark it had when it was read
  * (checked again once the waits are registered: an append during the reads must not be missed),
- * or after `ms`. A wait that ends is taken off every partition it was on.
+ * or after `ms`, or when the server starts closing. A wait that ends is taken off every partition
+ * it was on.
  */
-function waitForData(partitions: PartitionAccess[], watermarks: number[], ms: number): Promise<void> {
+function waitForData(partitions: PartitionAccess[], watermarks: number[], ms: number, closing: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      closing.removeEventListener('abort', finish);
       for (const p of partitions) p.cancelWait(waiter);
       resolve();
     };
     const waiter = { wake: finish };
     const timer = setTimeout(finish, ms);
+    closing.addEventListener('abort', finish);
     for (const p of partitions) p.waitForData(waiter);
     if (partitions.some((p, i) => p.offsets().highWatermark > watermarks[i])) finish();
   });

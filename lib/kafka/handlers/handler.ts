@@ -25,6 +25,8 @@ export interface ServerContext {
   readonly topicDefaults: Readonly<TopicConfigInput>;
   /** The consumer groups' membership. */
   readonly groups: GroupCoordinator;
+  /** Aborted when the server starts closing: long polls answer with what they have. */
+  readonly closing: AbortSignal;
   /** Whether record regions may go out with sendfile (else they are copied). */
   readonly zeroCopy: boolean;
   /** Record bytes sent so far, by how. */

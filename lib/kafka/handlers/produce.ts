@@ -58,6 +58,7 @@ async function store(partition: PartitionAccess, index: number, records: Buffer)
   const producer = records.length >= BATCH_HEADER_BYTES ? producerBatchAt(records, 0) : null;
   try {
     if (producer !== null) return await storeIdempotent(partition, index, records, producer);
+    if (laterProducerBatch(records)) return failed(index, KafkaError.INVALID_RECORD, 'an idempotent producer sends one record batch per partition');
     const first = partition.appendRaw(records);
     return { first, last: partition.offsets().endOffset - 1 };
   } catch (e) {
@@ -83,6 +84,18 @@ async function storeIdempotent(partition: PartitionAccess, index: number, record
       return { first, last: partition.offsets().endOffset - 1 };
     }
   }
+}
+
+/** Whether a batch after the first names a producer (appendRaw checks the lengths themselves). */
+function laterProducerBatch(records: Buffer): boolean {
+  if (records.length < BATCH_HEADER_BYTES || records.readInt32BE(8) <= 0) return false;
+  for (let at = 12 + records.readInt32BE(8); at + BATCH_HEADER_BYTES <= records.length; ) {
+    if (producerBatchAt(records, at) !== null) return true;
+    const length = records.readInt32BE(at + 8);
+    if (length <= 0) return false;
+    at += 12 + length;
+  }
+  return false;
 }
 
 function failed(index: number, errorCode: number, message: string): ProduceResponsePartitionProduceResponse {
