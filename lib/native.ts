@@ -70,7 +70,7 @@ export interface NativeLog {
   abortedTransactions(from: number, to: number): [number, number, number, number][];
   /** The segment's copy-on-write mapping, covering at least [0, end). */
   segmentBuffer(baseOffset: number, end?: number): ArrayBuffer;
-  slice(offset: number, maxBytes: number): NativeSlice | null;
+  slice(offset: number, maxBytes: number, upto?: number): NativeSlice | null;
   offsetForTime(timestamp: number, inCompressedBatch?: Float64Array): number;
   flush(): number;
   retain(nowMs: number): { segmentsDeleted: number; bytesDeleted: number };

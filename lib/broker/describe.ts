@@ -13,6 +13,8 @@ export interface PartitionDescription {
   endOffset: number;
   /** Offsets below this are readable. */
   highWatermark: number;
+  /** Offsets below this are readable and decided: the high watermark, or the first offset of the earliest open transaction. */
+  lastStableOffset: number;
   /** Offsets below this are on stable storage. */
   durableOffset: number;
 }

@@ -241,7 +241,7 @@ const LOG_KEYS = new Set(['segmentBytes', 'indexIntervalBytes', 'batchBytesMax',
 const READ_KEYS = new Set(['maxBytes', 'maxRecords', 'upTo']);
 const PRODUCER_KEYS = new Set(['producerId', 'producerEpoch', 'baseSequence', 'transactional']);
 const MARKER_KEYS = new Set(['producerId', 'producerEpoch', 'commit', 'coordinatorEpoch', 'timestamp', 'firstOffset', 'lastStableOffset']);
-const SLICE_KEYS = new Set(['maxBytes']);
+const SLICE_KEYS = new Set(['maxBytes', 'upTo']);
 const APPEND_KEYS = new Set(['key', 'headers', 'timestamp']);
 const SYNC_POLICIES: readonly SyncPolicy[] = ['always', 'interval', 'none'];
 const WRITE_PATHS: readonly WritePath[] = ['pwrite', 'mmap'];
@@ -544,12 +544,17 @@ export class Log {
     return o < 0 ? null : o;
   }
 
-  /** Whole sealed batches from the one holding `offset`, as a file range; null when there is nothing yet. */
-  slice(offset: number, options?: { maxBytes?: number }): RawSlice | null {
+  /**
+   * Whole sealed batches from the one holding `offset`, as a file range, stopping before a batch
+   * at or past `upTo` (a last stable offset); null when there is nothing (yet). Transaction
+   * markers and aborted batches are included, as stored (see abortedTransactions).
+   */
+  slice(offset: number, options?: { maxBytes?: number; upTo?: number }): RawSlice | null {
     checkOffset(offset);
     const o = optionsObject(options, 'slice options');
     checkKeys(o, SLICE_KEYS, 'slice option');
-    return this.#native.slice(offset, maxBytesOf(o));
+    const upTo = o.upTo === undefined ? undefined : integer(o.upTo, 'upTo', 0, Number.MAX_SAFE_INTEGER);
+    return this.#native.slice(offset, maxBytesOf(o), upTo);
   }
 
   /**

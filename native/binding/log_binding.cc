@@ -622,8 +622,13 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   Napi::Value Slice(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Log& log = live(env);
+    int64_t upto = INT64_MAX;
+    if (info.Length() > 2 && info[2].IsNumber()) {
+      double u = info[2].As<Napi::Number>().DoubleValue();
+      if (u >= 0 && u < kMaxSafeInteger) upto = static_cast<int64_t>(u);
+    }
     auto r = log.slice(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()),
-                       static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()));
+                       static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue()), upto);
     if (!r.is_ok()) throw_status(env, r.status());
     const SliceResult& s = r.value();
     if (!s.segment) return env.Null();

@@ -114,11 +114,11 @@ Result<ReadResult> Log::read(int64_t offset, uint64_t max_bytes, uint32_t max_re
   return result;
 }
 
-Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
+Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes, int64_t upto) {
   SLUICE_TRY(check_read_offset(offset));
   SliceResult result;
   result.next_offset = offset;
-  if (offset >= high_watermark()) return result;
+  if (offset >= high_watermark() || offset >= upto) return result;
   const std::shared_ptr<Segment>& seg = segments_[segment_index_for(offset)];
   auto found = locate(*seg, offset);
   if (!found.is_ok()) return found.status();
@@ -132,11 +132,13 @@ Result<SliceResult> Log::slice(int64_t offset, uint64_t max_bytes) {
       if (pos > start) break;  // as in read(): the batches before the damage
       return checked;
     }
+    if (h.base_offset >= upto) break;
     if (pos > start && pos - start + h.total_bytes() > max_bytes) break;
     if (pos == start) result.first_offset = h.base_offset;
     result.next_offset = h.next_offset();
     pos += h.total_bytes();
   }
+  if (pos == start) return result;  // the first batch lies at or past `upto`
   result.segment = seg;
   result.position = start;
   result.length = pos - start;

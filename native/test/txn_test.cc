@@ -193,6 +193,16 @@ TEST(reads_pass_over_markers_and_aborted_transactions) {
   auto upto = read_all(*h.log, 0, 4);
   CHECK((upto.offsets == std::vector<int64_t>{0, 1, 2, 3}));
   CHECK_EQ(upto.next, 4);
+  // Slices (Kafka fetches) keep markers and aborted batches, and stop before `upto`.
+  auto all = h->slice(0, 1 << 20);
+  REQUIRE_OK(all);
+  CHECK_EQ(all.value().next_offset, 12);
+  auto held = h->slice(0, 1 << 20, 4);
+  REQUIRE_OK(held);
+  CHECK_EQ(held.value().next_offset, 4);
+  auto none = h->slice(4, 1 << 20, 4);
+  REQUIRE_OK(none);
+  CHECK(none.value().segment == nullptr);
   auto entries = h->aborted_transactions(0, 100);
   REQUIRE_EQ(entries.size(), 1u);
   CHECK_EQ(entries[0].producer_id, 6);

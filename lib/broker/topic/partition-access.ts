@@ -5,7 +5,7 @@
  * valid while its topic exists (after a delete its calls fail with UNKNOWN_TOPIC, as sends do).
  * Thread-confined (the broker's thread).
  */
-import type { Confirm, RawSlice } from '../../storage/log';
+import type { AbortedTransaction, Confirm, RawSlice } from '../../storage/log';
 import type { Topic } from './topic';
 import type { ProducerStates } from './producer-state';
 import type { DataWaiter, TopicPartition } from './topic-partition';
@@ -18,6 +18,8 @@ export interface PartitionOffsets {
   endOffset: number;
   /** Records below it are readable (written to the segment file). */
   highWatermark: number;
+  /** Records below it are readable and decided (no open transaction): what read_committed fetches reach. */
+  lastStableOffset: number;
   /** Records below it are on stable storage. */
   durableOffset: number;
 }
@@ -61,14 +63,22 @@ export class PartitionAccess {
     return this.#partition.visible(offset);
   }
 
-  /** Whole batches from the one holding `offset` (at least one, even past maxBytes); null when nothing is readable there. */
-  slice(offset: number, maxBytes: number): RawSlice | null {
-    return this.#partition.slice(offset, maxBytes);
+  /**
+   * Whole batches from the one holding `offset` (at least one, even past maxBytes); null when
+   * nothing is readable there. `readCommitted`: only below the last stable offset.
+   */
+  slice(offset: number, maxBytes: number, readCommitted = false): RawSlice | null {
+    return this.#partition.slice(offset, maxBytes, readCommitted);
+  }
+
+  /** Aborted transactions overlapping [from, to): what a read_committed fetch of them reports. */
+  abortedTransactions(from: number, to: number): AbortedTransaction[] {
+    return this.#partition.abortedTransactions(from, to);
   }
 
   offsets(): PartitionOffsets {
-    const { startOffset, endOffset, highWatermark, durableOffset } = this.#partition.describe();
-    return { startOffset, endOffset, highWatermark, durableOffset };
+    const { startOffset, endOffset, highWatermark, lastStableOffset, durableOffset } = this.#partition.describe();
+    return { startOffset, endOffset, highWatermark, lastStableOffset, durableOffset };
   }
 
   /** The first offset at or after `timestamp`, or the end offset if there is none. */

@@ -14,7 +14,7 @@
  * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
  */
 import type { SluiceError } from '../../errors';
-import type { BatchProducer, ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, ReadResult, RecoveryReport, Bytes } from '../../storage/log';
+import type { AbortedTransaction, BatchProducer, ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, ReadResult, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription } from '../describe';
 import { rebuildProducerStates, type ProducerStates } from './producer-state';
 
@@ -155,9 +155,16 @@ export class TopicPartition {
   }
 
   /** Whole batches from the one holding `offset`, as a file range (see Log.slice); null when nothing is there yet. */
-  slice(offset: number, maxBytes: number): RawSlice | null {
+  slice(offset: number, maxBytes: number, readCommitted = false): RawSlice | null {
     if (this.#closed !== null) return null;
-    return this.#log.slice(offset, { maxBytes });
+    if (!readCommitted || this.#openTxns.size === 0) return this.#log.slice(offset, { maxBytes });
+    return this.#log.slice(offset, { maxBytes, upTo: this.stableOffset });
+  }
+
+  /** Aborted transactions overlapping [from, to) (see Log.abortedTransactions); [] once closed. */
+  abortedTransactions(from: number, to: number): AbortedTransaction[] {
+    if (this.#closed !== null) return [];
+    return this.#log.abortedTransactions(from, to);
   }
 
   /** Resolves once every record below `offset` + 1 is readable, or rejects with why it never will be. */
@@ -265,7 +272,7 @@ export class TopicPartition {
 
   describe(): PartitionDescription {
     const log = this.#log;
-    return { partition: this.index, startOffset: log.startOffset, endOffset: log.endOffset, highWatermark: log.highWatermark, durableOffset: log.durableOffset };
+    return { partition: this.index, startOffset: log.startOffset, endOffset: log.endOffset, highWatermark: log.highWatermark, lastStableOffset: this.stableOffset, durableOffset: log.durableOffset };
   }
 
   // ---- Lifecycle ----

@@ -4,7 +4,10 @@
  * but at least one batch (KIP-74: a consumer must never be stuck behind a batch larger than its
  * limits). An offset below the log start or past its end is OFFSET_OUT_OF_RANGE; at the high
  * watermark, nothing. Long poll: until minBytes are there or maxWaitMs pass, woken by appends.
- * High watermark and last stable offset are the same (no transactions); no fetch sessions.
+ * read_committed (isolation level 1) reaches the last stable offset, below any transaction still
+ * open, and lists the aborted transactions of what it returns (with the markers, as stored, the
+ * client passes their records over); read_uncommitted reaches the high watermark. No fetch
+ * sessions.
  *
  * The records are file regions of the segments, not bytes in memory: the connection sends them
  * from the file to the socket (sendfile, or copies in chunks where it cannot; region-sender.ts).
@@ -37,6 +40,8 @@ interface Collected {
   regions: FileRegion[];
 }
 
+const READ_COMMITTED = 1;
+
 async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResponse> {
   const deadline = Date.now() + Math.min(Math.max(req.maxWaitMs, 0), MAX_WAIT_MS_CAP);
   for (;;) {
@@ -68,7 +73,7 @@ function collectInto(ctx: RequestContext, req: FetchRequest, got: Collected): vo
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
     for (const p of t.partitions) {
-      const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), got.bytes === 0);
+      const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), got.bytes === 0, req.isolationLevel === READ_COMMITTED);
       partitions.push(out.data);
       if (out.data.errorCode !== KafkaError.NONE) got.anyError = true;
       if (out.partition !== null) {
@@ -83,27 +88,31 @@ function collectInto(ctx: RequestContext, req: FetchRequest, got: Collected): vo
   }
 }
 
-function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean): { data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null } {
+function fetchPartition(ctx: RequestContext, topic: string, index: number, offset: number, maxBytes: number, first: boolean, readCommitted: boolean): { data: FetchResponsePartitionData; bytes: number; partition: PartitionAccess | null } {
   const partition = partitionOf(ctx.server.broker, topic, index);
-  if ('errorCode' in partition) return { data: empty(index, partition.errorCode, -1, -1), bytes: 0, partition: null };
-  const { startOffset, endOffset, highWatermark } = partition.offsets();
-  if (offset < startOffset || offset > endOffset) return { data: empty(index, KafkaError.OFFSET_OUT_OF_RANGE, highWatermark, startOffset), bytes: 0, partition: null };
-  const nothing = { data: empty(index, KafkaError.NONE, highWatermark, startOffset), bytes: 0, partition };
+  if ('errorCode' in partition) return { data: empty(index, partition.errorCode, -1, -1, -1), bytes: 0, partition: null };
+  const { startOffset, endOffset, highWatermark, lastStableOffset } = partition.offsets();
+  if (offset < startOffset || offset > endOffset) return { data: empty(index, KafkaError.OFFSET_OUT_OF_RANGE, highWatermark, lastStableOffset, startOffset), bytes: 0, partition: null };
+  const nothing = { data: empty(index, KafkaError.NONE, highWatermark, lastStableOffset, startOffset), bytes: 0, partition };
+  // read_committed reaches the last stable offset (nothing of an open transaction), with the
+  // aborted transactions of what it returns; read_uncommitted the high watermark.
+  const readable = readCommitted ? lastStableOffset : highWatermark;
   // The first partition with data gets at least one batch, past the limits (KIP-74); the others
   // only what fits, or nothing this time.
-  if (offset >= highWatermark || (maxBytes <= 0 && !first)) return nothing;
-  const slice = partition.slice(offset, Math.max(1, maxBytes));
+  if (offset >= readable || (maxBytes <= 0 && !first)) return nothing;
+  const slice = partition.slice(offset, Math.max(1, maxBytes), readCommitted);
   if (slice === null) return nothing;
   const records = ctx.server.segments.region(slice);
   if (!first && slice.length > maxBytes) {
     records.release();
     return nothing;
   }
-  return { data: { ...empty(index, KafkaError.NONE, highWatermark, startOffset), records }, bytes: records.byteLength, partition };
+  const aborted = readCommitted ? partition.abortedTransactions(slice.firstOffset, slice.nextOffset).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset })) : [];
+  return { data: { ...nothing.data, abortedTransactions: aborted.length > 0 ? aborted : null, records }, bytes: records.byteLength, partition };
 }
 
-function empty(partitionIndex: number, errorCode: number, highWatermark: number, logStartOffset: number): FetchResponsePartitionData {
-  return { partitionIndex, errorCode, highWatermark, lastStableOffset: highWatermark, logStartOffset, abortedTransactions: null, preferredReadReplica: -1, records: EMPTY };
+function empty(partitionIndex: number, errorCode: number, highWatermark: number, lastStableOffset: number, logStartOffset: number): FetchResponsePartitionData {
+  return { partitionIndex, errorCode, highWatermark, lastStableOffset, logStartOffset, abortedTransactions: null, preferredReadReplica: -1, records: EMPTY };
 }
 
 /**

@@ -233,7 +233,10 @@ class Log {
   // (next_offset moves past them, so a read may return no record and a later next_offset).
   Result<ReadResult> read(int64_t offset, uint64_t max_bytes, uint32_t max_records, double* slots,
                           int64_t upto = INT64_MAX);
-  Result<SliceResult> slice(int64_t offset, uint64_t max_bytes);
+  // Whole batches from the one holding `offset`, as a range of its segment file, up to
+  // `max_bytes` (at least one batch), stopping before a batch at or past `upto`. Markers and
+  // aborted batches are included: a Kafka fetch sends them (with the aborted list) as stored.
+  Result<SliceResult> slice(int64_t offset, uint64_t max_bytes, int64_t upto = INT64_MAX);
   // The first offset whose timestamp is >= `timestamp`, or -1.
   Result<int64_t> offset_for_time(int64_t timestamp);
   // The same lookup, saying whether the answer lies in a compressed batch (see TimeLookup).
