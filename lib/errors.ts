@@ -48,6 +48,10 @@ export const ErrorCode = {
    * for a delivery that failed for it (the handler is not called; the message is retried).
    */
   UNDECODABLE: 'UNDECODABLE',
+  /** Broker: the transaction was committed or aborted (or is committing): it takes nothing more. */
+  TRANSACTION_ENDED: 'TRANSACTION_ENDED',
+  /** Broker: broker.transaction() called inside another transaction's function (transactions do not nest). */
+  TRANSACTION_NESTED: 'TRANSACTION_NESTED',
   /**
    * Kafka server: a request that does not decode (cut short, a length or count past the end of its
    * frame, a null where none is allowed, an unknown API version); the server closes the connection.

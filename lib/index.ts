@@ -1,6 +1,8 @@
 export { Log } from './storage/log';
 export type {
+  AbortedTransaction,
   AppendOptions,
+  BatchProducer,
   Confirm,
   ConfirmCallback,
   Bytes,
@@ -10,10 +12,12 @@ export type {
   Message,
   RawSlice,
   ReadOptions,
+  ReadResult,
   RecordHeader,
   RecoveryReport,
   RetentionReport,
   SyncPolicy,
+  TxnMarker,
   WritePath,
 } from './storage/log';
 export { ErrorCode, SluiceError } from './errors';
@@ -46,4 +50,6 @@ export type {
   TopicDescription,
 } from './broker/describe';
 export { PartitionAccess } from './broker/topic/partition-access';
+export { Transaction } from './broker/txn/transaction';
+export type { TransactionCommit, TransactionSend } from './broker/txn/transaction';
 export type { PartitionOffsets } from './broker/topic/partition-access';

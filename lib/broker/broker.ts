@@ -14,6 +14,7 @@
  * the thread that opened it. close() closes consumers (waiting for running handlers), writes the
  * group state, and closes every Log.
  */
+import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
@@ -150,6 +151,7 @@ export class Broker {
       for (const t of topics) broker.#topics.set(t.name, t);
       broker.#halfMade = halfMade;
       await broker.#reconcile(trashed);
+      if (!readOnly) await recoverTransactions(state, groupLog, (name) => broker!.#topics.get(name));
       if (!readOnly) await directory.emptyTrash();
       return broker;
     } catch (e) {
@@ -385,6 +387,32 @@ export class Broker {
    * A producer id never handed out before in this data directory, for an idempotent producer
    * (Kafka's InitProducerId). READ_ONLY on a read-only broker.
    */
+  /**
+   * Runs `fn` as one transaction: its sends (`tx.send`), acks (`tx.ack`) and offset commits
+   * (`tx.commit`) all apply, or none do, across a crash at any point. Consumers never read records
+   * of an open or aborted transaction. Commits when `fn` resolves (resolving with its result, once
+   * everything is durable), aborts when it throws (rethrowing) or calls `tx.abort()`. See
+   * broker/txn/transaction.ts for how it is stored. TRANSACTION_NESTED inside another
+   * transaction's function.
+   */
+  async transaction<T>(fn: (tx: Transaction) => T | Promise<T>): Promise<T> {
+    this.#checkWritable('transaction');
+    if (typeof fn !== 'function') throw new TypeError('transaction() takes a function (tx) => ...');
+    if (Transaction.active() !== undefined) throw new SluiceError('transactions do not nest: use the tx you were given', ErrorCode.TRANSACTION_NESTED);
+    const tx = new Transaction(this.#transactionLink, await this.newProducerId());
+    return tx.run(fn);
+  }
+
+  get #transactionLink(): TransactionLink {
+    return (this.#txnLink ??= {
+      state: this.#state,
+      groupLog: this.#groupLog,
+      producer: this.#defaultProducer,
+      topic: (name) => this.#topics.get(name),
+    });
+  }
+  #txnLink: TransactionLink | undefined;
+
   async newProducerId(): Promise<number> {
     this.#checkWritable('newProducerId');
     this.#producerIds ??= new ProducerIds(this.#directory);

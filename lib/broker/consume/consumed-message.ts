@@ -124,6 +124,10 @@ export interface AckTarget {
   ack(msg: AckMessage): StateConfirm;
   nack(msg: AckMessage, delayMs: number): void;
   autoAck(msg: AckMessage): void;
+  /** Throws as ack() would if `msg` cannot be acked now (a transaction takes its ack). */
+  checkAckable(msg: AckMessage): void;
+  /** A transaction's commit acked `msg` (in the group state already): it leaves flight. */
+  settleTransactionAck(msg: AckMessage): void;
 }
 
 /** The consumer an ack-model message was delivered to, as far as its in-flight count goes. */
@@ -182,6 +186,16 @@ export class AckMessage extends ConsumedMessage {
    */
   ack(): StateConfirm {
     return this.target.ack(this);
+  }
+
+  /** @internal Throws as ack() would if the message cannot be acked now. */
+  checkAckable(): void {
+    this.target.checkAckable(this);
+  }
+
+  /** @internal Its ack was applied by a transaction's commit. */
+  settleTransactionAck(): void {
+    this.target.settleTransactionAck(this);
   }
 
   /** Gives the message back to be redelivered (to any member), after `delayMs`. */

@@ -24,6 +24,17 @@
  *                                                took messages this state had seen): committed and
  *                                                delivered end come down to it, acks and
  *                                                redeliveries at or past it are forgotten
+ *   [TXN_ADD, producerId, epoch, topic, partition, first]
+ *                                                a transaction (see broker/txn/) writes to the
+ *                                                partition from offset `first` on; durable before
+ *                                                its first record is appended
+ *   [TXN_COMMIT, producerId, ops[]]              the transaction's commit point: its acks and
+ *                                                offset commits (ACK and COMMIT operations) apply
+ *                                                with it, all or none
+ *   [TXN_DONE, producerId]                       its markers are durable in every partition it
+ *                                                wrote: forgotten. One that is open at open time
+ *                                                is completed then (markers written: commit if it
+ *                                                has its TXN_COMMIT, else abort)
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
@@ -39,6 +50,9 @@ export const OP_REDELIVERED = 7;
 export const OP_ACK = 8;
 export const OP_TRUNCATE = 9;
 export const OP_TOPIC_GROW = 10;
+export const OP_TXN_ADD = 11;
+export const OP_TXN_COMMIT = 12;
+export const OP_TXN_DONE = 13;
 
 export type StateOp = readonly unknown[];
 
@@ -145,6 +159,21 @@ export class PartitionProgress {
   }
 }
 
+/** A transaction the state knows is not finished (see broker/txn/). */
+export class TxnRecord {
+  readonly producerId: number;
+  readonly epoch: number;
+  /** The partitions it writes, each with the offset its records start at (or after). */
+  readonly partitions: { topic: string; partition: number; first: number }[] = [];
+  /** Its TXN_COMMIT is recorded: it ends with commit markers (else abort markers). */
+  committed = false;
+
+  constructor(producerId: number, epoch: number) {
+    this.producerId = producerId;
+    this.epoch = epoch;
+  }
+}
+
 export class GroupRecord {
   readonly name: string;
   readonly model: DeliveryModel;
@@ -181,6 +210,8 @@ function isAscending(a: readonly number[]): boolean {
 
 export class GroupState {
   readonly groups = new Map<string, GroupRecord>();
+  /** Transactions not finished yet, by producer id. */
+  readonly transactions = new Map<number, TxnRecord>();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
   /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
@@ -293,6 +324,40 @@ export class GroupState {
     return count;
   }
 
+  // ---- Transactions ----
+
+  /** A transaction writes to `topic`/`partition` from `first` on. */
+  addTransactionPartition(producerId: number, epoch: number, topic: string, partition: number, first: number): void {
+    this.#addTxn(producerId, epoch, topic, partition, first);
+    this.#record([OP_TXN_ADD, producerId, epoch, topic, partition, first]);
+  }
+
+  /** The commit point: `ops` (ACK and COMMIT operations) apply now, with the decision, all in one operation. */
+  commitTransaction(producerId: number, ops: StateOp[]): void {
+    this.#commitTxn(producerId, ops);
+    this.#record([OP_TXN_COMMIT, producerId, ops]);
+    const topics = new Set(ops.map((op) => op[2] as string));
+    for (const t of topics) this.onProgress(t);
+  }
+
+  /** Its markers are durable: the transaction is forgotten. */
+  finishTransaction(producerId: number): void {
+    if (!this.transactions.delete(producerId)) return;
+    this.#record([OP_TXN_DONE, producerId]);
+  }
+
+  #addTxn(producerId: number, epoch: number, topic: string, partition: number, first: number): void {
+    let t = this.transactions.get(producerId);
+    if (t === undefined) this.transactions.set(producerId, (t = new TxnRecord(producerId, epoch)));
+    if (!t.partitions.some((p) => p.topic === topic && p.partition === partition)) t.partitions.push({ topic, partition, first });
+  }
+
+  #commitTxn(producerId: number, ops: readonly StateOp[]): void {
+    const t = this.transactions.get(producerId);
+    if (t !== undefined) t.committed = true;
+    for (const op of ops) this.apply(op);
+  }
+
   // ---- For GroupStateLog ----
 
   get hasPending(): boolean {
@@ -337,6 +402,18 @@ export class GroupState {
   /** Replays one operation (no onChange/onProgress). */
   apply(op: StateOp): void {
     const type = op[0];
+    if (type === OP_TXN_ADD) {
+      this.#addTxn(op[1] as number, op[2] as number, op[3] as string, op[4] as number, op[5] as number);
+      return;
+    }
+    if (type === OP_TXN_COMMIT) {
+      this.#commitTxn(op[1] as number, op[2] as StateOp[]);
+      return;
+    }
+    if (type === OP_TXN_DONE) {
+      this.transactions.delete(op[1] as number);
+      return;
+    }
     if (type === OP_GROUP_CREATE) {
       this.groups.set(op[1] as string, new GroupRecord(op[1] as string, op[2] as DeliveryModel, op[3] as number));
       return;
@@ -406,13 +483,20 @@ export class GroupState {
       }
       groups.push([g.name, g.model, g.createdAt, topics]);
     }
-    return { v: 1, groups };
+    const txns = [...this.transactions.values()].map((t) => [t.producerId, t.epoch, t.committed, t.partitions.map((p) => [p.topic, p.partition, p.first])]);
+    return txns.length === 0 ? { v: 1, groups } : { v: 1, groups, txns };
   }
 
   restore(data: unknown): void {
     const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number, string?][]][]][] };
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
+    this.transactions.clear();
+    for (const [producerId, epoch, committed, parts] of (data as { txns?: [number, number, boolean, [string, number, number][]][] }).txns ?? []) {
+      for (const [topic, partition, first] of parts) this.#addTxn(producerId, epoch, topic, partition, first);
+      const t = this.transactions.get(producerId);
+      if (t !== undefined) t.committed = committed;
+    }
     for (const [name, model, createdAt, topics] of d.groups) {
       const g = new GroupRecord(name, model, createdAt);
       for (const [topic, parts] of topics) {

@@ -98,6 +98,17 @@ export class Producer {
     });
   }
 
+  /**
+   * @internal One message validated, routed and encoded, not appended (a transaction appends it
+   * as its own): its topic, partition and bytes.
+   */
+  route(topic: string, message: ProducerMessage): { topic: Topic; partition: number; prepared: Prepared } {
+    const t = this.#link.topic(topic);
+    this.#keyless = -1;
+    const partition = this.#partitionOf(t, message, 0);
+    return { topic: t, partition, prepared: this.#prepare(message, 0) };
+  }
+
   /** Sends messages in one go; resolves with their confirms, in the batch's order. */
   sendBatch(topic: string, messages: readonly ProducerMessage[], options?: SendOptions): Promise<SendConfirm[]> {
     // Not an async function: a batch admitted at once (the common case) costs one promise, not

@@ -195,6 +195,17 @@ export class AckPartition implements AckTarget, SlotState {
     return this.#groupLog.confirm();
   }
 
+  checkAckable(msg: AckMessage): void {
+    this.#checkOpen();
+    if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
+    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was nacked');
+  }
+
+  settleTransactionAck(msg: AckMessage): void {
+    if (this.#closed !== null || msg.state === 'acked') return;
+    this.#settleAcked(msg);
+  }
+
   /** The ack of `msg` was recorded: take its delivery (or, if it expired, its successor's) out of flight. */
   #settleAcked(msg: AckMessage): void {
     const offset = msg.offset;

@@ -1,0 +1,228 @@
+/**
+ * In-process transactions (Broker.transaction): sends to any topics and partitions, acks of
+ * ack-model messages and offset commits, made one atomic unit, stored the Kafka way.
+ *
+ * A transaction takes a producer id of its own. Its first send to a partition records
+ * [TXN_ADD, id, epoch, topic, partition, first] in the group state and waits until that is
+ * durable, then appends; from then on the partition's last stable offset stays at or below
+ * `first`, so no consumer reads past it while the transaction is open. Its records go into
+ * transactional batches carrying its producer id. Acks and commits are only checked when made and
+ * held. Commit:
+ *   1. every partition written is flushed (the records are on stable storage whatever the topic's
+ *      sync policy: a commit must not outlive its records);
+ *   2. [TXN_COMMIT, id, [acks and commits]] is recorded and made durable: the commit point. Its
+ *      acks and commits apply with it, all or none, also on replay;
+ *   3. a commit marker goes to each partition written (readers go past the transaction now),
+ *      each is flushed, and [TXN_DONE, id] is recorded.
+ * Abort (the function threw, or tx.abort()): abort markers instead, which also enter the
+ * partitions' aborted-transaction indexes, so readers pass the records over; acks and commits
+ * are dropped (the messages stay in flight). A broker that opens with a transaction not done
+ * finishes it before anything else (TransactionCoordinator.recover): commit markers when its
+ * TXN_COMMIT is recorded, else abort markers. A marker written twice (a crash after it, before
+ * TXN_DONE) is harmless: readers skip markers, and Kafka clients ignore one for a producer with
+ * nothing open. Thread-confined.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ErrorCode, SluiceError } from '../../errors';
+import { AckMessage } from '../consume/consumed-message';
+import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type StateOp } from '../group/group-state';
+import type { GroupStateLog } from '../group/group-state-log';
+import type { Producer, ProducerMessage } from '../produce/producer';
+import type { Topic } from '../topic/topic';
+import type { TopicPartition } from '../topic/topic-partition';
+
+/** Where a transactional send went. Readers see it once the transaction commits. */
+export interface TransactionSend {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** An offset commit made by a transaction: the group's committed offset in the partition becomes `offset`. */
+export interface TransactionCommit {
+  group: string;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/** What a transaction needs of the broker. */
+export interface TransactionLink {
+  readonly state: GroupState;
+  readonly groupLog: GroupStateLog;
+  readonly producer: Producer;
+  topic(name: string): Topic | undefined;
+}
+
+type TxnState = 'open' | 'ending' | 'committed' | 'aborted';
+
+const current = new AsyncLocalStorage<Transaction>();
+
+export class Transaction {
+  readonly producerId: number;
+  readonly #link: TransactionLink;
+  #state: TxnState = 'open';
+  /** Partitions written, in order, and the adds still on their way to disk. */
+  readonly #partitions = new Map<TopicPartition, Promise<void>>();
+  readonly #acks = new Map<AckMessage, true>();
+  readonly #commits = new Map<string, TransactionCommit>();
+
+  /** @internal Made by Broker.transaction(). */
+  constructor(link: TransactionLink, producerId: number) {
+    this.#link = link;
+    this.producerId = producerId;
+  }
+
+  /** Appends `message` as part of the transaction (routed as broker.send routes it). */
+  async send(topic: string, message: ProducerMessage): Promise<TransactionSend> {
+    this.#checkOpen('send');
+    const { topic: t, partition, prepared } = this.#link.producer.route(topic, message);
+    const tp = t.partitions[partition];
+    await this.#join(tp);
+    this.#checkOpen('send');
+    const offset = t.gate.admit(1, 0, () => tp.appendTransactional([prepared], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
+    return { topic: t.name, partition, offset };
+  }
+
+  /** Acks an ack-model message when the transaction commits (never, if it aborts). */
+  ack(message: AckMessage): void {
+    this.#checkOpen('ack');
+    if (!(message instanceof AckMessage)) throw new TypeError('tx.ack() takes a message received from an ack-model consumer');
+    message.checkAckable();
+    this.#acks.set(message, true);
+  }
+
+  /** Commits a group's offset in a partition when the transaction commits (never, if it aborts). */
+  commit(entry: TransactionCommit): void {
+    this.#checkOpen('commit');
+    if (entry === null || typeof entry !== 'object') throw new TypeError('tx.commit() takes {group, topic, partition, offset}');
+    const { group, topic, partition, offset } = entry;
+    if (typeof group !== 'string' || typeof topic !== 'string') throw new TypeError('tx.commit(): group and topic must be strings');
+    if (!Number.isSafeInteger(partition) || partition < 0) throw new RangeError(`tx.commit(): partition must be a non-negative integer, got ${String(partition)}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`tx.commit(): offset must be a non-negative integer, got ${String(offset)}`);
+    const g = this.#link.state.groups.get(group);
+    if (g === undefined) throw new SluiceError(`tx.commit(): no consumer group ${JSON.stringify(group)}`, ErrorCode.UNKNOWN_GROUP);
+    const parts = g.topics.get(topic);
+    if (parts === undefined) throw new SluiceError(`tx.commit(): group ${group} does not consume topic ${JSON.stringify(topic)}`, ErrorCode.UNKNOWN_TOPIC);
+    if (partition >= parts.length) throw new RangeError(`tx.commit(): topic ${topic} has partitions 0 to ${parts.length - 1}, got ${partition}`);
+    if (g.model !== 'offset') throw new SluiceError(`tx.commit() is for offset-model groups; group ${group} uses the ack model (use tx.ack)`, ErrorCode.WRONG_MODEL);
+    this.#commits.set(`${group}\0${topic}\0${partition}`, { group, topic, partition, offset });
+  }
+
+  /** Ends the transaction without applying anything; its records are never read. */
+  abort(): Promise<void> {
+    this.#checkOpen('abort');
+    return this.#end(false);
+  }
+
+  /** @internal Runs `fn` with this transaction, then commits (or aborts if it threw). */
+  async run<T>(fn: (tx: Transaction) => T | Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await current.run(this, () => fn(this));
+    } catch (e) {
+      if (this.#state === 'open') await this.#end(false).catch(() => {});
+      throw e;
+    }
+    if (this.#state === 'open') await this.#end(true);
+    return result;
+  }
+
+  /** The transaction whose function is running now, if any (transactions do not nest). */
+  static active(): Transaction | undefined {
+    return current.getStore();
+  }
+
+  // ---- Internals ----
+
+  /** The first send to `tp`: TXN_ADD, durable, before anything is appended there. */
+  #join(tp: TopicPartition): Promise<void> {
+    let joined = this.#partitions.get(tp);
+    if (joined === undefined) {
+      const first = tp.endOffset;
+      tp.openTransaction(this.producerId, first);
+      this.#link.state.addTransactionPartition(this.producerId, 0, tp.topic, tp.index, first);
+      joined = Promise.resolve(this.#link.groupLog.confirm()).then(() => {});
+      this.#partitions.set(tp, joined);
+    }
+    return joined;
+  }
+
+  async #end(commit: boolean): Promise<void> {
+    this.#state = 'ending';
+    const partitions = [...this.#partitions.keys()];
+    let decided = false;
+    try {
+      await Promise.all(this.#partitions.values());
+      if (commit) {
+        await Promise.all(partitions.map((tp) => tp.flush()));
+        this.#commitPoint();
+        decided = true;
+        await this.#link.groupLog.confirm();
+      }
+    } catch (e) {
+      this.#state = 'aborted';
+      // Before the commit point: aborted here. After it (the group state failed to write it), the
+      // outcome is the one on disk: the next open finishes it either way.
+      if (!decided) await this.#markers(partitions, false).catch(() => {});
+      throw e;
+    }
+    await this.#markers(partitions, commit);
+    this.#state = commit ? 'committed' : 'aborted';
+  }
+
+  /** TXN_COMMIT with the acks and commits; throws (nothing applied) if an ack is no longer possible. */
+  #commitPoint(): void {
+    for (const msg of this.#acks.keys()) msg.checkAckable();
+    const byPartition = new Map<string, { msg: AckMessage[]; offsets: number[] }>();
+    for (const msg of this.#acks.keys()) {
+      const key = `${msg.group}\0${msg.topic}\0${msg.partition}`;
+      let e = byPartition.get(key);
+      if (e === undefined) byPartition.set(key, (e = { msg: [], offsets: [] }));
+      e.msg.push(msg);
+      e.offsets.push(msg.offset);
+    }
+    const ops: StateOp[] = [];
+    for (const { msg, offsets } of byPartition.values()) ops.push([OP_ACK, msg[0].group, msg[0].topic, msg[0].partition, toRuns(offsets)]);
+    for (const c of this.#commits.values()) ops.push([OP_COMMIT, c.group, c.topic, c.partition, c.offset]);
+    this.#link.state.commitTransaction(this.producerId, ops);
+    for (const msg of this.#acks.keys()) msg.settleTransactionAck();
+  }
+
+  /** A marker in each partition, each flushed, then TXN_DONE. */
+  async #markers(partitions: TopicPartition[], commit: boolean): Promise<void> {
+    await writeMarkers(this.#link.state, this.#link.groupLog, this.producerId, 0, partitions, commit);
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#state !== 'open') throw new SluiceError(`tx.${what}(): the transaction ${this.#state === 'ending' ? 'is ending' : `was ${this.#state}`}`, ErrorCode.TRANSACTION_ENDED);
+  }
+}
+
+/** Ends a transaction in `partitions`: markers, flushed, then TXN_DONE (durable). */
+export async function writeMarkers(state: GroupState, groupLog: GroupStateLog, producerId: number, epoch: number, partitions: readonly TopicPartition[], commit: boolean): Promise<void> {
+  for (const tp of partitions) if (!tp.closed) tp.closeTransaction(producerId, epoch, commit);
+  await Promise.all(partitions.filter((tp) => !tp.closed).map((tp) => tp.flush()));
+  state.finishTransaction(producerId);
+  await groupLog.confirm();
+}
+
+/**
+ * At open, before anything else: every transaction the group state says is not done is finished
+ * (commit markers if its TXN_COMMIT is recorded, else abort markers) in the partitions of its
+ * that still exist.
+ */
+export async function recoverTransactions(state: GroupState, groupLog: GroupStateLog, topic: (name: string) => Topic | undefined): Promise<number> {
+  const open = [...state.transactions.values()];
+  for (const t of open) {
+    const partitions: TopicPartition[] = [];
+    for (const p of t.partitions) {
+      const tp = topic(p.topic)?.partitions[p.partition];
+      if (tp === undefined) continue;
+      tp.openTransaction(t.producerId, Math.min(p.first, tp.endOffset));
+      partitions.push(tp);
+    }
+    await writeMarkers(state, groupLog, t.producerId, t.epoch, partitions, t.committed);
+  }
+  return open.length;
+}
