@@ -26,8 +26,8 @@ describe('describe()', () => {
     const topic = b.describeTopic('t');
     expect(topic).toMatchObject({ name: 't', messages: 10, backlog: 10, waitingSends: 0, groups: ['o', 'q'] });
     expect(topic.partitions).toEqual([
-      { partition: 0, startOffset: 0, endOffset: 6, highWatermark: 6, durableOffset: expect.any(Number) },
-      { partition: 1, startOffset: 0, endOffset: 4, highWatermark: 4, durableOffset: expect.any(Number) },
+      { partition: 0, startOffset: 0, endOffset: 6, highWatermark: 6, lastStableOffset: 6, durableOffset: expect.any(Number) },
+      { partition: 1, startOffset: 0, endOffset: 4, highWatermark: 4, lastStableOffset: 4, durableOffset: expect.any(Number) },
     ]);
 
     const gq = b.describeGroup('q');
