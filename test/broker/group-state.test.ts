@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, Log, type AckMessage } from '../../lib/index';
+import { GroupState } from '../../lib/broker/group/group-state';
 import { tmpDir } from '../helpers/tmp';
 import { closeBroker, drain, eventually, openBroker, SMALL, text, values } from './broker-fixtures';
 
@@ -93,6 +94,28 @@ describe('group state', () => {
     const after = b.describeGroup('q').partitions.map(({ member, inFlight, pendingRedelivery, ...p }) => p);
     expect(after).toEqual(before);
     expect(b.describeGroup('log').partitions.map((p) => p.committedOffset)).toEqual(logBefore);
+  });
+
+  it('a snapshot carries failures, retry times and unfinished transactions', () => {
+    const s = new GroupState();
+    const g = s.createGroup('q', 'ack', 1);
+    const [p] = s.initTopic(g, 't', [0]);
+    s.delivered(p, 3);
+    s.failed(p, 1, 5000);
+    s.failed(p, 1, 9000);
+    s.failed(p, 2, 0);
+    s.addTransactionPartition(7, 0, 't', 0, 3);
+    const copy = new GroupState();
+    copy.restore(new Packr({ useRecords: false, mapsAsObjects: true }).unpack(new Packr({ useRecords: false, mapsAsObjects: true }).pack(s.snapshot())));
+    const q = copy.groups.get('q')!.topics.get('t')![0];
+    expect([...q.failures]).toEqual([[1, 2], [2, 1]]);
+    expect([...q.retryAt]).toEqual([[1, 9000]]);
+    expect(copy.transactions.get(7)).toMatchObject({ producerId: 7, committed: false, partitions: [{ topic: 't', partition: 0, first: 3 }] });
+    // Replaying the operations gives the same.
+    const replayed = new GroupState();
+    for (const op of s.takeOps()) replayed.apply(op);
+    expect([...replayed.groups.get('q')!.topics.get('t')![0].retryAt]).toEqual([[1, 9000]]);
+    expect(replayed.transactions.has(7)).toBe(true);
   });
 
   it('ignores a checkpoint that crashed before its snapshot was complete', async () => {

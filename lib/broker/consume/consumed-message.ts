@@ -122,7 +122,8 @@ export interface AckTarget {
   readonly groupName: string;
   readonly tp: { readonly topic: string; readonly index: number };
   ack(msg: AckMessage): StateConfirm;
-  nack(msg: AckMessage, delayMs: number): void;
+  /** A failed delivery: redelivered after `delayMs` (undefined: the holder's backoff, else at once). */
+  nack(msg: AckMessage, delayMs: number | undefined): void;
   autoAck(msg: AckMessage): void;
   /** Throws as ack() would if `msg` cannot be acked now (a transaction takes its ack). */
   checkAckable(msg: AckMessage): void;
@@ -134,6 +135,8 @@ export interface AckTarget {
 export interface AckHolderRef {
   inFlight: number;
   readonly maxInFlight: number;
+  /** How long a message waits after its `failures`-th failed delivery (undefined: no backoff). */
+  retryDelay(failures: number): number | undefined;
   wake(): void;
 }
 
@@ -198,9 +201,13 @@ export class AckMessage extends ConsumedMessage {
     this.target.settleTransactionAck(this);
   }
 
-  /** Gives the message back to be redelivered (to any member), after `delayMs`. */
+  /**
+   * Gives the message back to be redelivered (to any member): a failed delivery. It waits
+   * `delayMs`, or without it what the consumer's retryBackoff says (none: redelivered at once).
+   * The wait is durable: a restart keeps it.
+   */
   nack(options?: NackOptions): void {
-    let delayMs = 0;
+    let delayMs: number | undefined;
     if (options !== undefined) {
       if (options === null || typeof options !== 'object') throw new TypeError('nack options must be an object');
       if (options.delayMs !== undefined) {

@@ -5,6 +5,7 @@
 import { READ_RECORDS_MAX } from '../../limits';
 import { boolean, checkKeys, duration, integer, oneOf, optionsObject, shown } from '../../validate';
 import type { DeliveryModel } from '../group/group-state';
+import { RetryBackoff, type RetryBackoffInput } from '../delivery/ack/retry-backoff';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
 
@@ -23,6 +24,14 @@ export interface ConsumerOptions {
   maxInFlight?: number;
   /** Ack model: an unacked message is delivered again this long after its delivery. Default 30000. */
   visibilityTimeoutMs?: number;
+  /**
+   * Ack model: how long a message whose delivery failed (a nack without delayMs, a handler that
+   * threw, a visibility timeout, an undecodable value) waits before its next delivery, by its
+   * number of failures: a list of delays ([1000, 5000, 30000]: the last one repeats) or
+   * {initialMs, maxMs, multiplier?, jitter?} (see retry-backoff.ts). The wait is durable. Default:
+   * none (a nack redelivers at once; run() waits its retryDelayMs).
+   */
+  retryBackoff?: RetryBackoffInput;
   /** Records read from a partition at a time. Default 1024. */
   fetchMax?: number;
   /** Offset model: how long a revoked partition waits for messages in progress. Default 30000. */
@@ -126,13 +135,14 @@ export interface NormalizedConsumerOptions {
   autoCommit: boolean;
   maxInFlight: number;
   visibilityTimeoutMs: number;
+  retryBackoff: RetryBackoff | null;
   fetchMax: number;
   rebalanceTimeoutMs: number;
   closeTimeoutMs: number;
   signal: AbortSignal | undefined;
 }
 
-const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
+const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'retryBackoff', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
 
 export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOptions {
   if (options === undefined) throw new TypeError('consumer options must be an object, got undefined');
@@ -158,6 +168,7 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
     autoCommit,
     maxInFlight: integerOption(o.maxInFlight, 'maxInFlight', 1, 1_000_000, 1000),
     visibilityTimeoutMs: positiveDuration(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 30_000),
+    retryBackoff: RetryBackoff.parse(o.retryBackoff),
     fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, READ_RECORDS_MAX, 1024),
     rebalanceTimeoutMs: duration(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 30_000),
     closeTimeoutMs: duration(o.closeTimeoutMs, 'closeTimeoutMs', DEFAULT_CLOSE_TIMEOUT_MS),

@@ -18,6 +18,7 @@ import type { DeliveryModel, GroupState, PartitionProgress } from '../group/grou
 import type { GroupStateLog } from '../group/group-state-log';
 import type { StateConfirm } from '../group/state-confirm';
 import type { TopicPartition } from '../topic/topic-partition';
+import type { RetryBackoff } from './ack/retry-backoff';
 
 export type Handler<M> = (message: M) => unknown;
 
@@ -101,6 +102,8 @@ export interface MemberOptions {
   rebalanceTimeoutMs: number;
   maxInFlight: number;
   visibilityTimeoutMs: number;
+  /** Ack model: the wait after a failed delivery (null: none, or run()'s retryDelayMs). */
+  retryBackoff: RetryBackoff | null;
 }
 
 export interface DeliveryModelImpl {

@@ -20,6 +20,11 @@
  *   [DELIVERED, group, topic, partition, end]    ack model: everything below `end` was delivered
  *   [REDELIVERED, group, topic, partition, offsets[]]  ack model: each delivered once more
  *   [ACK, group, topic, partition, runs[]]       ack model: acked offsets as [start, length] pairs
+ *   [FAILED, group, topic, partition, [offset, dueAt, ...]]
+ *                                                ack model: a delivery of each offset failed (a
+ *                                                nack, a throwing handler, a visibility timeout),
+ *                                                and it is due again at `dueAt` (ms; 0: at once),
+ *                                                so a restart keeps its retry time
  *   [TRUNCATE, group, topic, partition, end]     the partition's Log ends at `end` (a power loss
  *                                                took messages this state had seen): committed and
  *                                                delivered end come down to it, acks and
@@ -53,6 +58,7 @@ export const OP_TOPIC_GROW = 10;
 export const OP_TXN_ADD = 11;
 export const OP_TXN_COMMIT = 12;
 export const OP_TXN_DONE = 13;
+export const OP_FAILED = 14;
 
 export type StateOp = readonly unknown[];
 
@@ -73,6 +79,11 @@ export class PartitionProgress {
   readonly redelivered = new Map<number, number>();
   /** Redeliveries ever made in this partition for this group. */
   redeliveriesTotal = 0;
+  /** Ack model: offset -> how many of its deliveries failed, for offsets >= committed. */
+  readonly failures = new Map<number, number>();
+  /** Ack model: offset -> when a failed message is due again (ms), while it waits. */
+  readonly retryAt = new Map<number, number>();
+  pendingFailed: number[] = [];
   // What the next flush writes.
   dirty = false;
   dropped = false;
@@ -103,17 +114,33 @@ export class PartitionProgress {
       this.acked.add(offset);
       return;
     }
-    const clean = this.redelivered.size === 0;
-    if (!clean) this.redelivered.delete(offset);
+    const clean = this.redelivered.size === 0 && this.failures.size === 0;
+    if (!clean) this.forgetRetries(offset);
     let c = offset + 1;
     if (this.acked.size > 0) {
       while (this.acked.delete(c)) {
-        if (!clean) this.redelivered.delete(c);
+        if (!clean) this.forgetRetries(c);
         c++;
       }
     }
     this.committed = c;
     if (this.deliveredEnd < c) this.deliveredEnd = c;
+  }
+
+  /** The offset is consumed: its redelivery and failure counts go. */
+  forgetRetries(offset: number): void {
+    this.redelivered.delete(offset);
+    this.failures.delete(offset);
+    this.retryAt.delete(offset);
+  }
+
+  /** Records a failed delivery of `offset`, due again at `dueAt` (0: now); returns the failures so far. */
+  applyFailed(offset: number, dueAt: number): number {
+    const n = (this.failures.get(offset) ?? 0) + 1;
+    this.failures.set(offset, n);
+    if (dueAt > 0) this.retryAt.set(offset, dueAt);
+    else this.retryAt.delete(offset);
+    return n;
   }
 
   /**
@@ -136,6 +163,7 @@ export class PartitionProgress {
     if (this.deliveredEnd < offset) this.deliveredEnd = offset;
     if (this.acked.size > 0) for (const o of this.acked) if (o < offset) this.acked.delete(o);
     if (this.redelivered.size > 0) for (const o of this.redelivered.keys()) if (o < offset) this.redelivered.delete(o);
+    if (this.failures.size > 0) for (const o of this.failures.keys()) if (o < offset) this.forgetRetries(o);
     if (this.acked.size > 0) {
       // Acks at the new position count at once.
       let c = offset;
@@ -149,6 +177,7 @@ export class PartitionProgress {
     if (this.deliveredEnd > end) this.deliveredEnd = end;
     for (const o of this.acked) if (o >= end) this.acked.delete(o);
     for (const o of this.redelivered.keys()) if (o >= end) this.redelivered.delete(o);
+    for (const o of this.failures.keys()) if (o >= end) this.forgetRetries(o);
   }
 
   applyRedelivered(offset: number): number {
@@ -275,7 +304,7 @@ export class GroupState {
   ack(p: PartitionProgress, offset: number): boolean {
     if (offset === p.committed && p.acked.size === 0) {
       // In order, nothing acked ahead: the common case.
-      if (p.redelivered.size !== 0) p.redelivered.delete(offset);
+      if (p.redelivered.size !== 0 || p.failures.size !== 0) p.forgetRetries(offset);
       p.committed = offset + 1;
       if (p.deliveredEnd <= offset) p.deliveredEnd = offset + 1;
       p.progressed = true;
@@ -312,6 +341,16 @@ export class GroupState {
     if (p.dropped) return;
     p.deliveredDirty = true;
     this.#markDirty(p);
+  }
+
+  /** A delivery of `offset` failed; it is due again at `dueAt` (0: now). Returns its failures so far. */
+  failed(p: PartitionProgress, offset: number, dueAt: number): number {
+    const n = p.applyFailed(offset, dueAt);
+    if (!p.dropped) {
+      p.pendingFailed.push(offset, dueAt);
+      this.#markDirty(p);
+    }
+    return n;
   }
 
   /** Records one more delivery of `offset`; returns its new delivery count. */
@@ -379,6 +418,10 @@ export class GroupState {
       if (p.pendingRedelivered.length > 0) {
         ops.push([OP_REDELIVERED, group, topic, partition, p.pendingRedelivered]);
         p.pendingRedelivered = [];
+      }
+      if (p.pendingFailed.length > 0) {
+        ops.push([OP_FAILED, group, topic, partition, p.pendingFailed]);
+        p.pendingFailed = [];
       }
       if (p.pendingAckRuns.length > 0) {
         ops.push([OP_ACK, group, topic, partition, p.pendingAckRuns]);
@@ -455,6 +498,11 @@ export class GroupState {
       case OP_TRUNCATE:
         p.applyTruncate(op[4] as number);
         break;
+      case OP_FAILED: {
+        const pairs = op[4] as number[];
+        for (let i = 0; i < pairs.length; i += 2) if (!p.isAcked(pairs[i])) p.applyFailed(pairs[i], pairs[i + 1]);
+        break;
+      }
       case OP_ACK: {
         const runs = op[4] as number[];
         for (let i = 0; i < runs.length; i += 2) for (let o = runs[i], end = runs[i] + runs[i + 1]; o < end; o++) p.applyAck(o);
@@ -476,7 +524,8 @@ export class GroupState {
         topics.push([
           topic,
           parts.map((p) => {
-            const row = [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal];
+            const row: unknown[] = [p.committed, p.deliveredEnd, p.acked.size === 0 ? [] : toRuns(p.acked), p.redelivered.size === 0 ? [] : [...p.redelivered].flat(), p.redeliveriesTotal];
+            if (p.failures.size > 0) return [...row, p.metadata, [...p.failures].flat(), [...p.retryAt].flat()];
             return p.metadata === null ? row : [...row, p.metadata];
           }),
         ]);
@@ -488,7 +537,7 @@ export class GroupState {
   }
 
   restore(data: unknown): void {
-    const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number, string?][]][]][] };
+    const d = data as { v: number; groups: [string, DeliveryModel, number, [string, [number, number, number[], number[], number, (string | null)?, number[]?, number[]?][]][]][] };
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
     this.transactions.clear();
@@ -502,8 +551,10 @@ export class GroupState {
       for (const [topic, parts] of topics) {
         g.topics.set(
           topic,
-          parts.map(([committed, deliveredEnd, ackedRuns, redelivered, total, metadata], i) => {
+          parts.map(([committed, deliveredEnd, ackedRuns, redelivered, total, metadata, failures, retryAt], i) => {
             const p = new PartitionProgress(name, topic, i, committed);
+            for (let k = 0; k < (failures?.length ?? 0); k += 2) p.failures.set(failures![k], failures![k + 1]);
+            for (let k = 0; k < (retryAt?.length ?? 0); k += 2) p.retryAt.set(retryAt![k], retryAt![k + 1]);
             p.metadata = typeof metadata === 'string' ? metadata : null;
             p.deliveredEnd = deliveredEnd;
             for (let k = 0; k < ackedRuns.length; k += 2) for (let o = ackedRuns[k]; o < ackedRuns[k] + ackedRuns[k + 1]; o++) p.acked.add(o);

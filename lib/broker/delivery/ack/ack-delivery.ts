@@ -9,8 +9,9 @@ import type { PartitionSlot, SlotState } from '../../group/group-coordinator';
 import type { StateConfirm } from '../../group/state-confirm';
 import type { Delivery, MemberContext, MemberOptions, PartitionContext, RunContext } from '../delivery';
 import { AckPartition, type AckHolder } from './ack-partition';
+import type { RetryBackoff } from './retry-backoff';
 
-export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs'>;
+export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs' | 'retryBackoff'>;
 
 type AckSlot = PartitionSlot<AckPartition>;
 
@@ -20,6 +21,7 @@ export class AckDelivery implements Delivery, AckHolder {
   readonly topics: Set<string>;
   readonly visibilityTimeoutMs: number;
   readonly maxInFlight: number;
+  readonly #backoff: RetryBackoff | null;
   inFlight = 0;
   readonly #wake: () => void;
   readonly #isPaused: (topic: string, key: string) => boolean;
@@ -37,6 +39,7 @@ export class AckDelivery implements Delivery, AckHolder {
     this.topics = topics;
     this.maxInFlight = options.maxInFlight;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs;
+    this.#backoff = options.retryBackoff;
     this.#wake = context.wake;
     this.#isPaused = context.isPaused;
     this.#group = context.group;
@@ -44,6 +47,10 @@ export class AckDelivery implements Delivery, AckHolder {
 
   wake(): void {
     this.#wake();
+  }
+
+  retryDelay(failures: number): number | undefined {
+    return this.#backoff?.delayFor(failures);
   }
 
   held(): readonly PartitionSlot[] {
@@ -147,7 +154,8 @@ export class AckDelivery implements Delivery, AckHolder {
           }
         } catch (err) {
           if (run.abandoned()) return;
-          if (msg.state === 'in-flight') msg.nack({ delayMs: retryDelayMs });
+          // With a retryBackoff it decides the wait; else the run's retryDelayMs.
+          if (msg.state === 'in-flight') msg.nack(this.#backoff !== null ? undefined : { delayMs: retryDelayMs });
           onError(err, msg);
           continue;
         }

@@ -36,6 +36,8 @@ export interface AckHolder {
   inFlight: number;
   readonly maxInFlight: number;
   readonly visibilityTimeoutMs: number;
+  /** How long a message waits after its `failures`-th failed delivery (undefined: no backoff, at once). */
+  retryDelay(failures: number): number | undefined;
   /** Something changed that may let the member take more messages. */
   wake(): void;
 }
@@ -73,8 +75,15 @@ export class AckPartition implements AckTarget, SlotState {
     this.#state = state;
     this.#groupLog = groupLog;
     this.#clock = clock;
-    // Everything delivered before (a previous run of the broker) and not acked goes out again.
-    for (let o = progress.committed; o < progress.deliveredEnd; o++) if (!progress.acked.has(o)) this.#ready.push(o);
+    // Everything delivered before (a previous run of the broker) and not acked goes out again,
+    // a failed message at its retry time.
+    const now = clock.now();
+    for (let o = progress.committed; o < progress.deliveredEnd; o++) {
+      if (progress.acked.has(o)) continue;
+      const due = progress.retryAt.size === 0 ? undefined : progress.retryAt.get(o);
+      if (due !== undefined && due > now) this.#requeueAfter(o, due - now);
+      else this.#ready.push(o);
+    }
   }
 
   report(): SlotReport {
@@ -228,7 +237,7 @@ export class AckPartition implements AckTarget, SlotState {
     if (this.#state.ack(this.progress, msg.offset)) this.#settleAcked(msg);
   }
 
-  nack(msg: AckMessage, delayMs: number): void {
+  nack(msg: AckMessage, delayMs: number | undefined): void {
     this.#checkOpen();
     if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
     if (msg.state === 'nacked') throw alreadyAcked(msg, 'was already nacked');
@@ -238,15 +247,27 @@ export class AckPartition implements AckTarget, SlotState {
     msg.holder.inFlight--;
     msg.holder.wake();
     this.#popSettled();
-    if (delayMs > 0) {
-      const timer = this.#clock.setTimeout(() => {
-        this.#delayed.delete(timer);
-        this.#requeue(msg.offset);
-      }, delayMs);
-      this.#delayed.add(timer);
-    } else {
-      this.#requeue(msg.offset);
-    }
+    this.#failed(msg, delayMs);
+  }
+
+  /**
+   * A delivery of `msg` failed (nack, timeout): counted, durably with when it is due again (the
+   * explicit delay, else the holder's backoff, else now), then requeued at that time.
+   */
+  #failed(msg: AckMessage, explicitDelayMs: number | undefined): void {
+    const failures = (this.progress.failures.get(msg.offset) ?? 0) + 1;
+    const delayMs = explicitDelayMs ?? msg.holder.retryDelay(failures) ?? 0;
+    this.#state.failed(this.progress, msg.offset, delayMs > 0 ? this.#clock.now() + delayMs : 0);
+    if (delayMs > 0) this.#requeueAfter(msg.offset, delayMs);
+    else this.#requeue(msg.offset);
+  }
+
+  #requeueAfter(offset: number, delayMs: number): void {
+    const timer = this.#clock.setTimeout(() => {
+      this.#delayed.delete(timer);
+      this.#requeue(offset);
+    }, delayMs);
+    this.#delayed.add(timer);
   }
 
   #requeue(offset: number): void {
@@ -290,19 +311,24 @@ export class AckPartition implements AckTarget, SlotState {
         break;
       }
       q.shift();
-      this.#expireOne(msg);
+      if (msg.state === 'in-flight') {
+        // A visibility timeout is a failed delivery (a member leaving is not: releaseMember).
+        this.#expireOne(msg, false);
+        this.#failed(msg, undefined);
+      }
       expired++;
     }
     if (expired > 0) this.owner?.wake();
   }
 
-  #expireOne(msg: AckMessage): void {
+  /** Takes `msg` out of flight; `requeue`: delivered again at once. */
+  #expireOne(msg: AckMessage, requeue: boolean): void {
     if (msg.state !== 'in-flight') return;
     msg.state = 'expired';
     if (this.inFlight.get(msg.offset) === msg) this.inFlight.delete(msg.offset);
     msg.holder.inFlight--;
     msg.holder.wake();
-    this.#ready.push(msg.offset);
+    if (requeue) this.#ready.push(msg.offset);
   }
 
   /** A member left: its messages in flight go back to be redelivered now. */
@@ -310,7 +336,7 @@ export class AckPartition implements AckTarget, SlotState {
     let any = false;
     for (const msg of [...this.inFlight.values()]) {
       if (msg.holder !== member) continue;
-      this.#expireOne(msg);
+      this.#expireOne(msg, true);
       any = true;
     }
     if (any) {
