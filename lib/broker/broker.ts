@@ -15,6 +15,7 @@
  * group state, and closes every Log.
  */
 import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
+import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
@@ -403,6 +404,35 @@ export class Broker {
     return tx.run(fn);
   }
 
+  /**
+   * An ack-model partition's dead letter: appended to the dead-letter topic (the default
+   * `<topic>.dlq` created on first use, with the source's partitions and sync) and acked, in one
+   * transaction.
+   */
+  readonly #deadLetterSink = async (r: DeadLetterRequest): Promise<void> => {
+    const dlq = await this.#deadLetterTopic(r);
+    const progress = this.#state.groups.get(r.group)?.topics.get(r.topic)?.[r.partition];
+    if (progress === undefined || progress.isAcked(r.offset)) return;
+    const tx = new Transaction(this.#transactionLink, await this.newProducerId());
+    await tx.run(async () => {
+      await tx.appendStored(dlq, r.partition % dlq.partitions.length, deadLetterMessage(r));
+      tx.ackOffset(progress, r.offset);
+    });
+  };
+
+  async #deadLetterTopic(r: DeadLetterRequest): Promise<Topic> {
+    const name = r.deadLetterTopic;
+    for (let pending = this.#creating.has(name); pending; pending = this.#creating.has(name)) await new Promise((resolve) => setImmediate(resolve));
+    const found = this.#topics.get(name);
+    if (found !== undefined) return found;
+    if (name !== r.topic + DEAD_LETTER_SUFFIX) throw unknownTopic(name);
+    const source = this.#topic(r.topic).config;
+    await this.createTopic(name, { partitions: source.partitions, sync: source.sync }).catch((e: unknown) => {
+      if (!(e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS)) throw e;
+    });
+    return this.#topic(name);
+  }
+
   get #transactionLink(): TransactionLink {
     return (this.#txnLink ??= {
       state: this.#state,
@@ -468,6 +498,11 @@ export class Broker {
     this.#checkWritable('a consumer (its group state)');
     const o = normalizeConsumerOptions(options);
     for (const t of o.topics) this.#topic(t);
+    if (o.deadLetterTopic !== null) {
+      if (o.model !== 'ack') throw new TypeError('deadLetterTopic is for ack-model consumers');
+      if (!this.#topics.has(o.deadLetterTopic)) throw new SluiceError(`dead-letter topic ${JSON.stringify(o.deadLetterTopic)} does not exist (create it first, or leave deadLetterTopic out for <topic>.dlq)`, ErrorCode.UNKNOWN_TOPIC);
+    }
+    if (o.maxDeliveries !== null && o.model !== 'ack') throw new TypeError('maxDeliveries is for ack-model consumers');
     let record = this.#state.groups.get(o.group);
     if (record !== undefined && record.model !== o.model) {
       throw new SluiceError(`group ${JSON.stringify(o.group)} uses the ${record.model} model, not ${o.model}`, ErrorCode.GROUP_MODEL_MISMATCH);
@@ -507,7 +542,7 @@ export class Broker {
     const model = deliveryModels[g.model];
     return t.partitions.slice(from).map((tp) => {
       const progress = parts[tp.index];
-      const state = model.createPartition({ groupName: g.name, tp, progress, state: this.#state, groupLog: this.#groupLog, clock: this.#clock });
+      const state = model.createPartition({ groupName: g.name, tp, progress, state: this.#state, groupLog: this.#groupLog, clock: this.#clock, deadLetters: this.#deadLetterSink });
       return new PartitionSlot(tp, progress, state);
     });
   }

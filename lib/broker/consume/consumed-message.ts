@@ -123,7 +123,9 @@ export interface AckTarget {
   readonly tp: { readonly topic: string; readonly index: number };
   ack(msg: AckMessage): StateConfirm;
   /** A failed delivery: redelivered after `delayMs` (undefined: the holder's backoff, else at once). */
-  nack(msg: AckMessage, delayMs: number | undefined): void;
+  nack(msg: AckMessage, delayMs: number | undefined, error?: string): void;
+  /** Dead-letters `msg` now. */
+  reject(msg: AckMessage, reason: string): void;
   autoAck(msg: AckMessage): void;
   /** Throws as ack() would if `msg` cannot be acked now (a transaction takes its ack). */
   checkAckable(msg: AckMessage): void;
@@ -137,6 +139,10 @@ export interface AckHolderRef {
   readonly maxInFlight: number;
   /** How long a message waits after its `failures`-th failed delivery (undefined: no backoff). */
   retryDelay(failures: number): number | undefined;
+  /** Failed deliveries after which a message is dead-lettered (null: never). */
+  readonly maxDeliveries: number | null;
+  /** Where dead letters of `topic` go. */
+  deadLetterTopic(topic: string): string;
   wake(): void;
 }
 
@@ -189,6 +195,27 @@ export class AckMessage extends ConsumedMessage {
    */
   ack(): StateConfirm {
     return this.target.ack(this);
+  }
+
+  /**
+   * Sends the message to the group's dead-letter topic now (with `reason`, default 'rejected'),
+   * acking it there in the same transaction: it is not delivered to this group again.
+   */
+  reject(options?: { reason?: string }): void {
+    let reason: string = 'rejected';
+    if (options !== undefined) {
+      if (options === null || typeof options !== 'object') throw new TypeError('reject options must be an object');
+      if (options.reason !== undefined) {
+        if (typeof options.reason !== 'string' || options.reason.length === 0 || options.reason.length > 1000) throw new TypeError('reason must be a string of 1 to 1000 characters');
+        reason = options.reason;
+      }
+    }
+    this.target.reject(this, reason);
+  }
+
+  /** @internal A failed delivery with the failure's text (a handler that threw): nack() with the reason kept for a dead letter. */
+  fail(error: string, delayMs: number | undefined): void {
+    this.target.nack(this, delayMs, error);
   }
 
   /** @internal Throws as ack() would if the message cannot be acked now. */

@@ -32,6 +32,13 @@ export interface ConsumerOptions {
    * none (a nack redelivers at once; run() waits its retryDelayMs).
    */
   retryBackoff?: RetryBackoffInput;
+  /**
+   * Ack model: after this many failed deliveries (see retryBackoff) a message goes to the
+   * dead-letter topic instead of being retried. Default: never.
+   */
+  maxDeliveries?: number;
+  /** Ack model: the topic dead letters go to; it must exist. Default `<topic>.dlq`, created when first needed. */
+  deadLetterTopic?: string;
   /** Records read from a partition at a time. Default 1024. */
   fetchMax?: number;
   /** Offset model: how long a revoked partition waits for messages in progress. Default 30000. */
@@ -136,13 +143,21 @@ export interface NormalizedConsumerOptions {
   maxInFlight: number;
   visibilityTimeoutMs: number;
   retryBackoff: RetryBackoff | null;
+  maxDeliveries: number | null;
+  deadLetterTopic: string | null;
   fetchMax: number;
   rebalanceTimeoutMs: number;
   closeTimeoutMs: number;
   signal: AbortSignal | undefined;
 }
 
-const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'retryBackoff', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
+const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'retryBackoff', 'maxDeliveries', 'deadLetterTopic', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
+
+function deadLetterTopicOption(v: unknown): string | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'string' || v.length === 0) throw new TypeError(`deadLetterTopic must be a topic name, got ${shown(v)}`);
+  return v;
+}
 
 export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOptions {
   if (options === undefined) throw new TypeError('consumer options must be an object, got undefined');
@@ -169,6 +184,8 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
     maxInFlight: integerOption(o.maxInFlight, 'maxInFlight', 1, 1_000_000, 1000),
     visibilityTimeoutMs: positiveDuration(o.visibilityTimeoutMs, 'visibilityTimeoutMs', 30_000),
     retryBackoff: RetryBackoff.parse(o.retryBackoff),
+    maxDeliveries: o.maxDeliveries === undefined ? null : integerOption(o.maxDeliveries, 'maxDeliveries', 1, 1_000_000, 1),
+    deadLetterTopic: deadLetterTopicOption(o.deadLetterTopic),
     fetchMax: integerOption(o.fetchMax, 'fetchMax', 1, READ_RECORDS_MAX, 1024),
     rebalanceTimeoutMs: duration(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 30_000),
     closeTimeoutMs: duration(o.closeTimeoutMs, 'closeTimeoutMs', DEFAULT_CLOSE_TIMEOUT_MS),

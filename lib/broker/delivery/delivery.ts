@@ -19,6 +19,7 @@ import type { GroupStateLog } from '../group/group-state-log';
 import type { StateConfirm } from '../group/state-confirm';
 import type { TopicPartition } from '../topic/topic-partition';
 import type { RetryBackoff } from './ack/retry-backoff';
+import type { DeadLetterSink } from './ack/dead-letters';
 
 export type Handler<M> = (message: M) => unknown;
 
@@ -93,6 +94,8 @@ export interface PartitionContext {
   state: GroupState;
   groupLog: GroupStateLog;
   clock: Clock;
+  /** Where the ack model sends dead letters. */
+  deadLetters: DeadLetterSink;
 }
 
 /** Options every model's member is built from (validated by consumer-options.ts). */
@@ -104,6 +107,10 @@ export interface MemberOptions {
   visibilityTimeoutMs: number;
   /** Ack model: the wait after a failed delivery (null: none, or run()'s retryDelayMs). */
   retryBackoff: RetryBackoff | null;
+  /** Ack model: failed deliveries after which a message is dead-lettered (null: never). */
+  maxDeliveries: number | null;
+  /** Ack model: the dead-letter topic (null: `<topic>.dlq`). */
+  deadLetterTopic: string | null;
 }
 
 export interface DeliveryModelImpl {

@@ -25,7 +25,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, SluiceError } from '../../errors';
 import { AckMessage } from '../consume/consumed-message';
-import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type StateOp } from '../group/group-state';
+import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp } from '../group/group-state';
+import type { Message } from '../../storage/log';
 import type { GroupStateLog } from '../group/group-state-log';
 import type { Producer, ProducerMessage } from '../produce/producer';
 import type { Topic } from '../topic/topic';
@@ -84,6 +85,27 @@ export class Transaction {
     return { topic: t.name, partition, offset };
   }
 
+  /**
+   * @internal Appends a stored message (key, value, headers and timestamp as they are, reserved
+   * headers included: a dead letter, a redriven message) to `topic`'s `partition`.
+   */
+  async appendStored(topic: Topic, partition: number, message: Message): Promise<TransactionSend> {
+    this.#checkOpen('send');
+    const tp = topic.partitions[partition];
+    await this.#join(tp);
+    this.#checkOpen('send');
+    const offset = topic.gate.admit(1, 0, () => tp.appendTransactional([message], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
+    return { topic: topic.name, partition, offset };
+  }
+
+  /** @internal Acks `offset` of a group's partition (no message in flight: a dead letter) when the transaction commits. */
+  ackOffset(progress: PartitionProgress, offset: number): void {
+    this.#checkOpen('ack');
+    if (progress.isAcked(offset)) throw new SluiceError(`message ${progress.topic}/${progress.partition}@${offset} of group ${progress.group} was already acked`, ErrorCode.ALREADY_ACKED);
+    this.#offsetAcks.push({ progress, offset });
+  }
+  readonly #offsetAcks: { progress: PartitionProgress; offset: number }[] = [];
+
   /** Acks an ack-model message when the transaction commits (never, if it aborts). */
   ack(message: AckMessage): void {
     this.#checkOpen('ack');
@@ -113,6 +135,11 @@ export class Transaction {
   abort(): Promise<void> {
     this.#checkOpen('abort');
     return this.#end(false);
+  }
+
+  /** @internal Whether it committed (false once aborted or still open). */
+  get committed(): boolean {
+    return this.#state === 'committed';
   }
 
   /** @internal Runs `fn` with this transaction, then commits (or aborts if it threw). */
@@ -174,16 +201,20 @@ export class Transaction {
   /** TXN_COMMIT with the acks and commits; throws (nothing applied) if an ack is no longer possible. */
   #commitPoint(): void {
     for (const msg of this.#acks.keys()) msg.checkAckable();
-    const byPartition = new Map<string, { msg: AckMessage[]; offsets: number[] }>();
-    for (const msg of this.#acks.keys()) {
-      const key = `${msg.group}\0${msg.topic}\0${msg.partition}`;
-      let e = byPartition.get(key);
-      if (e === undefined) byPartition.set(key, (e = { msg: [], offsets: [] }));
-      e.msg.push(msg);
-      e.offsets.push(msg.offset);
+    for (const a of this.#offsetAcks) {
+      if (a.progress.isAcked(a.offset)) throw new SluiceError(`message ${a.progress.topic}/${a.progress.partition}@${a.offset} of group ${a.progress.group} was acked meanwhile`, ErrorCode.ALREADY_ACKED);
     }
+    const byPartition = new Map<string, { group: string; topic: string; partition: number; offsets: number[] }>();
+    const add = (group: string, topic: string, partition: number, offset: number): void => {
+      const key = `${group}\0${topic}\0${partition}`;
+      let e = byPartition.get(key);
+      if (e === undefined) byPartition.set(key, (e = { group, topic, partition, offsets: [] }));
+      e.offsets.push(offset);
+    };
+    for (const msg of this.#acks.keys()) add(msg.group, msg.topic, msg.partition, msg.offset);
+    for (const a of this.#offsetAcks) add(a.progress.group, a.progress.topic, a.progress.partition, a.offset);
     const ops: StateOp[] = [];
-    for (const { msg, offsets } of byPartition.values()) ops.push([OP_ACK, msg[0].group, msg[0].topic, msg[0].partition, toRuns(offsets)]);
+    for (const e of byPartition.values()) ops.push([OP_ACK, e.group, e.topic, e.partition, toRuns(e.offsets)]);
     for (const c of this.#commits.values()) ops.push([OP_COMMIT, c.group, c.topic, c.partition, c.offset]);
     this.#link.state.commitTransaction(this.producerId, ops);
     for (const msg of this.#acks.keys()) msg.settleTransactionAck();

@@ -10,8 +10,9 @@ import type { StateConfirm } from '../../group/state-confirm';
 import type { Delivery, MemberContext, MemberOptions, PartitionContext, RunContext } from '../delivery';
 import { AckPartition, type AckHolder } from './ack-partition';
 import type { RetryBackoff } from './retry-backoff';
+import { DEAD_LETTER_SUFFIX, errorText } from './dead-letters';
 
-export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs' | 'retryBackoff'>;
+export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs' | 'retryBackoff' | 'maxDeliveries' | 'deadLetterTopic'>;
 
 type AckSlot = PartitionSlot<AckPartition>;
 
@@ -22,6 +23,8 @@ export class AckDelivery implements Delivery, AckHolder {
   readonly visibilityTimeoutMs: number;
   readonly maxInFlight: number;
   readonly #backoff: RetryBackoff | null;
+  readonly maxDeliveries: number | null;
+  readonly #deadLetterTopic: string | null;
   inFlight = 0;
   readonly #wake: () => void;
   readonly #isPaused: (topic: string, key: string) => boolean;
@@ -40,6 +43,8 @@ export class AckDelivery implements Delivery, AckHolder {
     this.maxInFlight = options.maxInFlight;
     this.visibilityTimeoutMs = options.visibilityTimeoutMs;
     this.#backoff = options.retryBackoff;
+    this.maxDeliveries = options.maxDeliveries;
+    this.#deadLetterTopic = options.deadLetterTopic;
     this.#wake = context.wake;
     this.#isPaused = context.isPaused;
     this.#group = context.group;
@@ -51,6 +56,10 @@ export class AckDelivery implements Delivery, AckHolder {
 
   retryDelay(failures: number): number | undefined {
     return this.#backoff?.delayFor(failures);
+  }
+
+  deadLetterTopic(topic: string): string {
+    return this.#deadLetterTopic ?? topic + DEAD_LETTER_SUFFIX;
   }
 
   held(): readonly PartitionSlot[] {
@@ -155,7 +164,7 @@ export class AckDelivery implements Delivery, AckHolder {
         } catch (err) {
           if (run.abandoned()) return;
           // With a retryBackoff it decides the wait; else the run's retryDelayMs.
-          if (msg.state === 'in-flight') msg.nack(this.#backoff !== null ? undefined : { delayMs: retryDelayMs });
+          if (msg.state === 'in-flight') msg.fail(errorText(err), this.#backoff !== null ? undefined : retryDelayMs);
           onError(err, msg);
           continue;
         }
@@ -212,5 +221,5 @@ export class AckDelivery implements Delivery, AckHolder {
 
 export const ackModel = {
   createMember: (name: string, topics: Set<string>, options: MemberOptions, context: MemberContext): Delivery => new AckDelivery(name, topics, options, context),
-  createPartition: (c: PartitionContext): SlotState => new AckPartition(c.groupName, c.tp, c.progress, c.state, c.groupLog, c.clock),
+  createPartition: (c: PartitionContext): SlotState => new AckPartition(c.groupName, c.tp, c.progress, c.state, c.groupLog, c.clock, c.deadLetters),
 };

@@ -21,13 +21,14 @@
  */
 import { ErrorCode, SluiceError } from '../../../errors';
 import type { Clock, TimerHandle } from '../../time/clock';
-import { AckMessage, type AckTarget } from '../../consume/consumed-message';
+import { AckMessage, type AckHolderRef, type AckTarget } from '../../consume/consumed-message';
 import type { SlotReport, SlotState } from '../../group/group-coordinator';
 import type { GroupState, PartitionProgress } from '../../group/group-state';
 import type { GroupStateLog } from '../../group/group-state-log';
 import type { StateConfirm } from '../../group/state-confirm';
 import type { TopicPartition } from '../../topic/topic-partition';
 import { DeadlineQueue } from './deadline-queue';
+import { DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
 import { InFlightWindow } from './in-flight-window';
 
 /** What an AckPartition needs of the member a message was delivered to. */
@@ -38,11 +39,17 @@ export interface AckHolder {
   readonly visibilityTimeoutMs: number;
   /** How long a message waits after its `failures`-th failed delivery (undefined: no backoff, at once). */
   retryDelay(failures: number): number | undefined;
+  /** Failed deliveries after which a message is dead-lettered (null: never). */
+  readonly maxDeliveries: number | null;
+  /** Where dead letters of `topic` go. */
+  deadLetterTopic(topic: string): string;
   /** Something changed that may let the member take more messages. */
   wake(): void;
 }
 
 const READ_RECORDS_MAX = 8192;
+/** A dead letter whose transaction failed (its topic full, say) is tried again this much later. */
+const DEAD_LETTER_RETRY_MS = 5000;
 /** Reads that pass over only markers and aborted records, at most, in one fetch (the rest waits for the next). */
 const PASS_OVER_READS_MAX = 16;
 
@@ -62,13 +69,19 @@ export class AckPartition implements AckTarget, SlotState {
   #timer: TimerHandle | undefined;
   #timerDue = 0;
   readonly #delayed = new Set<TimerHandle>();
+  readonly #deadLetters: DeadLetterSink;
+  /** Offsets on their way to the dead-letter topic (their transaction not committed yet). */
+  readonly #dying = new Set<number>();
+  /** The last failure's text per offset (for a dead letter's error header; in memory only). */
+  readonly #lastError = new Map<number, string>();
   #closed: SluiceError | null = null;
   readonly #onTimer = (): void => {
     this.#timer = undefined;
     this.#expire();
   };
 
-  constructor(groupName: string, tp: TopicPartition, progress: PartitionProgress, state: GroupState, groupLog: GroupStateLog, clock: Clock) {
+  constructor(groupName: string, tp: TopicPartition, progress: PartitionProgress, state: GroupState, groupLog: GroupStateLog, clock: Clock, deadLetters: DeadLetterSink) {
+    this.#deadLetters = deadLetters;
     this.groupName = groupName;
     this.tp = tp;
     this.progress = progress;
@@ -116,9 +129,15 @@ export class AckPartition implements AckTarget, SlotState {
     let n = 0;
     while (n < max && this.#readyHead < this.#ready.length) {
       const offset = this.#ready[this.#readyHead++];
-      if (p.isAcked(offset) || this.inFlight.has(offset) || offset < tp.startOffset) continue;
+      if (p.isAcked(offset) || this.inFlight.has(offset) || offset < tp.startOffset || this.#dying.has(offset)) continue;
       const record = tp.read(offset, { maxRecords: 1 })[0];
       if (record === undefined) continue;
+      const failures = p.failures.size === 0 ? 0 : (p.failures.get(offset) ?? 0);
+      if (member.maxDeliveries !== null && failures >= member.maxDeliveries && record.offset === offset) {
+        // Past the limit before a restart, or before this member's limit: dead-lettered now.
+        this.#sendToDeadLetters(member, record, DeadLetterReason.MAX_DELIVERIES, p.redelivered.get(offset) ?? 0);
+        continue;
+      }
       if (record.offset !== offset) {
         // A transaction marker or an aborted record (never delivered, but not yet passed over
         // when the broker stopped): passed over now.
@@ -237,7 +256,7 @@ export class AckPartition implements AckTarget, SlotState {
     if (this.#state.ack(this.progress, msg.offset)) this.#settleAcked(msg);
   }
 
-  nack(msg: AckMessage, delayMs: number | undefined): void {
+  nack(msg: AckMessage, delayMs: number | undefined, error?: string): void {
     this.#checkOpen();
     if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
     if (msg.state === 'nacked') throw alreadyAcked(msg, 'was already nacked');
@@ -247,19 +266,74 @@ export class AckPartition implements AckTarget, SlotState {
     msg.holder.inFlight--;
     msg.holder.wake();
     this.#popSettled();
-    this.#failed(msg, delayMs);
+    this.#failed(msg, delayMs, error);
   }
 
   /**
    * A delivery of `msg` failed (nack, timeout): counted, durably with when it is due again (the
    * explicit delay, else the holder's backoff, else now), then requeued at that time.
    */
-  #failed(msg: AckMessage, explicitDelayMs: number | undefined): void {
+  #failed(msg: AckMessage, explicitDelayMs: number | undefined, error?: string): void {
+    if (error !== undefined) this.#lastError.set(msg.offset, error);
     const failures = (this.progress.failures.get(msg.offset) ?? 0) + 1;
+    const max = msg.holder.maxDeliveries;
+    if (max !== null && failures >= max) {
+      this.#state.failed(this.progress, msg.offset, 0);
+      this.#sendToDeadLetters(msg.holder, msg.record, DeadLetterReason.MAX_DELIVERIES, msg.deliveryCount - 1);
+      return;
+    }
     const delayMs = explicitDelayMs ?? msg.holder.retryDelay(failures) ?? 0;
     this.#state.failed(this.progress, msg.offset, delayMs > 0 ? this.#clock.now() + delayMs : 0);
     if (delayMs > 0) this.#requeueAfter(msg.offset, delayMs);
     else this.#requeue(msg.offset);
+  }
+
+  /** msg.reject(): dead-lettered now, whatever its deliveries. */
+  reject(msg: AckMessage, reason: string): void {
+    this.#checkOpen();
+    if (msg.state === 'acked' || this.progress.isAcked(msg.offset)) throw alreadyAcked(msg, 'was already acked');
+    if (msg.state === 'nacked') throw alreadyAcked(msg, 'was nacked');
+    if (msg.state === 'in-flight') {
+      msg.state = 'nacked';
+      this.inFlight.delete(msg.offset);
+      msg.holder.inFlight--;
+      msg.holder.wake();
+      this.#popSettled();
+    }
+    this.#sendToDeadLetters(msg.holder, msg.record, reason, msg.deliveryCount - 1);
+  }
+
+  /**
+   * Sends the record to the holder's dead-letter topic and acks it, in one transaction. Until it
+   * commits the offset is neither in flight nor ready; if it fails, the message is retried later.
+   */
+  #sendToDeadLetters(holder: AckHolderRef, record: AckMessage['record'], reason: string, redelivered: number): void {
+    const offset = record.offset;
+    if (this.#dying.has(offset)) return;
+    this.#dying.add(offset);
+    const request: DeadLetterRequest = {
+      group: this.groupName,
+      topic: this.tp.topic,
+      partition: this.tp.index,
+      offset,
+      record,
+      reason,
+      deliveries: redelivered + 1,
+      error: this.#lastError.get(offset) ?? null,
+      deadLetterTopic: holder.deadLetterTopic(this.tp.topic),
+    };
+    this.#deadLetters(request).then(
+      () => {
+        this.#dying.delete(offset);
+        this.#lastError.delete(offset);
+      },
+      (e: unknown) => {
+        this.#dying.delete(offset);
+        if (this.#closed !== null) return;
+        process.emitWarning(`sluice: dead-lettering ${this.tp.topic}/${this.tp.index}@${offset} of group ${this.groupName} failed (retried later): ${e instanceof Error ? e.message : String(e)}`);
+        this.#requeueAfter(offset, DEAD_LETTER_RETRY_MS);
+      },
+    );
   }
 
   #requeueAfter(offset: number, delayMs: number): void {
