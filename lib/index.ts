@@ -51,5 +51,8 @@ export type {
 } from './broker/describe';
 export { PartitionAccess } from './broker/topic/partition-access';
 export { Transaction } from './broker/txn/transaction';
+export { DEAD_LETTER_HEADERS } from './broker/delivery/ack/dead-letters';
+export type { DeadLetter, RedriveOptions, RedriveResult } from './broker/delivery/ack/redrive';
+export type { RetryBackoffInput } from './broker/delivery/ack/retry-backoff';
 export type { TransactionCommit, TransactionSend } from './broker/txn/transaction';
 export type { PartitionOffsets } from './broker/topic/partition-access';

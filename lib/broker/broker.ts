@@ -16,6 +16,7 @@
  */
 import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
 import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
+import { redrive, REDRIVE_GROUP, type RedriveLink, type RedriveOptions, type RedriveResult } from './delivery/ack/redrive';
 import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../errors';
 import { lockDirectory, type DirectoryLock } from '../storage/directory-lock';
@@ -79,6 +80,7 @@ export interface BrokerRecovery {
 
 const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes', 'repair', 'readOnly']);
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+const REDRIVE_KEYS = new Set(['to', 'filter', 'limit']);
 
 export class Broker {
   readonly #directory: BrokerDirectory;
@@ -402,6 +404,43 @@ export class Broker {
     if (Transaction.active() !== undefined) throw new SluiceError('transactions do not nest: use the tx you were given', ErrorCode.TRANSACTION_NESTED);
     const tx = new Transaction(this.#transactionLink, await this.newProducerId());
     return tx.run(fn);
+  }
+
+  /**
+   * Sends dead letters of `topic` back to their original topics (or `to`), exactly once each
+   * (see delivery/ack/redrive.ts): those `filter` accepts, at most `limit`. Resolves with how
+   * many. Redrives run one at a time.
+   */
+  redrive(topic: string, options: RedriveOptions = {}): Promise<RedriveResult> {
+    try {
+      this.#checkWritable('redrive');
+      const dlq = this.#topic(topic);
+      const o = optionsObject(options, 'redrive options');
+      checkKeys(o, REDRIVE_KEYS, 'redrive option');
+      if (options.to !== undefined) this.#topic(options.to);
+      if (options.filter !== undefined && typeof options.filter !== 'function') throw new TypeError('filter must be a function (letter) => boolean');
+      const limit = integer(options.limit, 'limit', 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      const run = this.#redriving.then(() => redrive(this.#redriveLink, dlq, { ...options, limit }));
+      this.#redriving = run.then(() => {}, () => {});
+      return run;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  #redriving: Promise<void> = Promise.resolve();
+
+  get #redriveLink(): RedriveLink {
+    return {
+      progressOf: (t) => {
+        const g = this.#state.groups.get(REDRIVE_GROUP) ?? this.#state.createGroup(REDRIVE_GROUP, 'ack', this.#clock.now());
+        return this.#coordinatorOf(g).ensureTopic(t.name).map((slot) => slot.progress);
+      },
+      topic: (name) => this.#topic(name),
+      transaction: async (fn) => {
+        const tx = new Transaction(this.#transactionLink, await this.newProducerId());
+        await tx.run(fn);
+      },
+    };
   }
 
   /**

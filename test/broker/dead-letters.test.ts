@@ -120,4 +120,35 @@ describe('dead letters', () => {
     const [dead] = await deadLetters(b);
     expect(text(dead)).toBe('again');
   });
+
+  it('redrive sends dead letters back exactly once each, by filter and limit, or to another topic', async () => {
+    const b = await openBroker();
+    await b.createTopic('t', { ...SMALL, partitions: 2 });
+    await b.createTopic('elsewhere', SMALL);
+    await b.sendBatch('t', [
+      { key: 'a', value: 'v-a', headers: { h: '1' } },
+      { key: 'b', value: 'v-b' },
+      { key: 'c', value: 'v-c' },
+      { key: 'd', value: 'v-d' },
+    ]);
+    const c = b.consumer({ group: 'q', topics: 't', model: 'ack' });
+    const first = (await drain(c)) as AckMessage[];
+    for (const m of first) m.reject({ reason: text(m) === 'v-d' ? 'keep' : 'retry-me' });
+    await eventually(() => b.listTopics().includes('t.dlq') && b.describeTopic('t.dlq').partitions.reduce((n, p) => n + p.lastStableOffset, 0) >= 8);
+    await expect(b.redrive('nope')).rejects.toMatchObject({ code: ErrorCode.UNKNOWN_TOPIC });
+    await expect(b.redrive('t.dlq', { limit: 0 })).rejects.toThrow(RangeError);
+    expect(await b.redrive('t.dlq', { filter: (l) => l.reason === 'retry-me', limit: 2 })).toEqual({ redriven: 2 });
+    expect(await b.redrive('t.dlq', { filter: (l) => l.reason === 'retry-me' })).toEqual({ redriven: 1 });
+    expect(await b.redrive('t.dlq', { filter: (l) => l.reason === 'retry-me' })).toEqual({ redriven: 0 });
+    const back = (await drain(c)) as AckMessage[];
+    expect(back.map(text).sort()).toEqual(['v-a', 'v-b', 'v-c']);
+    const a = back.find((m) => text(m) === 'v-a')!;
+    expect(a.headers).toEqual([{ key: 'h', value: Buffer.from('1') }]);
+    expect(a.key?.toString()).toBe('a');
+    expect(first.find((m) => text(m) === 'v-a')!.partition).toBe(a.partition); // its original partition
+    expect(await b.redrive('t.dlq', { to: 'elsewhere' })).toEqual({ redriven: 1 });
+    const other = b.consumer({ group: 'e', topics: 'elsewhere' });
+    expect((await drain(other)).map(text)).toEqual(['v-d']);
+    expect(b.listGroups()).toContain('sluice.redrive');
+  });
 });
