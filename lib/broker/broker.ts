@@ -727,6 +727,13 @@ function checkTopicMeta(meta: TopicMeta, file: string): void {
     throw corrupt(file, `holds an invalid topic config: ${(e as Error).message}`);
   }
   for (const k of Object.keys(normalized) as (keyof typeof normalized)[]) {
+    // Settings added since topic.json's format began: absent in older files, their default holds.
+    if (meta.config[k] === undefined && ADDED_TOPIC_SETTINGS.has(k)) {
+      (meta.config as unknown as Record<string, unknown>)[k] = normalized[k];
+      continue;
+    }
     if (normalized[k] !== meta.config[k]) throw corrupt(file, `holds an invalid topic config: ${k} is missing`);
   }
 }
+
+const ADDED_TOPIC_SETTINGS: ReadonlySet<string> = new Set(['messageTtlMs']);

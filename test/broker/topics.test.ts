@@ -28,6 +28,20 @@ describe('topics', () => {
     expect(() => b.describeTopic('orders')).toThrow(expect.objectContaining({ code: ErrorCode.UNKNOWN_TOPIC }));
   });
 
+  it('opens a topic.json written before a setting existed, with its default', async () => {
+    const dir = tmpDir('sluice-broker-');
+    let b = await openBroker({}, dir);
+    await b.createTopic('t');
+    await closeBroker(b);
+    const file = path.join(dir, 'topics', 't', 'topic.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8'));
+    delete meta.config.messageTtlMs; // as written before TTLs
+    fs.writeFileSync(file, JSON.stringify(meta));
+    b = await openBroker({}, dir);
+    expect(b.describeTopic('t').config.messageTtlMs).toBeNull();
+    await closeBroker(b);
+  });
+
   it('applies the default config', async () => {
     const b = await openBroker();
     const d = await b.createTopic('t');
@@ -40,6 +54,7 @@ describe('topics', () => {
       maxBacklog: null,
       segmentBytes: 64 * 1024 * 1024,
       messageBytesMax: null,
+      messageTtlMs: null,
     });
   });
 

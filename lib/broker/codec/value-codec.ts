@@ -53,6 +53,7 @@
  * process-wide: a Packr of the application's own decodes type 0x4d as a Map too, and an
  * application extension of type 0x4d would clash with this one.
  */
+import { EXPIRES_HEADER } from '../topic/ttl';
 import { Buffer } from 'node:buffer';
 import { addExtension, Packr } from 'msgpackr';
 import type { HeadersInput, RecordHeader } from '../../storage/log';
@@ -363,15 +364,18 @@ function describeObject(v: object, proto: unknown): string {
 }
 
 /** Checks that user headers do not use the reserved name. */
+/** Headers the broker sets itself: the codec mark, and a message's expiry (broker/topic/ttl.ts). */
+const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER];
+
 export function checkUserHeaders(headers: HeadersInput | undefined): void {
   if (headers === undefined) return;
   if (headers === null || typeof headers !== 'object') throw new TypeError('headers must be an object or an array of [key, value] pairs');
   if (Array.isArray(headers)) {
     for (const pair of headers) {
-      if (Array.isArray(pair) && pair[0] === CODEC_HEADER) throw new TypeError(`the header name ${CODEC_HEADER} is reserved`);
+      if (Array.isArray(pair) && RESERVED_HEADERS.includes(pair[0] as string)) throw new TypeError(`the header name ${pair[0]} is reserved`);
     }
-  } else if (Object.prototype.hasOwnProperty.call(headers, CODEC_HEADER)) {
-    throw new TypeError(`the header name ${CODEC_HEADER} is reserved`);
+  } else {
+    for (const name of RESERVED_HEADERS) if (Object.prototype.hasOwnProperty.call(headers, name)) throw new TypeError(`the header name ${name} is reserved`);
   }
 }
 

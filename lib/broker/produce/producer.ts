@@ -12,6 +12,7 @@
  * A Producer holds no resources; it is a view of the broker with a partitioner.
  */
 import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
+import { EXPIRES_HEADER } from '../topic/ttl';
 import { byteLength, checkSize } from '../../storage/batch-stager';
 import { payloadBytesSurelyFitting } from '../../limits';
 import { encodeHeaders } from '../../storage/record-headers';
@@ -34,6 +35,8 @@ export interface ProducerMessage {
   timestamp?: number;
   /** An explicit partition: wins over the key and the partitioner. */
   partition?: number;
+  /** The message expires this long after its timestamp: never delivered after (see broker/topic/ttl.ts). */
+  ttlMs?: number;
 }
 
 export interface SendOptions {
@@ -191,7 +194,7 @@ export class Producer {
     const key = m.key ?? null;
     let timestamp = m.timestamp;
     // The common case: bytes, no key, headers or timestamp, stamped by the Log itself.
-    if (key === null && timestamp === undefined && m.headers === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
+    if (key === null && timestamp === undefined && m.headers === undefined && m.ttlMs === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
       return value;
     }
     if (value === undefined) throw new TypeError(`message ${index}: value is missing (use null for an empty value)`);
@@ -201,9 +204,15 @@ export class Producer {
     else if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
       throw new RangeError(`message ${index}: timestamp must be a non-negative integer number of milliseconds`);
     }
-    if (raw && key === null && m.headers === undefined && timestamp === undefined) return value;
+    if (raw && key === null && m.headers === undefined && timestamp === undefined && m.ttlMs === undefined) return value;
     const bytes = raw ? value : packValue(value, index);
-    const headers = raw ? m.headers : withCodecHeader(m.headers);
+    let headers = raw ? m.headers : withCodecHeader(m.headers);
+    if (m.ttlMs !== undefined) {
+      if (typeof m.ttlMs !== 'number' || !Number.isSafeInteger(m.ttlMs) || m.ttlMs <= 0) throw new RangeError(`message ${index}: ttlMs must be a positive integer number of milliseconds, got ${String(m.ttlMs)}`);
+      const at = (timestamp ?? this.#link.clock.now()) + m.ttlMs;
+      if (!Number.isSafeInteger(at)) throw new RangeError(`message ${index}: ttlMs ${m.ttlMs} runs past the largest time`);
+      headers = withHeader(headers, EXPIRES_HEADER, String(at));
+    }
     const out: LogMessage = { value: bytes, key };
     if (headers !== undefined) out.headers = headers;
     if (timestamp !== undefined) out.timestamp = timestamp;
@@ -311,8 +320,8 @@ function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): voi
 /** TypeError for a field a message may not have (a typo would otherwise be silently ignored). */
 function checkMessageFields(m: object, index: number): void {
   for (const k in m) {
-    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition') {
-      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp and partition)`);
+    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition' && k !== 'ttlMs') {
+      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp, partition and ttlMs)`);
     }
   }
 }
@@ -325,4 +334,11 @@ function checkSendOptions(options: SendOptions | undefined): number | undefined 
   checkKeys(o, SEND_KEYS, 'send option');
   const t = o.timeoutMs;
   return optionalDuration(t, 'timeoutMs');
+}
+
+/** `headers` with one more header (either input form). */
+function withHeader(headers: HeadersInput | undefined, key: string, value: string): HeadersInput {
+  if (headers === undefined) return { [key]: value };
+  if (Array.isArray(headers)) return [...(headers as ReadonlyArray<readonly [string, string | Uint8Array | null]>), [key, value]];
+  return { ...(headers as Record<string, string | Uint8Array | null>), [key]: value };
 }

@@ -37,11 +37,13 @@ export interface TopicConfig {
   segmentBytes: number;
   /** The largest message (with its batch header); null: the Log's default (1 MiB, at most segmentBytes). */
   messageBytesMax: number | null;
+  /** Messages expire this long after their timestamp: never delivered after (see broker/topic/ttl.ts). null: never. */
+  messageTtlMs: number | null;
 }
 
 export type TopicConfigInput = Partial<TopicConfig>;
 
-const KEYS = new Set<string>(['partitions', 'sync', 'syncIntervalMs', 'retentionBytes', 'retentionMs', 'maxBacklog', 'segmentBytes', 'messageBytesMax']);
+const KEYS = new Set<string>(['partitions', 'sync', 'syncIntervalMs', 'retentionBytes', 'retentionMs', 'maxBacklog', 'segmentBytes', 'messageBytesMax', 'messageTtlMs']);
 
 export function checkTopicName(name: unknown): asserts name is string {
   if (typeof name !== 'string') throw new TypeError(`topic name must be a string, got ${typeof name}`);
@@ -77,6 +79,7 @@ export function normalizeTopicConfig(input: unknown): TopicConfig {
     maxBacklog: limit(c.maxBacklog, 'maxBacklog'),
     segmentBytes,
     messageBytesMax: c.messageBytesMax === undefined || c.messageBytesMax === null ? null : integer(c.messageBytesMax, 'messageBytesMax', MESSAGE_BYTES_MAX_MIN, segmentBytes),
+    messageTtlMs: limit(c.messageTtlMs, 'messageTtlMs'),
   };
   return config;
 }

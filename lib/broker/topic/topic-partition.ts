@@ -64,10 +64,14 @@ export class TopicPartition {
   }
   #spare: Waiters | null = new Waiters();
 
-  constructor(topic: string, index: number, log: Log) {
+  /** The topic's messageTtlMs (null: none): consumers pass expired messages over (ttl.ts). */
+  readonly messageTtlMs: number | null;
+
+  constructor(topic: string, index: number, log: Log, messageTtlMs: number | null = null) {
     this.topic = topic;
     this.index = index;
     this.#log = log;
+    this.messageTtlMs = messageTtlMs;
   }
 
   // ---- Producing ----

@@ -62,7 +62,7 @@ export class Topic {
     await directory.beginGrowth(this.name);
     const added: TopicPartition[] = [];
     try {
-      for (let p = from; p < total; p++) added.push(new TopicPartition(this.name, p, await Log.open(directory.partitionDir(this.name, p), logOptionsOf(config))));
+      for (let p = from; p < total; p++) added.push(new TopicPartition(this.name, p, await Log.open(directory.partitionDir(this.name, p), logOptionsOf(config)), config.messageTtlMs));
       await directory.commitGrowth({ format: TOPIC_FORMAT, name: this.name, config, createdAt: this.createdAt });
     } catch (e) {
       const reason = new SluiceError(`partitions could not be added to topic ${JSON.stringify(this.name)}`, ErrorCode.CLOSED);
@@ -95,7 +95,7 @@ export class Topic {
     try {
       for (let p = 0; p < meta.config.partitions; p++) {
         const log = await Log.open(directory.partitionDir(meta.name, p), options);
-        partitions.push(new TopicPartition(meta.name, p, log));
+        partitions.push(new TopicPartition(meta.name, p, log, meta.config.messageTtlMs ?? null));
       }
     } catch (e) {
       const reason = new SluiceError(`topic ${JSON.stringify(meta.name)} failed to open`, ErrorCode.CLOSED);

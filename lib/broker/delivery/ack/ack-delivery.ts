@@ -24,6 +24,7 @@ export class AckDelivery implements Delivery, AckHolder {
   readonly maxInFlight: number;
   readonly #backoff: RetryBackoff | null;
   readonly maxDeliveries: number | null;
+  readonly deadLettersExpired: boolean;
   readonly #deadLetterTopic: string | null;
   inFlight = 0;
   readonly #wake: () => void;
@@ -45,6 +46,7 @@ export class AckDelivery implements Delivery, AckHolder {
     this.#backoff = options.retryBackoff;
     this.maxDeliveries = options.maxDeliveries;
     this.#deadLetterTopic = options.deadLetterTopic;
+    this.deadLettersExpired = options.maxDeliveries !== null || options.deadLetterTopic !== null;
     this.#wake = context.wake;
     this.#isPaused = context.isPaused;
     this.#group = context.group;

@@ -29,6 +29,7 @@ import type { StateConfirm } from '../../group/state-confirm';
 import type { TopicPartition } from '../../topic/topic-partition';
 import { DeadlineQueue } from './deadline-queue';
 import { DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
+import { expiresAt } from '../../topic/ttl';
 import { InFlightWindow } from './in-flight-window';
 
 /** What an AckPartition needs of the member a message was delivered to. */
@@ -43,6 +44,8 @@ export interface AckHolder {
   readonly maxDeliveries: number | null;
   /** Where dead letters of `topic` go. */
   deadLetterTopic(topic: string): string;
+  /** Expired messages are dead-lettered (else acked): the member has maxDeliveries or a deadLetterTopic. */
+  readonly deadLettersExpired: boolean;
   /** Something changed that may let the member take more messages. */
   wake(): void;
 }
@@ -132,16 +135,17 @@ export class AckPartition implements AckTarget, SlotState {
       if (p.isAcked(offset) || this.inFlight.has(offset) || offset < tp.startOffset || this.#dying.has(offset)) continue;
       const record = tp.read(offset, { maxRecords: 1 })[0];
       if (record === undefined) continue;
-      const failures = p.failures.size === 0 ? 0 : (p.failures.get(offset) ?? 0);
-      if (member.maxDeliveries !== null && failures >= member.maxDeliveries && record.offset === offset) {
-        // Past the limit before a restart, or before this member's limit: dead-lettered now.
-        this.#sendToDeadLetters(member, record, DeadLetterReason.MAX_DELIVERIES, p.redelivered.get(offset) ?? 0);
-        continue;
-      }
       if (record.offset !== offset) {
         // A transaction marker or an aborted record (never delivered, but not yet passed over
         // when the broker stopped): passed over now.
         this.#state.ack(p, offset);
+        continue;
+      }
+      if (this.#expired(member, record, 0)) continue;
+      const failures = p.failures.size === 0 ? 0 : (p.failures.get(offset) ?? 0);
+      if (member.maxDeliveries !== null && failures >= member.maxDeliveries) {
+        // Past the limit before a restart, or before this member's limit: dead-lettered now.
+        this.#sendToDeadLetters(member, record, DeadLetterReason.MAX_DELIVERIES, p.redelivered.get(offset) ?? 0);
         continue;
       }
       const count = this.#state.redelivered(p, offset);
@@ -167,20 +171,37 @@ export class AckPartition implements AckTarget, SlotState {
         const window = this.inFlight;
         const deadlines = this.#deadlines;
         const Message = AckMessage; // one module lookup, not one per message
+        const ttl = tp.messageTtlMs;
+        const now = ttl === null ? 0 : this.#clock.now();
+        let delivered = 0;
         for (let i = 0; i < count; i++) {
           const record = records[i];
+          if ((ttl !== null || record.headers.length > 0) && this.#expired(member, record, now)) continue;
           const msg = new Message(record, 1, this, member, deadline);
           window.set(record.offset, msg);
           deadlines.push(msg);
           out.push(msg);
+          delivered++;
         }
-        member.inFlight += count;
-        n += count;
-        this.#arm(deadline);
+        member.inFlight += delivered;
+        n += delivered;
+        if (delivered > 0) this.#arm(deadline);
         this.#state.delivered(p, nextOffset);
       }
     }
     return n;
+  }
+
+  /**
+   * Whether `record` expired (ttl.ts; `now` 0: read the clock): then it is never delivered, but
+   * dead-lettered (reason `expired`) when the member has a dead-letter setting, else acked.
+   */
+  #expired(member: AckHolder, record: AckMessage['record'], now: number): boolean {
+    const at = expiresAt(record, this.tp.messageTtlMs);
+    if (at === Infinity || at > (now === 0 ? this.#clock.now() : now)) return false;
+    if (member.deadLettersExpired) this.#sendToDeadLetters(member, record, DeadLetterReason.EXPIRED, this.progress.redelivered.get(record.offset) ?? 0);
+    else this.#state.ack(this.progress, record.offset);
+    return true;
   }
 
   /**

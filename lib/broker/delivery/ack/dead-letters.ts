@@ -6,6 +6,7 @@
  * nor duplicates it. Dead-letter topics are ordinary topics.
  */
 import type { LogRecord, Message } from '../../../storage/log';
+import { EXPIRES_HEADER } from '../../topic/ttl';
 
 /** The headers a dead letter carries beside its own (values UTF-8 strings). */
 export const DEAD_LETTER_HEADERS = Object.freeze({
@@ -19,7 +20,7 @@ export const DEAD_LETTER_HEADERS = Object.freeze({
 });
 
 /** Why a message was dead-lettered (`sluice.dlq.reason`; msg.reject may give its own). */
-export const DeadLetterReason = Object.freeze({ MAX_DELIVERIES: 'max-deliveries', REJECTED: 'rejected' });
+export const DeadLetterReason = Object.freeze({ MAX_DELIVERIES: 'max-deliveries', REJECTED: 'rejected', EXPIRED: 'expired' });
 
 /** The suffix of a topic's default dead-letter topic. */
 export const DEAD_LETTER_SUFFIX = '.dlq';
@@ -46,7 +47,8 @@ export type DeadLetterSink = (request: DeadLetterRequest) => Promise<void>;
 
 /** The dead letter to append for `r`: the stored message and the dead-letter headers. */
 export function deadLetterMessage(r: DeadLetterRequest): Message {
-  const headers: [string, string | Uint8Array | null][] = r.record.headers.map((h) => [h.key, h.value]);
+  // A dead letter does not expire (its original's expiry is dropped): it waits to be looked at.
+  const headers: [string, string | Uint8Array | null][] = r.record.headers.filter((h) => h.key !== EXPIRES_HEADER).map((h) => [h.key, h.value]);
   headers.push(
     [DEAD_LETTER_HEADERS.topic, r.topic],
     [DEAD_LETTER_HEADERS.partition, String(r.partition)],

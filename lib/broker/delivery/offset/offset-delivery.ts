@@ -26,6 +26,7 @@ import { integerOption, type CommitEntry, type SeekTarget } from '../../consume/
 import type { PartitionSlot, SlotReport, SlotState } from '../../group/group-coordinator';
 import type { GroupState } from '../../group/group-state';
 import type { StateConfirm } from '../../group/state-confirm';
+import { expiresAt } from '../../topic/ttl';
 import type { Delivery, MemberContext, MemberOptions, RunContext } from '../delivery';
 
 const EMPTY: readonly LogRecord[] = Object.freeze([]);
@@ -199,7 +200,9 @@ export class OffsetDelivery implements Delivery {
     }
     // A read may pass over transaction markers and aborted records only: then read on from there.
     while (c.fetchOffset < tp.stableOffset) {
-      const { records, nextOffset } = tp.readRecords(c.fetchOffset, { maxRecords: this.#options.fetchMax });
+      const read = tp.readRecords(c.fetchOffset, { maxRecords: this.#options.fetchMax });
+      const nextOffset = read.nextOffset;
+      const records = unexpired(read.records, tp.messageTtlMs, this.#clock);
       if (records.length > 0) {
         c.buffer = records;
         c.bufferIndex = 0;
@@ -564,3 +567,11 @@ export const offsetModel = {
   createMember: (name: string, topics: Set<string>, options: MemberOptions, context: MemberContext): Delivery => new OffsetDelivery(name, topics, options, context),
   createPartition: (): SlotState => new OffsetPartition(),
 };
+
+/** The records that have not expired (ttl.ts): an expired one is passed over. */
+function unexpired(records: LogRecord[], ttlMs: number | null, clock: Clock): LogRecord[] {
+  if (ttlMs === null && !records.some((r) => r.headers.length > 0)) return records;
+  const now = clock.now();
+  const kept = records.filter((r) => expiresAt(r, ttlMs) > now);
+  return kept.length === records.length ? records : kept;
+}
