@@ -72,6 +72,13 @@ export interface RunOptions<M> {
   onError?: (error: unknown, message: M) => void;
   /** Aborting stops the run (the consumer stays open). */
   signal?: AbortSignal;
+  /**
+   * Ack model, 'key': messages with the same key are handled one at a time, in offset order (a
+   * retry keeps its place: the key's next message waits until it is acked or dead-lettered),
+   * while different keys run in parallel up to `concurrency`. Keyless messages are not held.
+   * The offset model always handles a partition in order.
+   */
+  orderBy?: 'key';
 }
 
 export interface SeekTarget {

@@ -183,6 +183,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     const retryDelayMs = duration(options.retryDelayMs, 'retryDelayMs', 1000);
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('onError must be a function');
     const signal = checkSignal(options.signal, 'signal');
+    if (options.orderBy !== undefined && options.orderBy !== 'key') throw new TypeError(`orderBy must be 'key', got ${String(options.orderBy)}`);
     if (this.#run !== null) throw new TypeError('this consumer is already running a handler');
     if (this.#closing) return;
     const onError =
@@ -214,6 +215,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
       onError: onError as (err: unknown, msg: ConsumedMessage) => void,
       concurrency,
       fetchMax: this.#fetchMax,
+      orderByKey: options.orderBy === 'key',
       stopped: () => run.stopped || this.#closing,
       abandoned: () => run.abandoned,
       wait: () => this.#wait(undefined, undefined),

@@ -32,6 +32,8 @@ export interface RunContext {
   readonly concurrency: number;
   /** Records read from a partition at a time. */
   readonly fetchMax: number;
+  /** Ack model: messages of one key are handled one at a time, in order (run's orderBy: 'key'). */
+  readonly orderByKey: boolean;
   /** The run should end now (close, abort, or every topic deleted). */
   stopped(): boolean;
   /** The close timeout passed while handlers ran: whatever they finish later must change nothing. */

@@ -104,7 +104,7 @@ export class AckDelivery implements Delivery, AckHolder {
   // ---- Pull ----
 
   /** Up to `max` messages (and no more than the in-flight budget allows), partitions in turn. */
-  fetch(max: number): AckMessage[] {
+  fetch(max: number, orderByKey = false): AckMessage[] {
     const out: AckMessage[] = [];
     if (this.#closing) return out;
     const held = this.#held;
@@ -113,7 +113,7 @@ export class AckDelivery implements Delivery, AckHolder {
     for (let k = 0; k < n && budget > 0; k++) {
       const h = held[(this.#rr + k) % n];
       if (this.#isPaused(h.slot.tp.topic, h.key)) continue;
-      const got = h.part.fetch(this, budget, out);
+      const got = h.part.fetch(this, budget, out, orderByKey);
       if (got > 0) {
         budget -= got;
         this.#touched.add(h.part);
@@ -140,7 +140,7 @@ export class AckDelivery implements Delivery, AckHolder {
     const batchMax = Math.max(1, Math.min(run.fetchMax, Math.floor(this.maxInFlight / run.concurrency)));
     let batch = 1;
     while (!run.stopped()) {
-      const messages = this.fetch(batch);
+      const messages = this.fetch(batch, run.orderByKey);
       if (messages.length === 0) {
         if (run.endIfUnsubscribed()) break;
         await run.wait();

@@ -77,6 +77,14 @@ export class AckPartition implements AckTarget, SlotState {
   readonly #dying = new Set<number>();
   /** The last failure's text per offset (for a dead letter's error header; in memory only). */
   readonly #lastError = new Map<number, string>();
+  /**
+   * Per-key order (members fetching with orderByKey): a key whose message is out (in flight or
+   * waiting for its retry) holds the key; later messages of it wait here, in offset order, and
+   * the next one goes out when the holder is acked (or dead-lettered).
+   */
+  readonly #keyWaiting = new Map<string, number[]>();
+  readonly #keyHolder = new Map<number, string>();
+  #waitingCount = 0;
   #closed: SluiceError | null = null;
   readonly #onTimer = (): void => {
     this.#timer = undefined;
@@ -123,7 +131,7 @@ export class AckPartition implements AckTarget, SlotState {
   // ---- Delivery ----
 
   /** Appends up to `max` messages for `member` to `out`; returns how many. */
-  fetch(member: AckHolder, max: number, out: AckMessage[]): number {
+  fetch(member: AckHolder, max: number, out: AckMessage[], orderByKey = false): number {
     if (this.#closed !== null || max <= 0) return 0;
     const p = this.progress;
     const tp = this.tp;
@@ -148,6 +156,7 @@ export class AckPartition implements AckTarget, SlotState {
         this.#sendToDeadLetters(member, record, DeadLetterReason.MAX_DELIVERIES, p.redelivered.get(offset) ?? 0);
         continue;
       }
+      if (orderByKey && !this.#mayGo(record)) continue;
       const count = this.#state.redelivered(p, offset);
       this.#deliver(member, record, count, deadline, out);
       n++;
@@ -156,7 +165,7 @@ export class AckPartition implements AckTarget, SlotState {
       this.#ready = this.#ready.slice(this.#readyHead);
       this.#readyHead = 0;
     }
-    for (let reads = 0; n < max && p.deliveredEnd < tp.stableOffset && reads < PASS_OVER_READS_MAX; reads++) {
+    for (let reads = 0; n < max && p.deliveredEnd < tp.stableOffset && reads < PASS_OVER_READS_MAX && this.#waitingCount < member.maxInFlight; reads++) {
       // First deliveries, the hot path: one bookkeeping pass over the whole read.
       const from = p.deliveredEnd;
       const { records, nextOffset } = tp.readRecords(from, { maxRecords: Math.min(max - n, READ_RECORDS_MAX) });
@@ -177,6 +186,7 @@ export class AckPartition implements AckTarget, SlotState {
         for (let i = 0; i < count; i++) {
           const record = records[i];
           if ((ttl !== null || record.headers.length > 0) && this.#expired(member, record, now)) continue;
+          if (orderByKey && !this.#mayGo(record)) continue;
           const msg = new Message(record, 1, this, member, deadline);
           window.set(record.offset, msg);
           deadlines.push(msg);
@@ -193,6 +203,49 @@ export class AckPartition implements AckTarget, SlotState {
   }
 
   /**
+   * Per-key order: whether `record` may go out now (keyless ones always may). If its key is held
+   * by an earlier message it waits for it (and false); else it takes the key.
+   */
+  #mayGo(record: AckMessage['record']): boolean {
+    if (record.key === null) return true;
+    const offset = record.offset;
+    const key = record.key.toString('latin1');
+    const holder = this.#keyHolder.get(offset);
+    if (holder !== undefined) return true; // the key's holder, out again (a retry)
+    const waiting = this.#keyWaiting.get(key);
+    if (waiting === undefined) {
+      this.#keyWaiting.set(key, []);
+      this.#keyHolder.set(offset, key);
+      return true;
+    }
+    // Behind the holder: in offset order (a redelivery after a restart may come out of order).
+    let i = waiting.length;
+    while (i > 0 && waiting[i - 1] > offset) i--;
+    if (waiting[i - 1] !== offset) {
+      waiting.splice(i, 0, offset);
+      this.#waitingCount++;
+    }
+    return false;
+  }
+
+  /** `offset` is done (acked, dead-lettered): if it held its key, the key's next message may go. */
+  #releaseKey(offset: number): void {
+    if (this.#keyHolder.size === 0) return;
+    const key = this.#keyHolder.get(offset);
+    if (key === undefined) return;
+    this.#keyHolder.delete(offset);
+    const waiting = this.#keyWaiting.get(key)!;
+    const next = waiting.shift();
+    if (next === undefined) {
+      this.#keyWaiting.delete(key);
+      return;
+    }
+    this.#waitingCount--;
+    this.#keyHolder.set(next, key);
+    this.#requeue(next);
+  }
+
+  /**
    * Whether `record` expired (ttl.ts; `now` 0: read the clock): then it is never delivered, but
    * dead-lettered (reason `expired`) when the member has a dead-letter setting, else acked.
    */
@@ -200,7 +253,10 @@ export class AckPartition implements AckTarget, SlotState {
     const at = expiresAt(record, this.tp.messageTtlMs);
     if (at === Infinity || at > (now === 0 ? this.#clock.now() : now)) return false;
     if (member.deadLettersExpired) this.#sendToDeadLetters(member, record, DeadLetterReason.EXPIRED, this.progress.redelivered.get(record.offset) ?? 0);
-    else this.#state.ack(this.progress, record.offset);
+    else {
+      this.#state.ack(this.progress, record.offset);
+      this.#releaseKey(record.offset);
+    }
     return true;
   }
 
@@ -258,6 +314,7 @@ export class AckPartition implements AckTarget, SlotState {
   /** The ack of `msg` was recorded: take its delivery (or, if it expired, its successor's) out of flight. */
   #settleAcked(msg: AckMessage): void {
     const offset = msg.offset;
+    this.#releaseKey(offset);
     const current = msg.state === 'in-flight' ? msg : this.inFlight.get(offset);
     msg.state = 'acked';
     if (current !== undefined) {
@@ -347,6 +404,7 @@ export class AckPartition implements AckTarget, SlotState {
       () => {
         this.#dying.delete(offset);
         this.#lastError.delete(offset);
+        this.#releaseKey(offset);
       },
       (e: unknown) => {
         this.#dying.delete(offset);
