@@ -137,14 +137,19 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     Napi::Env env = info.Env();
     if (!info[0].IsExternal()) throw Napi::TypeError::New(env, "use NativeLog.open()");
     log_.reset(info[0].As<Napi::External<Log>>().Data());
-    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "sluice-flusher", 0, 1);
+    // At the environment's teardown (a process exiting with the log open) Node finalizes the
+    // function before this object, whose destructor must then leave it alone: `tsfn_gone_` says so.
+    auto gone = tsfn_gone_;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "sluice-flusher", 0, 1,
+                                          [gone](Napi::Env) { gone->store(true, std::memory_order_release); });
     tsfn_.Unref(env);
     Napi::ThreadSafeFunction tsfn = tsfn_;
     // One call queued at a time: rounds that finish while one waits for the JS thread are covered
     // by it: it reads the offsets after clearing the flag, and a round that found the flag set
     // published its offsets before the exchange this clear reads from (acq_rel on both sides).
     auto queued = std::make_shared<std::atomic<bool>>(false);
-    log_->start([tsfn, queued]() mutable {
+    log_->start([tsfn, queued, gone]() mutable {
+      if (gone->load(std::memory_order_acquire)) return;
       if (queued->exchange(true, std::memory_order_acq_rel)) return;
       tsfn.NonBlockingCall([queued](Napi::Env env, Napi::Function fn) {
         (void)queued->exchange(false, std::memory_order_acq_rel);
@@ -169,7 +174,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
       (void)log_->close();  // garbage collected while open: close synchronously, keep the data
       log_.reset();
     }
-    if (tsfn_) tsfn_.Release();
+    if (tsfn_ && !tsfn_gone_->load(std::memory_order_acquire)) tsfn_.Release();
     if (slot_ != nullptr) {
       slot_->self = nullptr;
       Slot::release(slot_);
@@ -741,7 +746,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
 
   // setActive(bool): keep the event loop alive while confirms are pending.
   Napi::Value SetActive(const Napi::CallbackInfo& info) {
-    if (tsfn_) {
+    if (tsfn_ && !tsfn_gone_->load(std::memory_order_acquire)) {
       if (info[0].ToBoolean()) {
         tsfn_.Ref(info.Env());
       } else {
@@ -763,7 +768,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     buffers_.clear();
     log_.reset();  // closes the files; mappings live on while JS buffers hold them
     if (tsfn_) {
-      tsfn_.Release();
+      if (!tsfn_gone_->load(std::memory_order_acquire)) tsfn_.Release();
       tsfn_ = Napi::ThreadSafeFunction();
     }
     busy_ = false;
@@ -778,6 +783,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
   RecoveryReport recovery_;
   bool busy_ = false;
   Napi::ThreadSafeFunction tsfn_;
+  std::shared_ptr<std::atomic<bool>> tsfn_gone_ = std::make_shared<std::atomic<bool>>(false);
   // ArrayBuffers over segments' view mappings, one per mapping, least recently used evicted.
   static constexpr size_t kCachedBuffersMax = 8;
   struct CachedBuffer {
