@@ -445,7 +445,7 @@ export class Log {
    * that follows plain ones; a compressed batch is returned on its own, decompressed.
    */
   read(offset: number, options?: ReadOptions): LogRecord[] {
-    return this.readRecords(offset, options).records;
+    return this.#read(offset, options);
   }
 
   /**
@@ -454,6 +454,14 @@ export class Log {
    * yet move on), and `upTo` stops before a batch at or past it.
    */
   readRecords(offset: number, options?: ReadOptions): ReadResult {
+    const records = this.#read(offset, options);
+    return { records, nextOffset: this.#readNext };
+  }
+
+  /** Where the last #read ends (read() itself returns only the records: no result object on its path). */
+  #readNext = 0;
+
+  #read(offset: number, options: ReadOptions | undefined): LogRecord[] {
     checkOffset(offset);
     let maxBytes = DEFAULT_MAX_BYTES;
     let maxRecords = DEFAULT_MAX_RECORDS;
@@ -469,15 +477,17 @@ export class Log {
     const s = slotsFor(maxRecords);
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
     const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used), upTo);
-    const nextOffset = s[1];
-    if (n === 0) return { records: [], nextOffset };
+    const next = s[1];
+    this.#readNext = next;
+    if (n === 0) return [];
     if (n < 0) {
       const records = this.#readCompressed(offset, maxRecords, s);
       // Cut short by maxRecords: the rest of the batch is next.
       const last = records.length === maxRecords ? records[records.length - 1] : undefined;
-      return { records, nextOffset: last !== undefined && last.offset + 1 < nextOffset ? last.offset + 1 : nextOffset };
+      if (last !== undefined && last.offset + 1 < next) this.#readNext = last.offset + 1;
+      return records;
     }
-    return { records: recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord), nextOffset };
+    return recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord);
   }
 
   #readCompressed(offset: number, maxRecords: number, s: Float64Array): LogRecord[] {

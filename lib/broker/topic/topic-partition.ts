@@ -80,10 +80,7 @@ export class TopicPartition {
   append(messages: readonly PartitionMessage[]): number {
     this.#checkOpen();
     const first = this.#log.appendBatch(messages);
-    if (!this.#wakeScheduled) {
-      this.#wakeScheduled = true;
-      process.nextTick(this.#wakeAll);
-    }
+    this.#scheduleWake();
     return first;
   }
 
@@ -128,10 +125,6 @@ export class TopicPartition {
     return lso;
   }
 
-  /** Transactions open here, by producer id (their first offsets). */
-  get openTransactions(): ReadonlyMap<number, number> {
-    return this.#openTxns;
-  }
   readonly #openTxns = new Map<number, number>();
 
   /** Makes the partition durable now, whatever its sync policy (a transaction's commit). */
@@ -151,10 +144,7 @@ export class TopicPartition {
   appendRaw(batches: Uint8Array): number {
     this.#checkOpen();
     const first = this.#log.appendRaw(batches);
-    if (!this.#wakeScheduled) {
-      this.#wakeScheduled = true;
-      process.nextTick(this.#wakeAll);
-    }
+    this.#scheduleWake();
     return first;
   }
 
@@ -192,7 +182,9 @@ export class TopicPartition {
 
   /** Records from `offset` below the stable offset (see Log.read); [] once the partition is closed. */
   read(offset: number, options?: ReadOptions): LogRecord[] {
-    return this.readRecords(offset, options).records;
+    if (this.#closed !== null) return [];
+    if (this.#openTxns.size === 0) return this.#log.read(offset, options);
+    return this.#log.read(offset, { ...options, upTo: this.stableOffset });
   }
 
   /**

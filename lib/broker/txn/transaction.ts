@@ -30,7 +30,7 @@ import type { Message } from '../../storage/log';
 import type { GroupStateLog } from '../group/group-state-log';
 import type { Producer, ProducerMessage } from '../produce/producer';
 import type { Topic } from '../topic/topic';
-import type { TopicPartition } from '../topic/topic-partition';
+import type { PartitionMessage, TopicPartition } from '../topic/topic-partition';
 
 /** Where a transactional send went. Readers see it once the transaction commits. */
 export interface TransactionSend {
@@ -65,7 +65,7 @@ export class Transaction {
   #state: TxnState = 'open';
   /** Partitions written, in order, and the adds still on their way to disk. */
   readonly #partitions = new Map<TopicPartition, Promise<void>>();
-  readonly #acks = new Map<AckMessage, true>();
+  readonly #acks = new Set<AckMessage>();
   readonly #commits = new Map<string, TransactionCommit>();
 
   /** @internal Made by Broker.transaction(). */
@@ -78,24 +78,24 @@ export class Transaction {
   async send(topic: string, message: ProducerMessage): Promise<TransactionSend> {
     this.#checkOpen('send');
     const { topic: t, partition, prepared } = this.#link.producer.route(topic, message);
-    const tp = t.partitions[partition];
-    await this.#join(tp);
-    this.#checkOpen('send');
-    const offset = t.gate.admit(1, 0, () => tp.appendTransactional([prepared], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
-    return { topic: t.name, partition, offset };
+    return this.#append(t, partition, prepared);
   }
 
   /**
    * @internal Appends a stored message (key, value, headers and timestamp as they are, reserved
    * headers included: a dead letter, a redriven message) to `topic`'s `partition`.
    */
-  async appendStored(topic: Topic, partition: number, message: Message): Promise<TransactionSend> {
+  appendStored(topic: Topic, partition: number, message: Message): Promise<TransactionSend> {
     this.#checkOpen('send');
-    const tp = topic.partitions[partition];
+    return this.#append(topic, partition, message);
+  }
+
+  async #append(t: Topic, partition: number, message: PartitionMessage): Promise<TransactionSend> {
+    const tp = t.partitions[partition];
     await this.#join(tp);
     this.#checkOpen('send');
-    const offset = topic.gate.admit(1, 0, () => tp.appendTransactional([message], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
-    return { topic: topic.name, partition, offset };
+    const offset = t.gate.admit(1, 0, () => tp.appendTransactional([message], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
+    return { topic: t.name, partition, offset };
   }
 
   /** @internal Acks `offset` of a group's partition (no message in flight: a dead letter) when the transaction commits. */
@@ -111,7 +111,7 @@ export class Transaction {
     this.#checkOpen('ack');
     if (!(message instanceof AckMessage)) throw new TypeError('tx.ack() takes a message received from an ack-model consumer');
     message.checkAckable();
-    this.#acks.set(message, true);
+    this.#acks.add(message);
   }
 
   /** Commits a group's offset in a partition when the transaction commits (never, if it aborts). */
@@ -135,11 +135,6 @@ export class Transaction {
   abort(): Promise<void> {
     this.#checkOpen('abort');
     return this.#end(false);
-  }
-
-  /** @internal Whether it committed (false once aborted or still open). */
-  get committed(): boolean {
-    return this.#state === 'committed';
   }
 
   /** @internal Runs `fn` with this transaction, then commits (or aborts if it threw). */
@@ -200,7 +195,7 @@ export class Transaction {
 
   /** TXN_COMMIT with the acks and commits; throws (nothing applied) if an ack is no longer possible. */
   #commitPoint(): void {
-    for (const msg of this.#acks.keys()) msg.checkAckable();
+    for (const msg of this.#acks) msg.checkAckable();
     for (const a of this.#offsetAcks) {
       if (a.progress.isAcked(a.offset)) throw new SluiceError(`message ${a.progress.topic}/${a.progress.partition}@${a.offset} of group ${a.progress.group} was acked meanwhile`, ErrorCode.ALREADY_ACKED);
     }
@@ -211,13 +206,13 @@ export class Transaction {
       if (e === undefined) byPartition.set(key, (e = { group, topic, partition, offsets: [] }));
       e.offsets.push(offset);
     };
-    for (const msg of this.#acks.keys()) add(msg.group, msg.topic, msg.partition, msg.offset);
+    for (const msg of this.#acks) add(msg.group, msg.topic, msg.partition, msg.offset);
     for (const a of this.#offsetAcks) add(a.progress.group, a.progress.topic, a.progress.partition, a.offset);
     const ops: StateOp[] = [];
     for (const e of byPartition.values()) ops.push([OP_ACK, e.group, e.topic, e.partition, toRuns(e.offsets)]);
     for (const c of this.#commits.values()) ops.push([OP_COMMIT, c.group, c.topic, c.partition, c.offset]);
     this.#link.state.commitTransaction(this.producerId, ops);
-    for (const msg of this.#acks.keys()) msg.settleTransactionAck();
+    for (const msg of this.#acks) msg.settleTransactionAck();
   }
 
   /** A marker in each partition, each flushed, then TXN_DONE. */
