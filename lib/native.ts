@@ -73,7 +73,7 @@ export interface NativeLog {
   slice(offset: number, maxBytes: number, upto?: number): NativeSlice | null;
   offsetForTime(timestamp: number, inCompressedBatch?: Float64Array): number;
   flush(): number;
-  retain(nowMs: number): { segmentsDeleted: number; bytesDeleted: number };
+  retain(nowMs: number, keepFrom?: number): { segmentsDeleted: number; bytesDeleted: number };
   close(): Promise<void>;
   offsets(out: Float64Array): number;
   recovery(): NativeRecovery;

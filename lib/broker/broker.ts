@@ -15,6 +15,7 @@
  * group state, and closes every Log.
  */
 import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
+import { DelayStore, type DelayLink, type DelayedMessage } from './delay/delay-store';
 import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
 import { redrive, REDRIVE_GROUP, type RedriveLink, type RedriveOptions, type RedriveResult } from './delivery/ack/redrive';
 import * as fs from 'node:fs';
@@ -137,6 +138,7 @@ export class Broker {
     }
     const topics: Topic[] = [];
     let groupLog: GroupStateLog | undefined;
+    let delays: DelayStore | null = null;
     try {
       if (!readOnly) await directory.ensureLayout();
       const meta = await directory.readBrokerMeta();
@@ -156,8 +158,12 @@ export class Broker {
       await broker.#reconcile(trashed);
       if (!readOnly) await recoverTransactions(state, groupLog, (name) => broker!.#topics.get(name));
       if (!readOnly) await directory.emptyTrash();
+      delays = await DelayStore.open(directory.delayDir, readOnly ? null : broker.#delayLink);
+      broker.#delays = delays;
+      await delays?.start();
       return broker;
     } catch (e) {
+      await delays?.close().catch(() => {});
       await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
       lock?.release();
@@ -472,6 +478,25 @@ export class Broker {
     return this.#topic(name);
   }
 
+  /** The delay store's view of the broker: its moves are transactions of their own. */
+  get #delayLink(): DelayLink {
+    return {
+      clock: this.#clock,
+      state: this.#state,
+      topic: (name) => this.#topics.get(name),
+      transaction: async (fn) => {
+        const tx = new Transaction(this.#transactionLink, await this.newProducerId());
+        await tx.run(fn);
+      },
+    };
+  }
+  #delays: DelayStore | null = null;
+
+  readonly #storeDelayed = (messages: readonly DelayedMessage[]): Promise<void> => {
+    this.#checkWritable('a delayed send');
+    return this.#delays!.add(messages);
+  };
+
   get #transactionLink(): TransactionLink {
     return (this.#txnLink ??= {
       state: this.#state,
@@ -514,6 +539,7 @@ export class Broker {
         topic: (name) => this.#topic(name),
         clock: this.#clock,
         systemClock: this.#systemTime,
+        delay: this.#storeDelayed,
       },
       options,
     );
@@ -652,6 +678,7 @@ export class Broker {
       topics: this.listTopics().map((t) => this.describeTopic(t)),
       groups: this.listGroups().map((g) => this.describeGroup(g)),
       groupLog: { generation: this.#groupLog.generation, checkpoints: this.#groupLog.checkpoints },
+      delayed: this.#lock === null ? null : (this.#delays?.describe() ?? null),
     };
   }
 
@@ -672,6 +699,8 @@ export class Broker {
     const closed = this.#closedError();
     for (const c of this.#coordinators.values()) c.closeSlots(closed);
     const errors: unknown[] = [];
+    // A move of delayed messages in progress finishes (its transaction needs the group state).
+    await this.#delays?.close().catch((e: unknown) => errors.push(e));
     try {
       await this.#groupLog.close();
     } catch (e) {

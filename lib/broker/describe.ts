@@ -1,3 +1,4 @@
+import type { DelayDescription } from './delay/delay-store';
 /**
  * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
  * strings, arrays and objects), a snapshot taken when it is called.
@@ -85,4 +86,6 @@ export interface BrokerDescription {
   topics: TopicDescription[];
   groups: GroupDescription[];
   groupLog: { generation: number; checkpoints: number };
+  /** Delayed messages waiting in the delay store (broker/delay/); null on a read-only broker. */
+  delayed: DelayDescription | null;
 }

@@ -718,11 +718,15 @@ export class Log {
     }
   }
 
-  /** Applies retention now (it also runs on every segment roll). */
-  retain(nowMs: number = Date.now()): RetentionReport {
+  /**
+   * Applies retention now (it also runs on every segment roll). With `keepFrom`, also deletes the
+   * oldest segments whose records all lie below that offset (the active segment stays).
+   */
+  retain(nowMs: number = Date.now(), keepFrom?: number): RetentionReport {
     this.#checkWritable();
     integer(nowMs, 'nowMs', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    return this.#native.retain(nowMs);
+    if (keepFrom === undefined) return this.#native.retain(nowMs);
+    return this.#native.retain(nowMs, integer(keepFrom, 'keepFrom', 0, this.endOffset));
   }
 
   /**

@@ -54,6 +54,7 @@
  * application extension of type 0x4d would clash with this one.
  */
 import { EXPIRES_HEADER } from '../topic/ttl';
+import { DELAY_HEADERS } from '../delay/due-time';
 import { Buffer } from 'node:buffer';
 import { addExtension, Packr } from 'msgpackr';
 import type { HeadersInput, RecordHeader } from '../../storage/log';
@@ -363,9 +364,8 @@ function describeObject(v: object, proto: unknown): string {
   return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
-/** Checks that user headers do not use the reserved name. */
 /** Headers the broker sets itself: the codec mark, and a message's expiry (broker/topic/ttl.ts). */
-const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER];
+const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ...Object.values(DELAY_HEADERS)];
 
 export function checkUserHeaders(headers: HeadersInput | undefined): void {
   if (headers === undefined) return;

@@ -40,6 +40,16 @@
  *                                                wrote: forgotten. One that is open at open time
  *                                                is completed then (markers written: commit if it
  *                                                has its TXN_COMMIT, else abort)
+ *   [DELAY_DONE, due, offset]                    the delay store (broker/delay/) has moved every
+ *                                                delayed message whose (due, offset) key is at or
+ *                                                below this one; recorded inside a TXN_COMMIT
+ *   [SCHEDULE_SET, name, spec]                   a schedule (broker/schedule/) is defined or
+ *                                                replaced: spec {every?, cron?, timezone?, topic,
+ *                                                message, missed, createdAt, next}
+ *   [SCHEDULE_FIRED, name, at, next]             its firing for time `at` is done (inside the
+ *                                                TXN_COMMIT that appended its message); the next
+ *                                                is at `next` (null: none)
+ *   [SCHEDULE_DELETE, name]                      the schedule is removed
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
@@ -59,6 +69,11 @@ export const OP_TXN_ADD = 11;
 export const OP_TXN_COMMIT = 12;
 export const OP_TXN_DONE = 13;
 export const OP_FAILED = 14;
+// 15 to 19 are left for the Kafka transaction coordinator.
+export const OP_DELAY_DONE = 20;
+export const OP_SCHEDULE_SET = 21;
+export const OP_SCHEDULE_FIRED = 22;
+export const OP_SCHEDULE_DELETE = 23;
 
 export type StateOp = readonly unknown[];
 
@@ -237,10 +252,36 @@ function isAscending(a: readonly number[]): boolean {
   return true;
 }
 
+/** A schedule as stored (broker/schedule/scheduler.ts reads and writes it). */
+export interface ScheduleRecord {
+  readonly name: string;
+  readonly spec: ScheduleSpec;
+  /** The next firing time (ms), or null when it will not fire again. */
+  next: number | null;
+  /** The time of the last firing done (ms), or null. */
+  lastFiredFor: number | null;
+}
+
+export interface ScheduleSpec {
+  every?: number;
+  cron?: string;
+  timezone?: string;
+  topic: string;
+  /** The message as its topic stores it (key, value bytes, headers as pairs). */
+  message: { key: string | Uint8Array | null; value: Uint8Array | null; headers: [string, Uint8Array | null][]; partition?: number };
+  missed: 'once' | 'skip';
+  createdAt: number;
+  next: number | null;
+}
+
 export class GroupState {
   readonly groups = new Map<string, GroupRecord>();
   /** Transactions not finished yet, by producer id. */
   readonly transactions = new Map<number, TxnRecord>();
+  /** The delay store's watermark (DELAY_DONE): every delayed message at or below it was moved. */
+  readonly delayWatermark = { due: -1, offset: -1 };
+  /** Schedules by name. */
+  readonly schedules = new Map<string, ScheduleRecord>();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
   /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
@@ -375,7 +416,7 @@ export class GroupState {
   commitTransaction(producerId: number, ops: StateOp[]): void {
     this.#commitTxn(producerId, ops);
     this.#record([OP_TXN_COMMIT, producerId, ops]);
-    const topics = new Set(ops.map((op) => op[2] as string));
+    const topics = new Set(ops.filter((op) => op[0] === OP_ACK || op[0] === OP_COMMIT).map((op) => op[2] as string));
     for (const t of topics) this.onProgress(t);
   }
 
@@ -395,6 +436,31 @@ export class GroupState {
     const t = this.transactions.get(producerId);
     if (t !== undefined) t.committed = true;
     for (const op of ops) this.apply(op);
+  }
+
+  // ---- Schedules ----
+
+  setSchedule(name: string, spec: ScheduleSpec): ScheduleRecord {
+    this.#record([OP_SCHEDULE_SET, name, spec]);
+    return this.#setSchedule(name, spec);
+  }
+
+  deleteSchedule(name: string): void {
+    if (!this.schedules.delete(name)) return;
+    this.#record([OP_SCHEDULE_DELETE, name]);
+  }
+
+  #setSchedule(name: string, spec: ScheduleSpec): ScheduleRecord {
+    const r: ScheduleRecord = { name, spec, next: spec.next, lastFiredFor: null };
+    this.schedules.set(name, r);
+    return r;
+  }
+
+  #scheduleFired(name: string, at: number, next: number | null): void {
+    const r = this.schedules.get(name);
+    if (r === undefined) return;
+    r.lastFiredFor = at;
+    r.next = next;
   }
 
   // ---- For GroupStateLog ----
@@ -455,6 +521,28 @@ export class GroupState {
     }
     if (type === OP_TXN_DONE) {
       this.transactions.delete(op[1] as number);
+      return;
+    }
+    if (type === OP_DELAY_DONE) {
+      const w = this.delayWatermark;
+      const due = op[1] as number;
+      const offset = op[2] as number;
+      if (due > w.due || (due === w.due && offset > w.offset)) {
+        w.due = due;
+        w.offset = offset;
+      }
+      return;
+    }
+    if (type === OP_SCHEDULE_SET) {
+      this.#setSchedule(op[1] as string, op[2] as ScheduleSpec);
+      return;
+    }
+    if (type === OP_SCHEDULE_FIRED) {
+      this.#scheduleFired(op[1] as string, op[2] as number, op[3] as number | null);
+      return;
+    }
+    if (type === OP_SCHEDULE_DELETE) {
+      this.schedules.delete(op[1] as string);
       return;
     }
     if (type === OP_GROUP_CREATE) {
@@ -533,7 +621,11 @@ export class GroupState {
       groups.push([g.name, g.model, g.createdAt, topics]);
     }
     const txns = [...this.transactions.values()].map((t) => [t.producerId, t.epoch, t.committed, t.partitions.map((p) => [p.topic, p.partition, p.first])]);
-    return txns.length === 0 ? { v: 1, groups } : { v: 1, groups, txns };
+    const out: Record<string, unknown> = { v: 1, groups };
+    if (txns.length > 0) out.txns = txns;
+    if (this.delayWatermark.offset >= 0) out.delay = [this.delayWatermark.due, this.delayWatermark.offset];
+    if (this.schedules.size > 0) out.schedules = [...this.schedules.values()].map((r) => [r.name, r.spec, r.next, r.lastFiredFor]);
+    return out;
   }
 
   restore(data: unknown): void {
@@ -541,6 +633,15 @@ export class GroupState {
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
     this.transactions.clear();
+    this.schedules.clear();
+    const extra = data as { delay?: [number, number]; schedules?: [string, ScheduleSpec, number | null, number | null][] };
+    this.delayWatermark.due = extra.delay?.[0] ?? -1;
+    this.delayWatermark.offset = extra.delay?.[1] ?? -1;
+    for (const [name, spec, next, last] of extra.schedules ?? []) {
+      const r = this.#setSchedule(name, spec);
+      r.next = next;
+      r.lastFiredFor = last;
+    }
     for (const [producerId, epoch, committed, parts] of (data as { txns?: [number, number, boolean, [string, number, number][]][] }).txns ?? []) {
       for (const [topic, partition, first] of parts) this.#addTxn(producerId, epoch, topic, partition, first);
       const t = this.transactions.get(producerId);

@@ -22,6 +22,8 @@ import { checkPartitionResult, keyPartition, KeylessRotation, type Partitioner }
 import type { Topic } from '../topic/topic';
 import { messageBytesMaxOf } from '../topic/topic-config';
 import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader } from '../codec/value-codec';
+import { dueTimeOf } from '../delay/due-time';
+import type { DelayedMessage } from '../delay/delay-store';
 
 export interface ProducerMessage {
   /**
@@ -37,6 +39,10 @@ export interface ProducerMessage {
   partition?: number;
   /** The message expires this long after its timestamp: never delivered after (see broker/topic/ttl.ts). */
   ttlMs?: number;
+  /** Deliver this many ms from now: durable at once, invisible to consumers until then (broker/delay/). */
+  delayMs?: number;
+  /** Deliver at this time (a Date or ms since the epoch); the past means now. Not with delayMs. */
+  deliverAt?: Date | number;
 }
 
 export interface SendOptions {
@@ -50,6 +56,11 @@ export interface SendConfirm {
   offset: number;
   /** Whether the message is on stable storage (always true for topics with sync 'always'). */
   durable: boolean;
+  /**
+   * A delayed message: when it is due (ms since the epoch). It is durable in the delay store, and
+   * `offset` is -1 until it is moved into its topic then.
+   */
+  deliverAt?: number;
 }
 
 export interface ProducerOptions {
@@ -63,6 +74,8 @@ export interface ProducerLink {
   clock: Clock;
   /** True when the clock is the system clock (the Log stamps messages itself). */
   systemClock: boolean;
+  /** Stores delayed messages (resolves once they are durable). */
+  delay(messages: readonly DelayedMessage[]): Promise<void>;
 }
 
 type Prepared = Bytes | null | LogMessage;
@@ -90,6 +103,8 @@ export class Producer {
     const waitMs = checkSendOptions(options);
     this.#keyless = -1;
     const partition = this.#partitionOf(t, message, 0);
+    const due = dueTimeOf(message, 0, this.#link.clock.now());
+    if (due !== null) return (await this.#sendDelayed(t, [message]))[0];
     const prepared = this.#prepare(message, 0);
     const tp = t.partitions[partition];
     const offset = await t.gate.admit(1, waitMs, () => tp.append([prepared]));
@@ -109,6 +124,7 @@ export class Producer {
     const t = this.#link.topic(topic);
     this.#keyless = -1;
     const partition = this.#partitionOf(t, message, 0);
+    if (message.delayMs !== undefined || message.deliverAt !== undefined) throw new TypeError('a transaction cannot send delayed messages (delayMs, deliverAt)');
     return { topic: t, partition, prepared: this.#prepare(message, 0) };
   }
 
@@ -122,6 +138,7 @@ export class Producer {
       if (!Array.isArray(messages)) throw new TypeError('sendBatch takes an array of messages');
       if (messages.length === 0) return Promise.resolve([]);
       const batch = this.#route(t, messages);
+      if (batch.delayed) return this.#sendMixed(t, messages, waitMs);
       const firsts = t.gate.admit(messages.length, waitMs, () => appendGroups(t, batch.groups));
       if (firsts instanceof Promise) return firsts.then((f) => confirmBatch(t, batch, f));
       return confirmBatch(t, batch, firsts);
@@ -140,9 +157,10 @@ export class Producer {
       for (let i = 0; i < n; i++) {
         const m = messages[i];
         this.#partitionOf(t, m, i);
+        if (m.delayMs !== undefined || m.deliverAt !== undefined) return DELAYED;
         all[i] = this.#prepare(m, i);
       }
-      return { n, groups: [all], where: null, only: 0 };
+      return { n, groups: [all], where: null, only: 0, delayed: false };
     }
     const groups: Prepared[][] = new Array(partitions);
     let where: Int32Array | null = null;
@@ -150,6 +168,7 @@ export class Producer {
     for (let i = 0; i < n; i++) {
       const m = messages[i];
       const p = this.#partitionOf(t, m, i);
+      if (m.delayMs !== undefined || m.deliverAt !== undefined) return DELAYED;
       if (i === 0) only = p;
       else if (p !== only && where === null) {
         // The batch spans partitions: from here on each message's partition is remembered.
@@ -164,7 +183,42 @@ export class Producer {
       for (let i = 0; i < n; i++) prepared[i] = groups[where[i]][next[where[i]]++];
       checkSizes(prepared, messageBytesMaxOf(t.config));
     }
-    return { n, groups, where, only };
+    return { n, groups, where, only, delayed: false };
+  }
+
+  /**
+   * Delayed messages (every one of `messages` is): validated and encoded whole, then stored in
+   * the delay store at once; their confirms say when each is due.
+   */
+  async #sendDelayed(t: Topic, messages: readonly ProducerMessage[]): Promise<SendConfirm[]> {
+    const now = this.#link.clock.now();
+    const delayed: DelayedMessage[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const partition = this.#partitionOf(t, m, i);
+      const deliverAt = dueTimeOf(m, i, now) ?? now;
+      delayed.push({ topic: t.name, partition, deliverAt, message: asMessage(this.#prepare(m, i, deliverAt)) });
+    }
+    checkSizes(delayed.map((d) => d.message), messageBytesMaxOf(t.config));
+    await this.#link.delay(delayed);
+    return delayed.map((d) => ({ topic: t.name, partition: d.partition, offset: -1, durable: true, deliverAt: d.deliverAt }));
+  }
+
+  /**
+   * A batch with delayed messages: those due later go to the delay store, the others are sent
+   * (two steps: a failure of the second leaves the first done). Confirms in the batch's order.
+   */
+  async #sendMixed(t: Topic, messages: readonly ProducerMessage[], waitMs: number | undefined): Promise<SendConfirm[]> {
+    const now = this.#link.clock.now();
+    const later: ProducerMessage[] = [];
+    const nowOnes: ProducerMessage[] = [];
+    const isLater = messages.map((m, i) => dueTimeOf(m, i, now) !== null);
+    for (let i = 0; i < messages.length; i++) (isLater[i] ? later : nowOnes).push(isLater[i] ? messages[i] : withoutDelay(messages[i]));
+    const sent = nowOnes.length === 0 ? [] : await this.sendBatch(t.name, nowOnes, waitMs === undefined ? undefined : { timeoutMs: waitMs });
+    const stored = later.length === 0 ? [] : await this.#sendDelayed(t, later);
+    let a = 0;
+    let b = 0;
+    return isLater.map((l) => (l ? stored[b++] : sent[a++]));
   }
 
   #partitionOf(t: Topic, m: ProducerMessage, index: number): number {
@@ -189,18 +243,20 @@ export class Producer {
     return this.#keyless;
   }
 
-  #prepare(m: ProducerMessage, index: number): Prepared {
+  /** `m` encoded as its topic stores it; `deliverAt`: a delayed message's due time (its ttlMs counts from then). */
+  #prepare(m: ProducerMessage, index: number, deliverAt?: number): Prepared {
     const value = viewAsBytes(m.value);
     const key = m.key ?? null;
     let timestamp = m.timestamp;
     // The common case: bytes, no key, headers or timestamp, stamped by the Log itself.
-    if (key === null && timestamp === undefined && m.headers === undefined && m.ttlMs === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
+    if (key === null && timestamp === undefined && m.headers === undefined && m.ttlMs === undefined && deliverAt === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
       return value;
     }
     if (value === undefined) throw new TypeError(`message ${index}: value is missing (use null for an empty value)`);
     const raw = isRawValue(value);
     if (m.headers !== undefined) checkUserHeaders(m.headers);
-    if (timestamp === undefined && !this.#systemClock) timestamp = this.#link.clock.now();
+    // A delayed message is stamped with its due time (when it enters its topic).
+    if (timestamp === undefined) timestamp = deliverAt ?? (this.#systemClock ? undefined : this.#link.clock.now());
     else if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
       throw new RangeError(`message ${index}: timestamp must be a non-negative integer number of milliseconds`);
     }
@@ -209,7 +265,7 @@ export class Producer {
     let headers = raw ? m.headers : withCodecHeader(m.headers);
     if (m.ttlMs !== undefined) {
       if (typeof m.ttlMs !== 'number' || !Number.isSafeInteger(m.ttlMs) || m.ttlMs <= 0) throw new RangeError(`message ${index}: ttlMs must be a positive integer number of milliseconds, got ${String(m.ttlMs)}`);
-      const at = (timestamp ?? this.#link.clock.now()) + m.ttlMs;
+      const at = (timestamp ?? deliverAt ?? this.#link.clock.now()) + m.ttlMs;
       if (!Number.isSafeInteger(at)) throw new RangeError(`message ${index}: ttlMs ${m.ttlMs} runs past the largest time`);
       headers = withHeader(headers, EXPIRES_HEADER, String(at));
     }
@@ -227,6 +283,20 @@ interface RoutedBatch {
   /** Each message's partition; null when they all went to `only`. */
   where: Int32Array | null;
   only: number;
+  /** The batch has delayed messages: sent another way (nothing else is filled in). */
+  delayed: boolean;
+}
+const DELAYED: RoutedBatch = Object.freeze({ n: 0, groups: [], where: null, only: -1, delayed: true });
+
+/** A prepared message as a Message (the delay store adds headers of its own). */
+function asMessage(p: Prepared): LogMessage {
+  if (p === null || typeof p === 'string' || p instanceof Uint8Array) return { value: p, key: null };
+  return p;
+}
+
+function withoutDelay(m: ProducerMessage): ProducerMessage {
+  const { delayMs: _d, deliverAt: _a, ...rest } = m;
+  return rest;
 }
 
 /** Appends each partition's share (one Log.appendBatch each); returns each one's first offset. */
@@ -320,8 +390,8 @@ function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): voi
 /** TypeError for a field a message may not have (a typo would otherwise be silently ignored). */
 function checkMessageFields(m: object, index: number): void {
   for (const k in m) {
-    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition' && k !== 'ttlMs') {
-      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp, partition and ttlMs)`);
+    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition' && k !== 'ttlMs' && k !== 'delayMs' && k !== 'deliverAt') {
+      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp, partition, ttlMs, delayMs and deliverAt)`);
     }
   }
 }

@@ -28,6 +28,8 @@
  *                                      0 to partitions - 1)
  *   <dir>/groups/<generation>/         the group-state Log of one checkpoint generation (20-digit
  *                                      zero-padded decimal, so that `ls` sorts them)
+ *   <dir>/delayed/                     the delay store's Log (broker/delay/delay-store.ts):
+ *                                      delayed messages until they are moved into their topics
  *   <dir>/trash/<topic>.<time>.<pid>.<random>
  *                                      deleted topics: renamed here (the commit point of a delete),
  *                                      then removed once the group state forgot them; emptied on open
@@ -84,6 +86,9 @@ export class BrokerDirectory {
   }
   get trashDir(): string {
     return path.join(this.root, 'trash');
+  }
+  get delayDir(): string {
+    return path.join(this.root, 'delayed');
   }
   topicDir(name: string): string {
     return path.join(this.topicsDir, name);

@@ -67,6 +67,8 @@ export class Transaction {
   readonly #partitions = new Map<TopicPartition, Promise<void>>();
   readonly #acks = new Set<AckMessage>();
   readonly #commits = new Map<string, TransactionCommit>();
+  /** Group-state operations of the broker's own that apply with the commit (recordOnCommit). */
+  readonly #extraOps: StateOp[] = [];
 
   /** @internal Made by Broker.transaction(). */
   constructor(link: TransactionLink, producerId: number) {
@@ -129,6 +131,15 @@ export class Transaction {
     if (partition >= parts.length) throw new RangeError(`tx.commit(): topic ${topic} has partitions 0 to ${parts.length - 1}, got ${partition}`);
     if (g.model !== 'offset') throw new SluiceError(`tx.commit() is for offset-model groups; group ${group} uses the ack model (use tx.ack)`, ErrorCode.WRONG_MODEL);
     this.#commits.set(`${group}\0${topic}\0${partition}`, { group, topic, partition, offset });
+  }
+
+  /**
+   * @internal A group-state operation that applies with the commit, all or none (the delay
+   * store's watermark, a schedule's firing).
+   */
+  recordOnCommit(op: StateOp): void {
+    this.#checkOpen('commit');
+    this.#extraOps.push(op);
   }
 
   /** Ends the transaction without applying anything; its records are never read. */
@@ -211,6 +222,7 @@ export class Transaction {
     const ops: StateOp[] = [];
     for (const e of byPartition.values()) ops.push([OP_ACK, e.group, e.topic, e.partition, toRuns(e.offsets)]);
     for (const c of this.#commits.values()) ops.push([OP_COMMIT, c.group, c.topic, c.partition, c.offset]);
+    ops.push(...this.#extraOps);
     this.#link.state.commitTransaction(this.producerId, ops);
     for (const msg of this.#acks) msg.settleTransactionAck();
   }

@@ -1,0 +1,396 @@
+/**
+ * Delayed messages: `send(topic, {value, delayMs})` or `{deliverAt}`. A delayed message is
+ * appended at once to the broker's delay log (`<dir>/delayed/`, a Log with sync 'always', so it
+ * is durable when its send resolves) and moved into its topic when due, by a transaction that
+ * appends it there and records the delay watermark (see below) in one commit point: moved
+ * exactly once across a crash at any moment. Until then no consumer (in-process or Kafka) can see
+ * it; its topic's partition is chosen at send time (key, explicit partition or the partitioner).
+ *
+ * Record layout in the delay log: the message as its topic would store it (key, value, headers,
+ * timestamp: the sender's, else the due time), with three headers first:
+ *   sluice.delay.topic      the topic it goes to
+ *   sluice.delay.partition  its partition (decimal)
+ *   sluice.delay.at         when it is due (ms since the epoch, decimal)
+ * They are stripped when it is moved.
+ *
+ * Order and the watermark: messages are moved in (due, delay-log offset) order, so what has been
+ * moved is everything at or below one key, the watermark, kept in the group state
+ * ([DELAY_DONE, due, offset], recorded by each move's commit). A restart moves every message past
+ * it, the overdue ones at once, in due order. A send whose due time is at or below the watermark's
+ * (a clock that went back, a message due in the past) is due at the watermark's time.
+ *
+ * Memory: the messages due soonest are indexed in memory (due-index.ts, at most INDEX_CAPACITY
+ * keys, 16 bytes each); the rest stay on disk, and a scan of the delay log from its oldest pending
+ * message brings the next INDEX_CAPACITY in when the index runs low. Segments of the delay log
+ * whose messages have all been moved are deleted after each scan.
+ *
+ * A due message whose topic is gone is dropped (counted in `dropped`). A full bounded topic makes
+ * the moves wait (QUEUE_FULL: retried every RETRY_MS), and so do the messages due after it: due
+ * order is kept. Thread-confined.
+ */
+import * as fs from 'node:fs';
+import { ErrorCode, SluiceError } from '../../errors';
+import { LIMITS } from '../../limits';
+import { Log, type LogOptions, type LogRecord, type Message } from '../../storage/log';
+import { OP_DELAY_DONE, type GroupState } from '../group/group-state';
+import type { Clock, TimerHandle } from '../time/clock';
+import type { Topic } from '../topic/topic';
+import type { Transaction } from '../txn/transaction';
+import { before, Collector, DueIndex, type DueKey } from './due-index';
+import { DELAY_HEADERS } from './due-time';
+
+
+/** Keys held in memory at most (twice that briefly): about 8 MiB with a scan's collector. */
+export const INDEX_CAPACITY = 1 << 18;
+/** @internal Tests make the index small to exercise its scans; read when a store opens. */
+export const delayTuning = { indexCapacity: INDEX_CAPACITY };
+/** Messages moved per transaction at most. */
+const MOVE_MAX = 2000;
+/** Records read per step of a scan (the scan yields to the event loop between steps). */
+const SCAN_STEP = 4096;
+const RETRY_MS = 100;
+/** Durable at once; any message a topic takes fits (segments as large as the largest). */
+const DELAY_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax });
+
+/** A delayed message ready to store: where it goes, when, and the message as its topic stores it. */
+export interface DelayedMessage {
+  topic: string;
+  partition: number;
+  deliverAt: number;
+  message: Message;
+}
+
+export interface DelayDescription {
+  /** Delayed messages not moved yet. */
+  pending: number;
+  /** When the earliest is due (ms), or null when none is pending or it is not known yet. */
+  nextDueAt: number | null;
+  /** Due messages dropped because their topic was gone. */
+  dropped: number;
+}
+
+/** What the store needs of the broker. */
+export interface DelayLink {
+  readonly clock: Clock;
+  readonly state: GroupState;
+  topic(name: string): Topic | undefined;
+  /** Runs `fn` as a transaction (committed when it resolves). */
+  transaction(fn: (tx: Transaction) => Promise<void>): Promise<void>;
+}
+
+export class DelayStore {
+  readonly #log: Log;
+  readonly #link: DelayLink | null;
+  readonly #index = new DueIndex(delayTuning.indexCapacity);
+  /** The watermark as durable: everything at or below it has been moved. */
+  #done: DueKey;
+  /** The last key taken for moving (at or above #done). */
+  #taken: DueKey;
+  #pending = 0;
+  #dropped = 0;
+  /** Offsets below this hold nothing pending. */
+  #scanFrom = 0;
+  /** A scan in progress: the keys added meanwhile at or above its horizon, for its collector. */
+  #scan: Collector | null = null;
+  #started = false;
+  #moving = false;
+  #timer: TimerHandle | null = null;
+  #timerAt = Infinity;
+  #closed = false;
+  #failure: Error | null = null;
+
+  private constructor(log: Log, link: DelayLink | null) {
+    this.#log = log;
+    this.#link = link;
+    const w = link?.state.delayWatermark ?? { due: -1, offset: -1 };
+    this.#done = { ...w };
+    this.#taken = { ...w };
+    this.#scanFrom = log.startOffset;
+  }
+
+  /**
+   * Opens the delay log in `dir` (created if missing). `link` null: read-only (the broker
+   * was opened read-only; nothing is moved, nothing written; null if there is no delay log).
+   */
+  static async open(dir: string, link: DelayLink | null): Promise<DelayStore | null> {
+    if (link === null) {
+      if (!fs.existsSync(dir)) return null;
+      return new DelayStore(await Log.open(dir, { readOnly: true }), null);
+    }
+    return new DelayStore(await Log.open(dir, DELAY_LOG_OPTIONS), link);
+  }
+
+  /** Finds what is pending (a first scan, counting), then starts moving (the overdue at once). */
+  async start(): Promise<void> {
+    if (this.#link === null || this.#started) return;
+    const collector = new Collector(this.#index.capacity);
+    this.#scan = collector;
+    await this.#scanLog(collector, true);
+    this.#started = true;
+    this.#arm();
+  }
+
+  /**
+   * Appends delayed messages; resolves once they are durable. Each is moved into its topic when
+   * due (not before this store has started).
+   */
+  add(messages: readonly DelayedMessage[]): Promise<void> {
+    this.#checkWritable();
+    const floor = this.#taken.due;
+    const records: Message[] = new Array(messages.length);
+    const dues = new Float64Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const due = Math.max(m.deliverAt, floor);
+      dues[i] = due;
+      records[i] = delayRecord(m, due);
+    }
+    const first = this.#log.appendBatch(records);
+    this.#pending += messages.length;
+    for (let i = 0; i < messages.length; i++) this.#keep(dues[i], first + i);
+    this.#arm();
+    return this.#log.confirm(first + messages.length - 1).then(() => {});
+  }
+
+  describe(): DelayDescription {
+    const next = this.#index.nextDue;
+    return { pending: this.#pending, nextDueAt: this.#pending === 0 || next === Infinity ? null : next, dropped: this.#dropped };
+  }
+
+  /** Stops moving (a move in progress finishes first) and closes the delay log. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearTimer();
+    while (this.#moving) await new Promise((resolve) => setImmediate(resolve));
+    await this.#log.close();
+  }
+
+  // ---- Internals ----
+
+  /** A new key: into the index if below its horizon; remembered by a scan in progress. */
+  #keep(due: number, offset: number): void {
+    if (this.#index.insert(due, offset)) return;
+    this.#scan?.add(due, offset);
+  }
+
+  /** Arms the timer for the earliest due message, or refills the index when it runs low. */
+  #arm(): void {
+    if (!this.#started || this.#closed || this.#failure !== null || this.#moving) return;
+    const index = this.#index;
+    if (this.#scan === null && !index.complete && index.size < index.capacity / 4) {
+      this.#runScan();
+      if (index.size === 0) return; // the scan re-arms when done
+    }
+    const due = index.nextDue;
+    if (due === Infinity) return;
+    const wait = due - this.#link!.clock.now();
+    if (wait <= 0) {
+      // Due now: on the next turn (not a clock timer, which a manual clock runs only when advanced).
+      if (!this.#soon) {
+        this.#soon = true;
+        setImmediate(this.#tickSoon);
+      }
+      return;
+    }
+    if (this.#timer !== null && this.#timerAt <= due) return;
+    this.#clearTimer();
+    this.#timerAt = due;
+    this.#timer = this.#link!.clock.setTimeout(this.#onTimer, wait);
+  }
+  #soon = false;
+  readonly #tickSoon = (): void => {
+    this.#soon = false;
+    this.#tick();
+  };
+
+  readonly #onTimer = (): void => {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#tick();
+  };
+
+  /** Takes what is due (up to MOVE_MAX) and moves it; re-arms when done. */
+  readonly #tick = (): void => {
+    if (this.#closed || this.#moving || this.#failure !== null) return;
+    const now = this.#link!.clock.now();
+    const keys: DueKey[] = [];
+    while (keys.length < MOVE_MAX && this.#index.nextDue <= now) {
+      const k = { due: 0, offset: 0 };
+      this.#index.pop(k);
+      keys.push(k);
+    }
+    if (keys.length === 0) {
+      this.#arm();
+      return;
+    }
+    this.#taken = keys[keys.length - 1];
+    this.#moving = true;
+    this.#move(keys).then(
+      () => {
+        this.#moving = false;
+        this.#arm();
+      },
+      (e: unknown) => {
+        this.#moving = false;
+        this.#retry(keys, e);
+      },
+    );
+  };
+
+  /** One transaction: each message appended to its topic, and the watermark recorded. */
+  async #move(keys: DueKey[]): Promise<void> {
+    const records = this.#readKeys(keys);
+    let dropped = 0;
+    const last = keys[keys.length - 1];
+    await this.#link!.transaction(async (tx) => {
+      dropped = 0;
+      for (const r of records) {
+        const target = targetOf(r);
+        const t = this.#link!.topic(target.topic);
+        if (t === undefined || target.partition >= t.partitions.length) {
+          dropped++;
+          continue;
+        }
+        await tx.appendStored(t, target.partition, stripped(r));
+      }
+      tx.recordOnCommit([OP_DELAY_DONE, last.due, last.offset]);
+    });
+    this.#done = last;
+    this.#pending -= keys.length;
+    this.#dropped += dropped;
+  }
+
+  /**
+   * A move failed (nothing of it applied): its keys go back (they are below the horizon) and are
+   * tried again after RETRY_MS, unless the broker is closing.
+   */
+  #retry(keys: DueKey[], e: unknown): void {
+    for (const k of keys) this.#index.insert(k.due, k.offset);
+    this.#taken = this.#done;
+    if (this.#closed || (e instanceof SluiceError && e.code === ErrorCode.CLOSED)) return;
+    this.#clearTimer();
+    this.#timerAt = -Infinity; // nothing re-arms before the retry
+    this.#timer = this.#link!.clock.setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.#arm();
+    }, RETRY_MS);
+  }
+
+  /** The records of `keys` (in their order), read in runs of consecutive offsets. */
+  #readKeys(keys: readonly DueKey[]): LogRecord[] {
+    const out: LogRecord[] = new Array(keys.length);
+    let k = 0;
+    while (k < keys.length) {
+      let runEnd = k + 1;
+      while (runEnd < keys.length && keys[runEnd].offset === keys[runEnd - 1].offset + 1) runEnd++;
+      const got = this.#log.read(keys[k].offset, { maxRecords: runEnd - k });
+      let taken = 0;
+      for (const r of got) {
+        if (k === runEnd || r.offset !== keys[k].offset) continue;
+        out[k++] = r;
+        taken++;
+      }
+      if (taken === 0) throw new SluiceError(`delayed message at offset ${keys[k].offset} of the delay log is missing`, ErrorCode.CORRUPT);
+    }
+    return out;
+  }
+
+  /**
+   * Reads the delay log from its oldest pending message to its end, gathering the keys due
+   * soonest at or above the index's horizon (at open: all pending ones, counted).
+   */
+  #runScan(): void {
+    const collector = new Collector(this.#index.capacity);
+    this.#scan = collector;
+    this.#scanLog(collector, false).then(
+      () => this.#arm(),
+      (e: unknown) => {
+        this.#scan = null;
+        if (this.#closed) return;
+        this.#failure = e instanceof Error ? e : new Error(String(e));
+      },
+    );
+  }
+
+  async #scanLog(collector: Collector, counting: boolean): Promise<void> {
+    const log = this.#log;
+    const end = log.endOffset;
+    if (end > log.highWatermark) await log.visible(end - 1);
+    const horizon = this.#index.horizon;
+    const done = this.#done;
+    let minPending = end;
+    let counted = 0;
+    for (let at = Math.max(this.#scanFrom, log.startOffset); at < end && !this.#closed; ) {
+      const records = log.read(at, { maxRecords: SCAN_STEP });
+      if (records.length === 0) break;
+      for (const r of records) {
+        if (r.offset >= end) break;
+        const due = dueOf(r);
+        if (!before(done.due, done.offset, due, r.offset)) continue;
+        counted++;
+        if (r.offset < minPending) minPending = r.offset;
+        if (!before(due, r.offset, horizon.due, horizon.offset)) collector.add(due, r.offset);
+      }
+      at = records[records.length - 1].offset + 1;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.#closed) return;
+    if (counting) this.#pending = counted + (log.endOffset - end);
+    collector.finish();
+    this.#scan = null;
+    this.#index.merge(collector, collector.limit);
+    this.#scanFrom = minPending;
+    if (minPending > log.startOffset) log.retain(this.#link!.clock.now(), minPending);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) this.#link?.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+  }
+
+  #checkWritable(): void {
+    if (this.#closed) throw new SluiceError('the broker is closed', ErrorCode.CLOSED);
+    if (this.#link === null) throw new SluiceError('delayed sends need a writable broker: this one was opened read-only', ErrorCode.READ_ONLY);
+    if (this.#failure !== null) throw new SluiceError(`the delay store failed: ${this.#failure.message}`, ErrorCode.IO);
+  }
+}
+
+function delayRecord(m: DelayedMessage, due: number): Message {
+  const own: [string, string | Uint8Array | null][] = [
+    [DELAY_HEADERS.topic, m.topic],
+    [DELAY_HEADERS.partition, String(m.partition)],
+    [DELAY_HEADERS.at, String(due)],
+  ];
+  const h = m.message.headers;
+  if (h !== undefined) {
+    if (Array.isArray(h)) for (const pair of h as ReadonlyArray<readonly [string, string | Uint8Array | null]>) own.push([pair[0], pair[1]]);
+    else for (const [k, v] of Object.entries(h as Record<string, string | Uint8Array | null>)) own.push([k, v]);
+  }
+  return { key: m.message.key ?? null, value: m.message.value, headers: own, timestamp: m.message.timestamp ?? due };
+}
+
+function dueOf(r: LogRecord): number {
+  const h = r.headers[2];
+  if (h === undefined || h.key !== DELAY_HEADERS.at || h.value === null) throw corruptRecord(r, 'has no due time');
+  const due = Number(h.value.toString());
+  if (!Number.isFinite(due)) throw corruptRecord(r, 'has an unreadable due time');
+  return due;
+}
+
+function targetOf(r: LogRecord): { topic: string; partition: number } {
+  const t = r.headers[0];
+  const p = r.headers[1];
+  if (t?.key !== DELAY_HEADERS.topic || t.value === null || p?.key !== DELAY_HEADERS.partition || p.value === null) throw corruptRecord(r, 'has no destination');
+  return { topic: t.value.toString(), partition: Number(p.value.toString()) };
+}
+
+function stripped(r: LogRecord): Message {
+  return { key: r.key, value: r.value, headers: r.headers.slice(3).map((h) => [h.key, h.value] as [string, Buffer | null]), timestamp: r.timestamp };
+}
+
+function corruptRecord(r: LogRecord, what: string): SluiceError {
+  return new SluiceError(`delay log record at offset ${r.offset} ${what}`, ErrorCode.CORRUPT);
+}
