@@ -56,3 +56,7 @@ export type { DeadLetter, RedriveOptions, RedriveResult } from './broker/deliver
 export type { RetryBackoffInput } from './broker/delivery/ack/retry-backoff';
 export type { TransactionCommit, TransactionSend } from './broker/txn/transaction';
 export type { PartitionOffsets } from './broker/topic/partition-access';
+export { DELAY_HEADERS, DELIVER_AT_MAX } from './broker/delay/due-time';
+export type { DelayDescription } from './broker/delay/delay-store';
+export { SCHEDULE_HEADERS } from './broker/schedule/scheduler';
+export type { ScheduleDescription, ScheduleOptions } from './broker/schedule/scheduler';

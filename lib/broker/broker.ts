@@ -16,6 +16,7 @@
  */
 import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
 import { DelayStore, type DelayLink, type DelayedMessage } from './delay/delay-store';
+import { Scheduler, type ScheduleDescription, type ScheduleOptions } from './schedule/scheduler';
 import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
 import { redrive, REDRIVE_GROUP, type RedriveLink, type RedriveOptions, type RedriveResult } from './delivery/ack/redrive';
 import * as fs from 'node:fs';
@@ -35,7 +36,7 @@ import type { BrokerDescription, GroupDescription, GroupPartitionDescription, To
 import { GroupCoordinator, PartitionSlot } from './group/group-coordinator';
 import { GroupState, type GroupRecord } from './group/group-state';
 import { GroupStateLog } from './group/group-state-log';
-import { Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
+import { asMessage, Producer, type ProducerMessage, type ProducerOptions, type SendConfirm, type SendOptions } from './produce/producer';
 import { PartitionAccess } from './topic/partition-access';
 import { GroupOffsets } from './group/group-offsets';
 import { Topic } from './topic/topic';
@@ -113,6 +114,14 @@ export class Broker {
     this.#groupLog = groupLog;
     this.#defaultProducer = this.producer();
     state.onProgress = (topic) => this.#topics.get(topic)?.gate.recheck();
+    this.#scheduler = new Scheduler({
+      clock,
+      state,
+      groupLog,
+      topic: (name) => this.#topics.get(name),
+      encode: (topic, message) => ({ partition: message.partition ?? null, message: asMessage(this.#defaultProducer.route(topic, message).prepared) }),
+      transaction: this.#ownTransaction,
+    });
   }
 
   /** Opens (creating if needed) the broker in `dir`, replaying the group state. */
@@ -161,6 +170,7 @@ export class Broker {
       delays = await DelayStore.open(directory.delayDir, readOnly ? null : broker.#delayLink);
       broker.#delays = delays;
       await delays?.start();
+      if (!readOnly) broker.#scheduler.start();
       return broker;
     } catch (e) {
       await delays?.close().catch(() => {});
@@ -484,12 +494,48 @@ export class Broker {
       clock: this.#clock,
       state: this.#state,
       topic: (name) => this.#topics.get(name),
-      transaction: async (fn) => {
-        const tx = new Transaction(this.#transactionLink, await this.newProducerId());
-        await tx.run(fn);
-      },
+      transaction: this.#ownTransaction,
     };
   }
+
+  /** A transaction of the broker's own (a delay store move, a schedule's firing, a dead letter). */
+  readonly #ownTransaction = async (fn: (tx: Transaction) => Promise<void>): Promise<void> => {
+    const tx = new Transaction(this.#transactionLink, await this.newProducerId());
+    await tx.run(fn);
+  };
+
+  // ---- Schedules ----
+
+  /**
+   * Sends `options.message` to `options.topic` every `every` ms or at the times of a cron
+   * expression, durably (see schedule/scheduler.ts: no firing twice across a crash; missed
+   * firings per `missed`). A schedule of the same name is replaced. Resolves once it is durable.
+   */
+  schedule(name: string, options: ScheduleOptions): Promise<ScheduleDescription> {
+    try {
+      this.#checkWritable('schedule');
+      return this.#scheduler.define(name, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Removes a schedule (false if there was none); resolves once that is durable. */
+  unschedule(name: string): Promise<boolean> {
+    try {
+      this.#checkWritable('unschedule');
+      return this.#scheduler.remove(name);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  listSchedules(): ScheduleDescription[] {
+    this.#checkOpen();
+    return this.#scheduler.list();
+  }
+
+  readonly #scheduler: Scheduler;
   #delays: DelayStore | null = null;
 
   readonly #storeDelayed = (messages: readonly DelayedMessage[]): Promise<void> => {
@@ -699,7 +745,8 @@ export class Broker {
     const closed = this.#closedError();
     for (const c of this.#coordinators.values()) c.closeSlots(closed);
     const errors: unknown[] = [];
-    // A move of delayed messages in progress finishes (its transaction needs the group state).
+    // Firings and moves of delayed messages in progress finish (their transactions need the group state).
+    await this.#scheduler.close();
     await this.#delays?.close().catch((e: unknown) => errors.push(e));
     try {
       await this.#groupLog.close();
@@ -765,4 +812,4 @@ function checkTopicMeta(meta: TopicMeta, file: string): void {
   }
 }
 
-const ADDED_TOPIC_SETTINGS: ReadonlySet<string> = new Set(['messageTtlMs']);
+const ADDED_TOPIC_SETTINGS: ReadonlySet<string> = new Set(['messageTtlMs', 'dedupWindowMs', 'dedupWindowCount']);

@@ -151,7 +151,7 @@ describe('delayed messages', () => {
     await expect(b.send('t', { value: 'x', deliverAt: new Date('nope') })).rejects.toThrow(/invalid Date/);
     await expect(b.send('t', { value: 'x', deliverAt: '2030-01-01' as never })).rejects.toThrow(/deliverAt must be a Date/);
     await expect(b.send('t', { value: 'x', deliverAt: Date.UTC(10000, 0, 1) })).rejects.toThrow(/beyond the supported range/);
-    await expect(b.send('t', { value: 'x', delayMs: 1000, headers: { 'sluice.delay.at': '1' } })).rejects.toThrow(/reserved/);
+    await expect(b.send('t', { value: 'x', delayMs: 1000, headers: { 'sluice.delay.topic': 'x' } })).rejects.toThrow(/reserved/);
     await expect(b.send('nope', { value: 'x', delayMs: 1000 })).rejects.toSatisfy((e: unknown) => e instanceof SluiceError && e.code === 'UNKNOWN_TOPIC');
     await expect(b.transaction((tx) => tx.send('t', { value: 'x', delayMs: 1000 }))).rejects.toThrow(/cannot send delayed messages/);
     expect(pending(b)).toBe(0);

@@ -55,6 +55,8 @@ describe('topics', () => {
       segmentBytes: 64 * 1024 * 1024,
       messageBytesMax: null,
       messageTtlMs: null,
+      dedupWindowMs: 120_000,
+      dedupWindowCount: 100_000,
     });
   });
 

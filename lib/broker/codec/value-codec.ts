@@ -54,7 +54,9 @@
  * application extension of type 0x4d would clash with this one.
  */
 import { EXPIRES_HEADER } from '../topic/ttl';
+import { ID_HEADER } from '../topic/dedup-window';
 import { DELAY_HEADERS } from '../delay/due-time';
+import { SCHEDULE_HEADERS } from '../schedule/scheduler';
 import { Buffer } from 'node:buffer';
 import { addExtension, Packr } from 'msgpackr';
 import type { HeadersInput, RecordHeader } from '../../storage/log';
@@ -365,7 +367,7 @@ function describeObject(v: object, proto: unknown): string {
 }
 
 /** Headers the broker sets itself: the codec mark, and a message's expiry (broker/topic/ttl.ts). */
-const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ...Object.values(DELAY_HEADERS)];
+const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ID_HEADER, ...Object.values(DELAY_HEADERS), ...Object.values(SCHEDULE_HEADERS)];
 
 export function checkUserHeaders(headers: HeadersInput | undefined): void {
   if (headers === undefined) return;

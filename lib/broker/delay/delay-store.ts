@@ -6,11 +6,13 @@
  * exactly once across a crash at any moment. Until then no consumer (in-process or Kafka) can see
  * it; its topic's partition is chosen at send time (key, explicit partition or the partitioner).
  *
- * Record layout in the delay log: the message as its topic would store it (key, value, headers,
- * timestamp: the sender's, else the due time), with three headers first:
+ * Record layout in the delay log: the message as its topic would store it (key, value, headers)
+ * with its due time as the record's timestamp (so a scan reads only offsets and timestamps,
+ * Log.readTimes), and three headers first:
  *   sluice.delay.topic      the topic it goes to
  *   sluice.delay.partition  its partition (decimal)
- *   sluice.delay.at         when it is due (ms since the epoch, decimal)
+ *   sluice.delay.timestamp  the timestamp the sender gave (decimal ms), or a null value: then
+ *                           the moved message's timestamp is its due time
  * They are stripped when it is moved.
  *
  * Order and the watermark: messages are moved in (due, delay-log offset) order, so what has been
@@ -45,14 +47,17 @@ export const INDEX_CAPACITY = 1 << 18;
 /** @internal Tests make the index small to exercise its scans; read when a store opens. */
 export const delayTuning = { indexCapacity: INDEX_CAPACITY };
 /** Messages moved per transaction at most. */
-const MOVE_MAX = 2000;
+const MOVE_MAX = 10_000;
 /** Records read per step of a scan (the scan yields to the event loop between steps). */
-const SCAN_STEP = 4096;
+const SCAN_STEP = 16384;
 const RETRY_MS = 100;
 /** Durable at once; any message a topic takes fits (segments as large as the largest). */
-const DELAY_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax });
+// Small batches: a move reads single records at scattered offsets, and finding one walks its batch.
+const DELAY_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax, batchBytesMax: 16 * 1024 });
 
 /** A delayed message ready to store: where it goes, when, and the message as its topic stores it. */
+type TopicPartitionKey = string;
+
 export interface DelayedMessage {
   topic: string;
   partition: number;
@@ -245,6 +250,8 @@ export class DelayStore {
     const last = keys[keys.length - 1];
     await this.#link!.transaction(async (tx) => {
       dropped = 0;
+      // Grouped by partition, in due order within each: one append per partition.
+      const groups = new Map<TopicPartitionKey, { topic: Topic; partition: number; messages: Message[] }>();
       for (const r of records) {
         const target = targetOf(r);
         const t = this.#link!.topic(target.topic);
@@ -252,8 +259,12 @@ export class DelayStore {
           dropped++;
           continue;
         }
-        await tx.appendStored(t, target.partition, stripped(r));
+        const key = `${target.topic}\0${target.partition}`;
+        let g = groups.get(key);
+        if (g === undefined) groups.set(key, (g = { topic: t, partition: target.partition, messages: [] }));
+        g.messages.push(stripped(r));
       }
+      await Promise.all([...groups.values()].map((g) => tx.appendStoredBatch(g.topic, g.partition, g.messages)));
       tx.recordOnCommit([OP_DELAY_DONE, last.due, last.offset]);
     });
     this.#done = last;
@@ -323,17 +334,18 @@ export class DelayStore {
     let minPending = end;
     let counted = 0;
     for (let at = Math.max(this.#scanFrom, log.startOffset); at < end && !this.#closed; ) {
-      const records = log.read(at, { maxRecords: SCAN_STEP });
-      if (records.length === 0) break;
-      for (const r of records) {
-        if (r.offset >= end) break;
-        const due = dueOf(r);
-        if (!before(done.due, done.offset, due, r.offset)) continue;
+      const { count, offsets, timestamps, nextOffset } = log.readTimes(at, { maxRecords: SCAN_STEP });
+      for (let i = 0; i < count; i++) {
+        const offset = offsets[i];
+        const due = timestamps[i];
+        if (offset >= end) break;
+        if (!before(done.due, done.offset, due, offset)) continue;
         counted++;
-        if (r.offset < minPending) minPending = r.offset;
-        if (!before(due, r.offset, horizon.due, horizon.offset)) collector.add(due, r.offset);
+        if (offset < minPending) minPending = offset;
+        if (!before(due, offset, horizon.due, horizon.offset)) collector.add(due, offset);
       }
-      at = records[records.length - 1].offset + 1;
+      if (nextOffset <= at) break;
+      at = nextOffset;
       await new Promise((resolve) => setImmediate(resolve));
     }
     if (this.#closed) return;
@@ -362,22 +374,14 @@ function delayRecord(m: DelayedMessage, due: number): Message {
   const own: [string, string | Uint8Array | null][] = [
     [DELAY_HEADERS.topic, m.topic],
     [DELAY_HEADERS.partition, String(m.partition)],
-    [DELAY_HEADERS.at, String(due)],
+    [DELAY_HEADERS.timestamp, m.message.timestamp === undefined ? null : String(m.message.timestamp)],
   ];
   const h = m.message.headers;
   if (h !== undefined) {
     if (Array.isArray(h)) for (const pair of h as ReadonlyArray<readonly [string, string | Uint8Array | null]>) own.push([pair[0], pair[1]]);
     else for (const [k, v] of Object.entries(h as Record<string, string | Uint8Array | null>)) own.push([k, v]);
   }
-  return { key: m.message.key ?? null, value: m.message.value, headers: own, timestamp: m.message.timestamp ?? due };
-}
-
-function dueOf(r: LogRecord): number {
-  const h = r.headers[2];
-  if (h === undefined || h.key !== DELAY_HEADERS.at || h.value === null) throw corruptRecord(r, 'has no due time');
-  const due = Number(h.value.toString());
-  if (!Number.isFinite(due)) throw corruptRecord(r, 'has an unreadable due time');
-  return due;
+  return { key: m.message.key ?? null, value: m.message.value, headers: own, timestamp: due };
 }
 
 function targetOf(r: LogRecord): { topic: string; partition: number } {
@@ -388,7 +392,10 @@ function targetOf(r: LogRecord): { topic: string; partition: number } {
 }
 
 function stripped(r: LogRecord): Message {
-  return { key: r.key, value: r.value, headers: r.headers.slice(3).map((h) => [h.key, h.value] as [string, Buffer | null]), timestamp: r.timestamp };
+  const ts = r.headers[2];
+  if (ts?.key !== DELAY_HEADERS.timestamp) throw corruptRecord(r, 'has no timestamp header');
+  const timestamp = ts.value === null ? r.timestamp : Number(ts.value.toString());
+  return { key: r.key, value: r.value, headers: r.headers.slice(3).map((h) => [h.key, h.value] as [string, Buffer | null]), timestamp };
 }
 
 function corruptRecord(r: LogRecord, what: string): SluiceError {

@@ -4,7 +4,7 @@
  */
 
 /** The headers a delayed message carries in the delay log (reserved: see delay-store.ts). */
-export const DELAY_HEADERS = Object.freeze({ topic: 'sluice.delay.topic', partition: 'sluice.delay.partition', at: 'sluice.delay.at' });
+export const DELAY_HEADERS = Object.freeze({ topic: 'sluice.delay.topic', partition: 'sluice.delay.partition', timestamp: 'sluice.delay.timestamp' });
 
 /** The latest due time taken: the end of year 9999 (ms since the epoch). */
 export const DELIVER_AT_MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);

@@ -44,11 +44,13 @@
  *                                                delayed message whose (due, offset) key is at or
  *                                                below this one; recorded inside a TXN_COMMIT
  *   [SCHEDULE_SET, name, spec]                   a schedule (broker/schedule/) is defined or
- *                                                replaced: spec {every?, cron?, timezone?, topic,
- *                                                message, missed, createdAt, next}
- *   [SCHEDULE_FIRED, name, at, next]             its firing for time `at` is done (inside the
+ *                                                replaced: spec {every?, first?, cron?, timezone?,
+ *                                                topic, message, missed, createdAt, generation,
+ *                                                next}
+ *   [SCHEDULE_FIRED, name, at, next, generation] its firing for time `at` is done (inside the
  *                                                TXN_COMMIT that appended its message); the next
- *                                                is at `next` (null: none)
+ *                                                is at `next` (null: none); ignored unless the
+ *                                                schedule is still of that generation
  *   [SCHEDULE_DELETE, name]                      the schedule is removed
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
@@ -271,6 +273,11 @@ export interface ScheduleSpec {
   message: { key: string | Uint8Array | null; value: Uint8Array | null; headers: [string, Uint8Array | null][]; partition?: number };
   missed: 'once' | 'skip';
   createdAt: number;
+  /** Goes up each time the schedule is redefined; a firing of an older one moves nothing. */
+  generation: number;
+  /** `every`: the first firing time, the anchor of all the others. */
+  first?: number;
+  /** The first firing time, when defined. */
   next: number | null;
 }
 
@@ -456,9 +463,9 @@ export class GroupState {
     return r;
   }
 
-  #scheduleFired(name: string, at: number, next: number | null): void {
+  #scheduleFired(name: string, at: number, next: number | null, generation: number): void {
     const r = this.schedules.get(name);
-    if (r === undefined) return;
+    if (r === undefined || r.spec.generation !== generation) return;
     r.lastFiredFor = at;
     r.next = next;
   }
@@ -538,7 +545,7 @@ export class GroupState {
       return;
     }
     if (type === OP_SCHEDULE_FIRED) {
-      this.#scheduleFired(op[1] as string, op[2] as number, op[3] as number | null);
+      this.#scheduleFired(op[1] as string, op[2] as number, op[3] as number | null, op[4] as number);
       return;
     }
     if (type === OP_SCHEDULE_DELETE) {

@@ -23,6 +23,7 @@ import type { Topic } from '../topic/topic';
 import { messageBytesMaxOf } from '../topic/topic-config';
 import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader } from '../codec/value-codec';
 import { dueTimeOf } from '../delay/due-time';
+import { checkId, ID_HEADER, type IdConfirm } from '../topic/dedup-window';
 import type { DelayedMessage } from '../delay/delay-store';
 
 export interface ProducerMessage {
@@ -43,6 +44,11 @@ export interface ProducerMessage {
   delayMs?: number;
   /** Deliver at this time (a Date or ms since the epoch); the past means now. Not with delayMs. */
   deliverAt?: Date | number;
+  /**
+   * Idempotent publish: a second send of the same id to the topic within its dedup window
+   * resolves with the first one's confirm (`duplicate: true`) and writes nothing (topic/dedup-window.ts).
+   */
+  id?: string;
 }
 
 export interface SendOptions {
@@ -61,6 +67,8 @@ export interface SendConfirm {
    * `offset` is -1 until it is moved into its topic then.
    */
   deliverAt?: number;
+  /** A send with an id that was sent before (within the dedup window): nothing was written; this is where the first one went. */
+  duplicate?: true;
 }
 
 export interface ProducerOptions {
@@ -101,6 +109,11 @@ export class Producer {
   async send(topic: string, message: ProducerMessage, options?: SendOptions): Promise<SendConfirm> {
     const t = this.#link.topic(topic);
     const waitMs = checkSendOptions(options);
+    if (message !== null && typeof message === 'object' && message.id !== undefined) return (await this.#sendWithIds(t, [message], waitMs))[0];
+    return this.#sendOne(t, message, waitMs);
+  }
+
+  async #sendOne(t: Topic, message: ProducerMessage, waitMs: number | undefined): Promise<SendConfirm> {
     this.#keyless = -1;
     const partition = this.#partitionOf(t, message, 0);
     const due = dueTimeOf(message, 0, this.#link.clock.now());
@@ -125,6 +138,7 @@ export class Producer {
     this.#keyless = -1;
     const partition = this.#partitionOf(t, message, 0);
     if (message.delayMs !== undefined || message.deliverAt !== undefined) throw new TypeError('a transaction cannot send delayed messages (delayMs, deliverAt)');
+    if (message.id !== undefined) throw new TypeError('a transaction sends each message once already: id is for send and sendBatch');
     return { topic: t, partition, prepared: this.#prepare(message, 0) };
   }
 
@@ -138,6 +152,7 @@ export class Producer {
       if (!Array.isArray(messages)) throw new TypeError('sendBatch takes an array of messages');
       if (messages.length === 0) return Promise.resolve([]);
       const batch = this.#route(t, messages);
+      if (batch === WITH_IDS) return this.#sendWithIds(t, messages, waitMs);
       if (batch.delayed) return this.#sendMixed(t, messages, waitMs);
       const firsts = t.gate.admit(messages.length, waitMs, () => appendGroups(t, batch.groups));
       if (firsts instanceof Promise) return firsts.then((f) => confirmBatch(t, batch, f));
@@ -157,6 +172,7 @@ export class Producer {
       for (let i = 0; i < n; i++) {
         const m = messages[i];
         this.#partitionOf(t, m, i);
+        if (m.id !== undefined && !this.#idsChecked) return WITH_IDS;
         if (m.delayMs !== undefined || m.deliverAt !== undefined) return DELAYED;
         all[i] = this.#prepare(m, i);
       }
@@ -168,6 +184,7 @@ export class Producer {
     for (let i = 0; i < n; i++) {
       const m = messages[i];
       const p = this.#partitionOf(t, m, i);
+      if (m.id !== undefined && !this.#idsChecked) return WITH_IDS;
       if (m.delayMs !== undefined || m.deliverAt !== undefined) return DELAYED;
       if (i === 0) only = p;
       else if (p !== only && where === null) {
@@ -185,6 +202,59 @@ export class Producer {
     }
     return { n, groups, where, only, delayed: false };
   }
+
+  /**
+   * A send or batch with ids: each id already in the topic's window (or earlier in the batch)
+   * gets that confirm, marked duplicate; the others are sent as one batch, their ids remembered
+   * with it before anything else can run.
+   */
+  async #sendWithIds(t: Topic, messages: readonly ProducerMessage[], waitMs: number | undefined): Promise<SendConfirm[]> {
+    const now = this.#link.clock.now();
+    const ids = messages.map((m, i) => {
+      if (m === null || typeof m !== 'object' || m.id === undefined) return undefined;
+      if (m.delayMs !== undefined || m.deliverAt !== undefined) throw new TypeError(`message ${i}: a delayed message cannot have an id`);
+      return checkId(m.id, i);
+    });
+    const window = t.dedup;
+    await window.ready(now);
+    // Per message: sent now (its index among the fresh), or a duplicate of a fresh one or of the window's.
+    const plan: ({ fresh: number } | { sameAs: number } | { seen: IdConfirm | Promise<IdConfirm> })[] = new Array(messages.length);
+    const inBatch = new Map<string, number>();
+    const fresh: ProducerMessage[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const id = ids[i];
+      const seen = id === undefined ? undefined : window.lookup(id, now);
+      const same = id === undefined ? undefined : inBatch.get(id);
+      if (seen !== undefined) plan[i] = { seen };
+      else if (same !== undefined) plan[i] = { sameAs: same };
+      else {
+        if (id !== undefined) inBatch.set(id, fresh.length);
+        plan[i] = { fresh: fresh.length };
+        fresh.push(messages[i]);
+      }
+    }
+    const sending = fresh.length === 0 ? Promise.resolve([]) : this.#sendChecked(t, fresh, waitMs);
+    for (const [id, j] of inBatch) window.remember(id, now, sending.then((cs) => idConfirm(cs[j])));
+    const confirms = await sending;
+    return Promise.all(
+      plan.map(async (p) => {
+        if ('fresh' in p) return confirms[p.fresh];
+        if ('sameAs' in p) return duplicateOf(t, idConfirm(confirms[p.sameAs]));
+        return duplicateOf(t, await p.seen);
+      }),
+    );
+  }
+
+  /** sendBatch for messages whose ids were checked. */
+  #sendChecked(t: Topic, messages: readonly ProducerMessage[], waitMs: number | undefined): Promise<SendConfirm[]> {
+    this.#idsChecked = true;
+    try {
+      return this.sendBatch(t.name, messages, waitMs === undefined ? undefined : { timeoutMs: waitMs });
+    } finally {
+      this.#idsChecked = false;
+    }
+  }
+  #idsChecked = false;
 
   /**
    * Delayed messages (every one of `messages` is): validated and encoded whole, then stored in
@@ -249,7 +319,7 @@ export class Producer {
     const key = m.key ?? null;
     let timestamp = m.timestamp;
     // The common case: bytes, no key, headers or timestamp, stamped by the Log itself.
-    if (key === null && timestamp === undefined && m.headers === undefined && m.ttlMs === undefined && deliverAt === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
+    if (key === null && timestamp === undefined && m.headers === undefined && m.ttlMs === undefined && m.id === undefined && deliverAt === undefined && this.#systemClock && (value instanceof Uint8Array || typeof value === 'string')) {
       return value;
     }
     if (value === undefined) throw new TypeError(`message ${index}: value is missing (use null for an empty value)`);
@@ -260,7 +330,7 @@ export class Producer {
     else if (timestamp !== undefined && (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0)) {
       throw new RangeError(`message ${index}: timestamp must be a non-negative integer number of milliseconds`);
     }
-    if (raw && key === null && m.headers === undefined && timestamp === undefined && m.ttlMs === undefined) return value;
+    if (raw && key === null && m.headers === undefined && timestamp === undefined && m.ttlMs === undefined && m.id === undefined) return value;
     const bytes = raw ? value : packValue(value, index);
     let headers = raw ? m.headers : withCodecHeader(m.headers);
     if (m.ttlMs !== undefined) {
@@ -269,6 +339,7 @@ export class Producer {
       if (!Number.isSafeInteger(at)) throw new RangeError(`message ${index}: ttlMs ${m.ttlMs} runs past the largest time`);
       headers = withHeader(headers, EXPIRES_HEADER, String(at));
     }
+    if (m.id !== undefined) headers = withHeader(headers, ID_HEADER, m.id);
     const out: LogMessage = { value: bytes, key };
     if (headers !== undefined) out.headers = headers;
     if (timestamp !== undefined) out.timestamp = timestamp;
@@ -287,9 +358,19 @@ interface RoutedBatch {
   delayed: boolean;
 }
 const DELAYED: RoutedBatch = Object.freeze({ n: 0, groups: [], where: null, only: -1, delayed: true });
+/** The batch has messages with ids: sent through the topic's dedup window. */
+const WITH_IDS: RoutedBatch = Object.freeze({ n: 0, groups: [], where: null, only: -1, delayed: false });
 
-/** A prepared message as a Message (the delay store adds headers of its own). */
-function asMessage(p: Prepared): LogMessage {
+function idConfirm(c: SendConfirm): IdConfirm {
+  return { partition: c.partition, offset: c.offset, durable: c.durable };
+}
+
+function duplicateOf(t: Topic, c: IdConfirm): SendConfirm {
+  return { topic: t.name, partition: c.partition, offset: c.offset, durable: c.durable, duplicate: true };
+}
+
+/** A prepared message as a Message (the delay store and schedules add headers of their own). */
+export function asMessage(p: Prepared): LogMessage {
   if (p === null || typeof p === 'string' || p instanceof Uint8Array) return { value: p, key: null };
   return p;
 }
@@ -390,8 +471,8 @@ function checkSizes(prepared: readonly Prepared[], messageBytesMax: number): voi
 /** TypeError for a field a message may not have (a typo would otherwise be silently ignored). */
 function checkMessageFields(m: object, index: number): void {
   for (const k in m) {
-    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition' && k !== 'ttlMs' && k !== 'delayMs' && k !== 'deliverAt') {
-      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp, partition, ttlMs, delayMs and deliverAt)`);
+    if (k !== 'value' && k !== 'key' && k !== 'headers' && k !== 'timestamp' && k !== 'partition' && k !== 'ttlMs' && k !== 'delayMs' && k !== 'deliverAt' && k !== 'id') {
+      throw new TypeError(`message ${index}: unknown field ${JSON.stringify(k)} (a message has value, key, headers, timestamp, partition, ttlMs, delayMs, deliverAt and id)`);
     }
   }
 }

@@ -39,11 +39,20 @@ export interface TopicConfig {
   messageBytesMax: number | null;
   /** Messages expire this long after their timestamp: never delivered after (see broker/topic/ttl.ts). null: never. */
   messageTtlMs: number | null;
+  /** Idempotent publish (dedup-window.ts): a send's id is remembered this long (ms). Default 2 minutes. */
+  dedupWindowMs: number;
+  /** ... and for at most this many of the topic's latest messages sent with an id. Default 100,000. */
+  dedupWindowCount: number;
 }
 
 export type TopicConfigInput = Partial<TopicConfig>;
 
-const KEYS = new Set<string>(['partitions', 'sync', 'syncIntervalMs', 'retentionBytes', 'retentionMs', 'maxBacklog', 'segmentBytes', 'messageBytesMax', 'messageTtlMs']);
+const KEYS = new Set<string>(['partitions', 'sync', 'syncIntervalMs', 'retentionBytes', 'retentionMs', 'maxBacklog', 'segmentBytes', 'messageBytesMax', 'messageTtlMs', 'dedupWindowMs', 'dedupWindowCount']);
+
+export const DEDUP_WINDOW_MS_DEFAULT = 120_000;
+export const DEDUP_WINDOW_COUNT_DEFAULT = 100_000;
+/** Each id in the window costs memory: at most this many per topic. */
+export const DEDUP_WINDOW_COUNT_MAX = 10_000_000;
 
 export function checkTopicName(name: unknown): asserts name is string {
   if (typeof name !== 'string') throw new TypeError(`topic name must be a string, got ${typeof name}`);
@@ -80,6 +89,8 @@ export function normalizeTopicConfig(input: unknown): TopicConfig {
     segmentBytes,
     messageBytesMax: c.messageBytesMax === undefined || c.messageBytesMax === null ? null : integer(c.messageBytesMax, 'messageBytesMax', MESSAGE_BYTES_MAX_MIN, segmentBytes),
     messageTtlMs: limit(c.messageTtlMs, 'messageTtlMs'),
+    dedupWindowMs: integer(c.dedupWindowMs, 'dedupWindowMs', 1, Number.MAX_SAFE_INTEGER, DEDUP_WINDOW_MS_DEFAULT),
+    dedupWindowCount: integer(c.dedupWindowCount, 'dedupWindowCount', 1, DEDUP_WINDOW_COUNT_MAX, DEDUP_WINDOW_COUNT_DEFAULT),
   };
   return config;
 }

@@ -12,6 +12,7 @@ import type { Clock } from '../time/clock';
 import type { PartitionDescription } from '../describe';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
+import { DedupWindow } from './dedup-window';
 
 /**
  * How a topic's partition Logs are opened (see LogOptions): `repair` truncates at mid-log
@@ -45,6 +46,12 @@ export class Topic {
   get config(): TopicConfig {
     return this.#config;
   }
+
+  /** The ids of its latest messages sent with one (idempotent publish), made on first use. */
+  get dedup(): DedupWindow {
+    return (this.#dedup ??= new DedupWindow(() => this.#partitions, this.#config.dedupWindowMs, this.#config.dedupWindowCount));
+  }
+  #dedup: DedupWindow | undefined;
 
   /** Its partitions, in order; more may be added (grow), none removed. */
   get partitions(): readonly TopicPartition[] {

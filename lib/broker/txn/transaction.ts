@@ -26,7 +26,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, SluiceError } from '../../errors';
 import { AckMessage } from '../consume/consumed-message';
 import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp } from '../group/group-state';
-import type { Message } from '../../storage/log';
+import type { BatchProducer, Message } from '../../storage/log';
 import type { GroupStateLog } from '../group/group-state-log';
 import type { Producer, ProducerMessage } from '../produce/producer';
 import type { Topic } from '../topic/topic';
@@ -92,13 +92,27 @@ export class Transaction {
     return this.#append(topic, partition, message);
   }
 
+  /** @internal Stored messages (as appendStored) appended to one partition in one go; resolves with the first offset. */
+  async appendStoredBatch(t: Topic, partition: number, messages: readonly Message[]): Promise<number> {
+    this.#checkOpen('send');
+    const tp = t.partitions[partition];
+    await this.#join(tp);
+    this.#checkOpen('send');
+    return t.gate.admit(messages.length, 0, () => tp.appendTransactional(messages, this.#batchProducer)) as number;
+  }
+
   async #append(t: Topic, partition: number, message: PartitionMessage): Promise<TransactionSend> {
     const tp = t.partitions[partition];
     await this.#join(tp);
     this.#checkOpen('send');
-    const offset = t.gate.admit(1, 0, () => tp.appendTransactional([message], { producerId: this.producerId, producerEpoch: 0, transactional: true })) as number;
+    const offset = t.gate.admit(1, 0, () => tp.appendTransactional([message], this.#batchProducer)) as number;
     return { topic: t.name, partition, offset };
   }
+
+  get #batchProducer(): BatchProducer {
+    return (this.#producer ??= { producerId: this.producerId, producerEpoch: 0, transactional: true });
+  }
+  #producer: BatchProducer | undefined;
 
   /** @internal Acks `offset` of a group's partition (no message in flight: a dead letter) when the transaction commits. */
   ackOffset(progress: PartitionProgress, offset: number): void {
