@@ -60,3 +60,5 @@ export { DELAY_HEADERS, DELIVER_AT_MAX } from './broker/delay/due-time';
 export type { DelayDescription } from './broker/delay/delay-store';
 export { SCHEDULE_HEADERS } from './broker/schedule/scheduler';
 export type { ScheduleDescription, ScheduleOptions } from './broker/schedule/scheduler';
+export { HALF_HEADERS, PreparedMessage } from './broker/txn/half-messages';
+export type { CheckAnswer, CheckOptions, HalfCommit, HalfDescription, HalfMessageCheck, TransactionCheck } from './broker/txn/half-messages';

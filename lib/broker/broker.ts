@@ -17,6 +17,8 @@
 import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
 import { DelayStore, type DelayLink, type DelayedMessage } from './delay/delay-store';
 import { Scheduler, type ScheduleDescription, type ScheduleOptions } from './schedule/scheduler';
+import { HalfStore, PreparedMessage, type CheckOptions, type HalfLink, type TransactionCheck } from './txn/half-messages';
+import type { Message } from '../storage/log';
 import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
 import { redrive, REDRIVE_GROUP, type RedriveLink, type RedriveOptions, type RedriveResult } from './delivery/ack/redrive';
 import * as fs from 'node:fs';
@@ -83,6 +85,7 @@ export interface BrokerRecovery {
 const BROKER_KEYS = new Set(['clock', 'groupSync', 'groupSyncIntervalMs', 'groupCheckpointBytes', 'repair', 'readOnly']);
 const DEFAULT_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 const REDRIVE_KEYS = new Set(['to', 'filter', 'limit']);
+const CHECK_KEYS = new Set(['afterMs', 'everyMs', 'maxChecks']);
 
 export class Broker {
   readonly #directory: BrokerDirectory;
@@ -148,6 +151,7 @@ export class Broker {
     const topics: Topic[] = [];
     let groupLog: GroupStateLog | undefined;
     let delays: DelayStore | null = null;
+    let half: HalfStore | null = null;
     try {
       if (!readOnly) await directory.ensureLayout();
       const meta = await directory.readBrokerMeta();
@@ -170,9 +174,14 @@ export class Broker {
       delays = await DelayStore.open(directory.delayDir, readOnly ? null : broker.#delayLink);
       broker.#delays = delays;
       await delays?.start();
-      if (!readOnly) broker.#scheduler.start();
+      if (!readOnly) {
+        half = await HalfStore.open(directory.halfDir, broker.#halfLink);
+        broker.#half = half;
+        broker.#scheduler.start();
+      }
       return broker;
     } catch (e) {
+      await half?.close().catch(() => {});
       await delays?.close().catch(() => {});
       await groupLog?.close().catch(() => {});
       await Promise.allSettled(topics.map((t) => t.close(new SluiceError('the broker failed to open', ErrorCode.CLOSED), true)));
@@ -504,6 +513,42 @@ export class Broker {
     await tx.run(fn);
   };
 
+  // ---- Half messages ----
+
+  /** A half message to `topic` (see Producer.prepare and txn/half-messages.ts). */
+  prepare(topic: string, message: ProducerMessage): Promise<PreparedMessage> {
+    return this.#defaultProducer.prepare(topic, message);
+  }
+
+  /**
+   * Registers the callback that settles half messages left unresolved: asked `afterMs` after one
+   * was prepared, again every `everyMs` while it answers 'unknown', and after `maxChecks` such
+   * answers the message is rolled back. Half messages found at open wait for it.
+   */
+  onTransactionCheck(fn: TransactionCheck, options: CheckOptions = {}): void {
+    this.#checkWritable('onTransactionCheck');
+    if (typeof fn !== 'function') throw new TypeError('onTransactionCheck takes a function (message) => "commit" | "rollback" | "unknown"');
+    const o = optionsObject(options, 'check options');
+    checkKeys(o, CHECK_KEYS, 'check option');
+    const afterMs = integer(o.afterMs, 'afterMs', 0, Number.MAX_SAFE_INTEGER, 6000);
+    this.#half!.onCheck(fn, {
+      afterMs,
+      everyMs: integer(o.everyMs, 'everyMs', 1, Number.MAX_SAFE_INTEGER, 6000),
+      maxChecks: integer(o.maxChecks, 'maxChecks', 1, Number.MAX_SAFE_INTEGER, 15),
+    });
+  }
+
+  readonly #prepareHalf = async (t: Topic, partition: number, message: Message): Promise<PreparedMessage> => {
+    this.#checkWritable('prepare');
+    const id = await this.#half!.prepare(t.name, partition, message);
+    return new PreparedMessage(this.#half!, id, t.name, partition);
+  };
+
+  get #halfLink(): HalfLink {
+    return { clock: this.#clock, state: this.#state, groupLog: this.#groupLog, topic: (name) => this.#topics.get(name), transaction: this.#ownTransaction };
+  }
+  #half: HalfStore | null = null;
+
   // ---- Schedules ----
 
   /**
@@ -586,6 +631,7 @@ export class Broker {
         clock: this.#clock,
         systemClock: this.#systemTime,
         delay: this.#storeDelayed,
+        prepare: this.#prepareHalf,
       },
       options,
     );
@@ -725,6 +771,7 @@ export class Broker {
       groups: this.listGroups().map((g) => this.describeGroup(g)),
       groupLog: { generation: this.#groupLog.generation, checkpoints: this.#groupLog.checkpoints },
       delayed: this.#lock === null ? null : (this.#delays?.describe() ?? null),
+      half: this.#half?.describe() ?? null,
     };
   }
 
@@ -747,6 +794,7 @@ export class Broker {
     const errors: unknown[] = [];
     // Firings and moves of delayed messages in progress finish (their transactions need the group state).
     await this.#scheduler.close();
+    await this.#half?.close().catch((e: unknown) => errors.push(e));
     await this.#delays?.close().catch((e: unknown) => errors.push(e));
     try {
       await this.#groupLog.close();

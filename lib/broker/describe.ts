@@ -1,3 +1,4 @@
+import type { HalfDescription } from './txn/half-messages';
 import type { DelayDescription } from './delay/delay-store';
 /**
  * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
@@ -88,4 +89,6 @@ export interface BrokerDescription {
   groupLog: { generation: number; checkpoints: number };
   /** Delayed messages waiting in the delay store (broker/delay/); null on a read-only broker. */
   delayed: DelayDescription | null;
+  /** Half messages prepared and not resolved (txn/half-messages.ts); null on a read-only broker. */
+  half: HalfDescription | null;
 }

@@ -57,6 +57,7 @@ import { EXPIRES_HEADER } from '../topic/ttl';
 import { ID_HEADER } from '../topic/dedup-window';
 import { DELAY_HEADERS } from '../delay/due-time';
 import { SCHEDULE_HEADERS } from '../schedule/scheduler';
+import { HALF_HEADERS } from '../txn/half-messages';
 import { Buffer } from 'node:buffer';
 import { addExtension, Packr } from 'msgpackr';
 import type { HeadersInput, RecordHeader } from '../../storage/log';
@@ -367,7 +368,7 @@ function describeObject(v: object, proto: unknown): string {
 }
 
 /** Headers the broker sets itself: the codec mark, and a message's expiry (broker/topic/ttl.ts). */
-const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ID_HEADER, ...Object.values(DELAY_HEADERS), ...Object.values(SCHEDULE_HEADERS)];
+const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ID_HEADER, ...Object.values(DELAY_HEADERS), ...Object.values(SCHEDULE_HEADERS), ...Object.values(HALF_HEADERS)];
 
 export function checkUserHeaders(headers: HeadersInput | undefined): void {
   if (headers === undefined) return;

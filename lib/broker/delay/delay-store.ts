@@ -6,14 +6,9 @@
  * exactly once across a crash at any moment. Until then no consumer (in-process or Kafka) can see
  * it; its topic's partition is chosen at send time (key, explicit partition or the partitioner).
  *
- * Record layout in the delay log: the message as its topic would store it (key, value, headers)
- * with its due time as the record's timestamp (so a scan reads only offsets and timestamps,
- * Log.readTimes), and three headers first:
- *   sluice.delay.topic      the topic it goes to
- *   sluice.delay.partition  its partition (decimal)
- *   sluice.delay.timestamp  the timestamp the sender gave (decimal ms), or a null value: then
- *                           the moved message's timestamp is its due time
- * They are stripped when it is moved.
+ * Record layout in the delay log: a held message (store/held-message.ts, headers sluice.delay.*)
+ * whose record timestamp is its due time, so a scan reads only offsets and timestamps
+ * (Log.readTimes); a moved message without a timestamp of the sender's is stamped with it.
  *
  * Order and the watermark: messages are moved in (due, delay-log offset) order, so what has been
  * moved is everything at or below one key, the watermark, kept in the group state
@@ -40,6 +35,7 @@ import type { Topic } from '../topic/topic';
 import type { Transaction } from '../txn/transaction';
 import { before, Collector, DueIndex, type DueKey } from './due-index';
 import { DELAY_HEADERS } from './due-time';
+import { heldRecord, heldTarget, releasedMessage } from '../store/held-message';
 
 
 /** Keys held in memory at most (twice that briefly): about 8 MiB with a scan's collector. */
@@ -56,8 +52,6 @@ const RETRY_MS = 100;
 const DELAY_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax, batchBytesMax: 16 * 1024 });
 
 /** A delayed message ready to store: where it goes, when, and the message as its topic stores it. */
-type TopicPartitionKey = string;
-
 export interface DelayedMessage {
   topic: string;
   partition: number;
@@ -148,7 +142,7 @@ export class DelayStore {
       const m = messages[i];
       const due = Math.max(m.deliverAt, floor);
       dues[i] = due;
-      records[i] = delayRecord(m, due);
+      records[i] = heldRecord(DELAY_HEADERS, m.topic, m.partition, m.message, due);
     }
     const first = this.#log.appendBatch(records);
     this.#pending += messages.length;
@@ -251,9 +245,9 @@ export class DelayStore {
     await this.#link!.transaction(async (tx) => {
       dropped = 0;
       // Grouped by partition, in due order within each: one append per partition.
-      const groups = new Map<TopicPartitionKey, { topic: Topic; partition: number; messages: Message[] }>();
+      const groups = new Map<string, { topic: Topic; partition: number; messages: Message[] }>();
       for (const r of records) {
-        const target = targetOf(r);
+        const target = heldTarget(DELAY_HEADERS, r);
         const t = this.#link!.topic(target.topic);
         if (t === undefined || target.partition >= t.partitions.length) {
           dropped++;
@@ -262,7 +256,7 @@ export class DelayStore {
         const key = `${target.topic}\0${target.partition}`;
         let g = groups.get(key);
         if (g === undefined) groups.set(key, (g = { topic: t, partition: target.partition, messages: [] }));
-        g.messages.push(stripped(r));
+        g.messages.push(releasedMessage(DELAY_HEADERS, r));
       }
       await Promise.all([...groups.values()].map((g) => tx.appendStoredBatch(g.topic, g.partition, g.messages)));
       tx.recordOnCommit([OP_DELAY_DONE, last.due, last.offset]);
@@ -368,36 +362,4 @@ export class DelayStore {
     if (this.#link === null) throw new SluiceError('delayed sends need a writable broker: this one was opened read-only', ErrorCode.READ_ONLY);
     if (this.#failure !== null) throw new SluiceError(`the delay store failed: ${this.#failure.message}`, ErrorCode.IO);
   }
-}
-
-function delayRecord(m: DelayedMessage, due: number): Message {
-  const own: [string, string | Uint8Array | null][] = [
-    [DELAY_HEADERS.topic, m.topic],
-    [DELAY_HEADERS.partition, String(m.partition)],
-    [DELAY_HEADERS.timestamp, m.message.timestamp === undefined ? null : String(m.message.timestamp)],
-  ];
-  const h = m.message.headers;
-  if (h !== undefined) {
-    if (Array.isArray(h)) for (const pair of h as ReadonlyArray<readonly [string, string | Uint8Array | null]>) own.push([pair[0], pair[1]]);
-    else for (const [k, v] of Object.entries(h as Record<string, string | Uint8Array | null>)) own.push([k, v]);
-  }
-  return { key: m.message.key ?? null, value: m.message.value, headers: own, timestamp: due };
-}
-
-function targetOf(r: LogRecord): { topic: string; partition: number } {
-  const t = r.headers[0];
-  const p = r.headers[1];
-  if (t?.key !== DELAY_HEADERS.topic || t.value === null || p?.key !== DELAY_HEADERS.partition || p.value === null) throw corruptRecord(r, 'has no destination');
-  return { topic: t.value.toString(), partition: Number(p.value.toString()) };
-}
-
-function stripped(r: LogRecord): Message {
-  const ts = r.headers[2];
-  if (ts?.key !== DELAY_HEADERS.timestamp) throw corruptRecord(r, 'has no timestamp header');
-  const timestamp = ts.value === null ? r.timestamp : Number(ts.value.toString());
-  return { key: r.key, value: r.value, headers: r.headers.slice(3).map((h) => [h.key, h.value] as [string, Buffer | null]), timestamp };
-}
-
-function corruptRecord(r: LogRecord, what: string): SluiceError {
-  return new SluiceError(`delay log record at offset ${r.offset} ${what}`, ErrorCode.CORRUPT);
 }

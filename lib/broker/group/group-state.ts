@@ -52,6 +52,10 @@
  *                                                is at `next` (null: none); ignored unless the
  *                                                schedule is still of that generation
  *   [SCHEDULE_DELETE, name]                      the schedule is removed
+ *   [HALF_DONE, offset, committed]               the half message (broker/txn/half-messages.ts)
+ *                                                at `offset` of the half log is resolved:
+ *                                                committed (inside the TXN_COMMIT that appended
+ *                                                it to its topic) or rolled back
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
@@ -76,6 +80,23 @@ export const OP_DELAY_DONE = 20;
 export const OP_SCHEDULE_SET = 21;
 export const OP_SCHEDULE_FIRED = 22;
 export const OP_SCHEDULE_DELETE = 23;
+export const OP_HALF_DONE = 24;
+
+/** Which half messages are resolved: every offset below `below`, and those in `above`. */
+export class HalfResolutions {
+  below = 0;
+  readonly above = new Set<number>();
+
+  has(offset: number): boolean {
+    return offset < this.below || this.above.has(offset);
+  }
+
+  add(offset: number): void {
+    if (this.has(offset)) return;
+    this.above.add(offset);
+    while (this.above.delete(this.below)) this.below++;
+  }
+}
 
 export type StateOp = readonly unknown[];
 
@@ -289,6 +310,8 @@ export class GroupState {
   readonly delayWatermark = { due: -1, offset: -1 };
   /** Schedules by name. */
   readonly schedules = new Map<string, ScheduleRecord>();
+  /** Half messages resolved (committed or rolled back). */
+  readonly halfResolved = new HalfResolutions();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
   /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
@@ -470,6 +493,12 @@ export class GroupState {
     r.next = next;
   }
 
+  /** A half message was rolled back (a commit records HALF_DONE inside its transaction). */
+  rollBackHalf(offset: number): void {
+    this.halfResolved.add(offset);
+    this.#record([OP_HALF_DONE, offset, false]);
+  }
+
   // ---- For GroupStateLog ----
 
   get hasPending(): boolean {
@@ -552,6 +581,10 @@ export class GroupState {
       this.schedules.delete(op[1] as string);
       return;
     }
+    if (type === OP_HALF_DONE) {
+      this.halfResolved.add(op[1] as number);
+      return;
+    }
     if (type === OP_GROUP_CREATE) {
       this.groups.set(op[1] as string, new GroupRecord(op[1] as string, op[2] as DeliveryModel, op[3] as number));
       return;
@@ -632,6 +665,7 @@ export class GroupState {
     if (txns.length > 0) out.txns = txns;
     if (this.delayWatermark.offset >= 0) out.delay = [this.delayWatermark.due, this.delayWatermark.offset];
     if (this.schedules.size > 0) out.schedules = [...this.schedules.values()].map((r) => [r.name, r.spec, r.next, r.lastFiredFor]);
+    if (this.halfResolved.below > 0 || this.halfResolved.above.size > 0) out.half = [this.halfResolved.below, [...this.halfResolved.above]];
     return out;
   }
 
@@ -641,7 +675,10 @@ export class GroupState {
     this.groups.clear();
     this.transactions.clear();
     this.schedules.clear();
-    const extra = data as { delay?: [number, number]; schedules?: [string, ScheduleSpec, number | null, number | null][] };
+    const extra = data as { delay?: [number, number]; schedules?: [string, ScheduleSpec, number | null, number | null][]; half?: [number, number[]] };
+    this.halfResolved.below = extra.half?.[0] ?? 0;
+    this.halfResolved.above.clear();
+    for (const o of extra.half?.[1] ?? []) this.halfResolved.above.add(o);
     this.delayWatermark.due = extra.delay?.[0] ?? -1;
     this.delayWatermark.offset = extra.delay?.[1] ?? -1;
     for (const [name, spec, next, last] of extra.schedules ?? []) {

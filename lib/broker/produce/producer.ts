@@ -25,6 +25,7 @@ import { checkUserHeaders, isRawValue, packValue, viewAsBytes, withCodecHeader }
 import { dueTimeOf } from '../delay/due-time';
 import { checkId, ID_HEADER, type IdConfirm } from '../topic/dedup-window';
 import type { DelayedMessage } from '../delay/delay-store';
+import type { PreparedMessage } from '../txn/half-messages';
 
 export interface ProducerMessage {
   /**
@@ -84,6 +85,8 @@ export interface ProducerLink {
   systemClock: boolean;
   /** Stores delayed messages (resolves once they are durable). */
   delay(messages: readonly DelayedMessage[]): Promise<void>;
+  /** Stores a half message (resolves once it is durable). */
+  prepare(topic: Topic, partition: number, message: LogMessage): Promise<PreparedMessage>;
 }
 
 type Prepared = Bytes | null | LogMessage;
@@ -127,6 +130,19 @@ export class Producer {
         else resolve({ topic: t.name, partition, offset, durable: c!.durable });
       });
     });
+  }
+
+  /**
+   * A half message (txn/half-messages.ts): stored durably, invisible to consumers and holding
+   * nothing back, until the handle's commit() delivers it or rollback() drops it; one left
+   * unresolved is settled by the broker's onTransactionCheck callback, also after a restart.
+   */
+  async prepare(topic: string, message: ProducerMessage): Promise<PreparedMessage> {
+    if (message !== null && typeof message === 'object' && (message.delayMs !== undefined || message.deliverAt !== undefined || message.id !== undefined)) {
+      throw new TypeError('a half message has no delayMs, deliverAt or id');
+    }
+    const { topic: t, partition, prepared } = this.route(topic, message);
+    return this.#link.prepare(t, partition, asMessage(prepared));
   }
 
   /**

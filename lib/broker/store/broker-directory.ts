@@ -30,6 +30,8 @@
  *                                      zero-padded decimal, so that `ls` sorts them)
  *   <dir>/delayed/                     the delay store's Log (broker/delay/delay-store.ts):
  *                                      delayed messages until they are moved into their topics
+ *   <dir>/half/                        the half messages' Log (broker/txn/half-messages.ts):
+ *                                      prepared messages until committed or rolled back
  *   <dir>/trash/<topic>.<time>.<pid>.<random>
  *                                      deleted topics: renamed here (the commit point of a delete),
  *                                      then removed once the group state forgot them; emptied on open
@@ -89,6 +91,9 @@ export class BrokerDirectory {
   }
   get delayDir(): string {
     return path.join(this.root, 'delayed');
+  }
+  get halfDir(): string {
+    return path.join(this.root, 'half');
   }
   topicDir(name: string): string {
     return path.join(this.topicsDir, name);
