@@ -673,7 +673,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
 
   Napi::Value Retain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto r = live(env).retain(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    int64_t keep_from = info.Length() > 1 && info[1].IsNumber() ? static_cast<int64_t>(info[1].As<Napi::Number>().DoubleValue()) : -1;
+    auto r = live(env).retain(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()), keep_from);
     if (!r.is_ok()) throw_status(env, r.status());
     Napi::Object o = Napi::Object::New(env);
     o.Set("segmentsDeleted", r.value().segments_deleted);

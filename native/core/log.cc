@@ -381,7 +381,7 @@ uint64_t Log::size_bytes() const {
   return total + (write_position_ - batch_position_);
 }
 
-Result<RetentionReport> Log::retain(int64_t now_ms) {
+Result<RetentionReport> Log::retain(int64_t now_ms, int64_t keep_from) {
   if (closed_ || options_.read_only) return check_writable();
   RetentionReport report;
   auto expired = [&](const Segment& s) {
@@ -400,7 +400,8 @@ Result<RetentionReport> Log::retain(int64_t now_ms) {
     bool by_size = options_.retention_bytes >= 0 &&
                    total - front.size() >= static_cast<uint64_t>(options_.retention_bytes) &&
                    total > static_cast<uint64_t>(options_.retention_bytes);
-    if (!by_size && !expired(front)) break;
+    bool consumed = keep_from >= 0 && segments_[1]->base_offset() <= keep_from;
+    if (!by_size && !consumed && !expired(front)) break;
     total -= front.size();
     report.segments_deleted++;
     report.bytes_deleted += front.size();

@@ -203,7 +203,10 @@ class Log {
   // Seals and asks the flusher to make everything up to the high watermark durable; returns that
   // target offset. durable_offset() reaches it (or failed() turns true) later.
   Result<int64_t> request_flush();
-  Result<RetentionReport> retain(int64_t now_ms);
+  // Deletes the oldest segments the retention settings let go, and (keep_from >= 0) every oldest
+  // segment whose records all lie below `keep_from` (a log whose owner has consumed that far:
+  // the broker's delay store). The active segment stays.
+  Result<RetentionReport> retain(int64_t now_ms, int64_t keep_from = -1);
   // Appends whole RecordBatch v2 batches built elsewhere (a Kafka produce request), `len` bytes
   // back to back, and returns the first one's base offset. Every batch is checked first
   // (check_raw); then the open batch is sealed and each batch is written as received but for
