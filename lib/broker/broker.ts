@@ -14,7 +14,8 @@
  * the thread that opened it. close() closes consumers (waiting for running handlers), writes the
  * group state, and closes every Log.
  */
-import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
+import { Transaction, type TransactionLink } from './txn/transaction';
+import { TransactionCoordinator } from './txn/txn-coordinator';
 import { DEAD_LETTER_SUFFIX, deadLetterMessage, type DeadLetterRequest } from './delivery/ack/dead-letters';
 import { redrive, REDRIVE_GROUP, type RedriveLink, type RedriveOptions, type RedriveResult } from './delivery/ack/redrive';
 import * as fs from 'node:fs';
@@ -154,7 +155,7 @@ export class Broker {
       for (const t of topics) broker.#topics.set(t.name, t);
       broker.#halfMade = halfMade;
       await broker.#reconcile(trashed);
-      if (!readOnly) await recoverTransactions(state, groupLog, (name) => broker!.#topics.get(name));
+      if (!readOnly) await TransactionCoordinator.recover(state, groupLog, (name) => broker!.#topics.get(name), clock.now());
       if (!readOnly) await directory.emptyTrash();
       return broker;
     } catch (e) {
@@ -383,7 +384,7 @@ export class Broker {
     if (!Number.isInteger(index) || index < 0 || index >= t.partitions.length) {
       throw new RangeError(`partition ${index} does not exist (topic ${t.name} has partitions 0 to ${t.partitions.length - 1})`);
     }
-    return new PartitionAccess(t, index);
+    return new PartitionAccess(t, index, () => this.transactions);
   }
 
   /**
@@ -488,6 +489,24 @@ export class Broker {
     return this.#producerIds.next();
   }
   #producerIds: ProducerIds | undefined;
+
+  /**
+   * The transaction coordinator of Kafka transactional ids (the Kafka server's transactions):
+   * see TransactionCoordinator. READ_ONLY on a read-only broker.
+   */
+  get transactions(): TransactionCoordinator {
+    this.#checkWritable('transactions');
+    this.#coordinator ??= new TransactionCoordinator({
+      state: this.#state,
+      groupLog: this.#groupLog,
+      clock: this.#clock,
+      topic: (name) => this.#topics.get(name),
+      newProducerId: () => this.newProducerId(),
+      offsets: this.groupOffsets,
+    });
+    return this.#coordinator;
+  }
+  #coordinator: TransactionCoordinator | undefined;
 
   /**
    * Committed offsets of groups whose members are outside this process (the Kafka server's
@@ -665,6 +684,8 @@ export class Broker {
 
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
+    // Kafka transactions in progress finish (or fail on closed partitions) before the logs close.
+    await this.#coordinator?.close();
     // A delete renames the topic's directory after its Logs close: let it finish under the lock.
     await Promise.allSettled(this.#deleting.values());
     // So does a growth of partitions: it writes topic.json and new partition logs.

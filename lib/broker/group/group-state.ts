@@ -40,9 +40,14 @@
  *                                                wrote: forgotten. One that is open at open time
  *                                                is completed then (markers written: commit if it
  *                                                has its TXN_COMMIT, else abort)
+ *   [TXN_ID, ...] [TXN_ID_END, ...] [TXN_ID_DROP, ...]
+ *                                                Kafka transactional ids: see
+ *                                                broker/txn/transactional-ids.ts
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
+import { TransactionalIds } from '../txn/transactional-ids';
+
 export type DeliveryModel = 'offset' | 'ack';
 
 export const OP_GROUP_CREATE = 1;
@@ -59,6 +64,9 @@ export const OP_TXN_ADD = 11;
 export const OP_TXN_COMMIT = 12;
 export const OP_TXN_DONE = 13;
 export const OP_FAILED = 14;
+export const OP_TXN_ID = 15;
+export const OP_TXN_ID_END = 16;
+export const OP_TXN_ID_DROP = 17;
 
 export type StateOp = readonly unknown[];
 
@@ -241,6 +249,8 @@ export class GroupState {
   readonly groups = new Map<string, GroupRecord>();
   /** Transactions not finished yet, by producer id. */
   readonly transactions = new Map<number, TxnRecord>();
+  /** Kafka transactional ids (see broker/txn/transactional-ids.ts). */
+  readonly transactionalIds = new TransactionalIds();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
   /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
@@ -385,6 +395,29 @@ export class GroupState {
     this.#record([OP_TXN_DONE, producerId]);
   }
 
+  /** A transactional id holds `producerId` at `epoch` from now on (an InitProducerId, or a fence). */
+  setTransactionalId(id: string, producerId: number, epoch: number, timeoutMs: number, atMs: number): void {
+    this.transactionalIds.set(id, producerId, epoch, timeoutMs, atMs);
+    this.#record([OP_TXN_ID, id, producerId, epoch, timeoutMs, atMs]);
+  }
+
+  /** The transactional id's transaction ended, its markers durable. */
+  endTransactionalId(id: string, committed: boolean, atMs: number): void {
+    this.transactionalIds.end(id, committed, atMs);
+    this.#record([OP_TXN_ID_END, id, committed, atMs]);
+  }
+
+  dropTransactionalId(id: string): void {
+    this.transactionalIds.drop(id);
+    this.#record([OP_TXN_ID_DROP, id]);
+  }
+
+  #applyTxnId(op: StateOp): void {
+    if (op[0] === OP_TXN_ID) this.transactionalIds.set(op[1] as string, op[2] as number, op[3] as number, op[4] as number, op[5] as number);
+    else if (op[0] === OP_TXN_ID_END) this.transactionalIds.end(op[1] as string, op[2] as boolean, op[3] as number);
+    else this.transactionalIds.drop(op[1] as string);
+  }
+
   #addTxn(producerId: number, epoch: number, topic: string, partition: number, first: number): void {
     let t = this.transactions.get(producerId);
     if (t === undefined) this.transactions.set(producerId, (t = new TxnRecord(producerId, epoch)));
@@ -455,6 +488,10 @@ export class GroupState {
     }
     if (type === OP_TXN_DONE) {
       this.transactions.delete(op[1] as number);
+      return;
+    }
+    if (type === OP_TXN_ID || type === OP_TXN_ID_END || type === OP_TXN_ID_DROP) {
+      this.#applyTxnId(op);
       return;
     }
     if (type === OP_GROUP_CREATE) {
@@ -533,7 +570,10 @@ export class GroupState {
       groups.push([g.name, g.model, g.createdAt, topics]);
     }
     const txns = [...this.transactions.values()].map((t) => [t.producerId, t.epoch, t.committed, t.partitions.map((p) => [p.topic, p.partition, p.first])]);
-    return txns.length === 0 ? { v: 1, groups } : { v: 1, groups, txns };
+    const snapshot: { v: 1; groups: unknown[]; txns?: unknown[]; tids?: unknown[] } = { v: 1, groups };
+    if (txns.length > 0) snapshot.txns = txns;
+    if (this.transactionalIds.size > 0) snapshot.tids = this.transactionalIds.rows();
+    return snapshot;
   }
 
   restore(data: unknown): void {
@@ -541,6 +581,7 @@ export class GroupState {
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
     this.transactions.clear();
+    this.transactionalIds.restore((data as { tids?: Parameters<TransactionalIds['restore']>[0] }).tids ?? []);
     for (const [producerId, epoch, committed, parts] of (data as { txns?: [number, number, boolean, [string, number, number][]][] }).txns ?? []) {
       for (const [topic, partition, first] of parts) this.#addTxn(producerId, epoch, topic, partition, first);
       const t = this.transactions.get(producerId);
