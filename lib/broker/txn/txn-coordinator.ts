@@ -67,6 +67,14 @@ export interface TxnOffset extends TxnPartition {
   metadata: string | null;
 }
 
+export interface TransactionalIdDescription extends ProducerIdAndEpoch {
+  timeoutMs: number;
+  /** 'open' from the first partition or group added until EndTxn (or an abort) begins ending it. */
+  state: 'idle' | 'open' | 'ending';
+  partitions: TxnPartition[];
+  groups: string[];
+}
+
 interface OpenTransaction {
   readonly id: string;
   readonly producerId: number;
@@ -215,6 +223,21 @@ export class TransactionCoordinator {
     if (txn === undefined || txn.ending || !txn.partitions.includes(tp)) {
       throw invalidState(`partition ${tp.topic}/${tp.index} is not in an open transaction of transactional id ${JSON.stringify(id)} (AddPartitionsToTxn first)`);
     }
+  }
+
+  /** What the coordinator holds for a transactional id (Kafka's DescribeTransactions), or null. */
+  describe(id: string): TransactionalIdDescription | null {
+    const r = this.#link.state.transactionalIds.get(id);
+    if (r === undefined) return null;
+    const txn = this.#open.get(id);
+    return {
+      producerId: r.producerId,
+      epoch: r.epoch,
+      timeoutMs: r.timeoutMs,
+      state: txn === undefined ? 'idle' : txn.ending ? 'ending' : 'open',
+      partitions: (txn?.partitions ?? []).map((tp) => ({ topic: tp.topic, partition: tp.index })),
+      groups: [...(txn?.groups ?? [])],
+    };
   }
 
   /** Stops the timeout timers and waits for the operations in progress. */
