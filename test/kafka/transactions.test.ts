@@ -8,6 +8,7 @@
  * get Kafka's error codes; kcat's (librdkafka's) transactional producer commits.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker, type BrokerOptions } from '../../lib/broker/broker';
@@ -421,7 +422,30 @@ function hasKcat(): boolean {
   return spawnSync('kcat', ['-V'], { encoding: 'utf8' }).status === 0;
 }
 
+/** A Python that has confluent_kafka (Debian's python3-confluent-kafka), or null. */
+function pythonWithConfluentKafka(): string | null {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    if (spawnSync(python, ['-c', 'import confluent_kafka'], { encoding: 'utf8' }).status === 0) return python;
+  }
+  return null;
+}
+const PYTHON = pythonWithConfluentKafka();
+
 describe('Kafka transactions with librdkafka', () => {
+  it.skipIf(PYTHON === null)('python3-confluent-kafka commits, aborts, and commits a group offset in a transaction', async () => {
+    const s = await open(tmpDir());
+    await s.broker.createTopic('py', { partitions: 1 });
+    await s.broker.createTopic('py-out', { partitions: 1 });
+    const r = await run(PYTHON!, [path.join(__dirname, '..', 'helpers', 'rdkafka-txn.py'), `127.0.0.1:${s.port}`]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ got: ['c1', 'c2'], committed: 2 });
+    expect(await committedValues(s.broker, 'py')).toEqual(['c1', 'c2']);
+    expect((await fetchValues(s.port, 'py', 0, 0)).values).toEqual(['c1', 'c2', 'x1']);
+    expect(await committedValues(s.broker, 'py-out')).toEqual(['done']);
+    expect(s.broker.groupOffsets.fetch('py-g', 'py', [0])).toEqual([{ offset: 2, metadata: '' }]);
+  });
+
+
   it.skipIf(!hasKcat())('kcat -X transactional.id produces in one committed transaction', async () => {
     const s = await open(tmpDir());
     await s.broker.createTopic('lines', { partitions: 1 });
