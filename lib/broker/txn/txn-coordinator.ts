@@ -292,7 +292,8 @@ export class TransactionCoordinator {
     let decided = false;
     try {
       if (commit) {
-        await Promise.all(txn.partitions.map((tp) => tp.flush()));
+        // A partition whose topic was deleted meanwhile has nothing left to commit.
+        await Promise.all(txn.partitions.filter((tp) => !tp.closed).map((tp) => tp.flush()));
         state.commitTransaction(txn.producerId, [...txn.offsets.values()]);
         decided = true;
         await groupLog.confirm();
