@@ -33,7 +33,7 @@ import type { Clock, TimerHandle } from '../time/clock';
 import type { Topic } from '../topic/topic';
 import type { TopicPartition } from '../topic/topic-partition';
 import { recoverTransactions, writeMarkers } from './transaction';
-import { TRANSACTIONAL_ID_EXPIRY_MS } from './transactional-ids';
+import { TRANSACTIONAL_ID_EXPIRY_MS, type TransactionalIdRecord } from './transactional-ids';
 
 /** The longest transaction timeout a producer may ask for (Kafka's transaction.max.timeout.ms default). */
 export const TRANSACTION_TIMEOUT_MS_MAX = 900_000;
@@ -249,7 +249,7 @@ export class TransactionCoordinator {
 
   // ---- Internals ----
 
-  #verify(id: string, producerId: number, epoch: number): { lastEnd: 'commit' | 'abort' | null } {
+  #verify(id: string, producerId: number, epoch: number): TransactionalIdRecord {
     if (this.#closed) throw new SluiceError('the broker is closed', ErrorCode.CLOSED);
     const r = this.#link.state.transactionalIds.get(id);
     if (r === undefined || r.producerId !== producerId) {
