@@ -4,8 +4,10 @@
  * read_uncommitted ones); consume-transform-produce with sendOffsets moves the group's committed
  * offset only on commit; a second producer of the same transactional id fences the first; a
  * restart with a transaction open aborts it and keeps the id's producer id (the epoch bumped); a
- * transaction past its timeout is aborted (time driven by a ManualClock); requests out of step
- * get Kafka's error codes; kcat's (librdkafka's) transactional producer commits.
+ * transaction past its timeout is aborted (time driven by a ManualClock); readers stop at a
+ * transaction's first record, not at its AddPartitionsToTxn; requests out of step
+ * get Kafka's error codes; kcat's and python3-confluent-kafka's (librdkafka's) transactional
+ * producers commit and abort.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -345,6 +347,23 @@ async function initProducerIdPeek(broker: Broker, id: string): Promise<{ produce
 async function waitFor(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setTimeout(r, 5));
 }
+
+describe('Kafka transactions and the last stable offset', () => {
+  it('hold readers back from a transaction\'s first record until it ends, not from its AddPartitionsToTxn', async () => {
+    const s = await open(tmpDir());
+    await s.broker.createTopic('t', { partitions: 1 });
+    const { producerId, producerEpoch } = await initProducerId(s.port, 'lso');
+    await addPartitions(s.port, 'lso', producerId, producerEpoch, [{ name: 't', partitions: [0] }]);
+    await s.broker.send('t', { value: 'before' }); // added, nothing written yet: readable
+    expect(await committedValues(s.broker, 't')).toEqual(['before']);
+    expect((await produceTxn(s.port, 'lso', producerId, producerEpoch, 0, ['txn'])).baseOffset).toBe(1);
+    await s.broker.send('t', { value: 'after' }); // behind the open transaction: held back
+    expect(s.broker.describeTopic('t').partitions[0]).toMatchObject({ lastStableOffset: 1, highWatermark: 3 });
+    expect((await fetchValues(s.port, 't', 0, 1)).values).toEqual(['before']);
+    expect((await endTxn(s.port, 'lso', producerId, producerEpoch, true)).errorCode).toBe(0);
+    expect((await fetchValues(s.port, 't', 0, 1)).values).toEqual(['before', 'txn', 'after']);
+  });
+});
 
 describe('Kafka transaction requests out of step', () => {
   it('answer with the error codes Kafka gives', async () => {

@@ -9,8 +9,9 @@
  *   every call: a producer with an older epoch is fenced (PRODUCER_FENCED) from then on. A
  *   transaction of the id still open is aborted first (abort markers).
  * - A transaction opens with its first AddPartitionsToTxn or AddOffsetsToTxn. Each partition
- *   added is recorded (TXN_ADD, durable before the answer) and holds readers back at its end
- *   offset then; only then does Produce take the producer's transactional batches there.
+ *   added is recorded (TXN_ADD with the partition's end offset then, durable before the answer);
+ *   only then does Produce take the producer's transactional batches there, and from the first
+ *   one on readers stop before it (the last stable offset), as in Kafka.
  * - TxnOffsetCommit offsets (of a group added with AddOffsetsToTxn) are held in memory: they
  *   apply with the commit point, or never.
  * - EndTxn commit: the partitions written are flushed, then TXN_COMMIT carries the offsets (the
@@ -155,9 +156,8 @@ export class TransactionCoordinator {
       const txn = this.#openOf(id, producerId, epoch);
       for (const tp of found as TopicPartition[]) {
         if (txn.partitions.includes(tp)) continue;
-        const first = tp.endOffset;
-        tp.openTransaction(producerId, first);
-        this.#link.state.addTransactionPartition(producerId, epoch, tp.topic, tp.index, first);
+        // At or below its first record here: what a recovery's abort covers.
+        this.#link.state.addTransactionPartition(producerId, epoch, tp.topic, tp.index, tp.endOffset);
         txn.partitions.push(tp);
       }
       await this.#link.groupLog.confirm();
@@ -214,8 +214,9 @@ export class TransactionCoordinator {
   /**
    * Whether a transactional batch of `producerId` at `epoch` may go to `tp` now: throws
    * UNKNOWN_PRODUCER_ID, PRODUCER_FENCED or INVALID_TRANSACTION_STATE (the partition is not in
-   * the id's open transaction, or it is ending). Called right before the append, in the same
-   * synchronous step.
+   * the id's open transaction, or it is ending). Admitted, the transaction is open in `tp` from
+   * its end offset (readers stop there until it ends). Called right before the append, in the
+   * same synchronous step.
    */
   admit(id: string, producerId: number, epoch: number, tp: TopicPartition): void {
     this.#verify(id, producerId, epoch);
@@ -223,6 +224,7 @@ export class TransactionCoordinator {
     if (txn === undefined || txn.ending || !txn.partitions.includes(tp)) {
       throw invalidState(`partition ${tp.topic}/${tp.index} is not in an open transaction of transactional id ${JSON.stringify(id)} (AddPartitionsToTxn first)`);
     }
+    tp.openTransaction(producerId);
   }
 
   /** What the coordinator holds for a transactional id (Kafka's DescribeTransactions), or null. */
