@@ -123,7 +123,9 @@ describe('group state', () => {
     s.setTransactionalId('a', 11, 0, 60_000, 100);
     s.setTransactionalId('b', 12, 3, 5_000, 200);
     s.setTransactionalId('a', 11, 1, 60_000, 300); // re-initialised: the next epoch
+    s.openTransactionalId('a', 350);
     s.endTransactionalId('a', true, 400);
+    s.openTransactionalId('b', 250);
     s.setTransactionalId('gone', 13, 0, 1000, 0);
     s.dropTransactionalId('gone');
     const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -133,7 +135,8 @@ describe('group state', () => {
     for (const op of s.takeOps()) replayed.apply(op);
     for (const state of [copy, replayed]) {
       expect(state.transactionalIds.get('a')).toMatchObject({ producerId: 11, epoch: 1, timeoutMs: 60_000, atMs: 400, lastEnd: 'commit' });
-      expect(state.transactionalIds.get('b')).toMatchObject({ producerId: 12, epoch: 3, timeoutMs: 5_000, lastEnd: null });
+      expect(state.transactionalIds.get('a')!.open).toBe(false);
+      expect(state.transactionalIds.get('b')).toMatchObject({ producerId: 12, epoch: 3, timeoutMs: 5_000, lastEnd: null, open: true });
       expect(state.transactionalIds.get('gone')).toBeUndefined();
       expect(state.transactionalIds.ofProducer(12)?.id).toBe('b');
       expect(state.transactionalIds.ofProducer(13)).toBeUndefined();

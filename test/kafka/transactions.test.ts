@@ -3,7 +3,8 @@
  * by read_committed consumers) and aborts (never read by them, read as records by
  * read_uncommitted ones); consume-transform-produce with sendOffsets moves the group's committed
  * offset only on commit; a second producer of the same transactional id fences the first; a
- * restart with a transaction open aborts it and keeps the id's producer id (the epoch bumped); a
+ * restart with a transaction open aborts it (also one that had only added offsets) and keeps the
+ * id's producer id (the epoch bumped); a
  * transaction past its timeout is aborted (time driven by a ManualClock); readers stop at a
  * transaction's first record, not at its AddPartitionsToTxn; requests out of step
  * get Kafka's error codes; kcat's and python3-confluent-kafka's (librdkafka's) transactional
@@ -314,6 +315,30 @@ describe('Kafka transactions with kafkajs', () => {
     expect((await endTxn(s.port, 'tx-restart', before.producerId, before.epoch, true)).errorCode).toBe(KafkaError.INVALID_PRODUCER_EPOCH);
     const init = await initProducerId(s.port, 'tx-restart');
     expect(init).toMatchObject({ errorCode: 0, producerId: before.producerId, producerEpoch: before.epoch + 2 });
+  });
+
+  it('fences at a restart a transaction that had only added offsets, which never apply', async () => {
+    const dir = tmpDir();
+    let s = await open(dir);
+    await s.broker.createTopic('in', { partitions: 1 });
+    await s.broker.sendBatch('in', ['a', 'b', 'c'].map((value) => ({ value })));
+    const { producerId, producerEpoch } = await initProducerId(s.port, 'offsets-only');
+    expect((await exchange(s.port, 25, 1, encodeAddOffsetsToTxnRequest, decodeAddOffsetsToTxnResponse, { transactionalId: 'offsets-only', producerId, producerEpoch, groupId: 'g' })).errorCode).toBe(0);
+    const commitOffsets = (epoch: number) => exchange(s.port, 28, 1, encodeTxnOffsetCommitRequest, decodeTxnOffsetCommitResponse, { transactionalId: 'offsets-only', groupId: 'g', producerId, producerEpoch: epoch, topics: [{ name: 'in', partitions: [{ partitionIndex: 0, committedOffset: 3, committedMetadata: null }] }] });
+    expect((await commitOffsets(producerEpoch)).topics[0].partitions[0].errorCode).toBe(0);
+    await s.stop();
+    s = await open(dir);
+    expect(s.broker.transactions.describe('offsets-only')).toMatchObject({ producerId, epoch: producerEpoch + 1, state: 'idle' });
+    expect((await commitOffsets(producerEpoch)).topics[0].partitions[0].errorCode).toBe(KafkaError.INVALID_PRODUCER_EPOCH);
+    expect((await endTxn(s.port, 'offsets-only', producerId, producerEpoch, true)).errorCode).toBe(KafkaError.INVALID_PRODUCER_EPOCH);
+    expect(s.broker.groupOffsets.fetch('g', 'in', [0])).toEqual([null]);
+    // An offsets-only transaction that commits: its end is its commit point.
+    const again = await initProducerId(s.port, 'offsets-only');
+    expect((await exchange(s.port, 25, 1, encodeAddOffsetsToTxnRequest, decodeAddOffsetsToTxnResponse, { transactionalId: 'offsets-only', producerId, producerEpoch: again.producerEpoch, groupId: 'g' })).errorCode).toBe(0);
+    expect((await commitOffsets(again.producerEpoch)).topics[0].partitions[0].errorCode).toBe(0);
+    expect((await endTxn(s.port, 'offsets-only', producerId, again.producerEpoch, true)).errorCode).toBe(0);
+    expect((await endTxn(s.port, 'offsets-only', producerId, again.producerEpoch, true)).errorCode).toBe(0);
+    expect(s.broker.groupOffsets.fetch('g', 'in', [0])).toEqual([{ offset: 3, metadata: '' }]);
   });
 
   it('aborts a transaction past its timeout and fences its producer', async () => {

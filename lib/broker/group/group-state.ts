@@ -40,7 +40,7 @@
  *                                                wrote: forgotten. One that is open at open time
  *                                                is completed then (markers written: commit if it
  *                                                has its TXN_COMMIT, else abort)
- *   [TXN_ID, ...] [TXN_ID_END, ...] [TXN_ID_DROP, ...]
+ *   [TXN_ID, ...] [TXN_ID_OPEN, ...] [TXN_ID_END, ...] [TXN_ID_DROP, ...]
  *                                                Kafka transactional ids: see
  *                                                broker/txn/transactional-ids.ts
  * Operations on a group or topic that no longer exists are ignored, so their order around a
@@ -67,6 +67,7 @@ export const OP_FAILED = 14;
 export const OP_TXN_ID = 15;
 export const OP_TXN_ID_END = 16;
 export const OP_TXN_ID_DROP = 17;
+export const OP_TXN_ID_OPEN = 18;
 
 export type StateOp = readonly unknown[];
 
@@ -401,6 +402,12 @@ export class GroupState {
     this.#record([OP_TXN_ID, id, producerId, epoch, timeoutMs, atMs]);
   }
 
+  /** A transaction of the transactional id opened. */
+  openTransactionalId(id: string, atMs: number): void {
+    this.transactionalIds.markOpen(id, atMs);
+    this.#record([OP_TXN_ID_OPEN, id, atMs]);
+  }
+
   /** The transactional id's transaction ended, its markers durable. */
   endTransactionalId(id: string, committed: boolean, atMs: number): void {
     this.transactionalIds.end(id, committed, atMs);
@@ -415,6 +422,7 @@ export class GroupState {
   #applyTxnId(op: StateOp): void {
     if (op[0] === OP_TXN_ID) this.transactionalIds.set(op[1] as string, op[2] as number, op[3] as number, op[4] as number, op[5] as number);
     else if (op[0] === OP_TXN_ID_END) this.transactionalIds.end(op[1] as string, op[2] as boolean, op[3] as number);
+    else if (op[0] === OP_TXN_ID_OPEN) this.transactionalIds.markOpen(op[1] as string, op[2] as number);
     else this.transactionalIds.drop(op[1] as string);
   }
 
@@ -490,7 +498,7 @@ export class GroupState {
       this.transactions.delete(op[1] as number);
       return;
     }
-    if (type === OP_TXN_ID || type === OP_TXN_ID_END || type === OP_TXN_ID_DROP) {
+    if (type === OP_TXN_ID || type === OP_TXN_ID_OPEN || type === OP_TXN_ID_END || type === OP_TXN_ID_DROP) {
       this.#applyTxnId(op);
       return;
     }

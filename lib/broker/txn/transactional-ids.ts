@@ -7,11 +7,17 @@
  *                                                       aborted the open transaction and bumped
  *                                                       the epoch): the id holds producerId at
  *                                                       epoch from now on, nothing ended yet
+ *   [TXN_ID_OPEN, id, atMs]                             a transaction of the id opened (its first
+ *                                                       AddPartitionsToTxn or AddOffsetsToTxn):
+ *                                                       one still open at the next open is aborted
+ *                                                       and the id fenced, even one that wrote
+ *                                                       nothing but offsets
  *   [TXN_ID_END, id, committed, atMs]                   its transaction ended (markers durable),
  *                                                       committed or aborted: a retried EndTxn of
  *                                                       the same outcome is answered as done
  *   [TXN_ID_DROP, id]                                   expired: unused for TRANSACTIONAL_ID_EXPIRY_MS
- * Snapshot rows: [id, producerId, epoch, timeoutMs, atMs, lastEnd (0 none, 1 commit, 2 abort)].
+ * Snapshot rows: [id, producerId, epoch, timeoutMs, atMs, lastEnd (0 none, 1 commit, 2 abort),
+ * open (0 or 1)].
  * Thread-confined (the broker's thread).
  */
 
@@ -26,6 +32,8 @@ export class TransactionalIdRecord {
   /** When it last changed (ms): ids idle for TRANSACTIONAL_ID_EXPIRY_MS are forgotten. */
   atMs: number;
   lastEnd: TransactionEnd = null;
+  /** A transaction of the id is open (TXN_ID_OPEN, not yet ended). */
+  open = false;
 
   constructor(id: string, producerId: number, epoch: number, timeoutMs: number, atMs: number) {
     this.id = id;
@@ -39,7 +47,7 @@ export class TransactionalIdRecord {
 /** Kafka's transactional.id.expiration.ms default: 7 days. */
 export const TRANSACTIONAL_ID_EXPIRY_MS = 7 * 24 * 60 * 60 * 1000;
 
-type Row = [string, number, number, number, number, number];
+type Row = [string, number, number, number, number, number, number?];
 
 export class TransactionalIds {
   readonly #ids = new Map<string, TransactionalIdRecord>();
@@ -70,10 +78,18 @@ export class TransactionalIds {
     this.#byProducer.set(producerId, r);
   }
 
+  markOpen(id: string, atMs: number): void {
+    const r = this.#ids.get(id);
+    if (r === undefined) return;
+    r.open = true;
+    r.atMs = atMs;
+  }
+
   end(id: string, committed: boolean, atMs: number): void {
     const r = this.#ids.get(id);
     if (r === undefined) return;
     r.lastEnd = committed ? 'commit' : 'abort';
+    r.open = false;
     r.atMs = atMs;
   }
 
@@ -90,14 +106,16 @@ export class TransactionalIds {
   }
 
   rows(): Row[] {
-    return [...this.#ids.values()].map((r) => [r.id, r.producerId, r.epoch, r.timeoutMs, r.atMs, r.lastEnd === null ? 0 : r.lastEnd === 'commit' ? 1 : 2]);
+    return [...this.#ids.values()].map((r) => [r.id, r.producerId, r.epoch, r.timeoutMs, r.atMs, r.lastEnd === null ? 0 : r.lastEnd === 'commit' ? 1 : 2, r.open ? 1 : 0]);
   }
 
   restore(rows: readonly Row[]): void {
     this.clear();
-    for (const [id, producerId, epoch, timeoutMs, atMs, lastEnd] of rows) {
+    for (const [id, producerId, epoch, timeoutMs, atMs, lastEnd, open] of rows) {
       this.set(id, producerId, epoch, timeoutMs, atMs);
-      this.#ids.get(id)!.lastEnd = lastEnd === 1 ? 'commit' : lastEnd === 2 ? 'abort' : null;
+      const r = this.#ids.get(id)!;
+      r.lastEnd = lastEnd === 1 ? 'commit' : lastEnd === 2 ? 'abort' : null;
+      r.open = open === 1;
     }
   }
 }

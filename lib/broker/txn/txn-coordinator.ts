@@ -21,8 +21,8 @@
  *   TRANSACTION_TIMEOUT_MS_MAX) is aborted, and the epoch bumped: the producer is fenced, as
  *   Kafka fences a producer whose transaction it expired.
  * - At open (recover): a transaction left open by a stop or crash is aborted and its id's epoch
- *   bumped (fenced); one whose TXN_COMMIT was recorded is completed, and a retried EndTxn commit
- *   is answered as done.
+ *   bumped (fenced), also one that had only added offsets (TXN_ID_OPEN says it was open); one
+ *   whose TXN_COMMIT was recorded is completed, and a retried EndTxn commit is answered as done.
  * Operations on one transactional id run one at a time, in arrival order. Thread-confined (the
  * broker's thread); lifetime: the broker's.
  */
@@ -113,7 +113,11 @@ export class TransactionCoordinator {
       else state.setTransactionalId(r.id, r.producerId, r.epoch + 1, r.timeoutMs, now);
     };
     await recoverTransactions(state, groupLog, topic, done);
-    for (const r of [...state.transactionalIds.values()]) if (r.atMs < now - TRANSACTIONAL_ID_EXPIRY_MS) state.dropTransactionalId(r.id);
+    for (const r of [...state.transactionalIds.values()]) {
+      // Open, with nothing written to partitions (only offsets, held in memory): aborted too.
+      if (r.open) state.setTransactionalId(r.id, r.producerId, r.epoch + 1, r.timeoutMs, now);
+      else if (r.atMs < now - TRANSACTIONAL_ID_EXPIRY_MS) state.dropTransactionalId(r.id);
+    }
     await groupLog.confirm();
   }
 
@@ -165,11 +169,12 @@ export class TransactionCoordinator {
     });
   }
 
-  /** AddOffsetsToTxn: the group's offsets may be committed in the id's transaction (opening it). */
+  /** AddOffsetsToTxn: the group's offsets may be committed in the id's transaction (opening it, durably). */
   addOffsets(id: string, producerId: number, epoch: number, group: string): Promise<void> {
     return this.#serial(id, async () => {
       this.#verify(id, producerId, epoch);
       this.#openOf(id, producerId, epoch).groups.add(group);
+      await this.#link.groupLog.confirm();
     });
   }
 
@@ -268,6 +273,8 @@ export class TransactionCoordinator {
     txn = { id, producerId, epoch, partitions: [], groups: new Set(), offsets: new Map(), timer: null, ending: false };
     const t = txn;
     const timeoutMs = this.#link.state.transactionalIds.get(id)!.timeoutMs;
+    // Durable with the operation that opened it (its TXN_ADD, or AddOffsetsToTxn's confirm).
+    this.#link.state.openTransactionalId(id, this.#link.clock.now());
     txn.timer = this.#link.clock.setTimeout(() => {
       t.timer = null;
       this.#serial(id, () => this.#expire(t)).catch(() => {});
@@ -290,13 +297,16 @@ export class TransactionCoordinator {
   async #end(txn: OpenTransaction, commit: boolean): Promise<void> {
     txn.ending = true;
     this.#disarm(txn);
-    const { state, groupLog } = this.#link;
+    const { state, groupLog, clock } = this.#link;
+    // Only offsets: the commit point is its end, there are no markers to write.
+    const offsetsOnly = commit && txn.partitions.length === 0;
     let decided = false;
     try {
       if (commit) {
         // A partition whose topic was deleted meanwhile has nothing left to commit.
         await Promise.all(txn.partitions.filter((tp) => !tp.closed).map((tp) => tp.flush()));
         state.commitTransaction(txn.producerId, [...txn.offsets.values()]);
+        if (offsetsOnly) state.endTransactionalId(txn.id, true, clock.now());
         decided = true;
         await groupLog.confirm();
       }
@@ -308,7 +318,7 @@ export class TransactionCoordinator {
       throw e;
     }
     try {
-      await this.#markers(txn, commit);
+      if (!offsetsOnly) await this.#markers(txn, commit);
     } finally {
       this.#open.delete(txn.id);
     }
