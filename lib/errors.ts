@@ -53,6 +53,20 @@ export const ErrorCode = {
   /** Broker: broker.transaction() called inside another transaction's function (transactions do not nest). */
   TRANSACTION_NESTED: 'TRANSACTION_NESTED',
   /**
+   * Broker, Kafka transactions: a transactional id's producer used an epoch that is no longer its
+   * current one (a newer producer initialised the same transactional id, or the broker aborted
+   * the transaction for its timeout or at a restart, which bumps the epoch).
+   */
+  PRODUCER_FENCED: 'PRODUCER_FENCED',
+  /** Broker, Kafka transactions: the producer id is not the one the transactional id has (or the id is unknown). */
+  UNKNOWN_PRODUCER_ID: 'UNKNOWN_PRODUCER_ID',
+  /**
+   * Broker, Kafka transactions: the operation does not fit the transaction's state: a
+   * transactional batch to a partition not added to an open transaction, offsets of a group not
+   * added, an end with no transaction open (or the other outcome than the one just reached).
+   */
+  INVALID_TRANSACTION_STATE: 'INVALID_TRANSACTION_STATE',
+  /**
    * Kafka server: a request that does not decode (cut short, a length or count past the end of its
    * frame, a null where none is allowed, an unknown API version); the server closes the connection.
    */

@@ -82,9 +82,9 @@ export interface NativeLog {
   stats(): { segments: number; sizeBytes: number };
   simulatePowerLoss(): void;
   /** Whole RecordBatch v2 batches; returns the first base offset. See Log.appendRaw. */
-  appendRaw(bytes: Uint8Array): number;
+  appendRaw(bytes: Uint8Array, transactional?: boolean): number;
   /** The checks of appendRaw, writing nothing; returns the number of compressed batches. */
-  checkRaw(bytes: Uint8Array): number;
+  checkRaw(bytes: Uint8Array, transactional?: boolean): number;
   /**
    * Parses the decompressed records of a batch into slots (from slots[2]); every record is parsed.
    * Returns the slots filled, or -(i + 1) when record i does not parse (i == count: bytes left over).

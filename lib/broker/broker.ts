@@ -14,7 +14,8 @@
  * the thread that opened it. close() closes consumers (waiting for running handlers), writes the
  * group state, and closes every Log.
  */
-import { recoverTransactions, Transaction, type TransactionLink } from './txn/transaction';
+import { Transaction, type TransactionLink } from './txn/transaction';
+import { TransactionCoordinator } from './txn/txn-coordinator';
 import { DelayStore, type DelayLink, type DelayedMessage } from './delay/delay-store';
 import { Scheduler, type ScheduleDescription, type ScheduleOptions } from './schedule/scheduler';
 import { HalfStore, PreparedMessage, type CheckOptions, type HalfLink, type TransactionCheck } from './txn/half-messages';
@@ -169,7 +170,7 @@ export class Broker {
       for (const t of topics) broker.#topics.set(t.name, t);
       broker.#halfMade = halfMade;
       await broker.#reconcile(trashed);
-      if (!readOnly) await recoverTransactions(state, groupLog, (name) => broker!.#topics.get(name));
+      if (!readOnly) await TransactionCoordinator.recover(state, groupLog, (name) => broker!.#topics.get(name), clock.now());
       if (!readOnly) await directory.emptyTrash();
       delays = await DelayStore.open(directory.delayDir, readOnly ? null : broker.#delayLink);
       broker.#delays = delays;
@@ -408,7 +409,7 @@ export class Broker {
     if (!Number.isInteger(index) || index < 0 || index >= t.partitions.length) {
       throw new RangeError(`partition ${index} does not exist (topic ${t.name} has partitions 0 to ${t.partitions.length - 1})`);
     }
-    return new PartitionAccess(t, index);
+    return new PartitionAccess(t, index, () => this.transactions);
   }
 
   /**
@@ -606,6 +607,24 @@ export class Broker {
   #producerIds: ProducerIds | undefined;
 
   /**
+   * The transaction coordinator of Kafka transactional ids (the Kafka server's transactions):
+   * see TransactionCoordinator. READ_ONLY on a read-only broker.
+   */
+  get transactions(): TransactionCoordinator {
+    this.#checkWritable('transactions');
+    this.#coordinator ??= new TransactionCoordinator({
+      state: this.#state,
+      groupLog: this.#groupLog,
+      clock: this.#clock,
+      topic: (name) => this.#topics.get(name),
+      newProducerId: () => this.newProducerId(),
+      offsets: this.groupOffsets,
+    });
+    return this.#coordinator;
+  }
+  #coordinator: TransactionCoordinator | undefined;
+
+  /**
    * Committed offsets of groups whose members are outside this process (the Kafka server's
    * groups): see GroupOffsets.
    */
@@ -785,6 +804,8 @@ export class Broker {
 
   async #close(): Promise<void> {
     await Promise.allSettled([...this.#consumers].map((c) => c.close()));
+    // Kafka transactions in progress finish (or fail on closed partitions) before the logs close.
+    await this.#coordinator?.close();
     // A delete renames the topic's directory after its Logs close: let it finish under the lock.
     await Promise.allSettled(this.#deleting.values());
     // So does a growth of partitions: it writes topic.json and new partition logs.

@@ -546,22 +546,26 @@ export class Log {
    * Appends whole Kafka RecordBatch v2 batches built elsewhere (the records of a Kafka produce
    * request), back to back in `bytes`, and returns the base offset of the first; the others follow
    * contiguously. Each batch is checked (lengths that exactly cover `bytes`, magic 2, CRC-32C,
-   * record count, no control or transactional batch, size within messageBytesMax, every record
+   * record count, no control batch, the transactional bit (attributes bit 4) exactly when
+   * `transactional` says so, size within messageBytesMax, every record
    * parsed, after decompression for a compressed one) before anything is written: a bad batch
    * anywhere throws CORRUPT (TOO_LARGE for size) naming its index and byte position, with nothing
    * appended. The batches are stored as received, compressed ones too, but for baseOffset and
    * partitionLeaderEpoch (outside the CRC); producer id, epoch and sequence are kept. Handed to
    * the writer thread at once (visible() tells when readers see them); `confirm` works as for
-   * `append`.
+   * `append`. `transactional`: the batches are records of an open transaction that the caller
+   * admitted (the broker's transaction coordinator): each must be transactional, with a producer
+   * id; readers then treat them as appendBatch's transactional batches.
    */
-  appendRaw(bytes: Uint8Array): number {
+  appendRaw(bytes: Uint8Array, transactional = false): number {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('appendRaw needs a Uint8Array (or Buffer) of record batches');
     if (bytes.length === 0) throw new RangeError('appendRaw needs at least one record batch');
+    if (typeof transactional !== 'boolean') throw new TypeError('appendRaw: transactional must be a boolean');
     this.#checkWritable();
-    if (this.#native.checkRaw(bytes) > 0) checkCompressedRecords(this.#native, bytes);
+    if (this.#native.checkRaw(bytes, transactional) > 0) checkCompressedRecords(this.#native, bytes);
     let first: number;
     try {
-      first = this.#native.appendRaw(bytes);
+      first = this.#native.appendRaw(bytes, transactional);
     } catch (e) {
       // A write that failed the log (pwrite) rejects the pending confirms, as in the seal tick.
       if (this.#native.failure() !== null) this.#settleAll();

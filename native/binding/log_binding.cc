@@ -491,7 +491,12 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     *len = n;
   }
 
-  // appendRaw(bytes) -> the first batch's base offset. The records of compressed batches were
+  // info[1], optional: true when the batches are an admitted transaction's (see Log::append_raw).
+  static bool raw_transactional(const Napi::CallbackInfo& info) {
+    return info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  }
+
+  // appendRaw(bytes, transactional?) -> the first batch's base offset. The records of compressed batches were
   // checked by the caller (lib/storage/log.ts decompresses and parses them first). On failure the
   // error's `appended` says how many offsets were appended before it (0 unless I/O failed).
   Napi::Value AppendRaw(const Napi::CallbackInfo& info) {
@@ -501,7 +506,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     size_t len;
     raw_bytes(env, info[0], &data, &len);
     const int64_t before = log.end_offset();
-    auto r = log.append_raw(data, len);
+    auto r = log.append_raw(data, len, raw_transactional(info));
     if (!r.is_ok()) {
       Napi::Error e = make_error(env, r.status());
       e.Value().Set("appended", Napi::Number::New(env, static_cast<double>(log.end_offset() - before)));
@@ -510,7 +515,8 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     return Napi::Value(env, number(env, static_cast<double>(r.value())));
   }
 
-  // checkRaw(bytes) -> the number of compressed batches; throws as appendRaw would, writing nothing.
+  // checkRaw(bytes, transactional?) -> the number of compressed batches; throws as appendRaw
+  // would, writing nothing.
   Napi::Value CheckRaw(const Napi::CallbackInfo& info) {
     napi_env env = info.Env();
     Log& log = live(env);
@@ -518,7 +524,7 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     size_t len;
     raw_bytes(env, info[0], &data, &len);
     uint32_t compressed = 0;
-    Status s = log.check_raw(data, len, &compressed);
+    Status s = log.check_raw(data, len, &compressed, raw_transactional(info));
     if (!s.is_ok()) throw_status(env, s);
     return Napi::Value(env, number(env, compressed));
   }

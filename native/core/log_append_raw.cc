@@ -1,8 +1,9 @@
 // Log::append_raw: whole RecordBatch v2 batches built elsewhere (a Kafka client's produce
 // request) appended as received. The checks follow Kafka's LogValidator for a client's batch:
 // sane lengths that exactly cover the input, magic 2, CRC-32C, lastOffsetDelta + 1 ==
-// recordsCount > 0, no control batch, no transactional batch (not supported yet), a sequence
-// number with a producer id, the size limit, and for an uncompressed batch every record parsed
+// recordsCount > 0, no control batch, the transactional bit set exactly when the caller says the
+// batches belong to an admitted transaction (then with a producer id), a sequence number with a
+// producer id, the size limit, and for an uncompressed batch every record parsed
 // with offsetDelta == its index. Only baseOffset and partitionLeaderEpoch, which the CRC does not
 // cover, are rewritten, so the stored bytes can go back out to Kafka clients unchanged.
 #include <cstdio>
@@ -33,7 +34,8 @@ std::string hex32(uint32_t v) {
 
 }  // namespace
 
-Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count) const {
+Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count,
+                      bool transactional) const {
   using batch::kHeaderBytes;
   if (len == 0) return Status::error(Code::kInvalidArgument, "appendRaw needs at least one batch");
   *compressed_count = 0;
@@ -73,11 +75,21 @@ Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_coun
     if ((h.attributes & batch::attr::kControl) != 0) {
       return bad_batch(index, pos, "a control batch (attributes bit 5): only the log writes those");
     }
-    if ((h.attributes & batch::attr::kTransactional) != 0) {
-      return bad_batch(index, pos, "a transactional batch (attributes bit 4): not supported yet");
+    const bool is_txn = (h.attributes & batch::attr::kTransactional) != 0;
+    if (is_txn && !transactional) {
+      return bad_batch(index, pos,
+                       "a transactional batch (attributes bit 4) outside an admitted transaction");
     }
-    if ((h.attributes & ~batch::attr::kClientBatch) != 0) {
-      return bad_batch(index, pos, "unknown attribute bits " + hex32(static_cast<uint16_t>(h.attributes)));
+    if (!is_txn && transactional) {
+      return bad_batch(index, pos,
+                       "not a transactional batch (attributes bit 4), among a transaction's");
+    }
+    if (is_txn && h.producer_id < 0) {
+      return bad_batch(index, pos, "a transactional batch without a producer id");
+    }
+    if ((h.attributes & ~(batch::attr::kClientBatch | batch::attr::kTransactional)) != 0) {
+      return bad_batch(index, pos,
+                       "unknown attribute bits " + hex32(static_cast<uint16_t>(h.attributes)));
     }
     if (batch::codec_of(h.attributes) > batch::attr::kCodecMax) {
       return bad_batch(index, pos, "unknown compression codec " +
@@ -115,10 +127,10 @@ Status Log::check_raw(const uint8_t* data, size_t len, uint32_t* compressed_coun
   return Status::ok();
 }
 
-Result<int64_t> Log::append_raw(const uint8_t* data, size_t len) {
+Result<int64_t> Log::append_raw(const uint8_t* data, size_t len, bool transactional) {
   if (closed_ || flusher_->failed()) return check_writable();
   uint32_t compressed_count = 0;
-  SLUICE_TRY(check_raw(data, len, &compressed_count));
+  SLUICE_TRY(check_raw(data, len, &compressed_count, transactional));
   // The open batch goes first, so that offsets follow the order of calls. A failed write of it
   // (sync "none" writes at seal) fails the log: kReadOnly, as for appends.
   if (!seal().is_ok()) return check_writable();

@@ -341,6 +341,46 @@ TEST(every_rejection_writes_nothing) {
   CHECK_CODE(h->append_raw(good.data(), good.size()), Code::kClosed);
 }
 
+TEST(admitted_transactional_batches_are_stored_and_aborted_ones_never_read) {
+  sluice_test::TempDir dir;
+  Handle h;
+  REQUIRE_OK(h.open(dir.path(), small_options()));
+  RawOptions t;
+  t.attributes = batch::attr::kTransactional;
+  t.producer_id = 7;
+  t.producer_epoch = 3;
+  t.base_sequence = 0;
+  auto txn = raw_batch({"t0", "t1"}, t);
+  auto plain = raw_batch({"p"});
+  uint32_t compressed = 0;
+  // The flag and the bit must agree, batch by batch.
+  CHECK_CODE(h->check_raw(txn.data(), txn.size(), &compressed, false), Code::kCorrupt);
+  CHECK_CODE(h->append_raw(plain.data(), plain.size(), true), Code::kCorrupt);
+  auto mixed = concat({txn, plain});
+  CHECK_CODE(h->append_raw(mixed.data(), mixed.size(), true), Code::kCorrupt);
+  RawOptions anonymous = t;
+  anonymous.producer_id = -1;
+  auto no_producer = raw_batch({"x"}, anonymous);
+  CHECK_CODE(h->append_raw(no_producer.data(), no_producer.size(), true), Code::kCorrupt);
+  CHECK_EQ(h->end_offset(), 0);
+  auto first = h->append_raw(txn.data(), txn.size(), true);
+  REQUIRE_OK(first);
+  CHECK_EQ(first.value(), 0);
+  REQUIRE_OK(h->append_raw(plain.data(), plain.size()));
+  TxnMarker abort;
+  abort.producer_id = 7;
+  abort.producer_epoch = 3;
+  abort.commit = false;
+  abort.first_offset = 0;
+  abort.last_stable_offset = 0;
+  REQUIRE_OK(h->append_marker(abort));
+  REQUIRE(h.wait_visible());
+  // The aborted records are stored (read_uncommitted sees them) but never read as records.
+  CHECK(read_values(*h.log, 0) == std::vector<std::string>({"p"}));
+  CHECK_EQ(h->aborted_transactions(0, 4).size(), 1u);
+  CHECK_OK(h->close());
+}
+
 TEST(compressed_batches_are_stored_opaque_and_read_as_one_descriptor) {
   sluice_test::TempDir dir;
   Handle h;

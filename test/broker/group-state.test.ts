@@ -118,6 +118,33 @@ describe('group state', () => {
     expect(replayed.transactions.has(7)).toBe(true);
   });
 
+  it('a snapshot and a replay carry the Kafka transactional ids', () => {
+    const s = new GroupState();
+    s.setTransactionalId('a', 11, 0, 60_000, 100);
+    s.setTransactionalId('b', 12, 3, 5_000, 200);
+    s.setTransactionalId('a', 11, 1, 60_000, 300); // re-initialised: the next epoch
+    s.openTransactionalId('a', 350);
+    s.endTransactionalId('a', true, 400);
+    s.openTransactionalId('b', 250);
+    s.setTransactionalId('gone', 13, 0, 1000, 0);
+    s.dropTransactionalId('gone');
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+    const copy = new GroupState();
+    copy.restore(packr.unpack(packr.pack(s.snapshot())));
+    const replayed = new GroupState();
+    for (const op of s.takeOps()) replayed.apply(op);
+    for (const state of [copy, replayed]) {
+      expect(state.transactionalIds.get('a')).toMatchObject({ producerId: 11, epoch: 1, timeoutMs: 60_000, atMs: 400, lastEnd: 'commit' });
+      expect(state.transactionalIds.get('a')!.open).toBe(false);
+      expect(state.transactionalIds.get('b')).toMatchObject({ producerId: 12, epoch: 3, timeoutMs: 5_000, lastEnd: null, open: true });
+      expect(state.transactionalIds.get('gone')).toBeUndefined();
+      expect(state.transactionalIds.ofProducer(12)?.id).toBe('b');
+      expect(state.transactionalIds.ofProducer(13)).toBeUndefined();
+    }
+    // No ids: the snapshot stays as before (readable by older code).
+    expect(new GroupState().snapshot()).toEqual({ v: 1, groups: [] });
+  });
+
   it('ignores a checkpoint that crashed before its snapshot was complete', async () => {
     const dir = tmpDir('sluice-broker-');
     const current = await ackThreeOfFive(dir);

@@ -36,6 +36,10 @@ const KAFKAJS_DIR: Record<string, string> = {
   InitProducerId: 'initProducerId',
   DescribeConfigs: 'describeConfigs',
   CreatePartitions: 'createPartitions',
+  AddPartitionsToTxn: 'addPartitionsToTxn',
+  AddOffsetsToTxn: 'addOffsetsToTxn',
+  EndTxn: 'endTxn',
+  TxnOffsetCommit: 'txnOffsetCommit',
 };
 
 function kafkajsVersions(api: ApiSchema): number[] {
@@ -286,6 +290,26 @@ describe('kafkajs 2.2.4 request encoders, read by our decoders', () => {
       api: 'InitProducerId',
       args: { transactionalId: null, transactionTimeout: 30000 },
       check: (m) => expect(m).toMatchObject({ transactionalId: null, transactionTimeoutMs: 30000 }),
+    },
+    {
+      api: 'AddPartitionsToTxn',
+      args: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, topics: [{ topic: 'a', partitions: [0, 3] }, { topic: 'b', partitions: [1] }] },
+      check: (m) => expect(m).toMatchObject({ transactionalId: 'tx', producerId: 7, producerEpoch: 2, topics: [{ name: 'a', partitions: [0, 3] }, { name: 'b', partitions: [1] }] }),
+    },
+    {
+      api: 'AddOffsetsToTxn',
+      args: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, groupId: 'g' },
+      check: (m) => expect(m).toMatchObject({ transactionalId: 'tx', producerId: 7, producerEpoch: 2, groupId: 'g' }),
+    },
+    {
+      api: 'EndTxn',
+      args: { transactionalId: 'tx', producerId: 7, producerEpoch: 2, transactionResult: true },
+      check: (m) => expect(m).toMatchObject({ transactionalId: 'tx', producerId: 7, producerEpoch: 2, committed: true }),
+    },
+    {
+      api: 'TxnOffsetCommit',
+      args: { transactionalId: 'tx', groupId: 'g', producerId: 7, producerEpoch: 2, topics: [{ topic: 'a', partitions: [{ partition: 1, offset: '42', metadata: 'meta' }] }] },
+      check: (m) => expect(m).toMatchObject({ transactionalId: 'tx', groupId: 'g', producerId: 7, producerEpoch: 2, topics: [{ name: 'a', partitions: [{ partitionIndex: 1, committedOffset: 42, committedMetadata: 'meta' }] }] }),
     },
     {
       api: 'DescribeConfigs',

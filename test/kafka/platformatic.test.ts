@@ -3,7 +3,7 @@
  * Produce 7-8) produces keyed messages with headers that in-process consumers receive intact.
  * Its consumer (JoinGroup 6, SyncGroup 4, Heartbeat 4, OffsetCommit/OffsetFetch 8, Fetch 12) joins a
  * group and receives messages sent in process, with keys, headers and timestamps; its commits are
- * the broker's.
+ * the broker's. Its transactional producer commits and aborts.
  */
 import { afterEach, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
@@ -98,4 +98,28 @@ it('its idempotent producer (InitProducerId 3+) produces once per message', asyn
   cleanup.push(() => producer.close());
   for (let i = 0; i < 3; i++) await producer.send({ messages: Array.from({ length: 10 }, (_, j) => ({ topic: 'plt-idem', value: `m${i * 10 + j}` })), acks: -1 });
   expect(broker.describeTopic('plt-idem').partitions[0].endOffset).toBe(30);
+});
+
+it('its transactional producer (flexible AddPartitionsToTxn, EndTxn and InitProducerId) commits and aborts', async () => {
+  const { Producer, stringSerializers } = await import('@platformatic/kafka');
+  const broker = await Broker.open(tmpDir());
+  cleanup.push(() => broker.close());
+  const server = await Server.start({ broker, port: 0 });
+  cleanup.push(() => server.close());
+  await broker.createTopic('plt-tx', { partitions: 1 });
+  const producer = new Producer({ clientId: 'plt-tx', bootstrapBrokers: [`127.0.0.1:${server.address.port}`], serializers: stringSerializers, idempotent: true, transactionalId: 'plt-1' } as never);
+  cleanup.push(() => producer.close());
+  const committed = await producer.beginTransaction();
+  await committed.send({ messages: [{ topic: 'plt-tx', value: 'a' }, { topic: 'plt-tx', value: 'b' }] });
+  await committed.commit();
+  const aborted = await producer.beginTransaction();
+  await aborted.send({ messages: [{ topic: 'plt-tx', value: 'x' }] });
+  await aborted.abort();
+  // Two records and a commit marker, one record and an abort marker; read committed: the first two.
+  expect(broker.describeTopic('plt-tx').partitions[0]).toMatchObject({ endOffset: 5, lastStableOffset: 5 });
+  const c = broker.consumer({ group: 'check-tx', topics: 'plt-tx', start: 'earliest' });
+  const got = (await c.poll(10, { timeoutMs: 0 })).map((m) => String(m.value));
+  await c.close();
+  expect(got).toEqual(['a', 'b']);
+  expect(broker.transactions.describe('plt-1')).toMatchObject({ epoch: 0, state: 'idle' });
 });

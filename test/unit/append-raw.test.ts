@@ -181,7 +181,7 @@ for (const writePath of ['pwrite', 'mmap'] as WritePath[]) {
         ['magic 1', mutate((b) => b.writeInt8(1, 16)), 'CORRUPT', /magic 1/, 0],
         ['a flipped byte (CRC)', mutate((b) => (b[b.length - 3] ^= 0x20)), 'CORRUPT', /CRC mismatch/, 0],
         ['a control batch', encodeBatch(records('c', 1), { attributes: 0x20 }), 'CORRUPT', /control batch/, 0],
-        ['a transactional batch', encodeBatch(records('t', 1), { attributes: 0x10, producerId: 5, producerEpoch: 0, baseSequence: 0 }), 'CORRUPT', /transactional.*not supported yet/, 0],
+        ['a transactional batch', encodeBatch(records('t', 1), { attributes: 0x10, producerId: 5, producerEpoch: 0, baseSequence: 0 }), 'CORRUPT', /transactional batch.*outside an admitted transaction/, 0],
         ['codec 6', encodeBatch(records('z', 1), { attributes: 6 }), 'CORRUPT', /unknown compression codec 6/, 0],
         ['an unknown attribute bit', encodeBatch(records('z', 1), { attributes: 0x80 }), 'CORRUPT', /unknown attribute bits/, 0],
         ['counts that disagree', encodeBatch(records('n', 2), { lastOffsetDelta: 2 }), 'CORRUPT', /recordsCount 2 and lastOffsetDelta 2 disagree/, 0],
@@ -214,6 +214,12 @@ for (const writePath of ['pwrite', 'mmap'] as WritePath[]) {
       await log.visible();
       expect(readAll(log).map((r) => r.value)).toEqual(['g-value-0', 'g-value-1', 'g-value-2']);
       expect(log.appendRaw(good)).toBe(3);
+      // An admitted transaction's batches: each must carry the bit (and a producer), and only then.
+      const txn = encodeBatch(records('t', 2), { attributes: 0x10, producerId: 5, producerEpoch: 0, baseSequence: 0 });
+      expect(corrupt(() => log.appendRaw(good, true)).message).toMatch(/not a transactional batch/);
+      expect(corrupt(() => log.appendRaw(encodeBatch(records('t', 1), { attributes: 0x10 }), true)).message).toMatch(/without a producer id/);
+      expect(() => log.appendRaw(txn, 'yes' as unknown as boolean)).toThrow(TypeError);
+      expect(log.appendRaw(txn, true)).toBe(6);
       await log.close();
       expect(() => log.appendRaw(good)).toThrow(/closed/);
     });

@@ -63,6 +63,15 @@ export class GroupOffsets {
     this.#topicWith(topic, partition);
   }
 
+  /**
+   * Checks an entry as commit() would and makes the group track its partition (creating the group
+   * on first use; nothing committed there yet), for a commit that a transaction applies later.
+   */
+  prepare(group: string, topic: string, partition: number): void {
+    this.check(group, topic, partition);
+    this.#progress(this.#group(group, true)!, topic, partition);
+  }
+
   /** The committed offset of each partition asked for; null where the group has none. */
   fetch(group: string, topic: string, partitions: readonly number[]): (CommittedOffset | null)[] {
     const g = this.#group(group, false);

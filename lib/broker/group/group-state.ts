@@ -40,6 +40,9 @@
  *                                                wrote: forgotten. One that is open at open time
  *                                                is completed then (markers written: commit if it
  *                                                has its TXN_COMMIT, else abort)
+ *   [TXN_ID, ...] [TXN_ID_OPEN, ...] [TXN_ID_END, ...] [TXN_ID_DROP, ...]
+ *                                                Kafka transactional ids: see
+ *                                                broker/txn/transactional-ids.ts
  *   [DELAY_DONE, due, offset]                    the delay store (broker/delay/) has moved every
  *                                                delayed message whose (due, offset) key is at or
  *                                                below this one; recorded inside a TXN_COMMIT
@@ -59,6 +62,8 @@
  * Operations on a group or topic that no longer exists are ignored, so their order around a
  * delete does not matter. Thread-confined (the broker's thread).
  */
+import { TransactionalIds } from '../txn/transactional-ids';
+
 export type DeliveryModel = 'offset' | 'ack';
 
 export const OP_GROUP_CREATE = 1;
@@ -75,7 +80,10 @@ export const OP_TXN_ADD = 11;
 export const OP_TXN_COMMIT = 12;
 export const OP_TXN_DONE = 13;
 export const OP_FAILED = 14;
-// 15 to 19 are left for the Kafka transaction coordinator.
+export const OP_TXN_ID = 15;
+export const OP_TXN_ID_END = 16;
+export const OP_TXN_ID_DROP = 17;
+export const OP_TXN_ID_OPEN = 18;
 export const OP_DELAY_DONE = 20;
 export const OP_SCHEDULE_SET = 21;
 export const OP_SCHEDULE_FIRED = 22;
@@ -312,6 +320,8 @@ export class GroupState {
   readonly schedules = new Map<string, ScheduleRecord>();
   /** Half messages resolved (committed or rolled back). */
   readonly halfResolved = new HalfResolutions();
+  /** Kafka transactional ids (see broker/txn/transactional-ids.ts). */
+  readonly transactionalIds = new TransactionalIds();
   /** Called when there is something to write: the log schedules a flush. */
   onChange: () => void = () => {};
   /** Called (when the tick's changes are taken for writing) if a group consumed more of `topic` (its backlog fell). */
@@ -456,6 +466,36 @@ export class GroupState {
     this.#record([OP_TXN_DONE, producerId]);
   }
 
+  /** A transactional id holds `producerId` at `epoch` from now on (an InitProducerId, or a fence). */
+  setTransactionalId(id: string, producerId: number, epoch: number, timeoutMs: number, atMs: number): void {
+    this.transactionalIds.set(id, producerId, epoch, timeoutMs, atMs);
+    this.#record([OP_TXN_ID, id, producerId, epoch, timeoutMs, atMs]);
+  }
+
+  /** A transaction of the transactional id opened. */
+  openTransactionalId(id: string, atMs: number): void {
+    this.transactionalIds.markOpen(id, atMs);
+    this.#record([OP_TXN_ID_OPEN, id, atMs]);
+  }
+
+  /** The transactional id's transaction ended, its markers durable. */
+  endTransactionalId(id: string, committed: boolean, atMs: number): void {
+    this.transactionalIds.end(id, committed, atMs);
+    this.#record([OP_TXN_ID_END, id, committed, atMs]);
+  }
+
+  dropTransactionalId(id: string): void {
+    this.transactionalIds.drop(id);
+    this.#record([OP_TXN_ID_DROP, id]);
+  }
+
+  #applyTxnId(op: StateOp): void {
+    if (op[0] === OP_TXN_ID) this.transactionalIds.set(op[1] as string, op[2] as number, op[3] as number, op[4] as number, op[5] as number);
+    else if (op[0] === OP_TXN_ID_END) this.transactionalIds.end(op[1] as string, op[2] as boolean, op[3] as number);
+    else if (op[0] === OP_TXN_ID_OPEN) this.transactionalIds.markOpen(op[1] as string, op[2] as number);
+    else this.transactionalIds.drop(op[1] as string);
+  }
+
   #addTxn(producerId: number, epoch: number, topic: string, partition: number, first: number): void {
     let t = this.transactions.get(producerId);
     if (t === undefined) this.transactions.set(producerId, (t = new TxnRecord(producerId, epoch)));
@@ -585,6 +625,10 @@ export class GroupState {
       this.halfResolved.add(op[1] as number);
       return;
     }
+    if (type === OP_TXN_ID || type === OP_TXN_ID_OPEN || type === OP_TXN_ID_END || type === OP_TXN_ID_DROP) {
+      this.#applyTxnId(op);
+      return;
+    }
     if (type === OP_GROUP_CREATE) {
       this.groups.set(op[1] as string, new GroupRecord(op[1] as string, op[2] as DeliveryModel, op[3] as number));
       return;
@@ -663,6 +707,7 @@ export class GroupState {
     const txns = [...this.transactions.values()].map((t) => [t.producerId, t.epoch, t.committed, t.partitions.map((p) => [p.topic, p.partition, p.first])]);
     const out: Record<string, unknown> = { v: 1, groups };
     if (txns.length > 0) out.txns = txns;
+    if (this.transactionalIds.size > 0) out.tids = this.transactionalIds.rows();
     if (this.delayWatermark.offset >= 0) out.delay = [this.delayWatermark.due, this.delayWatermark.offset];
     if (this.schedules.size > 0) out.schedules = [...this.schedules.values()].map((r) => [r.name, r.spec, r.next, r.lastFiredFor]);
     if (this.halfResolved.below > 0 || this.halfResolved.above.size > 0) out.half = [this.halfResolved.below, [...this.halfResolved.above]];
@@ -674,6 +719,7 @@ export class GroupState {
     if (d === null || typeof d !== 'object' || d.v !== 1 || !Array.isArray(d.groups)) throw new Error('not a version-1 group state snapshot');
     this.groups.clear();
     this.transactions.clear();
+    this.transactionalIds.restore((data as { tids?: Parameters<TransactionalIds['restore']>[0] }).tids ?? []);
     this.schedules.clear();
     const extra = data as { delay?: [number, number]; schedules?: [string, ScheduleSpec, number | null, number | null][]; half?: [number, number[]] };
     this.halfResolved.below = extra.half?.[0] ?? 0;

@@ -6,6 +6,7 @@
  * Thread-confined (the broker's thread).
  */
 import type { AbortedTransaction, Confirm, RawSlice } from '../../storage/log';
+import type { TransactionCoordinator } from '../txn/txn-coordinator';
 import type { Topic } from './topic';
 import type { ProducerStates } from './producer-state';
 import type { DataWaiter, TopicPartition } from './topic-partition';
@@ -29,13 +30,15 @@ export class PartitionAccess {
   readonly index: number;
   readonly #topic: Topic;
   readonly #partition: TopicPartition;
+  readonly #transactions: () => TransactionCoordinator;
 
   /** @internal Made by Broker.partition(). */
-  constructor(topic: Topic, index: number) {
+  constructor(topic: Topic, index: number, transactions: () => TransactionCoordinator) {
     this.topic = topic.name;
     this.index = index;
     this.#topic = topic;
     this.#partition = topic.partitions[index];
+    this.#transactions = transactions;
   }
 
   /**
@@ -45,6 +48,19 @@ export class PartitionAccess {
    */
   appendRaw(batches: Uint8Array): number {
     return this.#topic.gate.admit(recordCount(batches), undefined, () => this.#partition.appendRaw(batches)) as number;
+  }
+
+  /**
+   * Appends a Kafka transactional producer's batches (attributes bit 4) as appendRaw does, once
+   * the transaction coordinator admits them: the partition must be in the open transaction of
+   * `transactionalId`, whose producer id and current epoch the batches carry. Throws
+   * UNKNOWN_PRODUCER_ID, PRODUCER_FENCED or INVALID_TRANSACTION_STATE otherwise (see
+   * TransactionCoordinator.admit), and as appendRaw does. The check and the append are one
+   * synchronous step, so a transaction cannot end in between.
+   */
+  appendTransactional(batches: Uint8Array, transactionalId: string, producerId: number, producerEpoch: number): number {
+    this.#transactions().admit(transactionalId, producerId, producerEpoch, this.#partition);
+    return this.#topic.gate.admit(recordCount(batches), undefined, () => this.#partition.appendRaw(batches, true)) as number;
   }
 
   /** The partition's idempotent producers, rebuilt from its log on first use (see producer-state.ts). */

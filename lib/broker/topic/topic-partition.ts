@@ -140,10 +140,14 @@ export class TopicPartition {
     }
   }
 
-  /** Appends whole Kafka record batches as received (see Log.appendRaw); returns the first offset. */
-  appendRaw(batches: Uint8Array): number {
+  /**
+   * Appends whole Kafka record batches as received (see Log.appendRaw); returns the first offset.
+   * `transactional`: an open transaction's batches, admitted by the transaction coordinator
+   * (which opened the transaction here first, so readers stop before them).
+   */
+  appendRaw(batches: Uint8Array, transactional = false): number {
     this.#checkOpen();
-    const first = this.#log.appendRaw(batches);
+    const first = this.#log.appendRaw(batches, transactional);
     this.#scheduleWake();
     return first;
   }

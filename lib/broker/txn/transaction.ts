@@ -25,7 +25,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, SluiceError } from '../../errors';
 import { AckMessage } from '../consume/consumed-message';
-import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp } from '../group/group-state';
+import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp, type TxnRecord } from '../group/group-state';
 import type { BatchProducer, Message } from '../../storage/log';
 import type { GroupStateLog } from '../group/group-state-log';
 import type { Producer, ProducerMessage } from '../produce/producer';
@@ -251,10 +251,14 @@ export class Transaction {
   }
 }
 
-/** Ends a transaction in `partitions`: markers, flushed, then TXN_DONE (durable). */
-export async function writeMarkers(state: GroupState, groupLog: GroupStateLog, producerId: number, epoch: number, partitions: readonly TopicPartition[], commit: boolean): Promise<void> {
+/**
+ * Ends a transaction in `partitions`: markers, flushed, then TXN_DONE (durable). `done` records
+ * what goes with TXN_DONE, in the same tick (a Kafka transactional id's outcome).
+ */
+export async function writeMarkers(state: GroupState, groupLog: GroupStateLog, producerId: number, epoch: number, partitions: readonly TopicPartition[], commit: boolean, done?: () => void): Promise<void> {
   for (const tp of partitions) if (!tp.closed) tp.closeTransaction(producerId, epoch, commit);
   await Promise.all(partitions.filter((tp) => !tp.closed).map((tp) => tp.flush()));
+  done?.();
   state.finishTransaction(producerId);
   await groupLog.confirm();
 }
@@ -262,9 +266,9 @@ export async function writeMarkers(state: GroupState, groupLog: GroupStateLog, p
 /**
  * At open, before anything else: every transaction the group state says is not done is finished
  * (commit markers if its TXN_COMMIT is recorded, else abort markers) in the partitions of its
- * that still exist.
+ * that still exist. `done(t)` records what goes with each one's TXN_DONE (see writeMarkers).
  */
-export async function recoverTransactions(state: GroupState, groupLog: GroupStateLog, topic: (name: string) => Topic | undefined): Promise<number> {
+export async function recoverTransactions(state: GroupState, groupLog: GroupStateLog, topic: (name: string) => Topic | undefined, done?: (t: TxnRecord) => void): Promise<number> {
   const open = [...state.transactions.values()];
   for (const t of open) {
     const partitions: TopicPartition[] = [];
@@ -274,7 +278,7 @@ export async function recoverTransactions(state: GroupState, groupLog: GroupStat
       tp.openTransaction(t.producerId, Math.min(p.first, tp.endOffset));
       partitions.push(tp);
     }
-    await writeMarkers(state, groupLog, t.producerId, t.epoch, partitions, t.committed);
+    await writeMarkers(state, groupLog, t.producerId, t.epoch, partitions, t.committed, done === undefined ? undefined : () => done(t));
   }
   return open.length;
 }

@@ -45,10 +45,26 @@ export function kafkaErrorOf(e: unknown): number {
       return KafkaError.KAFKA_STORAGE_ERROR;
     case ErrorCode.CLOSED:
       return KafkaError.LEADER_NOT_AVAILABLE;
+    // Transactions. PRODUCER_FENCED reaches older clients as INVALID_PRODUCER_EPOCH (see fencedFor).
+    case ErrorCode.PRODUCER_FENCED:
+      return KafkaError.PRODUCER_FENCED;
+    case ErrorCode.UNKNOWN_PRODUCER_ID:
+      return KafkaError.INVALID_PRODUCER_ID_MAPPING;
+    case ErrorCode.INVALID_TRANSACTION_STATE:
+      return KafkaError.INVALID_TXN_STATE;
     // A group of that name consumes in process in the ack model: not a Kafka group.
     case ErrorCode.GROUP_MODEL_MISMATCH:
       return KafkaError.INVALID_GROUP_ID;
     default:
       return KafkaError.UNKNOWN_SERVER_ERROR;
   }
+}
+
+/**
+ * PRODUCER_FENCED (90) as a client of `version` understands it: versions before `firstFencedVersion`
+ * (the one whose schema adds the code) get INVALID_PRODUCER_EPOCH (47), which they handle the
+ * same way, as Kafka answers them.
+ */
+export function fencedFor(code: number, version: number, firstFencedVersion: number): number {
+  return code === KafkaError.PRODUCER_FENCED && version < firstFencedVersion ? KafkaError.INVALID_PRODUCER_EPOCH : code;
 }

@@ -1,5 +1,5 @@
 /**
- * FindCoordinator (this node, for every group), JoinGroup, SyncGroup, Heartbeat and LeaveGroup
+ * FindCoordinator (this node, for every group and transactional id), JoinGroup, SyncGroup, Heartbeat and LeaveGroup
  * (../groups/coordinator.ts), and OffsetCommit / OffsetFetch, whose offsets are the broker's
  * (Broker.groupOffsets: durable in its group state).
  */
@@ -47,14 +47,17 @@ import { errorMessageOf, kafkaErrorOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
 /** JoinGroup answers MEMBER_ID_REQUIRED from this version (KIP-394). */
 const MEMBER_ID_REQUIRED_FROM = 4;
 
 function findCoordinator(ctx: RequestContext, req: FindCoordinatorRequest, version: number): FindCoordinatorResponse {
   const { nodeId, advertisedHost: host, advertisedPort: port } = ctx.server;
   const keyType = req.keyType ?? KEY_TYPE_GROUP;
-  const errorCode = keyType === KEY_TYPE_GROUP ? KafkaError.NONE : KafkaError.COORDINATOR_NOT_AVAILABLE;
-  const errorMessage = errorCode === KafkaError.NONE ? null : 'only group coordinators are served (no transactions)';
+  // This node coordinates every group and every transactional id.
+  const known = keyType === KEY_TYPE_GROUP || keyType === KEY_TYPE_TRANSACTION;
+  const errorCode = known ? KafkaError.NONE : KafkaError.INVALID_REQUEST;
+  const errorMessage = known ? null : `unknown coordinator key type ${keyType} (0 groups, 1 transactions)`;
   if (version >= 4) return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, errorCode, errorMessage })) };
   return { throttleTimeMs: 0, errorCode, errorMessage, nodeId, host, port };
 }
@@ -94,7 +97,7 @@ function leaveGroup(ctx: RequestContext, req: LeaveGroupRequest, version: number
 }
 
 /** The longest commit metadata stored (Kafka's offset.metadata.max.bytes default): longer is OFFSET_METADATA_TOO_LARGE. */
-const OFFSET_METADATA_BYTES_MAX = 4096;
+export const OFFSET_METADATA_BYTES_MAX = 4096;
 
 async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Promise<OffsetCommitResponse> {
   const { broker, groups } = ctx.server;

@@ -1,21 +1,33 @@
 /**
- * InitProducerId: a producer id for an idempotent producer (no transactional id), new from the
- * broker's producer ids, epoch 0, every time: as Kafka does, an id and epoch the request names
- * (version 3 on, KIP-360) are not trusted without a transactional id, so a client can never take
- * over or fence another producer's id. Transactions are not supported yet: a request with a
- * transactional id gets INVALID_REQUEST, which clients report as fatal.
+ * InitProducerId. Without a transactional id: a producer id for an idempotent producer, new from
+ * the broker's producer ids, epoch 0, every time: as Kafka does, an id and epoch the request
+ * names (version 3 on, KIP-360) are not trusted without a transactional id, so a client can never
+ * take over or fence another producer's id. With one: the broker's transaction coordinator
+ * (broker/txn/txn-coordinator.ts) aborts the id's open transaction and answers its producer id at
+ * the next epoch, which fences every producer holding an older one. An empty transactional id is
+ * INVALID_REQUEST, a timeout over TRANSACTION_TIMEOUT_MS_MAX (or under 1 ms)
+ * INVALID_TRANSACTION_TIMEOUT, a named id and epoch that are not the current ones PRODUCER_FENCED
+ * (INVALID_PRODUCER_EPOCH before version 4), as in Kafka.
  */
+import { TRANSACTION_TIMEOUT_MS_MAX } from '../../broker/txn/txn-coordinator';
 import { decodeInitProducerIdRequest, encodeInitProducerIdResponse, type InitProducerIdRequest, type InitProducerIdResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
-import { kafkaErrorOf } from './errors';
+import { fencedFor, kafkaErrorOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
-async function handle(ctx: RequestContext, req: InitProducerIdRequest): Promise<InitProducerIdResponse> {
-  if (req.transactionalId !== null) return answer(KafkaError.INVALID_REQUEST, -1, -1);
+/** InitProducerId answers PRODUCER_FENCED from version 4 on. */
+const FENCED_FROM = 4;
+
+async function handle(ctx: RequestContext, req: InitProducerIdRequest, version: number): Promise<InitProducerIdResponse> {
   try {
-    return answer(KafkaError.NONE, await ctx.server.broker.newProducerId(), 0);
+    if (req.transactionalId === null) return answer(KafkaError.NONE, await ctx.server.broker.newProducerId(), 0);
+    if (req.transactionalId === '') return answer(KafkaError.INVALID_REQUEST, -1, -1);
+    if (!(req.transactionTimeoutMs >= 1 && req.transactionTimeoutMs <= TRANSACTION_TIMEOUT_MS_MAX)) return answer(KafkaError.INVALID_TRANSACTION_TIMEOUT, -1, -1);
+    const named = (req.producerId ?? -1) >= 0 ? { producerId: req.producerId!, epoch: req.producerEpoch ?? -1 } : null;
+    const got = await ctx.server.broker.transactions.initProducerId(req.transactionalId, req.transactionTimeoutMs, named);
+    return answer(KafkaError.NONE, got.producerId, got.epoch);
   } catch (e) {
-    return answer(kafkaErrorOf(e), -1, -1);
+    return answer(fencedFor(kafkaErrorOf(e), version, FENCED_FROM), -1, -1);
   }
 }
 

@@ -11,13 +11,20 @@
  * checked against the partition's producer state (broker/topic/producer-state.ts): a retry of a
  * batch already stored is answered with its first offset and not written again (once it reaches
  * what acks asks, like the original); a gap in the sequence is OUT_OF_ORDER_SEQUENCE_NUMBER, an
- * older epoch INVALID_PRODUCER_EPOCH. Transactional batches are refused (INVALID_RECORD).
+ * older epoch INVALID_PRODUCER_EPOCH.
+ *
+ * Transactional producers' batches (attributes bit 4) are appended only with the transaction
+ * coordinator's admission (PartitionAccess.appendTransactional), checked and appended in one
+ * step: the request must name the transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+ * as Kafka answers), whose producer id the batch carries (else INVALID_PRODUCER_ID_MAPPING) at
+ * its current epoch (else INVALID_PRODUCER_EPOCH, which Produce has for every fence), and the
+ * partition must be in its open transaction (else INVALID_TXN_STATE: AddPartitionsToTxn first).
  */
 import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer-state';
 import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest, type ProduceResponse, type ProduceResponsePartitionProduceResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
-import { errorMessageOf, kafkaErrorOf, partitionOf } from './errors';
+import { errorMessageOf, fencedFor, kafkaErrorOf, partitionOf } from './errors';
 import type { ApiHandler, RequestContext } from './handler';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
@@ -29,20 +36,21 @@ async function handle(ctx: RequestContext, req: ProduceRequest, version: number)
   const responses = await Promise.all(
     req.topicData.map(async (t) => ({
       name: t.name,
-      partitionResponses: await Promise.all(t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req.acks, req.timeoutMs, version))),
+      partitionResponses: await Promise.all(t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req, version))),
     })),
   );
   if (req.acks === 0) return null;
   return { responses, throttleTimeMs: 0 };
 }
 
-async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, acks: number, timeoutMs: number, version: number): Promise<ProduceResponsePartitionProduceResponse> {
+async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, req: ProduceRequest, version: number): Promise<ProduceResponsePartitionProduceResponse> {
+  const { acks, timeoutMs } = req;
   if (version < FIRST_RECORD_BATCH_VERSION) return failed(index, KafkaError.UNSUPPORTED_VERSION, 'Produce versions 0 to 2 (message formats 0 and 1) are not supported: use version 3 or later');
   if (acks !== 0 && acks !== 1 && acks !== -1) return failed(index, KafkaError.INVALID_REQUIRED_ACKS, `acks ${acks}: use 0, 1 or -1`);
   if (records === null || records.length === 0) return failed(index, KafkaError.CORRUPT_MESSAGE, 'no record batches');
   const partition = partitionOf(ctx.server.broker, topic, index);
   if ('errorCode' in partition) return failed(index, partition.errorCode, partition.message);
-  const stored = await store(partition, index, records);
+  const stored = await store(partition, index, records, req.transactionalId ?? null);
   if ('errorCode' in stored) return stored;
   if (acks !== 0) {
     const reached = acks === 1 ? partition.visible(stored.last) : partition.confirm(stored.last);
@@ -54,20 +62,22 @@ async function producePartition(ctx: RequestContext, topic: string, index: numbe
 }
 
 /** Appends the batches (or finds them stored already, for an idempotent retry): their first and last offsets. */
-async function store(partition: PartitionAccess, index: number, records: Buffer): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
+async function store(partition: PartitionAccess, index: number, records: Buffer, transactionalId: string | null): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
   const producer = records.length >= BATCH_HEADER_BYTES ? producerBatchAt(records, 0) : null;
   try {
-    if (producer !== null) return await storeIdempotent(partition, index, records, producer);
+    if (producer !== null) return await storeIdempotent(partition, index, records, producer, transactionalId);
     if (laterProducerBatch(records)) return failed(index, KafkaError.INVALID_RECORD, 'an idempotent producer sends one record batch per partition');
     const first = partition.appendRaw(records);
     return { first, last: partition.offsets().endOffset - 1 };
   } catch (e) {
-    return failed(index, kafkaErrorOf(e), errorMessageOf(e));
+    // Produce has no PRODUCER_FENCED: a fenced transactional producer gets INVALID_PRODUCER_EPOCH.
+    return failed(index, fencedFor(kafkaErrorOf(e), 0, 1), errorMessageOf(e));
   }
 }
 
-async function storeIdempotent(partition: PartitionAccess, index: number, records: Buffer, b: ProducerBatch): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
-  if (records.readInt16BE(ATTRIBUTES_AT) & TRANSACTIONAL_FLAG) return failed(index, KafkaError.INVALID_RECORD, 'transactional batches are not supported yet');
+async function storeIdempotent(partition: PartitionAccess, index: number, records: Buffer, b: ProducerBatch, transactionalId: string | null): Promise<{ first: number; last: number } | ProduceResponsePartitionProduceResponse> {
+  const transactional = (records.readInt16BE(ATTRIBUTES_AT) & TRANSACTIONAL_FLAG) !== 0;
+  if (transactional && transactionalId === null) return failed(index, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactional batches need the request to name their transactional id');
   if (12 + records.readInt32BE(8) !== records.length) return failed(index, KafkaError.INVALID_RECORD, 'an idempotent producer sends one record batch per partition');
   const states = await partition.producers();
   const verdict = states.check(b);
@@ -79,7 +89,7 @@ async function storeIdempotent(partition: PartitionAccess, index: number, record
     case 'duplicate':
       return { first: verdict.firstOffset, last: verdict.lastOffset };
     case 'append': {
-      const first = partition.appendRaw(records);
+      const first = transactional ? partition.appendTransactional(records, transactionalId!, b.producerId, b.producerEpoch) : partition.appendRaw(records);
       states.record(b, first, Date.now());
       return { first, last: partition.offsets().endOffset - 1 };
     }

@@ -33,6 +33,12 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 15, name: 'DescribeGroups', minVersion: 0, maxVersion: 5 },
   { key: 16, name: 'ListGroups', minVersion: 0, maxVersion: 4 },
   { key: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 4 },
+  // Transactions. AddPartitionsToTxn 4+ is broker to broker; EndTxn 5 bumps the epoch per
+  // transaction (KIP-890 part 2), which this coordinator does not do.
+  { key: 24, name: 'AddPartitionsToTxn', minVersion: 0, maxVersion: 3 },
+  { key: 25, name: 'AddOffsetsToTxn', minVersion: 0, maxVersion: 4 },
+  { key: 26, name: 'EndTxn', minVersion: 0, maxVersion: 4 },
+  { key: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 4 },
 ];
 
 const BY_KEY = new Map(ADVERTISED.map((a) => [a.key, a]));

@@ -214,11 +214,15 @@ class Log {
   // batch's records must have been checked by the caller (the core has no codecs). Nothing is
   // written unless every batch passes; an I/O failure or a failed roll part-way leaves the first
   // batches appended (end_offset() tells how far).
-  Result<int64_t> append_raw(const uint8_t* data, size_t len);
+  // `transactional`: the batches are records of an open transaction that the caller (the
+  // broker's transaction coordinator) admitted: each must be transactional (attributes bit 4)
+  // with a producer id; without it none may be.
+  Result<int64_t> append_raw(const uint8_t* data, size_t len, bool transactional = false);
   // The checks of append_raw, writing nothing: kCorrupt (checksum, structure, attributes the log
   // does not take) or kTooLarge (over message_bytes_max), naming the batch's index and byte
   // position. Sets *compressed_count to the number of compressed batches.
-  Status check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count) const;
+  Status check_raw(const uint8_t* data, size_t len, uint32_t* compressed_count,
+                   bool transactional = false) const;
   // Seals, flushes, writes the indexes and a clean-shutdown checkpoint, stops the threads and
   // releases the directory lock. Further calls fail with kClosed.
   Status close();

@@ -52,13 +52,14 @@ constexpr size_t kMinRecordBytes = 7;
 // Payloads this far under a limit need no exact size (record_size) to be known to fit.
 constexpr size_t kFirstRecordOverheadBytesMax = 5 + 1 + 1 + 1 + 5 + 5 + 1;
 
-// Attribute bits. appendRaw refuses bits 4 and 5 (only the log writes transactions' batches).
+// Attribute bits. appendRaw refuses bit 5 (only the log writes markers), and bit 4 unless the
+// caller admitted the batches as a transaction's.
 namespace attr {
 constexpr int16_t kCodecMask = 0x07, kLogAppendTime = 0x08, kTransactional = 0x10, kControl = 0x20;
 constexpr int16_t kCodecMax = 4;  // zstd
 // The bits a stored batch may have.
 constexpr int16_t kStorable = kCodecMask | kLogAppendTime | kTransactional | kControl;
-constexpr int16_t kClientBatch = kCodecMask | kLogAppendTime;  // what appendRaw takes
+constexpr int16_t kClientBatch = kCodecMask | kLogAppendTime;  // what appendRaw takes (+ bit 4 when admitted)
 }  // namespace attr
 inline int codec_of(int16_t attributes) { return attributes & attr::kCodecMask; }
 inline bool compressed(int16_t attributes) { return codec_of(attributes) != 0; }

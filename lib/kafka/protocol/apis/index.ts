@@ -4,12 +4,15 @@
  * against); scripts/gen-kafka-codecs.ts turns them into ../generated/.
  */
 import type { ApiSchema } from '../schema';
+import { addOffsetsToTxn } from './add-offsets-to-txn';
+import { addPartitionsToTxn } from './add-partitions-to-txn';
 import { apiVersions } from './api-versions';
 import { createPartitions } from './create-partitions';
 import { createTopics } from './create-topics';
 import { deleteTopics } from './delete-topics';
 import { describeConfigs } from './describe-configs';
 import { describeGroups } from './describe-groups';
+import { endTxn } from './end-txn';
 import { fetch } from './fetch';
 import { findCoordinator } from './find-coordinator';
 import { heartbeat } from './heartbeat';
@@ -23,6 +26,7 @@ import { offsetCommit } from './offset-commit';
 import { offsetFetch } from './offset-fetch';
 import { produce } from './produce';
 import { syncGroup } from './sync-group';
+import { txnOffsetCommit } from './txn-offset-commit';
 
 export const ALL_APIS: readonly ApiSchema[] = [
   produce,
@@ -42,6 +46,10 @@ export const ALL_APIS: readonly ApiSchema[] = [
   createTopics,
   deleteTopics,
   initProducerId,
+  addPartitionsToTxn,
+  addOffsetsToTxn,
+  endTxn,
+  txnOffsetCommit,
   describeConfigs,
   createPartitions,
 ];

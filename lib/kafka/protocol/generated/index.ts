@@ -17,6 +17,10 @@ export * from './api-versions';
 export * from './create-topics';
 export * from './delete-topics';
 export * from './init-producer-id';
+export * from './add-partitions-to-txn';
+export * from './add-offsets-to-txn';
+export * from './end-txn';
+export * from './txn-offset-commit';
 export * from './describe-configs';
 export * from './create-partitions';
 
@@ -39,6 +43,10 @@ export const API_TABLE = [
   { key: 19, name: 'CreateTopics', minVersion: 0, maxVersion: 7, firstFlexible: 5 },
   { key: 20, name: 'DeleteTopics', minVersion: 0, maxVersion: 6, firstFlexible: 4 },
   { key: 22, name: 'InitProducerId', minVersion: 0, maxVersion: 4, firstFlexible: 2 },
+  { key: 24, name: 'AddPartitionsToTxn', minVersion: 0, maxVersion: 3, firstFlexible: 3 },
+  { key: 25, name: 'AddOffsetsToTxn', minVersion: 0, maxVersion: 4, firstFlexible: 3 },
+  { key: 26, name: 'EndTxn', minVersion: 0, maxVersion: 4, firstFlexible: 3 },
+  { key: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 4, firstFlexible: 3 },
   { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4, firstFlexible: 4 },
   { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 3, firstFlexible: 2 },
 ] as const;
