@@ -285,6 +285,8 @@ export class Broker {
         throw this.#closedError();
       }
       this.#topics.set(name, topic);
+      // Consumers subscribed by a pattern it matches take it up now.
+      for (const c of this.#consumers) c.topicCreated(name);
       return this.describeTopic(name);
     } finally {
       this.#creating.delete(name);
@@ -672,8 +674,11 @@ export class Broker {
   consumer(options: ConsumerOptions): Consumer<ConsumedMessage>;
   consumer(options: ConsumerOptions): Consumer<ConsumedMessage> {
     this.#checkWritable('a consumer (its group state)');
-    const o = normalizeConsumerOptions(options);
-    for (const t of o.topics) this.#topic(t);
+    const named = normalizeConsumerOptions(options);
+    for (const t of named.topics) this.#topic(t);
+    // Patterns: the topics they match now (more join as they are created, see createTopic).
+    const matched = [...this.#topics.keys()].filter((t) => !named.topics.includes(t) && named.patterns.some((p) => p.matches(t)));
+    const o = { ...named, topics: [...named.topics, ...matched] };
     if (o.deadLetterTopic !== null) {
       if (o.model !== 'ack') throw new TypeError('deadLetterTopic is for ack-model consumers');
       if (!this.#topics.has(o.deadLetterTopic)) throw new SluiceError(`dead-letter topic ${JSON.stringify(o.deadLetterTopic)} does not exist (create it first, or leave deadLetterTopic out for <topic>.dlq)`, ErrorCode.UNKNOWN_TOPIC);
@@ -685,6 +690,7 @@ export class Broker {
     }
     record ??= this.#state.createGroup(o.group, o.model, this.#clock.now());
     const coordinator = this.#coordinatorOf(record);
+    coordinator.checkFilter(o.filter?.source ?? null);
     const seq = (this.#memberSeq.get(o.group) ?? 0) + 1;
     this.#memberSeq.set(o.group, seq);
     const consumer = new Consumer<ConsumedMessage>(`${o.group}-${seq}`, o, {

@@ -5,6 +5,8 @@
 import { READ_RECORDS_MAX } from '../../limits';
 import { boolean, checkKeys, duration, integer, oneOf, optionsObject, shown } from '../../validate';
 import type { DeliveryModel } from '../group/group-state';
+import { isPattern, TopicPattern } from '../routing/topic-pattern';
+import { MessageFilter } from '../routing/message-filter';
 import { RetryBackoff, type RetryBackoffInput } from '../delivery/ack/retry-backoff';
 
 export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
@@ -12,8 +14,17 @@ export type StartPosition = 'earliest' | 'latest' | { timestamp: number };
 export interface ConsumerOptions {
   /** The consumer group to join (created on first use). */
   group: string;
-  /** The topics to consume. */
+  /**
+   * The topics to consume: names, or patterns (`orders.*`: one word; `logs.#`: any number of
+   * words; see routing/topic-pattern.ts), whose topics created later are consumed too.
+   */
   topics: string | readonly string[];
+  /**
+   * Deliver only messages this expression accepts (routing/message-filter.ts), e.g.
+   * `region = 'eu' AND amount > 100`; the others are passed over (the group's position moves
+   * past them). Every member of a group gives the same filter.
+   */
+  filter?: string;
   /** The group's delivery model; must match an existing group. Default 'offset'. */
   model?: DeliveryModel;
   /** Where a group starts in a topic it has never consumed. Default 'earliest'. */
@@ -143,7 +154,11 @@ export function checkRefs(targets: unknown): PartitionRef[] {
 /** Consumer options after validation and defaults. */
 export interface NormalizedConsumerOptions {
   group: string;
+  /** The topics named (each must exist). */
   topics: string[];
+  /** The topic patterns. */
+  patterns: TopicPattern[];
+  filter: MessageFilter | null;
   model: DeliveryModel;
   start: StartPosition;
   autoCommit: boolean;
@@ -158,7 +173,7 @@ export interface NormalizedConsumerOptions {
   signal: AbortSignal | undefined;
 }
 
-const CONSUMER_KEYS = new Set(['group', 'topics', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'retryBackoff', 'maxDeliveries', 'deadLetterTopic', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
+const CONSUMER_KEYS = new Set(['group', 'topics', 'filter', 'model', 'start', 'autoCommit', 'maxInFlight', 'visibilityTimeoutMs', 'retryBackoff', 'maxDeliveries', 'deadLetterTopic', 'fetchMax', 'rebalanceTimeoutMs', 'closeTimeoutMs', 'signal']);
 
 function deadLetterTopicOption(v: unknown): string | null {
   if (v === undefined) return null;
@@ -184,7 +199,9 @@ export function normalizeConsumerOptions(options: unknown): NormalizedConsumerOp
   const autoCommit = boolean(o.autoCommit, 'autoCommit', true);
   return {
     group: o.group,
-    topics: [...new Set(topics as string[])],
+    topics: [...new Set((topics as string[]).filter((t) => !isPattern(t)))],
+    patterns: [...new Set((topics as string[]).filter(isPattern))].map((p) => new TopicPattern(p)),
+    filter: o.filter === undefined ? null : new MessageFilter(o.filter),
     model,
     start,
     autoCommit,

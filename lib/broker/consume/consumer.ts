@@ -32,6 +32,7 @@ import type { GroupStateLog } from '../group/group-state-log';
 import type { StateConfirm } from '../group/state-confirm';
 import type { Clock, TimerHandle } from '../time/clock';
 import type { DataWaiter } from '../topic/topic-partition';
+import type { TopicPattern } from '../routing/topic-pattern';
 import type { AckMessage, ConsumedMessage, NackOptions, OffsetMessage } from './consumed-message';
 import {
   checkCloseOptions,
@@ -92,6 +93,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
   #pausedAll = false;
   readonly #paused = new Set<string>();
   readonly #pausedTopics = new Set<string>();
+  readonly #patterns: readonly TopicPattern[];
 
   /** @internal Made by Broker.consumer(). */
   constructor(name: string, options: NormalizedConsumerOptions, link: ConsumerLink) {
@@ -101,6 +103,7 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     this.#link = link;
     this.#fetchMax = options.fetchMax;
     this.#closeTimeoutMs = options.closeTimeoutMs;
+    this.#patterns = options.patterns;
     this.#delivery = deliveryModels[options.model].createMember(name, new Set(options.topics), options, {
       group: options.group,
       state: link.state,
@@ -233,15 +236,24 @@ export class Consumer<M extends ConsumedMessage = ConsumedMessage> implements Da
     }
   }
 
-  // ---- Deleted topics ----
+  // ---- Created and deleted topics ----
 
+  /** @internal A topic was created: a pattern of this consumer's that matches it subscribes to it. */
+  topicCreated(topic: string): void {
+    if (this.#closing || this.#delivery.topics.has(topic) || !this.#patterns.some((p) => p.matches(topic))) return;
+    this.#delivery.topics.add(topic);
+    this.#link.coordinator.subscribe(this.#delivery, topic);
+    this.wake();
+  }
+
+  /** A consumer with patterns waits for topics to match; one with names only has nothing left once they are gone. */
   #checkSubscribed(): void {
-    if (this.#delivery.topics.size === 0) throw this.#unsubscribedError();
+    if (this.#delivery.topics.size === 0 && this.#patterns.length === 0) throw this.#unsubscribedError();
   }
 
   /** Stops the run (every worker) when every topic is gone; true if it did. */
   #endRunIfUnsubscribed(run: RunState): boolean {
-    if (this.#delivery.topics.size !== 0) return false;
+    if (this.#delivery.topics.size !== 0 || this.#patterns.length > 0) return false;
     run.error ??= this.#unsubscribedError();
     run.stopped = true;
     this.wake(); // the other workers

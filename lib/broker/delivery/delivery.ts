@@ -19,6 +19,7 @@ import type { GroupStateLog } from '../group/group-state-log';
 import type { StateConfirm } from '../group/state-confirm';
 import type { TopicPartition } from '../topic/topic-partition';
 import type { RetryBackoff } from './ack/retry-backoff';
+import type { MessageFilter } from '../routing/message-filter';
 import type { DeadLetterSink } from './ack/dead-letters';
 
 export type Handler<M> = (message: M) => unknown;
@@ -113,6 +114,8 @@ export interface MemberOptions {
   maxDeliveries: number | null;
   /** Ack model: the dead-letter topic (null: `<topic>.dlq`). */
   deadLetterTopic: string | null;
+  /** Only messages it accepts are delivered; the others are passed over (null: all). */
+  filter: MessageFilter | null;
 }
 
 export interface DeliveryModelImpl {

@@ -111,6 +111,24 @@ export class GroupCoordinator {
     return slots;
   }
 
+  /**
+   * The group's filter: every member gives the same (the first member's, while it has members).
+   * TypeError for a member with another.
+   */
+  checkFilter(source: string | null): void {
+    if (this.#members.length === 0) this.#filter = source;
+    else if (source !== this.#filter) {
+      throw new TypeError(`group ${JSON.stringify(this.record.name)} filters by ${this.#filter === null ? 'nothing' : JSON.stringify(this.#filter)}: every member gives the same filter`);
+    }
+  }
+  #filter: string | null = null;
+
+  /** `member` subscribes to one more topic (a topic created that its pattern matches). */
+  subscribe(member: GroupMember, topic: string): void {
+    this.ensureTopic(topic, 'earliest');
+    if (this.#members.includes(member)) this.#rebalance();
+  }
+
   join(member: GroupMember, start: StartPosition): void {
     for (const t of member.topics) this.ensureTopic(t, start);
     this.#members.push(member);

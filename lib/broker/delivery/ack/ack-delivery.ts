@@ -5,6 +5,7 @@
  */
 import { ErrorCode, SluiceError } from '../../../errors';
 import { AckMessage, type NackOptions } from '../../consume/consumed-message';
+import type { MessageFilter } from '../../routing/message-filter';
 import type { PartitionSlot, SlotState } from '../../group/group-coordinator';
 import type { StateConfirm } from '../../group/state-confirm';
 import type { Delivery, MemberContext, MemberOptions, PartitionContext, RunContext } from '../delivery';
@@ -12,7 +13,7 @@ import { AckPartition, type AckHolder } from './ack-partition';
 import type { RetryBackoff } from './retry-backoff';
 import { DEAD_LETTER_SUFFIX, errorText } from './dead-letters';
 
-export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs' | 'retryBackoff' | 'maxDeliveries' | 'deadLetterTopic'>;
+export type AckDeliveryOptions = Pick<MemberOptions, 'maxInFlight' | 'visibilityTimeoutMs' | 'retryBackoff' | 'maxDeliveries' | 'deadLetterTopic' | 'filter'>;
 
 type AckSlot = PartitionSlot<AckPartition>;
 
@@ -25,6 +26,7 @@ export class AckDelivery implements Delivery, AckHolder {
   readonly #backoff: RetryBackoff | null;
   readonly maxDeliveries: number | null;
   readonly deadLettersExpired: boolean;
+  readonly filter: MessageFilter | null;
   readonly #deadLetterTopic: string | null;
   inFlight = 0;
   readonly #wake: () => void;
@@ -47,6 +49,7 @@ export class AckDelivery implements Delivery, AckHolder {
     this.maxDeliveries = options.maxDeliveries;
     this.#deadLetterTopic = options.deadLetterTopic;
     this.deadLettersExpired = options.maxDeliveries !== null || options.deadLetterTopic !== null;
+    this.filter = options.filter;
     this.#wake = context.wake;
     this.#isPaused = context.isPaused;
     this.#group = context.group;

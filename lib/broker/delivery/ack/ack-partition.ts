@@ -30,6 +30,7 @@ import type { TopicPartition } from '../../topic/topic-partition';
 import { DeadlineQueue } from './deadline-queue';
 import { DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
 import { expiresAt } from '../../topic/ttl';
+import type { MessageFilter } from '../../routing/message-filter';
 import { InFlightWindow } from './in-flight-window';
 
 /** What an AckPartition needs of the member a message was delivered to. */
@@ -46,6 +47,8 @@ export interface AckHolder {
   deadLetterTopic(topic: string): string;
   /** Expired messages are dead-lettered (else acked): the member has maxDeliveries or a deadLetterTopic. */
   readonly deadLettersExpired: boolean;
+  /** The group's filter: a message it does not accept is passed over (acked, never delivered). */
+  readonly filter: MessageFilter | null;
   /** Something changed that may let the member take more messages. */
   wake(): void;
 }
@@ -149,7 +152,7 @@ export class AckPartition implements AckTarget, SlotState {
         this.#state.ack(p, offset);
         continue;
       }
-      if (this.#expired(member, record, 0)) continue;
+      if (this.#expired(member, record, 0) || this.#filteredOut(member, record)) continue;
       const failures = p.failures.size === 0 ? 0 : (p.failures.get(offset) ?? 0);
       if (member.maxDeliveries !== null && failures >= member.maxDeliveries) {
         // Past the limit before a restart, or before this member's limit: dead-lettered now.
@@ -186,6 +189,7 @@ export class AckPartition implements AckTarget, SlotState {
         for (let i = 0; i < count; i++) {
           const record = records[i];
           if ((ttl !== null || record.headers.length > 0) && this.#expired(member, record, now)) continue;
+          if (member.filter !== null && this.#filteredOut(member, record)) continue;
           if (orderByKey && !this.#mayGo(record)) continue;
           const msg = new Message(record, 1, this, member, deadline);
           window.set(record.offset, msg);
@@ -257,6 +261,14 @@ export class AckPartition implements AckTarget, SlotState {
       this.#state.ack(this.progress, record.offset);
       this.#releaseKey(record.offset);
     }
+    return true;
+  }
+
+  /** Whether the member's filter passes `record` over: then it counts as acked, never delivered. */
+  #filteredOut(member: AckHolder, record: AckMessage['record']): boolean {
+    if (member.filter === null || member.filter.accepts(record, this.tp.topic, this.tp.index)) return false;
+    this.#state.ack(this.progress, record.offset);
+    this.#releaseKey(record.offset);
     return true;
   }
 

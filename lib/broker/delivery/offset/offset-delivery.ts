@@ -27,11 +27,13 @@ import type { PartitionSlot, SlotReport, SlotState } from '../../group/group-coo
 import type { GroupState } from '../../group/group-state';
 import type { StateConfirm } from '../../group/state-confirm';
 import { expiresAt } from '../../topic/ttl';
+import type { MessageFilter } from '../../routing/message-filter';
+import type { TopicPartition } from '../../topic/topic-partition';
 import type { Delivery, MemberContext, MemberOptions, RunContext } from '../delivery';
 
 const EMPTY: readonly LogRecord[] = Object.freeze([]);
 
-export type OffsetDeliveryOptions = Pick<MemberOptions, 'autoCommit' | 'fetchMax' | 'rebalanceTimeoutMs'>;
+export type OffsetDeliveryOptions = Pick<MemberOptions, 'autoCommit' | 'fetchMax' | 'rebalanceTimeoutMs' | 'filter'>;
 
 /** The group side of one partition in the offset model: only a redelivery count (describeGroup). */
 export class OffsetPartition implements SlotState {
@@ -202,7 +204,7 @@ export class OffsetDelivery implements Delivery {
     while (c.fetchOffset < tp.stableOffset) {
       const read = tp.readRecords(c.fetchOffset, { maxRecords: this.#options.fetchMax });
       const nextOffset = read.nextOffset;
-      const records = unexpired(read.records, tp.messageTtlMs, this.#clock);
+      const records = deliverable(read.records, tp, this.#options.filter, this.#clock);
       if (records.length > 0) {
         c.buffer = records;
         c.bufferIndex = 0;
@@ -211,6 +213,13 @@ export class OffsetDelivery implements Delivery {
       }
       if (nextOffset <= c.fetchOffset) return false;
       c.fetchOffset = nextOffset;
+      // Everything read was passed over (expired, filtered out, markers): with nothing in
+      // progress, the group's position moves past it as if it had been consumed.
+      if (c.inProgress === 0 && c.deliveredOffset < nextOffset) {
+        c.deliveredOffset = nextOffset;
+        c.processedOffset = nextOffset;
+        if (this.#options.autoCommit) this.#state.commit(c.slot.progress, nextOffset);
+      }
     }
     return false;
   }
@@ -324,6 +333,12 @@ export class OffsetDelivery implements Delivery {
   }
 
   #afterProgress(c: OffsetCursor): void {
+    if (c.fetchOffset > c.processedOffset && c.bufferIndex >= c.buffer.length && c.inProgress === 0 && !c.busy) {
+      // Everything read was handed out and processed: what lies between is what the read passed
+      // over (expired, filtered out, markers), and the position moves past it.
+      c.deliveredOffset = c.fetchOffset;
+      c.processedOffset = c.fetchOffset;
+    }
     if (this.#options.autoCommit && c.processedOffset !== c.slot.progress.committed) this.#state.commit(c.slot.progress, c.processedOffset);
     if (c.revoking !== null && c.inProgress === 0 && !c.busy) this.#finishRevoke(c);
   }
@@ -568,10 +583,11 @@ export const offsetModel = {
   createPartition: (): SlotState => new OffsetPartition(),
 };
 
-/** The records that have not expired (ttl.ts): an expired one is passed over. */
-function unexpired(records: LogRecord[], ttlMs: number | null, clock: Clock): LogRecord[] {
-  if (ttlMs === null && !records.some((r) => r.headers.length > 0)) return records;
+/** The records to deliver: not expired (ttl.ts) and accepted by the filter; the others are passed over. */
+function deliverable(records: LogRecord[], tp: TopicPartition, filter: MessageFilter | null, clock: Clock): LogRecord[] {
+  const ttlMs = tp.messageTtlMs;
+  if (filter === null && ttlMs === null && !records.some((r) => r.headers.length > 0)) return records;
   const now = clock.now();
-  const kept = records.filter((r) => expiresAt(r, ttlMs) > now);
+  const kept = records.filter((r) => expiresAt(r, ttlMs) > now && (filter === null || filter.accepts(r, tp.topic, tp.index)));
   return kept.length === records.length ? records : kept;
 }
