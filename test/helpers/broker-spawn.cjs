@@ -15,11 +15,12 @@ function checkDist() {
   return DIST;
 }
 
-function spawnChild(script, arg) {
+/** Runs `script` with `arg` (as JSON), and `env` added to this process's environment. */
+function spawnChild(script, arg, env = {}) {
   checkDist();
   const child = spawn(process.execPath, [path.join(__dirname, script), JSON.stringify(arg)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: { ...process.env, ...env },
   });
   const lines = [];
   let partial = '';

@@ -23,6 +23,7 @@
  * nothing open. Thread-confined.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { crashPoint, crashPointArmed } from '../../crash-points';
 import { ErrorCode, SluiceError } from '../../errors';
 import { AckMessage } from '../consume/consumed-message';
 import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp, type TxnRecord } from '../group/group-state';
@@ -203,9 +204,11 @@ export class Transaction {
       await Promise.all(this.#partitions.values());
       if (commit) {
         await Promise.all(partitions.map((tp) => tp.flush()));
+        crashPoint('txn.before-commit-point');
         this.#commitPoint();
         decided = true;
         await this.#link.groupLog.confirm();
+        crashPoint('txn.after-commit-point');
       }
     } catch (e) {
       this.#state = 'aborted';
@@ -256,8 +259,17 @@ export class Transaction {
  * what goes with TXN_DONE, in the same tick (a Kafka transactional id's outcome).
  */
 export async function writeMarkers(state: GroupState, groupLog: GroupStateLog, producerId: number, epoch: number, partitions: readonly TopicPartition[], commit: boolean, done?: () => void): Promise<void> {
-  for (const tp of partitions) if (!tp.closed) tp.closeTransaction(producerId, epoch, commit);
-  await Promise.all(partitions.filter((tp) => !tp.closed).map((tp) => tp.flush()));
+  const open = partitions.filter((tp) => !tp.closed);
+  let rest = open;
+  if (crashPointArmed('txn.between-markers') && open.length > 1) {
+    open[0].closeTransaction(producerId, epoch, commit);
+    await open[0].flush();
+    crashPoint('txn.between-markers');
+    rest = open.slice(1);
+  }
+  for (const tp of rest) tp.closeTransaction(producerId, epoch, commit);
+  await Promise.all(open.map((tp) => tp.flush()));
+  crashPoint('txn.after-markers');
   done?.();
   state.finishTransaction(producerId);
   await groupLog.confirm();
