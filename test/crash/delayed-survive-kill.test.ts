@@ -10,19 +10,12 @@ import { Broker } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
 import { mulberry32 } from '../helpers/prng';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
+import { readTopic } from '../helpers/read-topic';
 
 async function topicValues(dir: string): Promise<string[]> {
   const broker = await Broker.open(dir);
   try {
-    const reader = broker.consumer({ group: `check-${Math.random()}`, topics: 't', start: 'earliest' });
-    const values: string[] = [];
-    for (;;) {
-      const got = await reader.poll(1000, { timeoutMs: 0 });
-      if (got.length === 0) break;
-      for (const m of got) values.push(String(m.value));
-    }
-    await reader.close();
-    return values;
+    return (await readTopic(broker, 't')).map((m) => m.value);
   } finally {
     await broker.close();
   }

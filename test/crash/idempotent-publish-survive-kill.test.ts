@@ -10,21 +10,14 @@ import { Broker } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
 import { mulberry32 } from '../helpers/prng';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
+import { readTopic } from '../helpers/read-topic';
 
 const COUNT = 300;
 
 async function idsInTopic(dir: string): Promise<string[]> {
   const broker = await Broker.open(dir);
   try {
-    const reader = broker.consumer({ group: `check-${Math.random()}`, topics: 't', start: 'earliest' });
-    const ids: string[] = [];
-    for (;;) {
-      const got = await reader.poll(1000, { timeoutMs: 0 });
-      if (got.length === 0) break;
-      for (const m of got) ids.push(m.headers.find((h) => h.key === 'sluice.id')!.value!.toString());
-    }
-    await reader.close();
-    return ids;
+    return (await readTopic(broker, 't')).map((m) => m.headers['sluice.id']!);
   } finally {
     await broker.close();
   }

@@ -9,21 +9,14 @@ import { Broker, type AckMessage } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
 import { mulberry32 } from '../helpers/prng';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
+import { readTopic } from '../helpers/read-topic';
 
 const LETTERS = 200;
 
 async function outValues(dir: string): Promise<string[]> {
   const broker = await Broker.open(dir);
   try {
-    const reader = broker.consumer({ group: `check-${Math.random()}`, topics: 'out', start: 'earliest' });
-    const values: string[] = [];
-    for (;;) {
-      const got = await reader.poll(1000, { timeoutMs: 0 });
-      if (got.length === 0) break;
-      values.push(...got.map((m) => String(m.value)));
-    }
-    await reader.close();
-    return values;
+    return (await readTopic(broker, 'out')).map((m) => m.value);
   } finally {
     await broker.close();
   }
