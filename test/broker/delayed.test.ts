@@ -33,8 +33,10 @@ function pending(b: Broker): number {
   return b.describe().delayed!.pending;
 }
 
+const SEGMENT_BYTES = delayTuning.segmentBytes;
 afterEach(() => {
   delayTuning.indexCapacity = INDEX_CAPACITY;
+  delayTuning.segmentBytes = SEGMENT_BYTES;
 });
 
 describe('delayed messages', () => {
@@ -132,6 +134,44 @@ describe('delayed messages', () => {
     expect(got.length).toBe(n);
     const files = fs.readdirSync(path.join(dir, 'delayed')).filter((f) => f.endsWith('.log'));
     expect(files.length).toBeGreaterThan(0);
+  });
+
+  it('messages sent while a refill scan runs, and dropped from a full index meanwhile, still come out', async () => {
+    delayTuning.indexCapacity = 8;
+    const { b, clock, dir } = await setup();
+    await b.sendBatch('t', Array.from({ length: 7 }, (_, i) => ({ value: `early${i}`, delayMs: 10 })));
+    const late = 2000;
+    await b.sendBatch('t', Array.from({ length: late }, (_, i) => ({ value: `late${i}`, delayMs: 1_000_000 })));
+    clock.advance(10);
+    await eventually(() => pending(b) === late, 'the early ones moved');
+    // The move left the index nearly empty: a refill scan is running. These overflow the index.
+    await b.sendBatch('t', Array.from({ length: 30 }, (_, i) => ({ value: `mid${i}`, delayMs: 500 })));
+    clock.advance(600);
+    await eventually(() => pending(b) === late, 'the middle ones moved');
+    clock.advance(1_000_000);
+    await eventually(() => pending(b) === 0, 'the late ones moved');
+    await closeBroker(b);
+    const again = await openBroker({ clock }, dir);
+    const got = await everything(again);
+    expect(got.length).toBe(7 + late + 30);
+    expect(new Set(got).size).toBe(got.length);
+  });
+
+  it('moved segments of the delay log are deleted while the broker runs', async () => {
+    delayTuning.segmentBytes = 64 * 1024;
+    const { b, clock, dir } = await setup();
+    const big = 'x'.repeat(1000);
+    for (let i = 0; i < 5; i++) await b.sendBatch('t', Array.from({ length: 100 }, () => ({ value: big, delayMs: 1000 })));
+    const segments = () => fs.readdirSync(path.join(dir, 'delayed')).filter((f) => f.endsWith('.log')).length;
+    const before = segments();
+    expect(before).toBeGreaterThan(2);
+    clock.advance(1000);
+    await eventually(() => pending(b) === 0, 'the moves');
+    clock.advance(10_000); // reclaiming runs at most every 10 s of moves
+    await b.send('t', { value: 'one more', delayMs: 1 });
+    clock.advance(1);
+    await eventually(() => pending(b) === 0, 'the last move');
+    await eventually(() => segments() < before, 'segments deleted');
   });
 
   it('a due message whose topic was deleted is dropped and counted', async () => {

@@ -109,6 +109,23 @@ describe('half messages', () => {
     expect(await all(again)).toEqual(['committed before', 'from before the crash']);
   });
 
+  it('a commit() during a check-back waits for it, then commits if the check did not resolve it', async () => {
+    const { b, clock } = await setup();
+    let answer!: (a: 'unknown') => void;
+    let asked = false;
+    b.onTransactionCheck(() => {
+      asked = true;
+      return new Promise((r) => (answer = r));
+    }, { afterMs: 100, everyMs: 100_000 });
+    const h = await b.prepare('orders', { value: 'racing' });
+    clock.advance(100);
+    await eventually(() => asked, 'the check');
+    const committing = h.commit();
+    answer('unknown');
+    expect(await committing).toMatchObject({ topic: 'orders' });
+    expect(await all(b)).toEqual(['racing']);
+  });
+
   it('bad input is a clear error', async () => {
     const { b } = await setup();
     await expect(b.prepare('nope', { value: 'x' })).rejects.toSatisfy((e: unknown) => e instanceof SluiceError && e.code === 'UNKNOWN_TOPIC');

@@ -80,6 +80,7 @@ describe('idempotent publish', () => {
     await expect(b.send('orders', { id: 'x'.repeat(257), value: 'x' })).rejects.toThrow(/id must be a string of 1 to 256/);
     await expect(b.send('orders', { id: 7 as never, value: 'x' })).rejects.toThrow(/id must be a string/);
     await expect(b.send('orders', { id: 'x', value: 'x', delayMs: 1000 })).rejects.toThrow(/delayed message cannot have an id/);
+    await expect(b.sendBatch('orders', [{ value: 'd', delayMs: 1000 }, { id: 'x', value: 'x', delayMs: 1000 }])).rejects.toThrow(/delayed message cannot have an id/);
     await expect(b.send('orders', { value: 'x', headers: { 'sluice.id': 'x' } })).rejects.toThrow(/reserved/);
     await expect(b.transaction((tx) => tx.send('orders', { id: 'x', value: 'x' }))).rejects.toThrow(/id is for send and sendBatch/);
     await expect(b.createTopic('bad', { dedupWindowCount: 0 })).rejects.toThrow(/dedupWindowCount/);

@@ -106,6 +106,25 @@ describe('schedules', () => {
     expect((await firings(b)).length).toBe(1);
   });
 
+  it('a name defined twice at once fires once per time; a replacement made while a firing fails is armed', async () => {
+    const { b, clock } = await setup();
+    await Promise.all([b.schedule('s', { every: 1000, topic: 'ticks', message: { value: 'a' } }), b.schedule('s', { every: 1000, topic: 'ticks', message: { value: 'b' } })]);
+    clock.advance(1000);
+    await firedFor(b, 's', T0 + 1000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await firings(b)).map((x) => x.at)).toEqual([T0 + 1000]);
+    // A full bounded topic makes the firing fail; it is replaced by one into another topic meanwhile.
+    await b.createTopic('full', { ...SMALL, maxBacklog: 1 });
+    b.consumer({ group: 'holds', topics: 'full' });
+    await b.send('full', { value: 'fills it' });
+    await b.schedule('f', { every: 1000, topic: 'full', message: { value: 'x' } });
+    clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 20));
+    await b.schedule('f', { every: 1000, topic: 'ticks', message: { value: 'moved' } });
+    clock.advance(1000);
+    await eventually(() => b.listSchedules().find((x) => x.name === 'f')?.lastFiredFor !== null, 'the replacement fired');
+  });
+
   it('bad definitions are clear errors', async () => {
     const { b } = await setup();
     const m = { value: 'x' };

@@ -41,15 +41,22 @@ import { heldRecord, heldTarget, releasedMessage } from '../store/held-message';
 /** Keys held in memory at most (twice that briefly): about 8 MiB with a scan's collector. */
 export const INDEX_CAPACITY = 1 << 18;
 /** @internal Tests make the index small to exercise its scans; read when a store opens. */
-export const delayTuning = { indexCapacity: INDEX_CAPACITY };
+export const delayTuning = { indexCapacity: INDEX_CAPACITY, segmentBytes: LIMITS.messageBytesMaxMax };
 /** Messages moved per transaction at most. */
 const MOVE_MAX = 10_000;
 /** Records read per step of a scan (the scan yields to the event loop between steps). */
 const SCAN_STEP = 16384;
 const RETRY_MS = 100;
-/** Durable at once; any message a topic takes fits (segments as large as the largest). */
-// Small batches: a move reads single records at scattered offsets, and finding one walks its batch.
-const DELAY_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax, batchBytesMax: 16 * 1024 });
+/** How often moves reclaim moved segments when no scan does (ms). */
+const RECLAIM_EVERY_MS = 10_000;
+/**
+ * Durable at once; any message a topic takes fits (segments as large as the largest); small
+ * batches: a move reads single records at scattered offsets, and finding one walks its batch.
+ */
+function delayLogOptions(): LogOptions {
+  const segmentBytes = delayTuning.segmentBytes;
+  return { sync: 'always', segmentBytes, messageBytesMax: Math.min(segmentBytes, LIMITS.messageBytesMaxMax), batchBytesMax: 16 * 1024 };
+}
 
 /** A delayed message ready to store: where it goes, when, and the message as its topic stores it. */
 export interface DelayedMessage {
@@ -116,7 +123,7 @@ export class DelayStore {
       if (!fs.existsSync(dir)) return null;
       return new DelayStore(await Log.open(dir, { readOnly: true }), null);
     }
-    return new DelayStore(await Log.open(dir, DELAY_LOG_OPTIONS), link);
+    return new DelayStore(await Log.open(dir, delayLogOptions()), link);
   }
 
   /** Finds what is pending (a first scan, counting), then starts moving (the overdue at once). */
@@ -261,16 +268,41 @@ export class DelayStore {
       await Promise.all([...groups.values()].map((g) => tx.appendStoredBatch(g.topic, g.partition, g.messages)));
       tx.recordOnCommit([OP_DELAY_DONE, last.due, last.offset]);
     });
-    this.#done = last;
+    this.#moved(keys, dropped);
+  }
+
+  #moved(keys: readonly DueKey[], dropped: number): void {
+    this.#done = keys[keys.length - 1];
     this.#pending -= keys.length;
     this.#dropped += dropped;
+    // With everything pending in memory no scan runs: reclaim moved segments now and then here.
+    const now = this.#link!.clock.now();
+    if (this.#index.complete && this.#scan === null && now - this.#reclaimedAt >= RECLAIM_EVERY_MS) {
+      this.#reclaimedAt = now;
+      this.#reclaim(Math.min(this.#index.minOffset(), this.#log.endOffset));
+    }
+  }
+  #reclaimedAt = 0;
+
+  /** Deletes the delay log's segments below `keepFrom` (every message there has been moved, durably). */
+  #reclaim(keepFrom: number): void {
+    if (keepFrom > this.#log.startOffset) this.#log.retain(this.#link!.clock.now(), keepFrom);
   }
 
   /**
-   * A move failed (nothing of it applied): its keys go back (they are below the horizon) and are
-   * tried again after RETRY_MS, unless the broker is closing.
+   * A move failed. Before its commit point nothing of it applied: its keys go back (they are
+   * below the horizon) and are tried again after RETRY_MS, unless the broker is closing.
    */
   #retry(keys: DueKey[], e: unknown): void {
+    const w = this.#link!.state.delayWatermark;
+    const last = keys[keys.length - 1];
+    if (!before(w.due, w.offset, last.due, last.offset)) {
+      // It failed after its commit point (the group state or a marker could not be written): the
+      // move happened, and must not happen again. The broker fails stop; the next open finishes it.
+      this.#moved(keys, 0);
+      this.#failure = e instanceof Error ? e : new Error(String(e));
+      return;
+    }
     for (const k of keys) this.#index.insert(k.due, k.offset);
     this.#taken = this.#done;
     if (this.#closed || (e instanceof SluiceError && e.code === ErrorCode.CLOSED)) return;
@@ -346,9 +378,9 @@ export class DelayStore {
     if (counting) this.#pending = counted + (log.endOffset - end);
     collector.finish();
     this.#scan = null;
-    this.#index.merge(collector, collector.limit);
+    this.#index.merge(collector, collector.limit, horizon);
     this.#scanFrom = minPending;
-    if (minPending > log.startOffset) log.retain(this.#link!.clock.now(), minPending);
+    this.#reclaim(minPending);
   }
 
   #clearTimer(): void {

@@ -80,10 +80,14 @@ export class DueIndex {
   }
 
   /**
-   * A scan's result (keys at or above the old horizon): merged in, and the horizon raised to
-   * `horizon` (the smallest key the scan left on disk, KEY_MAX if none).
+   * A scan's result (keys at or above `scannedFrom`, the horizon when it began): merged in, and
+   * the horizon raised to `horizon` (the smallest key the scan left on disk, KEY_MAX if none).
+   * If inserts made the index drop keys meanwhile (its horizon came down below `scannedFrom`),
+   * the scan never looked at those: the result is dropped and the lower horizon stays, so the
+   * next scan finds them.
    */
-  merge(keys: Collector, horizon: DueKey): void {
+  merge(keys: Collector, horizon: DueKey, scannedFrom: DueKey): void {
+    if (before(this.#horizon.due, this.#horizon.offset, scannedFrom.due, scannedFrom.offset)) return;
     const n = keys.size;
     for (let i = 0; i < n; i++) {
       const d = keys.dues[i];
@@ -94,10 +98,11 @@ export class DueIndex {
     if (this.#size > 2 * this.capacity) this.#cut(this.capacity);
   }
 
-  /** Forgets everything in memory (all of it is on disk): the next scan starts from scratch. */
-  reset(): void {
-    this.#size = 0;
-    this.#horizon = KEY_MIN;
+  /** The lowest delay-log offset in memory (Infinity if none): O(size), for occasional use. */
+  minOffset(): number {
+    let min = Infinity;
+    for (let i = 0; i < this.#size; i++) if (this.#offset[i] < min) min = this.#offset[i];
+    return min;
   }
 
   // ---- Internals ----

@@ -250,7 +250,8 @@ export class Producer {
       }
     }
     const sending = fresh.length === 0 ? Promise.resolve([]) : this.#sendChecked(t, fresh, waitMs);
-    for (const [id, j] of inBatch) window.remember(id, now, sending.then((cs) => idConfirm(cs[j])));
+    // Aged by the messages' timestamps, as a rebuild from the log ages them.
+    for (const [id, j] of inBatch) window.remember(id, fresh[j].timestamp ?? now, sending.then((cs) => idConfirm(cs[j])));
     const confirms = await sending;
     return Promise.all(
       plan.map(async (p) => {
@@ -282,6 +283,7 @@ export class Producer {
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       const partition = this.#partitionOf(t, m, i);
+      if (m.id !== undefined) throw new TypeError(`message ${i}: a delayed message cannot have an id`);
       const deliverAt = dueTimeOf(m, i, now) ?? now;
       delayed.push({ topic: t.name, partition, deliverAt, message: asMessage(this.#prepare(m, i, deliverAt)) });
     }

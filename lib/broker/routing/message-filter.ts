@@ -11,7 +11,8 @@
  * name); `$key`, `$topic`, `$partition` and `$timestamp` are the message's own. Literals: 'text'
  * ('' for a quote), numbers, TRUE, FALSE, NULL. Operators: = <> != < <= > >=, [NOT] BETWEEN x AND
  * y, [NOT] IN (...), IS [NOT] NULL, [NOT] LIKE 'pattern' (% any run, _ one character), AND, OR,
- * NOT, parentheses. A header compared with a number is read as a number. A missing header is
+ * NOT, parentheses. A header compared with a number is read as a (decimal) number, with TRUE or
+ * FALSE as 'true' or 'false' in any case. A missing header is
  * NULL, and as in SQL a comparison with NULL is unknown: NOT unknown is unknown, and only a
  * message for which the whole filter is true is delivered.
  */
@@ -327,6 +328,8 @@ function comparison(op: string, left: Operand, right: Operand): Eval {
     if (a === null || b === null) return null;
     if (typeof a === 'number' && typeof b === 'string') b = numeric(b);
     else if (typeof b === 'number' && typeof a === 'string') a = numeric(a);
+    else if (typeof a === 'boolean' && typeof b === 'string') b = booleanOf(b);
+    else if (typeof b === 'boolean' && typeof a === 'string') a = booleanOf(a);
     if (a === null || b === null) return null;
     if (typeof a !== typeof b) return op === '<>' || op === '!=' ? true : op === '=' ? false : null;
     switch (op) {
@@ -347,10 +350,17 @@ function comparison(op: string, left: Operand, right: Operand): Eval {
   };
 }
 
+/** A header's text as a number: decimal only ('0x10' is not 16). */
 function numeric(s: string): number | null {
-  if (s.trim() === '') return null;
+  if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(s)) return null;
   const n = Number(s);
   return Number.isFinite(n) ? n : null;
+}
+
+/** A header's text as a boolean: 'true' or 'false' in any case. */
+function booleanOf(s: string): boolean | null {
+  const l = s.trim().toLowerCase();
+  return l === 'true' ? true : l === 'false' ? false : null;
 }
 
 function likePattern(p: string): RegExp {

@@ -107,7 +107,8 @@ export class Scheduler {
     this.#disarm(name);
     const r = this.#link.state.setSchedule(name, spec);
     await this.#link.groupLog.confirm();
-    this.#arm(r);
+    // Replaced or removed meanwhile: that one is armed (or not) by whoever did it.
+    if (this.#link.state.schedules.get(name) === r) this.#arm(r);
     return describeSchedule(r);
   }
 
@@ -172,6 +173,7 @@ export class Scheduler {
 
   /** Calls #due(name) in `ms` (on the next turn if not positive: a manual clock runs timers only when advanced). */
   #after(name: string, ms: number): void {
+    this.#disarm(name); // one timer per schedule
     const clock = this.#link.clock;
     if (ms <= 0) {
       const i = setImmediate(() => this.#due(name));
@@ -192,12 +194,13 @@ export class Scheduler {
   #due(name: string): void {
     this.#timers.delete(name);
     const r = this.#link.state.schedules.get(name);
-    if (this.#closed || r === undefined || r.next === null) return;
+    if (this.#closed || r === undefined || r.next === null || this.#firing.has(name)) return;
     const now = this.#link.clock.now();
     if (r.next > now) {
       this.#arm(r);
       return;
     }
+    const at = r.next;
     const firing = this.#fire(r, now).then(
       () => {
         this.#firing.delete(name);
@@ -206,8 +209,12 @@ export class Scheduler {
       },
       () => {
         this.#firing.delete(name);
-        // Nothing applied (the transaction aborted: a full topic, a failed write): again shortly.
-        if (!this.#closed && this.#link.state.schedules.get(name) === r) this.#after(name, RETRY_MS);
+        // Failed before its commit point (a full topic, a failed write): again shortly. After it,
+        // the firing is recorded and the schedule goes on. A replacement defined meanwhile is armed.
+        const current = this.#link.state.schedules.get(name);
+        if (this.#closed || current === undefined) return;
+        if (current === r && r.next === at) this.#after(name, RETRY_MS);
+        else this.#arm(current);
       },
     );
     this.#firing.set(name, firing);

@@ -94,6 +94,8 @@ interface Pending {
   checkAt: number;
   /** A commit, rollback or check in progress. */
   busy: boolean;
+  /** A check in progress: settles when it is done (a commit() or rollback() meanwhile waits for it). */
+  checking: Promise<void> | null;
 }
 
 export class HalfStore {
@@ -124,30 +126,33 @@ export class HalfStore {
     this.#checkOpen();
     const now = this.#link.clock.now();
     const offset = this.#log.appendBatch([heldRecord(HALF_HEADERS, topic, partition, message, now)]);
-    this.#pending.set(offset, { preparedAt: now, checks: 0, checkAt: now + this.#options.afterMs, busy: false });
+    this.#pending.set(offset, { preparedAt: now, checks: 0, checkAt: now + this.#options.afterMs, busy: false, checking: null });
     await this.#log.confirm(offset);
     this.#arm();
     return offset;
   }
 
-  /** Moves half message `id` into its topic; resolves with where it went (null: its topic is gone). */
+  /**
+   * Moves half message `id` into its topic; resolves with where it went (null: its topic is gone).
+   * A check-back in progress for it is waited for first (TRANSACTION_ENDED if it resolved it).
+   */
   async commit(id: number): Promise<HalfCommit | null> {
-    const p = this.#take(id, 'commit');
+    const p = await this.#take(id, 'commit');
     try {
-      return await this.#commit(id);
+      return await this.#resolving(() => this.#commit(id));
     } catch (e) {
-      p.busy = false;
+      this.#failed(id, p);
       throw e;
     }
   }
 
-  /** Rolls half message `id` back: it is never delivered. */
+  /** Rolls half message `id` back: it is never delivered (a check-back in progress is waited for first). */
   async rollback(id: number): Promise<void> {
-    const p = this.#take(id, 'rollback');
+    const p = await this.#take(id, 'rollback');
     try {
-      await this.#rollback(id);
+      await this.#resolving(() => this.#rollback(id));
     } catch (e) {
-      p.busy = false;
+      this.#failed(id, p);
       throw e;
     }
   }
@@ -172,21 +177,51 @@ export class HalfStore {
       else this.#link.clock.clearTimeout(this.#timer);
     }
     this.#timer = null;
-    while (this.#checking > 0 || [...this.#pending.values()].some((p) => p.busy)) await new Promise((resolve) => setImmediate(resolve));
+    // Resolutions in progress finish (their transactions need the Log); a check-back still waiting
+    // for the application's callback is not waited for: its answer is ignored.
+    while (this.#inProgress > 0) await new Promise((resolve) => setImmediate(resolve));
     await this.#log.close();
   }
 
   // ---- Internals ----
 
-  /** Claims a pending half message for a resolution; TRANSACTION_ENDED if it is resolved or being resolved. */
-  #take(id: number, what: string): Pending {
+  /**
+   * Claims a pending half message for a resolution, after a check-back in progress for it;
+   * TRANSACTION_ENDED if it is resolved or being resolved.
+   */
+  async #take(id: number, what: string): Promise<Pending> {
     this.#checkOpen();
-    const p = this.#pending.get(id);
+    let p = this.#pending.get(id);
+    while (p?.checking != null) {
+      await p.checking;
+      p = this.#pending.get(id);
+    }
     if (p === undefined || p.busy) throw new SluiceError(`${what}(): half message ${id} ${p === undefined ? 'is already resolved' : 'is being resolved'}`, ErrorCode.TRANSACTION_ENDED);
     p.busy = true;
     return p;
   }
 
+  /** Runs a resolution, counted: close() waits for those in progress. */
+  async #resolving<T>(fn: () => Promise<T>): Promise<T> {
+    this.#inProgress++;
+    try {
+      return await fn();
+    } finally {
+      this.#inProgress--;
+    }
+  }
+  #inProgress = 0;
+
+  /**
+   * A resolution failed. If it failed after its commit point (the resolution is recorded in the
+   * group state, which then fails stop) it is resolved all the same; else it may be tried again.
+   */
+  #failed(id: number, p: Pending): void {
+    if (this.#link.state.halfResolved.has(id)) this.#pending.delete(id);
+    else p.busy = false;
+  }
+
+  /** The commit: a transaction appending the message and recording HALF_DONE. */
   async #commit(id: number): Promise<HalfCommit | null> {
     const r = this.#record(id);
     const target = heldTarget(HALF_HEADERS, r);
@@ -230,7 +265,7 @@ export class HalfStore {
       const { count, offsets, timestamps, nextOffset } = log.readTimes(at, { maxRecords: SCAN_STEP });
       for (let i = 0; i < count; i++) {
         if (resolved.has(offsets[i])) continue;
-        this.#pending.set(offsets[i], { preparedAt: timestamps[i], checks: 0, checkAt: timestamps[i] + afterMs, busy: false });
+        this.#pending.set(offsets[i], { preparedAt: timestamps[i], checks: 0, checkAt: timestamps[i] + afterMs, busy: false, checking: null });
       }
       if (nextOffset <= at) break;
       at = nextOffset;
@@ -264,12 +299,14 @@ export class HalfStore {
       if (p.busy || p.checkAt > now) continue;
       p.busy = true;
       this.#checking++;
-      void this.#checkOne(id, p).finally(() => {
+      p.checking = this.#checkOne(id, p).finally(() => {
+        p.checking = null;
         this.#checking--;
         this.#arm();
       });
     }
-    this.#arm();
+    // At the limit, each check that ends arms again.
+    if (this.#checking < CHECKS_IN_FLIGHT) this.#arm();
   }
 
   /** Asks the application about one half message and acts on the answer. */
@@ -285,13 +322,19 @@ export class HalfStore {
     } catch {
       answer = 'unknown'; // a callback that throws does not know yet
     }
+    if (this.#closed) {
+      p.busy = false; // closed meanwhile: the answer is ignored (asked again after the next open)
+      return;
+    }
     try {
       p.checks++;
-      if (answer === 'commit') await this.#commit(id);
-      else if (answer === 'rollback' || p.checks >= this.#options.maxChecks) await this.#rollback(id);
+      if (answer === 'commit') await this.#resolving(() => this.#commit(id));
+      else if (answer === 'rollback' || p.checks >= this.#options.maxChecks) await this.#resolving(() => this.#rollback(id));
       else p.checkAt = this.#link.clock.now() + this.#options.everyMs;
     } catch {
-      p.checkAt = this.#link.clock.now() + this.#options.everyMs; // asked again later
+      // Failed before its commit point: asked again later (after it, it is resolved all the same).
+      if (this.#link.state.halfResolved.has(id)) this.#pending.delete(id);
+      p.checkAt = this.#link.clock.now() + this.#options.everyMs;
     } finally {
       p.busy = false;
     }
