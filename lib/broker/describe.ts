@@ -1,5 +1,3 @@
-import type { HalfDescription } from './txn/half-messages';
-import type { DelayDescription } from './delay/delay-store';
 /**
  * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
  * strings, arrays and objects), a snapshot taken when it is called.
@@ -80,6 +78,22 @@ export interface GroupDescription {
   lag: number;
   inFlight: number;
   redeliveries: number;
+}
+
+/** The delay store (delay/delay-store.ts). */
+export interface DelayDescription {
+  /** Delayed messages not moved yet. */
+  pending: number;
+  /** When the earliest is due (ms), or null when none is pending or it is not known yet. */
+  nextDueAt: number | null;
+  /** Due messages dropped because their topic was gone. */
+  dropped: number;
+}
+
+/** The half messages (txn/half-messages.ts). */
+export interface HalfDescription {
+  /** Half messages prepared and not resolved yet. */
+  pending: number;
 }
 
 export interface BrokerDescription {

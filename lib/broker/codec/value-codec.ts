@@ -53,16 +53,12 @@
  * process-wide: a Packr of the application's own decodes type 0x4d as a Map too, and an
  * application extension of type 0x4d would clash with this one.
  */
-import { EXPIRES_HEADER } from '../topic/ttl';
-import { ID_HEADER } from '../topic/dedup-window';
-import { DELAY_HEADERS } from '../delay/due-time';
-import { SCHEDULE_HEADERS } from '../schedule/scheduler';
-import { HALF_HEADERS } from '../txn/half-messages';
+import { CODEC_HEADER, RESERVED_HEADERS } from './reserved-headers';
 import { Buffer } from 'node:buffer';
 import { addExtension, Packr } from 'msgpackr';
 import type { HeadersInput, RecordHeader } from '../../storage/log';
 
-export const CODEC_HEADER = 'sluice.codec';
+export { CODEC_HEADER };
 export const MSGPACK = 'msgpack';
 
 /** Containers nested deeper than this are refused: decoding recurses once per level. */
@@ -367,8 +363,7 @@ function describeObject(v: object, proto: unknown): string {
   return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
-/** Headers the broker sets itself: the codec mark, and a message's expiry (broker/topic/ttl.ts). */
-const RESERVED_HEADERS: readonly string[] = [CODEC_HEADER, EXPIRES_HEADER, ID_HEADER, ...Object.values(DELAY_HEADERS), ...Object.values(SCHEDULE_HEADERS), ...Object.values(HALF_HEADERS)];
+/** Checks that user headers use none of the names the broker sets itself (reserved-headers.ts). */
 
 export function checkUserHeaders(headers: HeadersInput | undefined): void {
   if (headers === undefined) return;

@@ -29,6 +29,7 @@ import * as fs from 'node:fs';
 import { ErrorCode, SluiceError } from '../../errors';
 import { LIMITS } from '../../limits';
 import { Log, type LogOptions, type LogRecord, type Message } from '../../storage/log';
+import type { DelayDescription } from '../describe';
 import { OP_DELAY_DONE, type GroupState } from '../group/group-state';
 import type { Clock, TimerHandle } from '../time/clock';
 import type { Topic } from '../topic/topic';
@@ -66,14 +67,7 @@ export interface DelayedMessage {
   message: Message;
 }
 
-export interface DelayDescription {
-  /** Delayed messages not moved yet. */
-  pending: number;
-  /** When the earliest is due (ms), or null when none is pending or it is not known yet. */
-  nextDueAt: number | null;
-  /** Due messages dropped because their topic was gone. */
-  dropped: number;
-}
+export type { DelayDescription };
 
 /** What the store needs of the broker. */
 export interface DelayLink {

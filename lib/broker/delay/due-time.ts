@@ -3,8 +3,8 @@
  * or non-integer delay, both fields at once, a time that is not one, or one past DELIVER_AT_MAX.
  */
 
-/** The headers a delayed message carries in the delay log (reserved: see delay-store.ts). */
-export const DELAY_HEADERS = Object.freeze({ topic: 'sluice.delay.topic', partition: 'sluice.delay.partition', timestamp: 'sluice.delay.timestamp' });
+/** The headers a delayed message carries in the delay log (see delay-store.ts). */
+export { DELAY_HEADERS } from '../codec/reserved-headers';
 
 /** The latest due time taken: the end of year 9999 (ms since the epoch). */
 export const DELIVER_AT_MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);

@@ -12,6 +12,7 @@
  * A Producer holds no resources; it is a view of the broker with a partitioner.
  */
 import type { Bytes, HeadersInput, Message as LogMessage } from '../../storage/log';
+import type { ProducerMessage } from './producer-message';
 import { EXPIRES_HEADER } from '../topic/ttl';
 import { byteLength, checkSize } from '../../storage/batch-stager';
 import { payloadBytesSurelyFitting } from '../../limits';
@@ -27,30 +28,7 @@ import { checkId, ID_HEADER, type IdConfirm } from '../topic/dedup-window';
 import type { DelayedMessage } from '../delay/delay-store';
 import type { PreparedMessage } from '../txn/half-messages';
 
-export interface ProducerMessage {
-  /**
-   * Buffer, Uint8Array or string: stored as bytes; another ArrayBufferView (Float64Array,
-   * DataView...): stored as its bytes, and consumers get a Buffer; null: no value; anything else: msgpack.
-   */
-  value: unknown;
-  key?: string | Uint8Array | null;
-  headers?: HeadersInput;
-  /** Milliseconds since the epoch; default: the broker clock's now. */
-  timestamp?: number;
-  /** An explicit partition: wins over the key and the partitioner. */
-  partition?: number;
-  /** The message expires this long after its timestamp: never delivered after (see broker/topic/ttl.ts). */
-  ttlMs?: number;
-  /** Deliver this many ms from now: durable at once, invisible to consumers until then (broker/delay/). */
-  delayMs?: number;
-  /** Deliver at this time (a Date or ms since the epoch); the past means now. Not with delayMs. */
-  deliverAt?: Date | number;
-  /**
-   * Idempotent publish: a second send of the same id to the topic within its dedup window
-   * resolves with the first one's confirm (`duplicate: true`) and writes nothing (topic/dedup-window.ts).
-   */
-  id?: string;
-}
+export type { ProducerMessage } from './producer-message';
 
 export interface SendOptions {
   /** When the topic is full, wait this long for room before failing with QUEUE_FULL. Default 0. */

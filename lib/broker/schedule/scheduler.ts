@@ -33,7 +33,8 @@ import type { Clock, TimerHandle } from '../time/clock';
 import type { Topic } from '../topic/topic';
 import type { Transaction } from '../txn/transaction';
 
-export const SCHEDULE_HEADERS = Object.freeze({ name: 'sluice.schedule', at: 'sluice.schedule.at' });
+import { SCHEDULE_HEADERS } from '../codec/reserved-headers';
+export { SCHEDULE_HEADERS };
 /** The shortest `every`. */
 export const EVERY_MS_MIN = 100;
 const RETRY_MS = 1000;

@@ -16,7 +16,8 @@
 import type { LogRecord } from '../../storage/log';
 import type { TopicPartition } from './topic-partition';
 
-export const ID_HEADER = 'sluice.id';
+import { ID_HEADER } from '../codec/reserved-headers';
+export { ID_HEADER };
 /** The longest id (UTF-16 code units). */
 export const ID_LENGTH_MAX = 256;
 /** Records one rebuild read takes at a time. */

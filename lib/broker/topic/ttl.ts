@@ -8,7 +8,8 @@
  */
 import type { LogRecord, RecordHeader } from '../../storage/log';
 
-export const EXPIRES_HEADER = 'sluice.expires';
+import { EXPIRES_HEADER } from '../codec/reserved-headers';
+export { EXPIRES_HEADER };
 
 /** When `r` expires (ms), or Infinity. `topicTtlMs`: the topic's messageTtlMs. */
 export function expiresAt(r: LogRecord, topicTtlMs: number | null): number {

@@ -23,6 +23,7 @@
 import { ErrorCode, SluiceError } from '../../errors';
 import { LIMITS } from '../../limits';
 import { Log, type LogOptions, type LogRecord, type Message } from '../../storage/log';
+import type { HalfDescription } from '../describe';
 import { OP_HALF_DONE, type GroupState } from '../group/group-state';
 import type { GroupStateLog } from '../group/group-state-log';
 import { heldRecord, heldTarget, releasedMessage } from '../store/held-message';
@@ -30,7 +31,8 @@ import type { Clock, TimerHandle } from '../time/clock';
 import type { Topic } from '../topic/topic';
 import type { Transaction } from './transaction';
 
-export const HALF_HEADERS = Object.freeze({ topic: 'sluice.half.topic', partition: 'sluice.half.partition', timestamp: 'sluice.half.timestamp' });
+import { HALF_HEADERS } from '../codec/reserved-headers';
+export { HALF_HEADERS };
 
 const HALF_LOG_OPTIONS: LogOptions = Object.freeze({ sync: 'always', segmentBytes: LIMITS.messageBytesMaxMax, messageBytesMax: LIMITS.messageBytesMaxMax, batchBytesMax: 16 * 1024 });
 const SCAN_STEP = 4096;
@@ -73,10 +75,7 @@ export interface HalfCommit {
   offset: number;
 }
 
-export interface HalfDescription {
-  /** Half messages prepared and not resolved yet. */
-  pending: number;
-}
+export type { HalfDescription };
 
 /** What the half store needs of the broker. */
 export interface HalfLink {

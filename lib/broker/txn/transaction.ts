@@ -29,7 +29,7 @@ import { AckMessage } from '../consume/consumed-message';
 import { OP_ACK, OP_COMMIT, toRuns, type GroupState, type PartitionProgress, type StateOp, type TxnRecord } from '../group/group-state';
 import type { BatchProducer, Message } from '../../storage/log';
 import type { GroupStateLog } from '../group/group-state-log';
-import type { Producer, ProducerMessage } from '../produce/producer';
+import type { ProducerMessage } from '../produce/producer-message';
 import type { Topic } from '../topic/topic';
 import type { PartitionMessage, TopicPartition } from '../topic/topic-partition';
 
@@ -48,11 +48,17 @@ export interface TransactionCommit {
   offset: number;
 }
 
+/** Where a message goes and how it is stored: what Producer.route returns. */
+export interface MessageRouter {
+  route(topic: string, message: ProducerMessage): { topic: Topic; partition: number; prepared: PartitionMessage };
+}
+
 /** What a transaction needs of the broker. */
 export interface TransactionLink {
   readonly state: GroupState;
   readonly groupLog: GroupStateLog;
-  readonly producer: Producer;
+  /** Validates, routes and encodes a message as a send would (Producer.route). */
+  readonly producer: MessageRouter;
   topic(name: string): Topic | undefined;
 }
 
