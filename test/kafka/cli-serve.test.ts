@@ -55,6 +55,11 @@ describe('sluice serve', () => {
     await broker.close();
   });
 
+  it('runs as the README runs it: npx sluice (the built bin is executable)', async () => {
+    const { stdout } = await run('npx', ['--no-install', 'sluice', '--help'], { cwd: ROOT });
+    expect(stdout).toContain('serve');
+  });
+
   it('exits 2 on usage errors and 1 when it cannot serve', async () => {
     const usage = async (args: string[]): Promise<{ code: number; stderr: string }> => {
       try {
