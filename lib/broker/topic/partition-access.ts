@@ -5,7 +5,7 @@
  * valid while its topic exists (after a delete its calls fail with UNKNOWN_TOPIC, as sends do).
  * Thread-confined (the broker's thread).
  */
-import type { AbortedTransaction, Confirm, RawSlice } from '../../storage/log';
+import type { AbortedTransaction, Confirm, RawSlice, ReadResult } from '../../storage/log';
 import type { TransactionCoordinator } from '../txn/txn-coordinator';
 import type { Topic } from './topic';
 import type { ProducerStates } from './producer-state';
@@ -110,6 +110,14 @@ export class PartitionAccess {
   /** Forgets a waiter that no longer waits (its wait timed out). */
   cancelWait(w: DataWaiter): void {
     this.#partition.cancelWait(w);
+  }
+
+  /**
+   * Records from `offset`, read committed (as an in-process consumer reads: markers and aborted
+   * records passed over), and where the next read starts. A command-line reader's way in.
+   */
+  read(offset: number, maxRecords: number): ReadResult {
+    return this.#partition.readRecords(offset, { maxRecords });
   }
 
   /** The timestamp of the record at `offset`, or null when it is not readable. */

@@ -1,0 +1,70 @@
+/** `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM. */
+import { type Command, Option } from 'commander';
+import { Broker } from '../../broker/broker';
+import { Server } from '../../kafka/server';
+import type { SyncPolicy } from '../../storage/log';
+import { listenAddress, positiveInteger } from '../args';
+import { EXIT_FAILURE } from '../exit-codes';
+
+interface ServeOptions {
+  data: string;
+  listen: { host: string; port: number };
+  advertise?: { host: string; port: number };
+  partitions: number;
+  sync: SyncPolicy;
+  autoCreateTopics: boolean;
+}
+
+export async function serve(o: ServeOptions): Promise<void> {
+  const broker = await Broker.open(o.data);
+  let server: Server;
+  try {
+    server = await Server.start({
+      broker,
+      host: o.listen.host,
+      port: o.listen.port,
+      advertisedHost: o.advertise?.host,
+      advertisedPort: o.advertise?.port,
+      autoCreateTopics: o.autoCreateTopics,
+      topicDefaults: { partitions: o.partitions, sync: o.sync },
+    });
+  } catch (e) {
+    await broker.close();
+    throw e;
+  }
+  const { host, port } = server.address;
+  process.stdout.write(`listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        // A second signal: the user will not wait for clients to finish (or close their side).
+        process.stderr.write(`${signal} again: exiting without waiting\n`);
+        process.exit(EXIT_FAILURE);
+      }
+      stopping = true;
+      process.stdout.write(`${signal}: answering requests in flight, then closing\n`);
+      void (async () => {
+        await server.close();
+        await broker.close();
+        resolve();
+      })();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  process.stdout.write('closed\n');
+}
+
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the broker in a data directory to Kafka clients')
+    .requiredOption('--data <dir>', 'the broker data directory (created if missing)')
+    .option('--listen <host:port>', 'where to listen (loopback unless told otherwise)', listenAddress, { host: '127.0.0.1', port: 9092 })
+    .option('--advertise <host:port>', 'what clients are told to connect to (default: the listen address)', listenAddress)
+    .option('--partitions <n>', 'partitions of topics created through the protocol', positiveInteger, 1)
+    .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
+    .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
+    .action(async (o: ServeOptions) => serve(o));
+}
