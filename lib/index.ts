@@ -24,7 +24,7 @@ export { ErrorCode, SluiceError } from './errors';
 export { faultInjection } from './storage/fault-injection';
 export type { FaultErrno, FaultKind } from './storage/fault-injection';
 export { Broker } from './broker/broker';
-export type { BrokerOptions, BrokerRecovery, PartitionRecovery } from './broker/broker';
+export type { BrokerOptions, BrokerRecovery, PartitionRecovery, ResetTarget } from './broker/broker';
 export { Consumer } from './broker/consume/consumer';
 export type { Handler } from './broker/consume/consumer';
 export type { CommitEntry, ConsumerOptions, PartitionRef, PollOptions, RunOptions, SeekTarget, StartPosition } from './broker/consume/consumer-options';

@@ -770,6 +770,41 @@ export class Broker {
   }
 
   /** Deletes a group and its progress; fails with GROUP_ACTIVE while it has members. */
+  /**
+   * Moves a group's position in every partition of `topic` to `to`: 'earliest', 'latest', an
+   * offset (each partition, clamped to what it holds) or a time (each partition's first message
+   * at or after it). Everything the group had delivered, acked or failed past the new position
+   * is forgotten, so those messages are delivered again (a rewind) or never (a skip). Refused
+   * with GROUP_ACTIVE while the group has members. Resolves with each partition's new position
+   * once it is durable.
+   */
+  async resetGroup(name: string, topic: string, to: ResetTarget): Promise<{ partition: number; offset: number }[]> {
+    this.#checkWritable('resetGroup');
+    const g = this.#state.groups.get(name);
+    if (g === undefined) throw new SluiceError(`unknown group ${JSON.stringify(name)}`, ErrorCode.UNKNOWN_GROUP);
+    const parts = g.topics.get(topic);
+    if (parts === undefined) throw new SluiceError(`group ${name} does not consume topic ${JSON.stringify(topic)}`, ErrorCode.UNKNOWN_TOPIC);
+    const c = this.#coordinators.get(name);
+    if (c !== undefined && c.members.length > 0) {
+      throw new SluiceError(`group ${JSON.stringify(name)} has ${c.members.length} member(s): close them first`, ErrorCode.GROUP_ACTIVE);
+    }
+    const t = this.#topic(topic);
+    const target = resetPosition(to);
+    // The delivery state in memory is rebuilt from the group state by the next member.
+    c?.closeSlots(new SluiceError(`group ${JSON.stringify(name)} was reset`, ErrorCode.CLOSED));
+    this.#coordinators.delete(name);
+    const out = parts.map((p, i) => {
+      const tp = t.partitions[i];
+      const offset = target(tp);
+      this.#state.truncate(p, offset);
+      this.#state.commit(p, offset);
+      return { partition: i, offset };
+    });
+    t.gate.recheck();
+    await this.#groupLog.confirm();
+    return out;
+  }
+
   async deleteGroup(name: string): Promise<void> {
     this.#checkWritable('deleteGroup');
     if (typeof name !== 'string') throw new TypeError('group must be a string');
@@ -861,6 +896,17 @@ async function checkBrokerDirectory(directory: BrokerDirectory): Promise<void> {
 
 function unknownTopic(name: string): SluiceError {
   return new SluiceError(`unknown topic ${JSON.stringify(name)}`, ErrorCode.UNKNOWN_TOPIC);
+}
+
+/** Where resetGroup moves a group: 'earliest', 'latest', {offset} or {timestamp}. */
+export type ResetTarget = 'earliest' | 'latest' | { offset: number } | { timestamp: number };
+
+function resetPosition(to: ResetTarget): (tp: TopicPartition) => number {
+  if (to === 'earliest') return (tp) => tp.startOffset;
+  if (to === 'latest') return (tp) => tp.endOffset;
+  if (to !== null && typeof to === 'object' && 'offset' in to && Number.isSafeInteger(to.offset) && to.offset >= 0) return (tp) => Math.min(Math.max(to.offset, tp.startOffset), tp.endOffset);
+  if (to !== null && typeof to === 'object' && 'timestamp' in to && Number.isSafeInteger(to.timestamp)) return (tp) => tp.offsetForTime(to.timestamp);
+  throw new TypeError(`reset target must be 'earliest', 'latest', {offset} (a non-negative integer) or {timestamp}, got ${shown(to)}`);
 }
 
 function startOffset(tp: TopicPartition, start: StartPosition): number {

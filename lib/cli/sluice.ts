@@ -4,7 +4,7 @@
  *
  *   sluice serve --data DIR [--listen HOST:PORT]   serve the broker in DIR over the Kafka protocol
  *   sluice topics list|describe|create|delete      topics of a data directory
- *   sluice groups list|describe                    consumer groups of a data directory
+ *   sluice groups list|describe|reset              consumer groups of a data directory
  *   sluice produce --data DIR --topic T            messages from stdin (lines or JSON)
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON)
  *

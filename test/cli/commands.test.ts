@@ -74,10 +74,14 @@ describe('sluice commands', () => {
     } finally {
       await b.close();
     }
+    const reset = JSON.parse((await sluice(['groups', 'reset', 'workers', '--data', data, '--topic', 'jobs', '--to', 'earliest', '--json'])).stdout);
+    expect(reset).toEqual({ group: 'workers', topic: 'jobs', partitions: [{ partition: 0, offset: 0 }] });
+    expect(JSON.parse((await sluice(['groups', 'describe', 'workers', '--data', data, '--json'])).stdout).lag).toBe(3);
+    expect((await sluice(['groups', 'reset', 'workers', '--data', data, '--topic', 'jobs', '--to', 'soon'])).code).toBe(2);
   });
 
   it('--help on every command; usage errors exit 2, failures 1', async () => {
-    for (const args of [[], ['serve'], ['topics'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'create'], ['topics', 'delete'], ['groups'], ['groups', 'list'], ['groups', 'describe'], ['produce'], ['consume']]) {
+    for (const args of [[], ['serve'], ['topics'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'create'], ['topics', 'delete'], ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset'], ['produce'], ['consume']]) {
       const r = await sluice([...args, '--help']);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toContain('Usage: sluice');

@@ -1,5 +1,10 @@
-/** `sluice groups list|describe`: the consumer groups of a data directory (read-only). */
+/**
+ * `sluice groups list|describe|reset`: the consumer groups of a data directory (list and
+ * describe read-only; reset needs the directory to itself, so no server's members are live).
+ */
 import type { Command } from 'commander';
+import type { ResetTarget } from '../../broker/broker';
+import { position, type Position } from '../args';
 import { withData } from '../open';
 import { printJson, printTable } from '../output';
 
@@ -38,4 +43,23 @@ export function groupsCommand(program: Command): void {
         printTable(['TOPIC', 'PARTITION', 'COMMITTED', 'END', 'LAG'], g.partitions.map((p) => [p.topic, p.partition, p.committedOffset, p.endOffset, p.lag]));
       }),
     );
+  groups
+    .command('reset <group>')
+    .description("move a group's position in a topic (refused while the group has members)")
+    .requiredOption('--data <dir>', 'the broker data directory')
+    .requiredOption('--topic <topic>', 'the topic whose partitions move')
+    .requiredOption('--to <position>', 'earliest, latest, an offset (each partition) or a time (ISO 8601)', position)
+    .option('--json', 'print JSON')
+    .action((name: string, o: DataOptions & { topic: string; to: Position }) =>
+      withData(o.data, 'write', async (b) => {
+        const moved = await b.resetGroup(name, o.topic, resetTarget(o.to));
+        if (o.json) printJson({ group: name, topic: o.topic, partitions: moved });
+        else printTable(['PARTITION', 'OFFSET'], moved.map((m) => [m.partition, m.offset]));
+      }),
+    );
+}
+
+function resetTarget(p: Position): ResetTarget {
+  if (p.kind === 'earliest' || p.kind === 'latest') return p.kind;
+  return p.kind === 'offset' ? { offset: p.offset } : { timestamp: p.timestamp };
 }
