@@ -7,6 +7,7 @@
  *   sluice groups list|describe|reset              consumer groups of a data directory
  *   sluice produce --data DIR --topic T            messages from stdin (lines or JSON)
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON)
+ *   sluice inspect PATH                            segments, batches, records, index entries
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
@@ -14,6 +15,7 @@
 import { Command } from 'commander';
 import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
+import { inspectCommand } from './commands/inspect';
 import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
@@ -26,6 +28,7 @@ export function program(): Command {
   groupsCommand(cmd);
   produceCommand(cmd);
   consumeCommand(cmd);
+  inspectCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();

@@ -10,6 +10,7 @@ import type { Broker } from '../../broker/broker';
 import type { LogRecord } from '../../storage/log';
 import { nonNegativeInteger, positiveInteger, position, type Position } from '../args';
 import { withData } from '../open';
+import { textOrBase64 } from '../output';
 
 interface ConsumeOptions {
   data: string;
@@ -70,20 +71,14 @@ function startOf(from: Position, offsets: { startOffset: number; endOffset: numb
   }
 }
 
-function text(b: Buffer | null): string | null | { base64: string } {
-  if (b === null) return null;
-  const s = b.toString('utf8');
-  return Buffer.from(s, 'utf8').equals(b) ? s : { base64: b.toString('base64') };
-}
-
 function asJson(topic: string, partition: number, r: LogRecord): unknown {
   return {
     topic,
     partition,
     offset: r.offset,
     timestamp: r.timestamp,
-    key: text(r.key),
-    value: text(r.value),
-    headers: Object.fromEntries(r.headers.map((h) => [h.key, text(h.value)])),
+    key: textOrBase64(r.key),
+    value: textOrBase64(r.value),
+    headers: Object.fromEntries(r.headers.map((h) => [h.key, textOrBase64(h.value)])),
   };
 }
