@@ -5,23 +5,10 @@
  * --json output parsed; read-only commands work beside a broker holding the directory, writing
  * ones say it is held; --help on every command; exit codes 0, 1 and 2.
  */
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
+import { sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts')];
-
-function sluice(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [...BIN, ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr });
-    });
-    child.stdin!.end(stdin);
-  });
-}
 
 describe('sluice commands', () => {
   it('topics, produce and consume on a data directory', async () => {

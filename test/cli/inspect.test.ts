@@ -4,7 +4,6 @@
  * markers (control batches) with the aborted-transactions index entry, the offset and time
  * indexes, a batch whose CRC is broken flagged, and the preallocated tail.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -12,18 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { Log } from '../../lib/storage/log';
 import { encodeBatch } from '../helpers/kafka-batch-encoder';
+import { sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts')];
-
-function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [...BIN, ...args], { cwd: ROOT, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr });
-    });
-  });
-}
 
 describe('sluice inspect', () => {
   it('batches, records, markers, compressed batches and index entries of a partition', async () => {
