@@ -8,6 +8,7 @@
  *   sluice produce --data DIR --topic T            messages from stdin (lines or JSON)
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON)
  *   sluice inspect PATH                            segments, batches, records, index entries
+ *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
@@ -19,6 +20,7 @@ import { inspectCommand } from './commands/inspect';
 import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
+import { verifyCommand } from './commands/verify';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes';
 
 export function program(): Command {
@@ -29,6 +31,7 @@ export function program(): Command {
   produceCommand(cmd);
   consumeCommand(cmd);
   inspectCommand(cmd);
+  verifyCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();
@@ -40,7 +43,8 @@ export function program(): Command {
 async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
-    return EXIT_OK;
+    // A command that finished with a verdict (verify: damage found) set its exit code.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (typeof err.code === 'string' && err.code.startsWith('commander.')) {
@@ -53,6 +57,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // Output piped into a reader that stops early (`| head`): stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT_OK);
+    throw e;
+  });
   void main(process.argv).then((code) => {
     process.exitCode = code;
   });
