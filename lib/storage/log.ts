@@ -116,7 +116,6 @@ export interface ReadOptions {
   upTo?: number;
 }
 
-/** What readRecords returns: the records, and where the next read starts. */
 /** What readTimes returns: the offset and timestamp of each record read, and where the next read starts. */
 export interface TimesResult {
   count: number;
@@ -125,6 +124,7 @@ export interface TimesResult {
   nextOffset: number;
 }
 
+/** What readRecords returns: the records, and where the next read starts. */
 export interface ReadResult {
   records: LogRecord[];
   /**
@@ -471,34 +471,38 @@ export class Log {
    * cut out (a scan that needs only times, such as the delay store's, costs a fraction of a read).
    */
   readTimes(offset: number, options?: ReadOptions): TimesResult {
-    const maxRecords = Math.min(integer(options?.maxRecords, 'maxRecords', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_RECORDS), MAX_RECORDS_PER_READ);
-    const s = slotsFor(maxRecords);
-    const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
-    checkOffset(offset);
-    const n = this.#native.read(offset, options?.maxBytes === undefined ? DEFAULT_MAX_BYTES : maxBytesOf(options as { readonly [k: string]: unknown }), s.length === used ? s : s.subarray(0, used), options?.upTo);
+    const n = this.#fillSlots(offset, options);
     if (n < 0) {
-      const records = this.#readCompressed(offset, maxRecords, s);
-      const last = records.length === maxRecords ? records[records.length - 1] : undefined;
-      return {
-        count: records.length,
-        offsets: Float64Array.from(records, (r) => r.offset),
-        timestamps: Float64Array.from(records, (r) => r.timestamp),
-        nextOffset: last !== undefined && last.offset + 1 < s[1] ? last.offset + 1 : s[1],
-      };
+      const records = this.#compressedRecords(offset);
+      return { count: records.length, offsets: Float64Array.from(records, (r) => r.offset), timestamps: Float64Array.from(records, (r) => r.timestamp), nextOffset: this.#readNext };
     }
+    const s = slots;
     const offsets = new Float64Array(n);
     const timestamps = new Float64Array(n);
     for (let i = 0, p = HEADER_SLOTS; i < n; i++, p += SLOT_FIELDS) {
       offsets[i] = s[p];
       timestamps[i] = s[p + 1];
     }
-    return { count: n, offsets, timestamps, nextOffset: s[1] };
+    return { count: n, offsets, timestamps, nextOffset: this.#readNext };
   }
 
-  /** Where the last #read ends (read() itself returns only the records: no result object on its path). */
+  /** Where the last read ends (read() itself returns only the records: no result object on its path). */
   #readNext = 0;
+  /** The last read's maxRecords. */
+  #readMax = 0;
 
   #read(offset: number, options: ReadOptions | undefined): LogRecord[] {
+    const n = this.#fillSlots(offset, options);
+    if (n === 0) return [];
+    if (n < 0) return this.#compressedRecords(offset);
+    return recordsFromSlots(slots, n, this.#viewOf(slots[0], slots[2]), makeRecord);
+  }
+
+  /**
+   * Checks `options` and has the native read fill the read slots: returns how many records it
+   * filled (negative: a compressed batch, for #compressedRecords), with #readNext and #readMax set.
+   */
+  #fillSlots(offset: number, options: ReadOptions | undefined): number {
     checkOffset(offset);
     let maxBytes = DEFAULT_MAX_BYTES;
     let maxRecords = DEFAULT_MAX_RECORDS;
@@ -514,17 +518,18 @@ export class Log {
     const s = slotsFor(maxRecords);
     const used = HEADER_SLOTS + SLOT_FIELDS * maxRecords;
     const n = this.#native.read(offset, maxBytes, s.length === used ? s : s.subarray(0, used), upTo);
-    const next = s[1];
-    this.#readNext = next;
-    if (n === 0) return [];
-    if (n < 0) {
-      const records = this.#readCompressed(offset, maxRecords, s);
-      // Cut short by maxRecords: the rest of the batch is next.
-      const last = records.length === maxRecords ? records[records.length - 1] : undefined;
-      if (last !== undefined && last.offset + 1 < next) this.#readNext = last.offset + 1;
-      return records;
-    }
-    return recordsFromSlots(s, n, this.#viewOf(s[0], s[2]), makeRecord);
+    this.#readNext = s[1];
+    this.#readMax = maxRecords;
+    return n;
+  }
+
+  /** The records of the compressed batch the last #fillSlots met, decompressed; #readNext moves to what follows them. */
+  #compressedRecords(offset: number): LogRecord[] {
+    const records = this.#readCompressed(offset, this.#readMax, slots);
+    // Cut short by maxRecords: the rest of the batch is next.
+    const last = records.length === this.#readMax ? records[records.length - 1] : undefined;
+    if (last !== undefined && last.offset + 1 < this.#readNext) this.#readNext = last.offset + 1;
+    return records;
   }
 
   #readCompressed(offset: number, maxRecords: number, s: Float64Array): LogRecord[] {
