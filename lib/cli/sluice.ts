@@ -6,7 +6,7 @@
  *   sluice topics list|describe|create|delete      topics of a data directory
  *   sluice groups list|describe|reset              consumer groups of a data directory
  *   sluice produce --data DIR --topic T            messages from stdin (lines or JSON)
- *   sluice consume --data DIR --topic T            messages to stdout (text or JSON)
+ *   sluice consume --data DIR --topic T            messages to stdout (text or JSON), in a group or none, following
  *   sluice inspect PATH                            segments, batches, records, index entries
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
  *
