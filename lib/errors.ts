@@ -42,6 +42,8 @@ export const ErrorCode = {
   WRONG_GROUP: 'WRONG_GROUP',
   /** Broker: the partition is not assigned to this consumer. */
   NOT_ASSIGNED: 'NOT_ASSIGNED',
+  /** Broker, explain: no such delayed message in the delay store (never sent, or moved and deleted long ago). */
+  UNKNOWN_MESSAGE: 'UNKNOWN_MESSAGE',
   /**
    * Broker: a message value marked `sluice.codec: msgpack` whose bytes do not decode (written by
    * another client, or by another version); thrown by `msg.value`, and passed to run()'s onError

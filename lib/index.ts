@@ -62,3 +62,4 @@ export { SCHEDULE_HEADERS } from './broker/schedule/scheduler';
 export type { ScheduleDescription, ScheduleOptions } from './broker/schedule/scheduler';
 export { HALF_HEADERS, PreparedMessage } from './broker/txn/half-messages';
 export type { CheckAnswer, CheckOptions, HalfCommit, HalfDescription, HalfMessageCheck, TransactionCheck } from './broker/txn/half-messages';
+export type { Explanation, ExplainQuery, GroupPosition, MessageState } from './broker/explain/explanation';

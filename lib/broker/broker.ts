@@ -45,6 +45,8 @@ import { GroupOffsets } from './group/group-offsets';
 import { Topic } from './topic/topic';
 import type { TopicPartition } from './topic/topic-partition';
 import { checkTopicName, normalizeTopicConfig, PARTITIONS_MAX, type TopicConfigInput } from './topic/topic-config';
+import { explain, type ExplainLink } from './explain/explain';
+import type { Explanation, ExplainQuery } from './explain/explanation';
 
 export interface BrokerOptions {
   /**
@@ -164,7 +166,7 @@ export class Broker {
       const backlog = (t: Topic): number => broker!.#backlog(t);
       const mode = readOnly ? { repair, readOnly, create: false } : { repair, create: false };
       for (const m of metas) topics.push(await Topic.open(directory, m, backlog, clock, mode));
-      const stateOptions = readOnly ? { sync: 'none' as const, checkpointBytes, readOnly } : { sync: groupSync, syncIntervalMs: groupSyncIntervalMs, checkpointBytes };
+      const stateOptions = readOnly ? { sync: 'none' as const, checkpointBytes, readOnly } : { sync: groupSync, syncIntervalMs: groupSyncIntervalMs, checkpointBytes, now: () => clock.now() };
       groupLog = await GroupStateLog.open(directory, state, stateOptions, meta, metas.length > 0, clock.now());
       broker = new Broker(directory, lock, clock, userClock === systemClock, state, groupLog);
       for (const t of topics) broker.#topics.set(t.name, t);
@@ -586,7 +588,7 @@ export class Broker {
   readonly #scheduler: Scheduler;
   #delays: DelayStore | null = null;
 
-  readonly #storeDelayed = (messages: readonly DelayedMessage[]): Promise<void> => {
+  readonly #storeDelayed = (messages: readonly DelayedMessage[]): Promise<number> => {
     this.#checkWritable('a delayed send');
     return this.#delays!.add(messages);
   };
@@ -766,6 +768,36 @@ export class Broker {
       lag: partitions.reduce((n, p) => n + p.lag, 0),
       inFlight: partitions.reduce((n, p) => n + p.inFlight, 0),
       redeliveries: partitions.reduce((n, p) => n + p.redeliveries, 0),
+    };
+  }
+
+  /**
+   * Why has `group` not got this message? Where it stands for the group, from the broker's own
+   * state (see explain/explanation.ts for every state): by topic, partition and offset, or for a
+   * delayed message by the `delayId` its send confirmed. Reads, changes nothing; works read-only
+   * (then from the durable state alone: no members, nothing known in flight).
+   */
+  explain(query: ExplainQuery): Explanation {
+    this.#checkOpen();
+    return explain(this.#explainLink, query);
+  }
+
+  get #explainLink(): ExplainLink {
+    return {
+      now: () => this.#clock.now(),
+      partition: (topic, index) => {
+        const t = this.#topic(topic);
+        if (!Number.isSafeInteger(index) || index < 0 || index >= t.partitions.length) throw new RangeError(`topic ${topic} has partitions 0 to ${t.partitions.length - 1}, not ${String(index)}`);
+        return t.partitions[index];
+      },
+      partitionsOf: (topic) => this.#topics.get(topic)?.partitions ?? null,
+      group: (name) => this.#state.groups.get(name),
+      slot: (g, topic, partition) => (g.topics.has(topic) && this.#topics.has(topic) ? (this.#coordinatorOf(g).ensureTopic(topic)[partition] ?? null) : null),
+      members: (group) => [...this.#consumers].filter((m) => m.group === group).map((m) => m.describe()),
+      filter: (group) => this.#coordinators.get(group)?.filter ?? null,
+      whenPassed: (group, topic, partition, offset) => this.#groupLog.whenPassed(group, topic, partition, offset),
+      delayStatus: (delayId) => this.#delays?.status(delayId, this.#state.delayWatermark) ?? null,
+      readOnly: this.#lock === null,
     };
   }
 

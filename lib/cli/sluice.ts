@@ -9,6 +9,7 @@
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON), in a group or none, following
  *   sluice inspect PATH                            segments, batches, records, index entries
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
+ *   sluice why --data DIR --topic T ...            why has a group not got this message?
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
@@ -21,6 +22,7 @@ import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
 import { verifyCommand } from './commands/verify';
+import { whyCommand } from './commands/why';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes';
 
 export function program(): Command {
@@ -32,6 +34,7 @@ export function program(): Command {
   consumeCommand(cmd);
   inspectCommand(cmd);
   verifyCommand(cmd);
+  whyCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();

@@ -44,7 +44,7 @@ describe('delayed messages', () => {
     const { b, clock } = await setup();
     const c = b.consumer({ group: 'g', topics: 't' });
     const confirm = await b.send('t', { value: 'later', delayMs: 5000 });
-    expect(confirm).toEqual({ topic: 't', partition: 0, offset: -1, durable: true, deliverAt: T0 + 5000 });
+    expect(confirm).toEqual({ topic: 't', partition: 0, offset: -1, durable: true, deliverAt: T0 + 5000, delayId: 0 });
     await b.send('t', { value: 'now' });
     expect((await drain(c)).map(text)).toEqual(['now']);
     clock.advance(4999);

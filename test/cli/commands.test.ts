@@ -68,7 +68,7 @@ describe('sluice commands', () => {
   });
 
   it('--help on every command; usage errors exit 2, failures 1', async () => {
-    for (const args of [[], ['serve'], ['topics'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'create'], ['topics', 'delete'], ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset'], ['produce'], ['consume'], ['inspect'], ['verify']]) {
+    for (const args of [[], ['serve'], ['topics'], ['topics', 'list'], ['topics', 'describe'], ['topics', 'create'], ['topics', 'delete'], ['groups'], ['groups', 'list'], ['groups', 'describe'], ['groups', 'reset'], ['produce'], ['consume'], ['inspect'], ['verify'], ['why']]) {
       const r = await sluice([...args, '--help']);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toContain('Usage: sluice');

@@ -135,7 +135,10 @@ export interface AckTarget {
 
 /** The consumer an ack-model message was delivered to, as far as its in-flight count goes. */
 export interface AckHolderRef {
+  /** The member's name. */
+  readonly name: string;
   inFlight: number;
+  readonly visibilityTimeoutMs: number;
   readonly maxInFlight: number;
   /** How long a message waits after its `failures`-th failed delivery (undefined: no backoff). */
   retryDelay(failures: number): number | undefined;

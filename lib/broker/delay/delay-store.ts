@@ -69,6 +69,16 @@ export interface DelayedMessage {
 
 export type { DelayDescription };
 
+/** DelayStore.status: a delayed message, its destination, due time, and whether it was moved. */
+export interface DelayStatus {
+  topic: string;
+  partition: number;
+  dueAt: number;
+  moved: boolean;
+  /** The message as it enters (or entered) its topic. */
+  message: Message;
+}
+
 /** What the store needs of the broker. */
 export interface DelayLink {
   readonly clock: Clock;
@@ -131,10 +141,11 @@ export class DelayStore {
   }
 
   /**
-   * Appends delayed messages; resolves once they are durable. Each is moved into its topic when
-   * due (not before this store has started).
+   * Appends delayed messages; resolves once they are durable with the delay-log offset of the
+   * first (the others follow it: their delay ids). Each is moved into its topic when due (not
+   * before this store has started).
    */
-  add(messages: readonly DelayedMessage[]): Promise<void> {
+  add(messages: readonly DelayedMessage[]): Promise<number> {
     this.#checkWritable();
     const floor = this.#taken.due;
     const records: Message[] = new Array(messages.length);
@@ -149,7 +160,22 @@ export class DelayStore {
     this.#pending += messages.length;
     for (let i = 0; i < messages.length; i++) this.#keep(dues[i], first + i);
     this.#arm();
-    return this.#log.confirm(first + messages.length - 1).then(() => {});
+    return this.#log.confirm(first + messages.length - 1).then(() => first);
+  }
+
+  /**
+   * Where the delayed message `delayId` (its delay-log offset) stands: pending until its due
+   * time, or moved (at or below the watermark `done`: the broker's, so that a read-only store
+   * knows it too), with the message it released; null if the delay log never held it or has
+   * already deleted it (moved long ago).
+   */
+  status(delayId: number, done: { due: number; offset: number }): DelayStatus | null {
+    if (!Number.isSafeInteger(delayId) || delayId < this.#log.startOffset || delayId >= this.#log.highWatermark) return null;
+    const r = this.#log.read(delayId, { maxRecords: 1 })[0];
+    if (r === undefined || r.offset !== delayId) return null;
+    const { topic, partition } = heldTarget(DELAY_HEADERS, r);
+    const moved = !before(done.due, done.offset, r.timestamp, delayId);
+    return { topic, partition, dueAt: r.timestamp, moved, message: releasedMessage(DELAY_HEADERS, r) };
   }
 
   describe(): DelayDescription {

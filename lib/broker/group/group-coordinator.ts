@@ -28,12 +28,35 @@ export interface SlotReport {
   pendingRedelivery: number;
 }
 
+/** What a delivery model holds in memory of one offset the group has not consumed (broker/explain/). */
+export type SlotFinding =
+  /** Handed out to `member` and not finished; ack model: its delivery count, and visible again at `visibleAgainAt`. */
+  | { state: 'in-flight'; member: string; deliveryCount: number | null; deliveredAt: number | null; visibleAgainAt: number | null }
+  /** Offset model: processed by `member`, its commit not made yet (autoCommit off, or the next poll). */
+  | { state: 'processed'; member: string }
+  /** Ack model: on its way to the dead-letter topic (the transaction not committed yet). */
+  | { state: 'dead-lettering'; deadLetterTopic: string }
+  /** Ack model: a delivery failed; it goes out again at `dueAt`. */
+  | { state: 'retry-wait'; dueAt: number; failures: number; lastError: string | null }
+  /** Ack model: queued to go out again as soon as a member takes messages. */
+  | { state: 'redelivery-ready'; failures: number; lastError: string | null }
+  /** Ack model, per-key order: waits until the message at offset `behind` (same key) is done. */
+  | { state: 'key-order'; behind: number };
+
+export interface SlotExplanation {
+  finding: SlotFinding | null;
+  /** Where the slot's dead letters go now (ack model, while a member holds it), else null. */
+  deadLetterTopic: string | null;
+}
+
 /**
  * The group-level delivery state of one partition, owned by the group's delivery model (the ack
  * model keeps its messages in flight here; the offset model only counts redeliveries).
  */
 export interface SlotState {
   report(slot: PartitionSlot): SlotReport;
+  /** What the model knows in memory of `offset` (one the group has not consumed). */
+  explain(slot: PartitionSlot, offset: number): SlotExplanation;
   /** The topic, group or broker is going: stop every timer; later acks fail with `reason`. */
   close(reason: SluiceError): void;
 }
@@ -68,6 +91,11 @@ export interface GroupMember<S extends SlotState = SlotState> {
   dropTopic(topic: string): void;
   /** Messages handed out of `slot` and not yet finished (processed, acked or nacked). */
   inFlightOf(slot: PartitionSlot<S>): number;
+  /**
+   * Where `offset` of `slot` stands with this member: handed out and in progress, processed and
+   * not committed yet, or null (not handed out, or the model tracks it in the slot: ack model).
+   */
+  findingOf(slot: PartitionSlot<S>, offset: number): SlotFinding | null;
 }
 
 /**
@@ -122,6 +150,11 @@ export class GroupCoordinator {
     }
   }
   #filter: string | null = null;
+
+  /** The filter the group's members gave (the last members', after they left), or null. */
+  get filter(): string | null {
+    return this.#filter;
+  }
 
   /** `member` subscribes to one more topic (a topic created that its pattern matches). */
   subscribe(member: GroupMember, topic: string): void {

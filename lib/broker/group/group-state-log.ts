@@ -35,7 +35,7 @@ import { Packr } from 'msgpackr';
 import { ErrorCode, SluiceError } from '../../errors';
 import { Log, type LogOptions, type SyncPolicy } from '../../storage/log';
 import { BROKER_FORMAT, type BrokerDirectory, type BrokerMeta } from '../store/broker-directory';
-import { GroupState, OP_ACK, OP_REDELIVERED, type StateOp } from './group-state';
+import { GroupState, OP_ACK, OP_COMMIT, OP_REDELIVERED, OP_TRUNCATE, OP_TXN_COMMIT, type StateOp } from './group-state';
 import { StateConfirm } from './state-confirm';
 
 const REC_OPS = 1;
@@ -53,6 +53,8 @@ export interface GroupStateLogOptions {
   syncIntervalMs?: number;
   /** Bytes of operations after which a generation is checkpointed. */
   checkpointBytes: number;
+  /** The time each record is stamped with (the broker's clock; explain() reads it back). Default Date.now. */
+  now?: () => number;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -227,6 +229,47 @@ export class GroupStateLog {
     return complete ? opsBytes : null;
   }
 
+  /**
+   * When the group's position in a partition last passed `offset` (an ack of it, or a commit or
+   * ack run beyond it), from the operations of the current generation and their records' times;
+   * `{before}` when it passed before the generation began (its snapshot's time); null when there
+   * is no group state. Reads the generation from its start (at most one snapshot plus
+   * `checkpointBytes` of operations): for explain(), not for hot paths.
+   */
+  whenPassed(group: string, topic: string, partition: number, offset: number): { at: number } | { before: number } | null {
+    const log = this.#log;
+    if (log === null) return null;
+    let at: number | null = null;
+    let first: number | null = null;
+    const visit = (op: StateOp, ts: number): void => {
+      if (op[1] !== group || op[2] !== topic || op[3] !== partition) return;
+      if (op[0] === OP_COMMIT || op[0] === OP_TRUNCATE) {
+        // A commit past it (first time since the last rewind), or a rewind (reset, seek, power loss) to it or before.
+        if ((op[4] as number) > offset) at ??= ts;
+        else at = null;
+      } else if (op[0] === OP_ACK) {
+        const runs = op[4] as number[];
+        for (let i = 0; i < runs.length; i += 2) if (offset >= runs[i] && offset < runs[i] + runs[i + 1]) at ??= ts;
+      }
+    };
+    for (let o = log.startOffset, end = log.highWatermark; o < end; ) {
+      const records = log.read(o, { maxRecords: 1024 });
+      if (records.length === 0) break;
+      for (const r of records) {
+        o = r.offset + 1;
+        first ??= r.timestamp;
+        const rec = packr.unpack(r.value!) as unknown[];
+        if (rec[0] !== REC_OPS) continue;
+        for (const op of rec[1] as StateOp[]) {
+          if (op[0] === OP_TXN_COMMIT) for (const inner of op[2] as StateOp[]) visit(inner, r.timestamp);
+          else visit(op, r.timestamp);
+        }
+      }
+    }
+    if (at !== null) return { at };
+    return first === null ? null : { before: first };
+  }
+
   static #corrupt(log: Log, offset: number, what: string): SluiceError {
     const e = new SluiceError(`group state record ${offset} in ${log.dir} ${what}`, ErrorCode.CORRUPT);
     e.path = log.dir;
@@ -309,7 +352,8 @@ export class GroupStateLog {
     let last: number;
     try {
       const records = encodeOps(ops);
-      const first = this.#writer.appendBatch(records);
+      const timestamp = (this.#options.now ?? Date.now)();
+      const first = this.#writer.appendBatch(records.map((value) => ({ value, timestamp })));
       last = first + records.length - 1;
       for (const r of records) this.#opsBytes += r.length;
     } catch (e) {

@@ -46,6 +46,8 @@ export interface SendConfirm {
    * `offset` is -1 until it is moved into its topic then.
    */
   deliverAt?: number;
+  /** A delayed message: its place in the delay store, for `broker.explain({delayId})`. */
+  delayId?: number;
   /** A send with an id that was sent before (within the dedup window): nothing was written; this is where the first one went. */
   duplicate?: true;
 }
@@ -62,7 +64,8 @@ export interface ProducerLink {
   /** True when the clock is the system clock (the Log stamps messages itself). */
   systemClock: boolean;
   /** Stores delayed messages (resolves once they are durable). */
-  delay(messages: readonly DelayedMessage[]): Promise<void>;
+  /** Stores delayed messages durably; resolves with the delay id of the first (the others follow). */
+  delay(messages: readonly DelayedMessage[]): Promise<number>;
   /** Stores a half message (resolves once it is durable). */
   prepare(topic: Topic, partition: number, message: LogMessage): Promise<PreparedMessage>;
 }
@@ -266,8 +269,8 @@ export class Producer {
       delayed.push({ topic: t.name, partition, deliverAt, message: asMessage(this.#prepare(m, i, deliverAt)) });
     }
     checkSizes(delayed.map((d) => d.message), messageBytesMaxOf(t.config));
-    await this.#link.delay(delayed);
-    return delayed.map((d) => ({ topic: t.name, partition: d.partition, offset: -1, durable: true, deliverAt: d.deliverAt }));
+    const first = await this.#link.delay(delayed);
+    return delayed.map((d, i) => ({ topic: t.name, partition: d.partition, offset: -1, durable: true, deliverAt: d.deliverAt, delayId: first + i }));
   }
 
   /**

@@ -98,6 +98,11 @@ export class AckDelivery implements Delivery, AckHolder {
     this.#wake(); // a consumer left with no topic ends its waits (see consumer.ts)
   }
 
+  /** The ack model tracks its messages in the slot (AckPartition.explain), not per member. */
+  findingOf(): null {
+    return null;
+  }
+
   inFlightOf(slot: AckSlot): number {
     let n = 0;
     for (const m of slot.state.inFlight.values()) if (m.holder === this) n++;

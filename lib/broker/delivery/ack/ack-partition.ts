@@ -22,13 +22,13 @@
 import { ErrorCode, SluiceError } from '../../../errors';
 import type { Clock, TimerHandle } from '../../time/clock';
 import { AckMessage, type AckHolderRef, type AckTarget } from '../../consume/consumed-message';
-import type { SlotReport, SlotState } from '../../group/group-coordinator';
+import type { SlotExplanation, SlotFinding, SlotReport, SlotState } from '../../group/group-coordinator';
 import type { GroupState, PartitionProgress } from '../../group/group-state';
 import type { GroupStateLog } from '../../group/group-state-log';
 import type { StateConfirm } from '../../group/state-confirm';
 import type { TopicPartition } from '../../topic/topic-partition';
 import { DeadlineQueue } from './deadline-queue';
-import { DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
+import { DEAD_LETTER_SUFFIX, DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
 import { expiresAt } from '../../topic/ttl';
 import type { MessageFilter } from '../../routing/message-filter';
 import { InFlightWindow } from './in-flight-window';
@@ -120,6 +120,39 @@ export class AckPartition implements AckTarget, SlotState {
       ackedAhead: this.progress.acked.size,
       pendingRedelivery: this.readyCount + this.delayedCount,
     };
+  }
+
+  explain(_slot: unknown, offset: number): SlotExplanation {
+    return { finding: this.#finding(offset), deadLetterTopic: this.owner?.deadLetterTopic(this.tp.topic) ?? null };
+  }
+
+  #finding(offset: number): SlotFinding | null {
+    const p = this.progress;
+    const msg = this.inFlight.get(offset);
+    if (msg !== undefined) {
+      const h = msg.holder;
+      return { state: 'in-flight', member: h.name, deliveryCount: msg.deliveryCount, deliveredAt: msg.deadline - h.visibilityTimeoutMs, visibleAgainAt: msg.deadline };
+    }
+    if (this.#dying.has(offset)) return { state: 'dead-lettering', deadLetterTopic: this.owner?.deadLetterTopic(this.tp.topic) ?? this.tp.topic + DEAD_LETTER_SUFFIX };
+    const failures = p.failures.get(offset) ?? 0;
+    const lastError = this.#lastError.get(offset) ?? null;
+    const dueAt = p.retryAt.get(offset);
+    if (dueAt !== undefined && dueAt > this.#clock.now()) return { state: 'retry-wait', dueAt, failures, lastError };
+    const behind = this.#keyHolderBefore(offset);
+    if (behind !== null) return { state: 'key-order', behind };
+    if (offset < p.deliveredEnd) {
+      for (let i = this.#readyHead; i < this.#ready.length; i++) if (this.#ready[i] === offset) return { state: 'redelivery-ready', failures, lastError };
+    }
+    return null;
+  }
+
+  /** Per-key order: the offset holding the key that `offset` waits behind, or null. */
+  #keyHolderBefore(offset: number): number | null {
+    for (const [key, waiting] of this.#keyWaiting) {
+      if (!waiting.includes(offset)) continue;
+      for (const [holder, k] of this.#keyHolder) if (k === key) return holder;
+    }
+    return null;
   }
 
   /** Offsets waiting to be delivered again (nack delays not counted). */

@@ -23,7 +23,7 @@ import type { LogRecord } from '../../../storage/log';
 import type { Clock, TimerHandle } from '../../time/clock';
 import { ConsumedMessage, OffsetMessage, type OffsetSource } from '../../consume/consumed-message';
 import { integerOption, type CommitEntry, type SeekTarget } from '../../consume/consumer-options';
-import type { PartitionSlot, SlotReport, SlotState } from '../../group/group-coordinator';
+import type { PartitionSlot, SlotExplanation, SlotFinding, SlotReport, SlotState } from '../../group/group-coordinator';
 import type { GroupState } from '../../group/group-state';
 import type { StateConfirm } from '../../group/state-confirm';
 import { expiresAt } from '../../topic/ttl';
@@ -42,6 +42,11 @@ export class OffsetPartition implements SlotState {
 
   report(slot: PartitionSlot): SlotReport {
     return { inFlight: slot.holder?.inFlightOf(slot) ?? 0, redeliveries: this.redeliveries, ackedAhead: slot.progress.acked.size, pendingRedelivery: 0 };
+  }
+
+  /** The offset model keeps nothing per message: its holder's cursor says what was handed out. */
+  explain(slot: PartitionSlot, offset: number): SlotExplanation {
+    return { finding: slot.holder?.findingOf(slot, offset) ?? null, deadLetterTopic: null };
   }
 
   close(): void {}
@@ -172,6 +177,13 @@ export class OffsetDelivery implements Delivery {
 
   inFlightOf(slot: OffsetSlot): number {
     return this.#cursors.find((c) => c.slot === slot)?.inProgress ?? 0;
+  }
+
+  findingOf(slot: OffsetSlot, offset: number): SlotFinding | null {
+    const c = this.#cursors.find((x) => x.slot === slot);
+    if (c === undefined || offset >= c.deliveredOffset || offset < slot.progress.committed) return null;
+    if (offset >= c.processedOffset) return { state: 'in-flight', member: this.name, deliveryCount: null, deliveredAt: null, visibleAgainAt: null };
+    return { state: 'processed', member: this.name };
   }
 
   // ---- Fetching ----
