@@ -9,11 +9,13 @@
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON), in a group or none, following
  *   sluice inspect PATH                            segments, batches, records, index entries
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
+ *   sluice bench WORKLOAD [--duration 2s]          a workload against Sluice and installed peers: JSON + HTML report
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
  */
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench';
 import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
 import { inspectCommand } from './commands/inspect';
@@ -32,6 +34,7 @@ export function program(): Command {
   consumeCommand(cmd);
   inspectCommand(cmd);
   verifyCommand(cmd);
+  benchCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();
