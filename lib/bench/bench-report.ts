@@ -42,7 +42,7 @@ function workloadLine(r: BenchResults): string {
     `${w.name}: ${w.topics} topic(s) × ${w.partitionsPerTopic} partition(s), ${w.messageSize} B messages, ` +
     `${w.producersPerTopic} producer(s)/topic at ${w.producerRate === 'max' ? 'max rate (closed loop)' : `${w.producerRate} msg/s`}` +
     `${w.burst ? `, burst ×${w.burst.rateMultiplier} at ${w.burst.startSeconds} s for ${w.burst.durationSeconds} s` : ''}, ` +
-    `${w.subscriptionsPerTopic} group(s) × ${w.consumerPerSubscription} consumer(s), ${w.durationSeconds} s measured after ${w.warmupSeconds} s warm-up, ` +
+    `${w.subscriptionsPerTopic} group(s) × ${w.consumerPerSubscription} consumer(s), ${w.durationSeconds} s measured after ${Number(w.warmupSeconds.toFixed(2))} s warm-up, ` +
     `durability ${w.durability}${w.durability === 'interval' ? ` (${w.syncIntervalMs} ms)` : ''}, ${w.consumerModel} model${w.maxBacklog > 0 ? `, bounded to ${w.maxBacklog}` : ''}`
   );
 }

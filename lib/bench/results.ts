@@ -39,7 +39,7 @@ export function measurementNotes(w: Workload): string[] {
     rate,
     'Publish latency: confirm - intended send time. End-to-end: consumer receipt - intended send time (producers and consumers share this process and its monotonic clock). Publish delay: actual - intended send time.',
     'Percentiles come from HdrHistograms (3 significant digits) merged over all producers or consumers, never from averaged percentiles.',
-    `Warm-up ${w.warmupSeconds} s: messages intended then are sent and consumed but not recorded. Throughput is what was confirmed (or delivered) during the ${w.durationSeconds} s measured window, divided by its length; the charts show every second, warm-up and drain included.`,
+    `Warm-up ${Number(w.warmupSeconds.toFixed(2))} s: messages intended then are sent and consumed but not recorded. Throughput is what was confirmed (or delivered) during the ${w.durationSeconds} s measured window, divided by its length; the charts show every second, warm-up and drain included.`,
     'Drivers run one after another on the same host; each peer server is started by the bench in a temp directory on 127.0.0.1 and stopped after its run.',
   ];
 }
