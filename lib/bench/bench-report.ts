@@ -53,7 +53,7 @@ export function renderBenchHtml(r: BenchResults): string {
     ok.map((d) => ({ name: d.driver, points: d.timeSeries.map((s) => [s.second, pick(s)] as [number, number]) }));
   const h = r.host;
   const charts: Block[] = [
-    { kind: 'line', title: 'Publish throughput over time (confirmed msg/s)', xLabel: `seconds since start (warm-up: first ${r.workload.warmupSeconds} s)`, yLabel: 'msg/s', series: series((s) => s.published) },
+    { kind: 'line', title: 'Publish throughput over time (confirmed msg/s)', xLabel: `seconds since start (warm-up: first ${Number(r.workload.warmupSeconds.toFixed(2))} s)`, yLabel: 'msg/s', series: series((s) => s.published) },
     { kind: 'line', title: 'Consume throughput over time (msg/s, all groups)', xLabel: 'seconds since start', yLabel: 'msg/s', series: series((s) => s.consumed) },
     { kind: 'percentile', title: 'Publish latency (confirm - intended send time)', yLabel: 'ms (log scale)', logY: true, series: ok.map((d) => ({ name: d.driver, points: d.curves.publish })) },
     { kind: 'percentile', title: 'End-to-end latency (received - intended send time)', yLabel: 'ms (log scale)', logY: true, series: ok.map((d) => ({ name: d.driver, points: d.curves.endToEnd })) },
