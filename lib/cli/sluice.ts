@@ -10,11 +10,13 @@
  *   sluice inspect PATH                            segments, batches, records, index entries
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
  *   sluice why --data DIR --topic T ...            why has a group not got this message?
+ *   sluice bench WORKLOAD [--duration 2s]          a workload against Sluice and installed peers: JSON + HTML report
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
  */
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench';
 import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
 import { inspectCommand } from './commands/inspect';
@@ -35,6 +37,7 @@ export function program(): Command {
   inspectCommand(cmd);
   verifyCommand(cmd);
   whyCommand(cmd);
+  benchCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();
