@@ -149,14 +149,42 @@ async function writeChunk(o: MirrorOptions, producer: Producer, t: TopicState, c
   for (const i of last.values()) messages[i].headers.push(progressHeader(o.sourceId, t.name, next));
   const tx = await producer.beginTransaction();
   try {
-    // A Map keyed by distinct Buffer objects keeps duplicate header names, in order.
-    await tx.send({ messages: messages.map((m) => ({ ...m, headers: new Map(m.headers) as Map<Buffer, Buffer> })) });
+    for (const group of deltaSafeGroups(messages)) {
+      // A Map keyed by distinct Buffer objects keeps duplicate header names, in order.
+      await tx.send({ messages: group.map((m) => ({ ...m, headers: new Map(m.headers) as Map<Buffer, Buffer> })) });
+    }
     crashPoint('mirror.before-commit');
     await tx.commit();
   } catch (e) {
     await tx.abort().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * @platformatic/kafka 1.35 writes a record's timestampDelta (a varlong) wrongly outside the int32
+ * range: records whose timestamps lie more than ~24.8 days from their batch's first go out in a
+ * send (so a batch) of their own, all in the same transaction.
+ */
+const DELTA_MAX = 2 ** 31 - 1;
+
+function deltaSafeGroups<M extends { partition: number; timestamp: bigint }>(messages: M[]): M[][] {
+  const groups: M[][] = [];
+  let current: M[] = [];
+  let firsts = new Map<number, number>();
+  for (const m of messages) {
+    const ts = Number(m.timestamp);
+    const first = firsts.get(m.partition);
+    if (first !== undefined && Math.abs(ts - first) > DELTA_MAX) {
+      groups.push(current);
+      current = [];
+      firsts = new Map();
+    }
+    if (!firsts.has(m.partition)) firsts.set(m.partition, ts);
+    current.push(m);
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 function targetPartition(how: Partitioning, source: number, key: Buffer | null, count: number): number {
