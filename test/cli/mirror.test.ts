@@ -3,15 +3,19 @@
  * key, value, headers, timestamp and partition equal with preserve; with key partitioning a key
  * always lands on its murmur2 partition of the target, in source order), a serve into a data
  * directory (committed records only: an aborted transaction of the source is not copied), a
- * second run copying only what is new, and the errors for bad input.
+ * second run copying only what is new, following a directory being written (exit 0 on SIGTERM),
+ * and the errors for bad input.
  */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { keyPartition } from '../../lib/broker/produce/partitioner';
-import { content, seed, seeded, serve, storedRecords, type Served } from '../helpers/mirror-fixtures';
+import { BIN, content, seed, seeded, serve, storedRecords, type Served } from '../helpers/mirror-fixtures';
 import { sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
 
+const ROOT = path.resolve(__dirname, '..', '..');
 const servers: Served[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
@@ -113,6 +117,40 @@ describe('sluice mirror', () => {
     // The same again copies nothing.
     const again = await sluice(['mirror', '--from-brokers', source.address, '--to-data', dst, '--topic', 'payments']);
     expect(again.stdout).toContain('0 records copied');
+  });
+
+  it('follows: copies what is added later, reports its lag, and exits 0 on SIGTERM', async () => {
+    const src = tmpDir();
+    const dst = tmpDir();
+    await seed(src, 'live', 2, seeded(10));
+    const child = spawn(process.execPath, [...BIN, 'mirror', '--from-data', src, '--to-data', dst, '--topic', 'live', '--follow', '--poll-ms', '50', '--progress-ms', '50', '--json'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const copiedAtLeast = async (n: number): Promise<void> => {
+      for (;;) {
+        const last = err.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+        if (last !== undefined && JSON.parse(last).records >= n) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await copiedAtLeast(10);
+    // The source is written while the mirror follows it (it reopens the directory read-only).
+    const b = await Broker.open(src);
+    await b.sendBatch('live', [{ key: 'a', value: Buffer.from('later'), partition: 1 }]);
+    await b.close();
+    await copiedAtLeast(11);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ type: 'summary', records: 11 });
+    const got = await storedRecords(dst, 'live');
+    expect(got.map((g) => g.value)).toContain('later');
+    expect(got.length).toBe(11);
   });
 
   it('reports bad input with a clear message and exit code', async () => {
