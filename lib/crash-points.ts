@@ -7,6 +7,7 @@
  *   txn.after-commit-point    its commit point is durable, no marker written
  *   txn.between-markers       its first partition's marker is durable, the others' not written
  *   txn.after-markers         every marker is durable, TXN_DONE not recorded
+ *   mirror.before-commit      `sluice mirror` sent a transaction's records, not its EndTxn
  */
 const wanted = process.env.SLUICE_CRASH_POINT;
 

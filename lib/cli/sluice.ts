@@ -11,6 +11,7 @@
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
  *   sluice why --data DIR --topic T ...            why has a group not got this message?
  *   sluice bench WORKLOAD [--duration 2s]          a workload against Sluice and installed peers: JSON + HTML report
+ *   sluice mirror --from-... --to-... --topic T     copy topics between data directories and Kafka clusters
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
@@ -20,6 +21,7 @@ import { benchCommand } from './commands/bench';
 import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
 import { inspectCommand } from './commands/inspect';
+import { mirrorCommand } from './commands/mirror';
 import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
@@ -38,6 +40,7 @@ export function program(): Command {
   verifyCommand(cmd);
   whyCommand(cmd);
   benchCommand(cmd);
+  mirrorCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();

@@ -176,6 +176,6 @@ export class Server {
 }
 
 /** A stable id for the data directory, in the form Kafka's cluster ids take (22 base64url characters). */
-function clusterIdOf(dir: string): string {
+export function clusterIdOf(dir: string): string {
   return createHash('sha256').update(dir).digest().subarray(0, 16).toString('base64url');
 }

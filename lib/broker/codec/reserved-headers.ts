@@ -7,6 +7,8 @@
  *   sluice.delay.*              a delayed message's record in the delay log (delay/delay-store.ts)
  *   sluice.half.*               a half message's record in the half log (txn/half-messages.ts)
  *   sluice.schedule, .at        a schedule's firing (schedule/scheduler.ts)
+ *   sluice.mirror.source, .progress   where `sluice mirror` copied a record from, and how far
+ *                               it got (mirror/progress.ts; written over the Kafka protocol)
  * The dead-letter headers (sluice.dlq.*, delivery/ack/dead-letters.ts) are set on dead letters
  * only, and a redrive strips them.
  */
@@ -17,6 +19,8 @@ export const DELAY_HEADERS = Object.freeze({ topic: 'sluice.delay.topic', partit
 export const HALF_HEADERS = Object.freeze({ topic: 'sluice.half.topic', partition: 'sluice.half.partition', timestamp: 'sluice.half.timestamp' });
 export const SCHEDULE_HEADERS = Object.freeze({ name: 'sluice.schedule', at: 'sluice.schedule.at' });
 
+export const MIRROR_HEADERS = Object.freeze({ source: 'sluice.mirror.source', progress: 'sluice.mirror.progress' });
+
 export const RESERVED_HEADERS: readonly string[] = Object.freeze([
   CODEC_HEADER,
   EXPIRES_HEADER,
@@ -24,4 +28,5 @@ export const RESERVED_HEADERS: readonly string[] = Object.freeze([
   ...Object.values(DELAY_HEADERS),
   ...Object.values(HALF_HEADERS),
   ...Object.values(SCHEDULE_HEADERS),
+  ...Object.values(MIRROR_HEADERS),
 ]);
