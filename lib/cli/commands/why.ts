@@ -1,7 +1,9 @@
 /**
  * `sluice why`: why has a consumer group not got this message? `broker.explain()` on a data
  * directory opened read-only (beside a running serve too: then from the durable state, with no
- * members or messages in flight known), for one group or every group that consumes the topic.
+ * members or messages in flight known), for one group or every group that consumes the topic;
+ * or asked of a running `sluice serve --metrics` (`--server URL`: its /explain endpoint, from
+ * the live state, members and messages in flight included).
  * Text (the state and its reason, the group's position, the partition's offsets) or `--json`
  * (the Explanation objects, an array when several groups are asked about).
  */
@@ -14,7 +16,8 @@ import { withData } from '../open';
 import { printJson } from '../output';
 
 interface WhyOptions {
-  data: string;
+  data?: string;
+  server?: string;
   topic: string;
   partition?: number;
   offset?: number;
@@ -27,7 +30,8 @@ export function whyCommand(program: Command): void {
   program
     .command('why')
     .description('why has a group not got a message? where it stands for the group, and what it waits for')
-    .requiredOption('--data <dir>', 'the broker data directory (opened read-only)')
+    .option('--data <dir>', 'the broker data directory (opened read-only)')
+    .option('--server <url>', 'a running sluice serve: its --metrics address (http://HOST:PORT), asked for the live state')
     .requiredOption('--topic <topic>', "the message's topic")
     .option('--partition <n>', "the message's partition", nonNegativeInteger)
     .option('--offset <n>', "the message's offset", nonNegativeInteger)
@@ -39,17 +43,46 @@ export function whyCommand(program: Command): void {
       if (located === (o.delayId !== undefined) || (!located && (o.partition !== undefined || o.offset !== undefined))) {
         throw new UsageError('give --partition and --offset, or --delay-id');
       }
-      return withData(o.data, 'read', async (b) => why(b, o));
+      if ((o.data === undefined) === (o.server === undefined)) throw new UsageError('give --data DIR or --server URL');
+      if (o.server !== undefined) {
+        if (o.group === undefined) throw new UsageError('--server needs --group');
+        return askServer(o.server, { ...where(o), group: o.group }).then((e) => print(o, [e]));
+      }
+      return withData(o.data!, 'read', async (b) => why(b, o));
     });
+}
+
+function where(o: WhyOptions): Omit<ExplainQuery, 'group'> {
+  return o.delayId !== undefined ? { topic: o.topic, delayId: o.delayId } : { topic: o.topic, partition: o.partition, offset: o.offset };
 }
 
 async function why(b: Broker, o: WhyOptions): Promise<void> {
   const groups = o.group !== undefined ? [o.group] : b.describeTopic(o.topic).groups;
   if (groups.length === 0) throw new Error(`no group consumes topic ${o.topic}: name one with --group`);
-  const where: Omit<ExplainQuery, 'group'> = o.delayId !== undefined ? { topic: o.topic, delayId: o.delayId } : { topic: o.topic, partition: o.partition, offset: o.offset };
-  const answers = groups.map((group) => b.explain({ ...where, group }));
+  print(
+    o,
+    groups.map((group) => b.explain({ ...where(o), group })),
+  );
+}
+
+function print(o: WhyOptions, answers: Explanation[]): void {
   if (o.json) printJson(o.group !== undefined ? answers[0] : answers);
   else process.stdout.write(answers.map(asText).join('\n'));
+}
+
+/** GET <server>/explain?...: the server's explanation, or its error message. */
+async function askServer(server: string, q: ExplainQuery): Promise<Explanation> {
+  const url = new URL('/explain', server);
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) url.searchParams.set(k, String(v));
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot reach ${server}: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message} (is sluice serve running with --metrics?)`);
+  }
+  const body = (await res.json().catch(() => null)) as (Explanation & { error?: string }) | null;
+  if (!res.ok || body === null) throw new Error(body?.error ?? `${server} answered ${res.status}`);
+  return body;
 }
 
 function asText(e: Explanation): string {
