@@ -1,0 +1,111 @@
+/**
+ * `sluice plan`: sizes a workload (file and/or flags) against this host. Probes the host on the
+ * data directory's filesystem (plan/host-probe.ts), applies the model (plan/model.ts) at 1.0x and
+ * the peak factor, and prints verdicts first, then headroom per resource, retention needs and a
+ * Kafka-protocol cluster estimate; --json prints the same as a versioned schema. Every figure says
+ * whether it was measured, modelled or assumed. Engine calibration is not done yet (see README).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { clusterBrokers, needs, storedBytesPerMessage, verdict, type Figure } from '../../plan/model';
+import { fingerprint, probeHost } from '../../plan/host-probe';
+import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
+import { printJson } from '../output';
+
+interface PlanOptions {
+  rate?: string;
+  messageSize?: string;
+  partitions?: string;
+  retention?: string;
+  groups?: string;
+  durability?: string;
+  p99Ms?: string;
+  peakFactor?: string;
+  dir?: string;
+  quick?: boolean;
+  runs?: string;
+  json?: boolean;
+}
+
+export const PLAN_SCHEMA_VERSION = 1;
+
+export function planCommand(program: Command): void {
+  program
+    .command('plan [workload]')
+    .description('size a workload (YAML/JSON file and/or flags) against this host: fits?, limiting resource, retention needs, cluster size')
+    .option('--rate <msgs/s>', 'producer rate, messages per second')
+    .option('--message-size <bytes>', 'message size in bytes')
+    .option('--partitions <n>', 'partitions per topic')
+    .option('--retention <7d|bytes>', 'retention as a duration (7d) or a size (500GB)')
+    .option('--groups <n>', 'consumer groups (subscriptions) per topic')
+    .option('--durability <mode>', 'always | interval:5ms | none')
+    .option('--p99-ms <ms>', 'p99 latency target in ms')
+    .option('--peak-factor <x>', 'peak load factor (default 1.2)')
+    .option('--dir <dir>', 'directory on the filesystem to probe (default a temp dir)')
+    .option('--runs <n>', 'runs per probe (at least 3)', '3')
+    .option('--quick', 'small probes, for CI smoke runs')
+    .option('--json', 'print the report as JSON (schema version ' + PLAN_SCHEMA_VERSION + ')')
+    .action((file: string | undefined, o: PlanOptions) => {
+      const report = plan(file, o);
+      if (o.json) printJson(report);
+      else printText(report);
+    });
+}
+
+export function plan(file: string | undefined, o: PlanOptions) {
+  const w = parseWorkload(file ? readWorkloadFile(file) : undefined, {
+    producerRate: o.rate, messageSize: o.messageSize, partitionsPerTopic: o.partitions, retention: o.retention,
+    subscriptionsPerTopic: o.groups, durability: o.durability, p99Ms: o.p99Ms, peakFactor: o.peakFactor,
+  });
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-'));
+  const runs = Math.max(3, Number(o.runs ?? 3));
+  const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
+  if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  const at1 = verdict(w, host, 1);
+  const atPeak = verdict(w, host, w.peakFactor);
+  const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
+  return {
+    schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
+    workload: { ...w, durability: durabilityName(w.durability) },
+    host: { fingerprint: fingerprint(dir), figures: host },
+    storedBytesPerMessage: storedBytesPerMessage(w),
+    needs: needs(w, 1),
+    verdicts: [at1, atPeak],
+    cluster,
+    notCovered: ['engine calibration (append path, ramp per durability mode, fixed-rate latency runs)', 'recovery time', 'loopback sendfile probe', 'HTML report'],
+  };
+}
+
+function fmt(f: Figure): string {
+  const v = f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`;
+  const spread = f.spread ? ` [${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)}, ${f.spread.runs} runs]` : '';
+  return `${v} (${f.source}${spread})${f.extrapolated ? ' ' + f.extrapolated : ''}`;
+}
+
+function human(n: number): string {
+  const u = ['', 'K', 'M', 'G', 'T', 'P'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(n < 10 ? 2 : 1)} ${u[i]}B`;
+}
+
+function printText(r: ReturnType<typeof plan>): void {
+  const out: string[] = [];
+  for (const v of r.verdicts) {
+    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toFixed(2)}x)${v.latencyFits ? '' : `; fdatasync p99 exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
+  }
+  out.push('', 'Headroom at 1.0x (capacity ÷ need, modelled):');
+  for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toFixed(2)}x`);
+  out.push('', 'Needs for the retention (modelled):');
+  for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
+  out.push('', 'Host:');
+  for (const [k, f] of Object.entries(r.host.figures)) out.push(`  ${k.padEnd(18)} ${fmt(f)}`);
+  if (r.cluster) {
+    out.push('', `Kafka-protocol cluster: ${r.cluster.brokers} brokers (modelled) from assumed figures:`);
+    for (const a of r.cluster.assumed) out.push(`  ${a.basis} (assumed)`);
+  }
+  out.push('', `Not measured yet: ${r.notCovered.join('; ')}`);
+  process.stdout.write(out.join('\n') + '\n');
+}

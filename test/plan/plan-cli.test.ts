@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { sluice } from '../helpers/sluice-cli';
+
+describe('sluice plan --quick', () => {
+  it('prints verdicts as text and a JSON report whose figures carry their source', async () => {
+    const text = await sluice(['plan', '--quick', '--rate', '1000', '--retention', '1h']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^1x load: (FITS|DOES NOT FIT)/);
+    const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ schema: 'sluice.plan', version: 1, workload: { producerRate: 1000, durability: 'always' } });
+    expect(j.verdicts).toHaveLength(2);
+    const figures = [...Object.values(j.host.figures), ...Object.values(j.needs), j.storedBytesPerMessage] as { source: string }[];
+    for (const f of figures) expect(['measured', 'modelled', 'assumed']).toContain(f.source);
+    expect(j.host.figures.writeBytesPerSec.spread.runs).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+  it('rejects a bad flag with a usage error', async () => {
+    const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/durability: expected/);
+  }, 30_000);
+});
