@@ -94,10 +94,10 @@ function human(n: number): string {
 function printText(r: ReturnType<typeof plan>): void {
   const out: string[] = [];
   for (const v of r.verdicts) {
-    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toFixed(2)}x)${v.latencyFits ? '' : `; fdatasync p99 exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
+    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; fdatasync p99 exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
   }
   out.push('', 'Headroom at 1.0x (capacity ÷ need, modelled):');
-  for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toFixed(2)}x`);
+  for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toPrecision(3)}x`);
   out.push('', 'Needs for the retention (modelled):');
   for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
   out.push('', 'Host:');
