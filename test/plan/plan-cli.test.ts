@@ -14,6 +14,10 @@ describe('sluice plan --quick', () => {
     const figures = [...Object.values(j.host.figures), ...Object.values(j.needs), j.storedBytesPerMessage] as { source: string }[];
     for (const f of figures) expect(['measured', 'modelled', 'assumed']).toContain(f.source);
     expect(j.host.figures.writeBytesPerSec.spread.runs).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(j.engine.appendRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
+    expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
+    expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
+    expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine append rate'))).toBe(true);
   }, 30_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { clusterBrokers, needs, storedBytesPerMessage, verdict, type Figure } from '../../plan/model';
+import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMessage, verdict, type Figure, type Verdict } from '../../plan/model';
+import { calibrate } from '../../plan/calibrate';
 import { fingerprint, probeHost } from '../../plan/host-probe';
 import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
 import { printJson } from '../output';
@@ -47,14 +48,14 @@ export function planCommand(program: Command): void {
     .option('--runs <n>', 'runs per probe (at least 3)', '3')
     .option('--quick', 'small probes, for CI smoke runs')
     .option('--json', 'print the report as JSON (schema version ' + PLAN_SCHEMA_VERSION + ')')
-    .action((file: string | undefined, o: PlanOptions) => {
-      const report = plan(file, o);
+    .action(async (file: string | undefined, o: PlanOptions) => {
+      const report = await plan(file, o);
       if (o.json) printJson(report);
       else printText(report);
     });
 }
 
-export function plan(file: string | undefined, o: PlanOptions) {
+export async function plan(file: string | undefined, o: PlanOptions) {
   const w = parseWorkload(file ? readWorkloadFile(file) : undefined, {
     producerRate: o.rate, messageSize: o.messageSize, partitionsPerTopic: o.partitions, retention: o.retention,
     subscriptionsPerTopic: o.groups, durability: o.durability, p99Ms: o.p99Ms, peakFactor: o.peakFactor,
@@ -63,18 +64,30 @@ export function plan(file: string | undefined, o: PlanOptions) {
   const runs = Math.max(3, Number(o.runs ?? 3));
   const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
   if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
-  const at1 = verdict(w, host, 1);
-  const atPeak = verdict(w, host, w.peakFactor);
+  const engine = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
+  const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
+  const rate = engine.appendRate[mode];
+  const withEngine = (v: Verdict): Verdict => {
+    const row = { resource: `engine append rate (${mode}, 1 partition)`, need: w.producerRate * v.load, capacity: rate.value, headroom: rate.value / (w.producerRate * v.load), unit: 'msg/s' };
+    const rows = [...v.rows, row];
+    const limiting = rows.reduce((a, b) => (b.headroom < a.headroom ? b : a));
+    return { ...v, rows, limiting, fits: v.fits && row.headroom >= 1 };
+  };
+  const at1 = withEngine(verdict(w, host, 1));
+  const atPeak = withEngine(verdict(w, host, w.peakFactor));
+  const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
   const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
   return {
     schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
     workload: { ...w, durability: durabilityName(w.durability) },
     host: { fingerprint: fingerprint(dir), figures: host },
     storedBytesPerMessage: storedBytesPerMessage(w),
+    engine,
+    peakRate,
     needs: needs(w, 1),
     verdicts: [at1, atPeak],
     cluster,
-    notCovered: ['engine calibration (append path, ramp per durability mode, fixed-rate latency runs)', 'recovery time', 'loopback sendfile probe', 'HTML report'],
+    notCovered: ['engine ramp per durability mode (OMB backlog rule), batch-size sweep, fixed-rate latency runs', 'recovery time', 'loopback sendfile probe', 'HTML report'],
   };
 }
 
@@ -91,7 +104,7 @@ function human(n: number): string {
   return `${n.toFixed(n < 10 ? 2 : 1)} ${u[i]}B`;
 }
 
-function printText(r: ReturnType<typeof plan>): void {
+function printText(r: Awaited<ReturnType<typeof plan>>): void {
   const out: string[] = [];
   for (const v of r.verdicts) {
     out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; fdatasync p99 exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
@@ -100,6 +113,10 @@ function printText(r: ReturnType<typeof plan>): void {
   for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toPrecision(3)}x`);
   out.push('', 'Needs for the retention (modelled):');
   for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
+  if (r.peakRate.extrapolated) out.push('', `!!! peak rate ${r.peakRate.value} msg/s: ${r.peakRate.extrapolated}`);
+  out.push('', 'Engine (one partition, measured):');
+  for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
+  out.push(`  stored bytes/msg    ${fmt(r.engine.storedBytesPerMessage)} vs modelled ${r.storedBytesPerMessage.value.toFixed(1)} B`);
   out.push('', 'Host:');
   for (const [k, f] of Object.entries(r.host.figures)) out.push(`  ${k.padEnd(18)} ${fmt(f)}`);
   if (r.cluster) {
