@@ -25,3 +25,26 @@ describe('sluice plan --quick', () => {
     expect(r.stderr).toMatch(/durability: expected/);
   }, 30_000);
 });
+
+describe('sluice plan --html', () => {
+  it('writes a report that chromium renders with its charts', async () => {
+    const { CHROMIUM_MISSING, chromiumPath, renderInChromium } = await import('../helpers/chromium');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-html-'));
+    const html = path.join(dir, 'plan.html');
+    const r = await sluice(['plan', '--quick', '--rate', '1000', '--html', html]);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(html, 'utf8')).toMatch(/<svg/);
+    if (chromiumPath() === null) {
+      console.warn(CHROMIUM_MISSING);
+      return;
+    }
+    const out = renderInChromium(html);
+    expect(out.errors).toEqual([]);
+    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect(out.dom).toMatch(/load: (FITS|DOES NOT FIT)/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+});

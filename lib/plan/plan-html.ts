@@ -1,0 +1,39 @@
+/**
+ * The HTML report of `sluice plan`, through the shared report module (lib/report): verdicts
+ * first, a bar chart of headroom per resource (capped at 10x so the limiting one shows), a bar
+ * chart of the engine's append rate per durability mode, then every figure with its source.
+ */
+import { renderHtmlReport, type Cell } from '../report/html-report';
+import type { Figure, Headroom, Verdict } from './model';
+
+export interface PlanHtmlInput {
+  workload: Record<string, unknown>;
+  verdicts: Verdict[];
+  needs: object;
+  host: { figures: object };
+  engine: { appendRate: Record<string, Figure> };
+}
+
+const figureRow = (name: string, f: Figure): Cell[] => [name, Number(f.value.toPrecision(4)), f.unit, f.source, f.spread ? `${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)} (${f.spread.runs} runs)` : '', f.basis + (f.extrapolated ? ` ${f.extrapolated}` : '')];
+
+export function planHtml(r: PlanHtmlInput): string {
+  const summary = r.verdicts.map((v) => `${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)`);
+  const columns = ['figure', 'value', 'unit', 'source', 'spread', 'basis'];
+  return renderHtmlReport({
+    title: `sluice plan: ${String(r.workload.name)}`,
+    summary,
+    sections: [
+      {
+        heading: 'Headroom (capacity ÷ need, modelled)',
+        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
+      },
+      {
+        heading: 'Engine append rate per durability mode (measured)',
+        blocks: [{ kind: 'bar', title: 'Broker.sendBatch, one partition', yLabel: 'msg/s', bars: Object.entries(r.engine.appendRate).map(([k, f]) => ({ label: k, value: f.value })) }],
+      },
+      { heading: 'Needs (modelled)', blocks: [{ kind: 'table', columns, rows: (Object.entries(r.needs) as [string, Figure][]).map(([k, f]) => figureRow(k, f)) }] },
+      { heading: 'Host (measured)', blocks: [{ kind: 'table', columns, rows: (Object.entries(r.host.figures) as [string, Figure][]).map(([k, f]) => figureRow(k, f)) }] },
+      { heading: 'Workload (replayable)', blocks: [{ kind: 'pre', text: JSON.stringify(r.workload, null, 2) }] },
+    ],
+  });
+}
