@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ASSUMED, clusterBrokers, guardExtrapolation, modelled, needs, verdict, type Figure, type HostFigures } from '../../lib/plan/model';
-import { parseWorkload } from '../../lib/plan/workload';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseWorkload, readWorkloadFile } from '../../lib/plan/workload';
 
 const m = (value: number, unit: string): Figure => ({ value, unit, source: 'measured', basis: 'test' });
 const host = (over: Partial<HostFigures> = {}): HostFigures => ({
@@ -59,5 +62,13 @@ describe('plan workload parsing', () => {
     expect(() => parseWorkload(undefined, { durability: 'sometimes' })).toThrow(/durability: expected always, none or interval/);
     expect(() => parseWorkload(undefined, { retention: 'forever' })).toThrow(/retention: expected a duration/);
     expect(() => parseWorkload([1])).toThrow(/expected a mapping/);
+  });
+  it('reads a YAML workload file and reports bad YAML', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-wl-'));
+    fs.writeFileSync(path.join(dir, 'w.yaml'), 'name: orders\nproducerRate: 5000\nretention: 12h\ndurability: always\n');
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), 'name: [unclosed\n');
+    expect(parseWorkload(readWorkloadFile(path.join(dir, 'w.yaml')))).toMatchObject({ name: 'orders', producerRate: 5000, retention: { ms: 12 * 3_600_000 }, durability: { mode: 'always' } });
+    expect(() => readWorkloadFile(path.join(dir, 'bad.yaml'))).toThrow(/not valid YAML/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
