@@ -11,7 +11,7 @@ export interface PlanHtmlInput {
   verdicts: Verdict[];
   needs: object;
   host: { figures: object };
-  engine: { appendRate: Record<string, Figure> };
+  engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
 }
 
 const figureRow = (name: string, f: Figure): Cell[] => [name, Number(f.value.toPrecision(4)), f.unit, f.source, f.spread ? `${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)} (${f.spread.runs} runs)` : '', f.basis + (f.extrapolated ? ` ${f.extrapolated}` : '')];
@@ -28,7 +28,11 @@ export function planHtml(r: PlanHtmlInput): string {
         blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
       },
       {
-        heading: 'Engine append rate per durability mode (measured)',
+        heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',
+        blocks: [{ kind: 'bar', title: 'highest rate held 2 consecutive periods, one group reading (median of the runs)', yLabel: 'msg/s', bars: Object.entries(r.engine.sustainedRate).map(([k, f]) => ({ label: k, value: f.value })) }],
+      },
+      {
+        heading: 'Engine append rate per durability mode (measured, calibration)',
         blocks: [{ kind: 'bar', title: 'Broker.sendBatch, one partition', yLabel: 'msg/s', bars: Object.entries(r.engine.appendRate).map(([k, f]) => ({ label: k, value: f.value })) }],
       },
       { heading: 'Needs (modelled)', blocks: [{ kind: 'table', columns, rows: (Object.entries(r.needs) as [string, Figure][]).map(([k, f]) => figureRow(k, f)) }] },

@@ -15,9 +15,11 @@ describe('sluice plan --quick', () => {
     for (const f of figures) expect(['measured', 'modelled', 'assumed']).toContain(f.source);
     expect(j.host.figures.writeBytesPerSec.spread.runs).toBeGreaterThanOrEqual(3);
     expect(Object.keys(j.engine.appendRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
+    expect(Object.keys(j.engine.sustainedRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
+    expect(j.engine.sustainedRate.none).toMatchObject({ source: 'measured', unit: 'msg/s', spread: { runs: 3 } });
     expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
     expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
-    expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine append rate'))).toBe(true);
+    expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
   }, 30_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
