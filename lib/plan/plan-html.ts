@@ -3,6 +3,7 @@
  * first, a bar chart of headroom per resource (capped at 10x so the limiting one shows), a bar
  * chart of the engine's append rate per durability mode, then every figure with its source.
  */
+import { decodeHistogram, percentileCurve } from '../bench/latency-histogram';
 import { renderHtmlReport, type Cell } from '../report/html-report';
 import type { Figure, Headroom, Verdict } from './model';
 
@@ -12,6 +13,7 @@ export interface PlanHtmlInput {
   needs: object;
   host: { figures: object };
   engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
+  fixedRate: { load: number; histogram: string; perSecond: number[] }[];
 }
 
 const figureRow = (name: string, f: Figure): Cell[] => [name, Number(f.value.toPrecision(4)), f.unit, f.source, f.spread ? `${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)} (${f.spread.runs} runs)` : '', f.basis + (f.extrapolated ? ` ${f.extrapolated}` : '')];
@@ -26,6 +28,13 @@ export function planHtml(r: PlanHtmlInput): string {
       {
         heading: 'Headroom (capacity ÷ need, modelled)',
         blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
+      },
+      {
+        heading: 'Fixed-rate runs at 1.0x and the peak (measured)',
+        blocks: [
+          { kind: 'percentile', title: 'latency from intended send to publish confirm', yLabel: 'ms', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: percentileCurve(decodeHistogram(f.histogram)) })) },
+          { kind: 'line', title: 'confirmed messages per second', xLabel: 's', yLabel: 'msg/s', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: f.perSecond.map((n, i): [number, number] => [i, n]) })) },
+        ],
       },
       {
         heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',

@@ -17,6 +17,9 @@ describe('sluice plan --quick', () => {
     expect(Object.keys(j.engine.appendRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
     expect(Object.keys(j.engine.sustainedRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
     expect(j.engine.sustainedRate.none).toMatchObject({ source: 'measured', unit: 'msg/s', spread: { runs: 3 } });
+    expect(j.fixedRate.map((f: { load: number }) => f.load)).toEqual([1, 1.2]);
+    for (const f of j.fixedRate) expect(f.latency.count).toBeGreaterThan(0);
+    expect(typeof j.fixedRate[0].histogram).toBe('string');
     expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
     expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
     expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
