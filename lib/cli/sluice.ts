@@ -11,6 +11,7 @@
  *   sluice verify --data DIR                       is the directory whole? (exit 0, or 1 with a report)
  *   sluice why --data DIR --topic T ...            why has a group not got this message?
  *   sluice bench WORKLOAD [--duration 2s]          a workload against Sluice and installed peers: JSON + HTML report
+ *   sluice plan [WORKLOAD] [--rate N ...]         does a workload fit this host? headroom, retention needs, cluster size
  *   sluice mirror --from-... --to-... --topic T     copy topics between data directories and Kafka clusters
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
@@ -22,6 +23,7 @@ import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
 import { inspectCommand } from './commands/inspect';
 import { mirrorCommand } from './commands/mirror';
+import { planCommand } from './commands/plan';
 import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
@@ -41,6 +43,7 @@ export function program(): Command {
   whyCommand(cmd);
   benchCommand(cmd);
   mirrorCommand(cmd);
+  planCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();

@@ -1,0 +1,151 @@
+/**
+ * `sluice plan`: sizes a workload (file and/or flags) against this host. Probes the host on the
+ * data directory's filesystem (plan/host-probe.ts), applies the model (plan/model.ts) at 1.0x and
+ * the peak factor, and prints verdicts first, then headroom per resource, retention needs and a
+ * Kafka-protocol cluster estimate; --json prints the same as a versioned schema. Every figure says
+ * whether it was measured, modelled or assumed. The engine's max sustainable rate per durability mode comes from a ramp (plan/ramp.ts).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMessage, verdict, type Figure, type Verdict } from '../../plan/model';
+import { calibrate } from '../../plan/calibrate';
+import { ramp } from '../../plan/ramp';
+import { fixedRate, type FixedRateResult } from '../../plan/fixed-rate';
+import { planHtml } from '../../plan/plan-html';
+import { fingerprint, probeHost } from '../../plan/host-probe';
+import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
+import { printJson } from '../output';
+
+interface PlanOptions {
+  rate?: string;
+  messageSize?: string;
+  partitions?: string;
+  retention?: string;
+  groups?: string;
+  durability?: string;
+  p99Ms?: string;
+  peakFactor?: string;
+  dir?: string;
+  quick?: boolean;
+  runs?: string;
+  json?: boolean;
+  html?: string;
+}
+
+export const PLAN_SCHEMA_VERSION = 1;
+
+export function planCommand(program: Command): void {
+  program
+    .command('plan [workload]')
+    .description('size a workload (YAML/JSON file and/or flags) against this host: fits?, limiting resource, retention needs, cluster size')
+    .option('--rate <msgs/s>', 'producer rate, messages per second')
+    .option('--message-size <bytes>', 'message size in bytes')
+    .option('--partitions <n>', 'partitions per topic')
+    .option('--retention <7d|bytes>', 'retention as a duration (7d) or a size (500GB)')
+    .option('--groups <n>', 'consumer groups (subscriptions) per topic')
+    .option('--durability <mode>', 'always | interval:5ms | none')
+    .option('--p99-ms <ms>', 'p99 latency target in ms')
+    .option('--peak-factor <x>', 'peak load factor (default 1.2)')
+    .option('--dir <dir>', 'directory on the filesystem to probe (default a temp dir)')
+    .option('--runs <n>', 'runs per probe (at least 3)', '3')
+    .option('--quick', 'small probes, for CI smoke runs')
+    .option('--html <file>', 'also write an HTML report with charts to FILE')
+    .option('--json', 'print the report as JSON (schema version ' + PLAN_SCHEMA_VERSION + ')')
+    .action(async (file: string | undefined, o: PlanOptions) => {
+      const report = await plan(file, o);
+      if (o.html) fs.writeFileSync(o.html, planHtml(report));
+      if (o.json) printJson(report);
+      else printText(report);
+    });
+}
+
+export async function plan(file: string | undefined, o: PlanOptions) {
+  const w = parseWorkload(file ? readWorkloadFile(file) : undefined, {
+    producerRate: o.rate, messageSize: o.messageSize, partitionsPerTopic: o.partitions, retention: o.retention,
+    subscriptionsPerTopic: o.groups, durability: o.durability, p99Ms: o.p99Ms, peakFactor: o.peakFactor,
+  });
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-'));
+  const runs = Math.max(3, Number(o.runs ?? 3));
+  const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
+  if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  const engine = {
+    ...(await calibrate(w.messageSize, runs, o.quick ? 20 : 500)),
+    sustainedRate: await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs),
+  };
+  const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
+  const rate = engine.sustainedRate[mode];
+  const withEngine = (v: Verdict): Verdict => {
+    const row = { resource: `engine sustained rate (${mode}, ramp)`, need: w.producerRate * v.load, capacity: rate.value, headroom: rate.value / (w.producerRate * v.load), unit: 'msg/s' };
+    const rows = [...v.rows, row];
+    const limiting = rows.reduce((a, b) => (b.headroom < a.headroom ? b : a));
+    return { ...v, rows, limiting, fits: v.fits && row.headroom >= 1 };
+  };
+  const ceiling = rate.spread?.max ?? rate.value;
+  const fixedMode = { name: durabilityName(w.durability), sync: w.durability.mode, ...(w.durability.mode === 'interval' ? { syncIntervalMs: w.durability.ms } : {}) };
+  const fixed: (FixedRateResult & { load: number; wanted: number; capped: boolean; p99Fits: boolean; source: string; basis: string })[] = [];
+  for (const load of [1, w.peakFactor]) {
+    const want = w.producerRate * load;
+    const r = await fixedRate(fixedMode, { partitions: w.partitionsPerTopic, messageSize: w.messageSize, rate: ceiling > 0 ? Math.min(want, ceiling) : want, durationMs: o.quick ? 1000 : 10_000 });
+    fixed.push({ load, wanted: want, capped: ceiling > 0 && want > ceiling, p99Fits: r.latency.p99Ms <= w.p99Ms, ...r, source: 'measured', basis: 'publish confirm − intended send time, scheduled sends, HdrHistogram' });
+  }
+  const withLatency = (v: Verdict, i: number): Verdict => ({ ...v, latencyFits: v.latencyFits && fixed[i].p99Fits, fits: v.fits && fixed[i].p99Fits });
+  const at1 = withLatency(withEngine(verdict(w, host, 1)), 0);
+  const atPeak = withLatency(withEngine(verdict(w, host, w.peakFactor)), 1);
+  const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
+  const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
+  return {
+    schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
+    workload: { ...w, durability: durabilityName(w.durability) },
+    host: { fingerprint: fingerprint(dir), figures: host },
+    storedBytesPerMessage: storedBytesPerMessage(w),
+    engine,
+    peakRate,
+    needs: needs(w, 1),
+    fixedRate: fixed,
+    verdicts: [at1, atPeak],
+    cluster,
+    notCovered: ['batch-size sweep, end-to-end (consumer) latency', 'recovery time', 'loopback sendfile probe'],
+  };
+}
+
+function fmt(f: Figure): string {
+  const v = f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`;
+  const spread = f.spread ? ` [${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)}, ${f.spread.runs} runs]` : '';
+  return `${v} (${f.source}${spread})${f.extrapolated ? ' ' + f.extrapolated : ''}`;
+}
+
+function human(n: number): string {
+  const u = ['', 'K', 'M', 'G', 'T', 'P'];
+  let i = 0;
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(n < 10 ? 2 : 1)} ${u[i]}B`;
+}
+
+function printText(r: Awaited<ReturnType<typeof plan>>): void {
+  const out: string[] = [];
+  for (const v of r.verdicts) {
+    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; p99 (fixed-rate run or fdatasync) exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
+  }
+  out.push('', 'Headroom at 1.0x (capacity ÷ need, modelled):');
+  for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toPrecision(3)}x`);
+  out.push('', 'Needs for the retention (modelled):');
+  for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
+  if (r.peakRate.extrapolated) out.push('', `!!! peak rate ${r.peakRate.value} msg/s: ${r.peakRate.extrapolated}`);
+  out.push('', `Fixed-rate runs (${r.workload.durability}, latency from intended send to publish confirm, measured):`);
+  for (const f of r.fixedRate) out.push(`  ${f.load}x ${f.rate.toFixed(0)} msg/s${f.capped ? ' (CAPPED to the ramp maximum; wanted ' + f.wanted.toFixed(0) + ')' : ''}: p50 ${f.latency.p50Ms} ms, p99 ${f.latency.p99Ms} ms, p99.9 ${f.latency.p999Ms} ms, max ${f.latency.maxMs} ms; p99 ${f.p99Fits ? 'within' : 'OVER'} ${r.workload.p99Ms} ms`);
+  out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
+  for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}`);
+  out.push('', 'Engine calibration (one partition, measured):');
+  for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
+  out.push(`  stored bytes/msg    ${fmt(r.engine.storedBytesPerMessage)} vs modelled ${r.storedBytesPerMessage.value.toFixed(1)} B`);
+  out.push('', 'Host:');
+  for (const [k, f] of Object.entries(r.host.figures)) out.push(`  ${k.padEnd(18)} ${fmt(f)}`);
+  if (r.cluster) {
+    out.push('', `Kafka-protocol cluster: ${r.cluster.brokers} brokers (modelled) from assumed figures:`);
+    for (const a of r.cluster.assumed) out.push(`  ${a.basis} (assumed)`);
+  }
+  out.push('', `Not measured yet: ${r.notCovered.join('; ')}`);
+  process.stdout.write(out.join('\n') + '\n');
+}

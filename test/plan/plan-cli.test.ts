@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { sluice } from '../helpers/sluice-cli';
+
+describe('sluice plan --quick', () => {
+  it('prints verdicts as text and a JSON report whose figures carry their source', async () => {
+    const text = await sluice(['plan', '--quick', '--rate', '1000', '--retention', '1h']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^1x load: (FITS|DOES NOT FIT)/);
+    const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ schema: 'sluice.plan', version: 1, workload: { producerRate: 1000, durability: 'always' } });
+    expect(j.verdicts).toHaveLength(2);
+    const figures = [...Object.values(j.host.figures), ...Object.values(j.needs), j.storedBytesPerMessage] as { source: string }[];
+    for (const f of figures) expect(['measured', 'modelled', 'assumed']).toContain(f.source);
+    expect(j.host.figures.writeBytesPerSec.spread.runs).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(j.engine.appendRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
+    expect(Object.keys(j.engine.sustainedRate).sort()).toEqual(['always', 'interval:5ms', 'none']);
+    expect(j.engine.sustainedRate.none).toMatchObject({ source: 'measured', unit: 'msg/s', spread: { runs: 3 } });
+    expect(j.fixedRate.map((f: { load: number }) => f.load)).toEqual([1, 1.2]);
+    for (const f of j.fixedRate) expect(f.latency.count).toBeGreaterThan(0);
+    expect(typeof j.fixedRate[0].histogram).toBe('string');
+    expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
+    expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
+    expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
+  }, 30_000);
+  it('rejects a bad flag with a usage error', async () => {
+    const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/durability: expected/);
+  }, 30_000);
+});
+
+describe('sluice plan --html', () => {
+  it('writes a report that chromium renders with its charts', async () => {
+    const { CHROMIUM_MISSING, chromiumPath, renderInChromium } = await import('../helpers/chromium');
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-html-'));
+    const html = path.join(dir, 'plan.html');
+    const r = await sluice(['plan', '--quick', '--rate', '1000', '--html', html]);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(html, 'utf8')).toMatch(/<svg/);
+    if (chromiumPath() === null) {
+      console.warn(CHROMIUM_MISSING);
+      return;
+    }
+    const out = renderInChromium(html);
+    expect(out.errors).toEqual([]);
+    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect(out.dom).toMatch(/load: (FITS|DOES NOT FIT)/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+});
