@@ -79,7 +79,7 @@ export interface NativeLog {
   recovery(): NativeRecovery;
   failure(): SluiceError | null;
   setActive(active: boolean): void;
-  stats(): { segments: number; sizeBytes: number };
+  stats(): { segments: number; sizeBytes: number; appendedBytes: number; syncCounts: number[]; syncCount: number; syncSumMicros: number };
   simulatePowerLoss(): void;
   /** Whole RecordBatch v2 batches; returns the first base offset. See Log.appendRaw. */
   appendRaw(bytes: Uint8Array, transactional?: boolean): number;

@@ -372,7 +372,7 @@ export class Broker {
   #describe(t: Topic): TopicDescription {
     const name = t.name;
     const groups = [...this.#state.groups.values()].filter((g) => g.topics.has(name)).map((g) => g.name);
-    const partitions = t.describePartitions();
+    const { partitions, confirmLatency, syncDuration } = t.describePartitions();
     return {
       name: t.name,
       config: { ...t.config },
@@ -382,6 +382,8 @@ export class Broker {
       backlog: this.#backlog(t),
       waitingSends: t.gate.waiting,
       groups: groups.sort(),
+      confirmLatency,
+      syncDuration,
     };
   }
 
@@ -487,7 +489,10 @@ export class Broker {
       await tx.appendStored(dlq, r.partition % dlq.partitions.length, deadLetterMessage(r));
       tx.ackOffset(progress, r.offset);
     });
+    this.#deadLettered.set(r.group, (this.#deadLettered.get(r.group) ?? 0) + 1);
   };
+  /** Dead letters committed per group since open (describeGroup's deadLetters). */
+  readonly #deadLettered = new Map<string, number>();
 
   async #deadLetterTopic(r: DeadLetterRequest): Promise<Topic> {
     const name = r.deadLetterTopic;
@@ -768,6 +773,7 @@ export class Broker {
       lag: partitions.reduce((n, p) => n + p.lag, 0),
       inFlight: partitions.reduce((n, p) => n + p.inFlight, 0),
       redeliveries: partitions.reduce((n, p) => n + p.redeliveries, 0),
+      deadLetters: this.#deadLettered.get(name) ?? 0,
     };
   }
 

@@ -2,10 +2,12 @@
  * What describe() returns on a broker, topic, group and consumer: plain data (JSON-safe numbers,
  * strings, arrays and objects), a snapshot taken when it is called.
  */
+import type { DurationSnapshot } from '../storage/duration-histogram';
 import type { DeliveryModel } from './group/group-state';
 import type { TopicConfig } from './topic/topic-config';
 
-export interface PartitionDescription {
+/** A partition's offsets (what explain() and a reader need). */
+export interface PartitionOffsetsDescription {
   partition: number;
   /** The first offset still retained. */
   startOffset: number;
@@ -17,6 +19,26 @@ export interface PartitionDescription {
   lastStableOffset: number;
   /** Offsets below this are on stable storage. */
   durableOffset: number;
+}
+
+/** What went through a partition since the broker opened it. */
+export interface PartitionTraffic {
+  /** Offsets appended (messages, and the markers of transactions). */
+  messagesIn: number;
+  /** Bytes appended to the log: the records in their RecordBatch framing, as stored. */
+  bytesIn: number;
+  /**
+   * Messages handed to consumers: read for in-process deliveries (redeliveries and re-reads after
+   * a rebalance or seek included) and sent in Kafka fetch responses (from the fetch offset).
+   */
+  messagesOut: number;
+  /** Their bytes: key and value bytes for in-process deliveries, the batches' bytes for Kafka fetches. */
+  bytesOut: number;
+}
+
+export interface PartitionDescription extends PartitionOffsetsDescription, PartitionTraffic {
+  /** Why the partition takes no more writes (fail-stop after a failed write or sync: reopen the broker), or null. */
+  failure: string | null;
 }
 
 export interface TopicDescription {
@@ -32,6 +54,10 @@ export interface TopicDescription {
   waitingSends: number;
   /** The groups tracking the topic. */
   groups: string[];
+  /** Every partition's confirms since open: from the confirm request to its settling (durable for sync 'always', visible otherwise). */
+  confirmLatency: DurationSnapshot;
+  /** Every partition's sync rounds since open (fdatasyncs, directory fsyncs, index and metadata writes). */
+  syncDuration: DurationSnapshot;
 }
 
 export interface GroupPartitionDescription {
@@ -78,6 +104,8 @@ export interface GroupDescription {
   lag: number;
   inFlight: number;
   redeliveries: number;
+  /** Messages this group sent to dead-letter topics since the broker opened. */
+  deadLetters: number;
 }
 
 /** The delay store (delay/delay-store.ts). */

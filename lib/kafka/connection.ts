@@ -253,16 +253,20 @@ export class Connection {
       this.#drop(`${api.name} v${header.apiVersion}: ${what}`);
       return;
     }
+    const started = performance.now();
+    const stats = this.#server.requests;
     const ctx: RequestContext = { server: this.#server, clientId: header.clientId, regions: [] };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {
+      stats.record(header.apiKey, performance.now() - started, true);
       release(pending);
       this.#drop(`${api.name} v${header.apiVersion} failed: ${e instanceof Error ? e.message : String(e)}`);
     };
     // Never throws: a response that cannot be encoded drops the connection like a failed handler
     // (an exception here would be an unhandled rejection, which ends the process).
     const settle = (response: unknown): void => {
+      stats.record(header.apiKey, performance.now() - started, false);
       if (!this.#live) {
         release(pending);
         return;

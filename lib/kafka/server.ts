@@ -20,6 +20,7 @@ import { HANDLERS } from './handlers';
 import { GroupCoordinator } from './groups/coordinator';
 import { SegmentDescriptors } from './file-region';
 import type { SendCounters } from './region-sender';
+import { RequestStats, type ApiRequestStats } from './request-stats';
 
 export interface ServerOptions {
   broker: Broker;
@@ -62,6 +63,14 @@ export interface ServerStats {
   connections: number;
   /** Segment file descriptors that fetch responses hold now (one per file, shared). */
   segmentDescriptors: number;
+  /** Connections accepted since start. */
+  connectionsAccepted: number;
+  /** Connections closed at once because connectionsMax were open. */
+  connectionsRefused: number;
+  /** Connections the server closed for a problem (malformed request, a limit, a timeout; see onClientError). */
+  connectionsDropped: number;
+  /** Per API seen: requests, failures and latency. */
+  requests: ApiRequestStats[];
 }
 
 const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
@@ -83,6 +92,7 @@ export class Server {
   #groups: GroupCoordinator | undefined;
   #sent: SendCounters | undefined;
   #segments: SegmentDescriptors | undefined;
+  #requests: RequestStats | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -109,8 +119,13 @@ export class Server {
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
     const zeroCopy = o.zeroCopy ?? true;
     if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
-    const onProblem = o.onClientError ?? (() => {});
-    if (typeof onProblem !== 'function') throw new TypeError('onClientError must be a function');
+    const onClientError = o.onClientError ?? (() => {});
+    if (typeof onClientError !== 'function') throw new TypeError('onClientError must be a function');
+    const requests = new RequestStats();
+    const onProblem = (p: ConnectionProblem): void => {
+      requests.connectionsDropped++;
+      onClientError(p);
+    };
     const netServer = net.createServer();
     await new Promise<void>((resolve, reject) => {
       netServer.once('error', reject);
@@ -133,21 +148,29 @@ export class Server {
       closing: server.#closingSignal.signal,
       zeroCopy,
       sent: { zeroCopyBytes: 0, copiedBytes: 0 },
+      requests,
       segments: new SegmentDescriptors(),
     };
     server.#groups = context.groups;
     server.#sent = context.sent;
+    server.#requests = requests;
     server.#segments = context.segments;
-    netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem));
+    netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem, onClientError));
     return server;
   }
 
-  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void): void {
+  /** `onProblem` is told why a connection was dropped (and counts it); `onRefused` of a refusal at the limit. */
+  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void, onRefused: (p: ConnectionProblem) => void): void {
+    const stats = context.requests;
     if (this.#closing !== undefined || this.#connections.size >= connectionsMax) {
-      if (this.#closing === undefined) onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `more than ${connectionsMax} connections` });
+      if (this.#closing === undefined) {
+        stats.connectionsRefused++;
+        onRefused({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `more than ${connectionsMax} connections` });
+      }
       socket.destroy();
       return;
     }
+    stats.connectionsAccepted++;
     const c = new Connection(socket, context, HANDLERS, limits, onProblem);
     this.#connections.add(c);
     void c.closed.then(() => this.#connections.delete(c));
@@ -159,7 +182,17 @@ export class Server {
   }
 
   stats(): ServerStats {
-    return { fetchBytesZeroCopy: this.#sent!.zeroCopyBytes, fetchBytesCopied: this.#sent!.copiedBytes, connections: this.#connections.size, segmentDescriptors: this.#segments!.size };
+    const r = this.#requests!;
+    return {
+      fetchBytesZeroCopy: this.#sent!.zeroCopyBytes,
+      fetchBytesCopied: this.#sent!.copiedBytes,
+      connections: this.#connections.size,
+      segmentDescriptors: this.#segments!.size,
+      connectionsAccepted: r.connectionsAccepted,
+      connectionsRefused: r.connectionsRefused,
+      connectionsDropped: r.connectionsDropped,
+      requests: r.apis(),
+    };
   }
 
   /** Stops accepting, answers the requests already read, then closes every connection. */

@@ -25,6 +25,7 @@ import { native, type NativeLog, type NativeRecovery } from '../native';
 import { stageBatch } from './batch-stager';
 import { batchRecords, checkCompressedRecords, readCompressedBatch, type DecompressedBatch } from './compressed-batches';
 import { ConfirmQueue } from './confirm-queue';
+import { DurationHistogram, type DurationSnapshot } from './duration-histogram';
 import { recordsFromSlots } from './record-slots';
 import { encodeHeaders, type HeadersInput, type RecordHeader } from './record-headers';
 
@@ -190,6 +191,19 @@ export interface RawSlice {
 
 export type RecoveryReport = NativeRecovery;
 
+/** What Log.stats() reports. */
+export interface LogStats {
+  segments: number;
+  /** Bytes in the segment files (their used part). */
+  sizeBytes: number;
+  /** Bytes of batches appended since open (records with their RecordBatch framing, transaction markers included). */
+  appendedBytes: number;
+  /** From each confirm request to its settling (durable for sync 'always', visible otherwise). */
+  confirmLatency: DurationSnapshot;
+  /** How long each of the flusher's sync rounds took (fdatasyncs, directory fsyncs, index and metadata writes). */
+  syncDuration: DurationSnapshot;
+}
+
 export interface RetentionReport {
   segmentsDeleted: number;
   bytesDeleted: number;
@@ -295,8 +309,10 @@ export class Log {
   readonly #syncAlways: boolean;
   readonly #readOnly: boolean;
   // Confirms waiting for their message to be sealed, and those waiting for it to be durable.
-  readonly #waitVisible = new ConfirmQueue();
-  readonly #waitDurable = new ConfirmQueue();
+  // Both time their confirms: from the confirm request to its settling.
+  readonly #confirmLatency = new DurationHistogram();
+  readonly #waitVisible = new ConfirmQueue(this.#confirmLatency);
+  readonly #waitDurable = new ConfirmQueue(this.#confirmLatency);
   #active = false;
   /** This log's index in pendingLogs while #active, else -1. */
   #rootIndex = -1;
@@ -673,7 +689,7 @@ export class Log {
       process.nextTick(callback, target < hw ? null : this.#closedError());
       return;
     }
-    this.#waitVisible.push(target, (err) => callback(err));
+    this.#waitVisible.push(target, (err) => callback(err), false);
     this.#setActive();
     this.#scheduleSettle();
   }
@@ -689,7 +705,7 @@ export class Log {
       return Promise.reject(e);
     }
     return new Promise((resolve, reject) => {
-      this.#waitDurable.push(target - 1, (err) => (err !== null ? reject(err) : resolve(Math.max(target, this.durableOffset))));
+      this.#waitDurable.push(target - 1, (err) => (err !== null ? reject(err) : resolve(Math.max(target, this.durableOffset))), false);
       this.#setActive();
       this.#scheduleSettle();
     });
@@ -870,9 +886,17 @@ export class Log {
     this.#unroot();
   }
 
-  /** Segment count and bytes held. */
-  stats(): { segments: number; sizeBytes: number } {
+  /** Segment count, bytes held, bytes appended since open, and the confirm and sync durations. */
+  stats(): LogStats {
     this.#checkOpen();
-    return this.#native.stats();
+    const n = this.#native.stats();
+    const sync = new DurationHistogram();
+    sync.add(n.syncCounts, n.syncCount, n.syncSumMicros);
+    return { segments: n.segments, sizeBytes: n.sizeBytes, appendedBytes: n.appendedBytes, confirmLatency: this.#confirmLatency.snapshot(), syncDuration: sync.snapshot() };
+  }
+
+  /** Why the log stopped taking writes (fail-stop: a failed write or sync), or null. */
+  get failure(): SluiceError | null {
+    return this.#state === 'closed' ? null : this.#native.failure();
   }
 }

@@ -737,6 +737,13 @@ class NativeLog : public Napi::ObjectWrap<NativeLog> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("segments", static_cast<double>(log.segment_count()));
     o.Set("sizeBytes", static_cast<double>(log.size_bytes()));
+    o.Set("appendedBytes", static_cast<double>(log.appended_bytes()));
+    const DurationHistogram::Snapshot sync = log.sync_durations();
+    Napi::Array counts = Napi::Array::New(env, DurationHistogram::kBuckets);
+    for (uint32_t i = 0; i < DurationHistogram::kBuckets; i++) counts[i] = static_cast<double>(sync.counts[i]);
+    o.Set("syncCounts", counts);
+    o.Set("syncCount", static_cast<double>(sync.count));
+    o.Set("syncSumMicros", static_cast<double>(sync.sum_micros));
     return o;
   }
 

@@ -181,7 +181,10 @@ void Flusher::run() {
     if (!targets.empty() && due) {
       int64_t durable = durable_offset_.load(std::memory_order_relaxed);
       if (!failed()) {
+        const auto started = Clock::now();
         Status s = sync_round(targets, &durable);
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
+        sync_durations_.record(static_cast<uint64_t>(took.count()));
         if (!s.is_ok()) {
           fail(s);
         } else if (durable > durable_offset_.load(std::memory_order_relaxed)) {

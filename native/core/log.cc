@@ -269,6 +269,7 @@ Result<int64_t> Log::append_marker(const TxnMarker& m) {
 }
 
 Status Log::hand_over(size_t len) {
+  appended_bytes_ += len;
   // A write that fails stops the log (fail-stop, flusher.h): the batch never becomes visible, its
   // messages are never confirmed, and appends fail with kReadOnly until the log is reopened.
   Status s = Status::ok();

@@ -142,8 +142,40 @@ TEST(sync_makes_offsets_durable_and_notifies) {
   fill(*seg, 3);
   flusher.submit_sync(seg, seg->size(), seg->next_offset(), false, true);
   REQUIRE(rounds.wait([&] { return flusher.durable_offset() == 8; }));
+  // Each of the two sync rounds was timed, in some bucket.
+  const DurationHistogram::Snapshot timed = flusher.sync_durations();
+  CHECK_EQ(timed.count, 2u);
+  uint64_t bucketed = 0;
+  for (uint64_t c : timed.counts) bucketed += c;
+  CHECK_EQ(bucketed, 2u);
   flusher.stop();
   flusher.stop();  // idempotent
+}
+
+TEST(duration_buckets_are_powers_of_two_of_microseconds) {
+  CHECK_EQ(DurationHistogram::bucket_of(0), 0);
+  CHECK_EQ(DurationHistogram::bucket_of(1), 0);
+  CHECK_EQ(DurationHistogram::bucket_of(2), 1);
+  CHECK_EQ(DurationHistogram::bucket_of(3), 2);
+  CHECK_EQ(DurationHistogram::bucket_of(4), 2);
+  CHECK_EQ(DurationHistogram::bucket_of(5), 3);
+  CHECK_EQ(DurationHistogram::bucket_of(1024), 10);
+  CHECK_EQ(DurationHistogram::bucket_of(1025), 11);
+  CHECK_EQ(DurationHistogram::bucket_of(UINT64_MAX), DurationHistogram::kBuckets - 1);
+  // A duration is at most its bucket's upper bound and above the previous one's.
+  for (uint64_t d : {2ull, 5ull, 1000ull, 123456ull, 60000000ull}) {
+    const int b = DurationHistogram::bucket_of(d);
+    CHECK(d <= DurationHistogram::upper_micros(b));
+    CHECK(d > DurationHistogram::upper_micros(b - 1));
+  }
+  DurationHistogram h;
+  h.record(3);
+  h.record(5000);
+  const DurationHistogram::Snapshot s = h.snapshot();
+  CHECK_EQ(s.count, 2u);
+  CHECK_EQ(s.sum_micros, 5003u);
+  CHECK_EQ(s.counts[2], 1u);   // 2 < 3 <= 4
+  CHECK_EQ(s.counts[13], 1u);  // 4096 < 5000 <= 8192
 }
 
 TEST(rolled_segments_get_indexes_and_a_checkpoint) {

@@ -26,9 +26,13 @@ describe('describe()', () => {
     const topic = b.describeTopic('t');
     expect(topic).toMatchObject({ name: 't', messages: 10, backlog: 10, waitingSends: 0, groups: ['o', 'q'] });
     expect(topic.partitions).toEqual([
-      { partition: 0, startOffset: 0, endOffset: 6, highWatermark: 6, lastStableOffset: 6, durableOffset: expect.any(Number) },
-      { partition: 1, startOffset: 0, endOffset: 4, highWatermark: 4, lastStableOffset: 4, durableOffset: expect.any(Number) },
+      // Out: partition 0 was read whole by both groups (o buffered all 6 to hand out 3), 1 by q.
+      { partition: 0, startOffset: 0, endOffset: 6, highWatermark: 6, lastStableOffset: 6, durableOffset: expect.any(Number), messagesIn: 6, bytesIn: expect.any(Number), messagesOut: 12, bytesOut: 12 * 2, failure: null },
+      { partition: 1, startOffset: 0, endOffset: 4, highWatermark: 4, lastStableOffset: 4, durableOffset: expect.any(Number), messagesIn: 4, bytesIn: expect.any(Number), messagesOut: 4, bytesOut: 4 * 2, failure: null },
     ]);
+    // Stored bytes: the records in their batch framing (61-byte batch header each at least).
+    expect(topic.partitions[0].bytesIn).toBeGreaterThan(6 * 2 + 61);
+    expect(topic.confirmLatency.count).toBeGreaterThanOrEqual(1);
 
     const gq = b.describeGroup('q');
     expect(gq).toMatchObject({ name: 'q', model: 'ack', createdAt: 5_000_000, lag: 5, inFlight: 0 });
@@ -39,7 +43,8 @@ describe('describe()', () => {
     const again = await q.poll(100);
     expect(again).toHaveLength(5);
     const gq2 = b.describeGroup('q');
-    expect(gq2).toMatchObject({ inFlight: 5, redeliveries: 5 });
+    expect(gq2).toMatchObject({ inFlight: 5, redeliveries: 5, deadLetters: 0 });
+    expect(b.describeTopic('t').partitions[0].messagesOut).toBe(12 + 5); // redeliveries count out again
     expect(gq2.members).toEqual([
       { name: q.name, group: 'q', model: 'ack', topics: ['t'], assignment: [{ topic: 't', partition: 0 }, { topic: 't', partition: 1 }], inFlight: 5, paused: false, running: false },
     ]);

@@ -2,7 +2,7 @@
  * What `broker.explain()` answers: where one message stands for one consumer group, and why the
  * group has not got it (or when it did). Plain data, JSON-safe; times are ms since the epoch.
  */
-import type { PartitionDescription } from '../describe';
+import type { PartitionOffsetsDescription } from '../describe';
 
 export interface ExplainQuery {
   topic: string;
@@ -87,7 +87,7 @@ export interface Explanation {
   /** One sentence: where the message stands and what it waits for. */
   reason: string;
   /** The partition's offsets (start, end, high watermark, stable, durable). */
-  offsets: PartitionDescription;
+  offsets: PartitionOffsetsDescription;
   /** Null when the group does not consume the topic. */
   position: GroupPosition | null;
   // State details (present where they apply).

@@ -84,7 +84,10 @@ export class PartitionAccess {
    * nothing is readable there. `readCommitted`: only below the last stable offset.
    */
   slice(offset: number, maxBytes: number, readCommitted = false): RawSlice | null {
-    return this.#partition.slice(offset, maxBytes, readCommitted);
+    const s = this.#partition.slice(offset, maxBytes, readCommitted);
+    // What a fetch response carries: the client reads on from `offset` (the batch may start before).
+    if (s !== null) this.#partition.countOut(Math.max(0, s.nextOffset - Math.max(offset, s.firstOffset)), s.length);
+    return s;
   }
 
   /** Aborted transactions overlapping [from, to): what a read_committed fetch of them reports. */

@@ -15,8 +15,14 @@
  */
 import type { SluiceError } from '../../errors';
 import type { AbortedTransaction, BatchProducer, ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, ReadResult, RecoveryReport, Bytes } from '../../storage/log';
-import type { PartitionDescription } from '../describe';
+import type { PartitionDescription, PartitionOffsetsDescription } from '../describe';
+import type { LogStats } from '../../storage/log';
 import { rebuildProducerStates, type ProducerStates } from './producer-state';
+
+/** A record's key and value bytes (what bytesOut counts for in-process deliveries). */
+export function recordBytes(r: LogRecord): number {
+  return (r.key?.length ?? 0) + (r.value?.length ?? 0);
+}
 
 /** Something to wake when a partition may have new data. */
 export interface DataWaiter {
@@ -72,7 +78,9 @@ export class TopicPartition {
     this.index = index;
     this.#log = log;
     this.messageTtlMs = messageTtlMs;
+    this.#endAtOpen = log.endOffset;
   }
+  readonly #endAtOpen: number;
 
   // ---- Producing ----
 
@@ -270,9 +278,43 @@ export class TopicPartition {
     return this.#log.recovery;
   }
 
-  describe(): PartitionDescription {
+  /** The partition's offsets now. */
+  describe(): PartitionOffsetsDescription {
     const log = this.#log;
     return { partition: this.index, startOffset: log.startOffset, endOffset: log.endOffset, highWatermark: log.highWatermark, lastStableOffset: this.stableOffset, durableOffset: log.durableOffset };
+  }
+
+  /** Offsets, traffic since open and health (a native call more than describe()). */
+  describeFull(stats: LogStats = this.#log.stats()): PartitionDescription {
+    const offsets = this.describe();
+    return {
+      ...offsets,
+      messagesIn: offsets.endOffset - this.#endAtOpen,
+      bytesIn: stats.appendedBytes,
+      messagesOut: this.#messagesOut,
+      bytesOut: this.#bytesOut,
+      failure: this.#log.failure?.message ?? null,
+    };
+  }
+
+  /** The Log's counters (see Log.stats). */
+  stats(): LogStats {
+    return this.#log.stats();
+  }
+
+  /** Counts messages handed to consumers (a delivery model's reads, a Kafka fetch's batches). */
+  countOut(messages: number, bytes: number): void {
+    this.#messagesOut += messages;
+    this.#bytesOut += bytes;
+  }
+  #messagesOut = 0;
+  #bytesOut = 0;
+
+  /** countOut for records read for a delivery: their key and value bytes. */
+  countOutRecords(records: readonly LogRecord[]): void {
+    let bytes = 0;
+    for (const r of records) bytes += recordBytes(r);
+    this.countOut(records.length, bytes);
   }
 
   // ---- Lifecycle ----

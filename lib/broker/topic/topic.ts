@@ -10,6 +10,7 @@ import type { BrokerDirectory, TopicMeta } from '../store/broker-directory';
 import { TOPIC_FORMAT } from '../store/broker-directory';
 import type { Clock } from '../time/clock';
 import type { PartitionDescription } from '../describe';
+import { DurationHistogram, type DurationSnapshot } from '../../storage/duration-histogram';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
 import { DedupWindow } from './dedup-window';
@@ -138,8 +139,17 @@ export class Topic {
     return n;
   }
 
-  describePartitions(): PartitionDescription[] {
-    return this.partitions.map((tp) => tp.describe());
+  /** Every partition's offsets, traffic and health, and the partitions' confirm and sync durations merged. */
+  describePartitions(): { partitions: PartitionDescription[]; confirmLatency: DurationSnapshot; syncDuration: DurationSnapshot } {
+    const confirm = new DurationHistogram();
+    const sync = new DurationHistogram();
+    const partitions = this.partitions.map((tp) => {
+      const stats = tp.stats();
+      confirm.merge(stats.confirmLatency);
+      sync.merge(stats.syncDuration);
+      return tp.describeFull(stats);
+    });
+    return { partitions, confirmLatency: confirm.snapshot(), syncDuration: sync.snapshot() };
   }
 
   /**

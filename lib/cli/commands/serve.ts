@@ -1,7 +1,11 @@
-/** `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM. */
+/**
+ * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
+ * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts).
+ */
 import { type Command, Option } from 'commander';
 import { Broker } from '../../broker/broker';
 import { Server } from '../../kafka/server';
+import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
 import { listenAddress, positiveInteger } from '../args';
 import { EXIT_FAILURE } from '../exit-codes';
@@ -13,7 +17,10 @@ interface ServeOptions {
   partitions: number;
   sync: SyncPolicy;
   autoCreateTopics: boolean;
+  metrics?: { host: string; port: number };
 }
+
+const shownHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 export async function serve(o: ServeOptions): Promise<void> {
   const broker = await Broker.open(o.data);
@@ -32,8 +39,19 @@ export async function serve(o: ServeOptions): Promise<void> {
     await broker.close();
     throw e;
   }
+  let metrics: MetricsServer | null = null;
+  if (o.metrics !== undefined) {
+    try {
+      metrics = await MetricsServer.start({ broker, server, host: o.metrics.host, port: o.metrics.port });
+    } catch (e) {
+      await server.close();
+      await broker.close();
+      throw e;
+    }
+  }
   const { host, port } = server.address;
-  process.stdout.write(`listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
+  if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -45,6 +63,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       stopping = true;
       process.stdout.write(`${signal}: answering requests in flight, then closing\n`);
       void (async () => {
+        await metrics?.close();
         await server.close();
         await broker.close();
         resolve();
@@ -66,5 +85,6 @@ export function serveCommand(program: Command): void {
     .option('--partitions <n>', 'partitions of topics created through the protocol', positiveInteger, 1)
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
+    .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .action(async (o: ServeOptions) => serve(o));
 }

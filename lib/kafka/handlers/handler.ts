@@ -10,6 +10,7 @@ import type { GroupCoordinator } from '../groups/coordinator';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 import type { SendCounters } from '../region-sender';
+import type { RequestStats } from '../request-stats';
 
 /** What handlers know of the server they run in. */
 export interface ServerContext {
@@ -31,6 +32,8 @@ export interface ServerContext {
   readonly zeroCopy: boolean;
   /** Record bytes sent so far, by how. */
   readonly sent: SendCounters;
+  /** Requests and connections counted so far. */
+  readonly requests: RequestStats;
   /** The segment descriptors that fetch responses' file regions share. */
   readonly segments: SegmentDescriptors;
 }

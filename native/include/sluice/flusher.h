@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "sluice/duration_histogram.h"
 #include "sluice/log_meta.h"
 #include "sluice/recovery_checkpoint.h"
 #include "sluice/segment.h"
@@ -86,6 +87,9 @@ class Flusher {
   int64_t written_offset() const { return written_offset_.load(std::memory_order_acquire); }
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   Status failure() const;
+  // How long each sync round took (its fdatasyncs or msyncs, directory fsyncs, index and
+  // metadata writes), from any thread.
+  DurationHistogram::Snapshot sync_durations() const { return sync_durations_.snapshot(); }
   // Fail-stop: nothing is written or synced after `s`.
   void fail(const Status& s);
   // Persists `meta` (with this flusher's log start offset and recovery point when not clean).
@@ -140,6 +144,7 @@ class Flusher {
   std::atomic<bool> failed_{false};
   std::atomic<int64_t> durable_offset_;
   std::atomic<int64_t> written_offset_;
+  DurationHistogram sync_durations_;
   std::unique_ptr<RecoveryCheckpoint> checkpoint_;  // used by the thread only once started
   TxnIndex* txn_ = nullptr;
 };

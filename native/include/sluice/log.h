@@ -271,6 +271,10 @@ class Log {
   const LogOptions& options() const { return options_; }
   size_t segment_count() const { return segments_.size(); }
   uint64_t size_bytes() const;
+  // Bytes of sealed batches handed to the segment files since open (appends, raw batches and
+  // transaction markers; what retention deletes later is still counted).
+  uint64_t appended_bytes() const { return appended_bytes_; }
+  DurationHistogram::Snapshot sync_durations() const { return flusher_->sync_durations(); }
 
  private:
   // CLOSED, or OFFSET_OUT_OF_RANGE unless start <= offset <= end.
@@ -308,6 +312,7 @@ class Log {
 
   // The open batch: [batch_position_, write_position_) of the active segment.
   uint64_t write_position_ = 0;
+  uint64_t appended_bytes_ = 0;
   uint64_t batch_position_ = 0;
   int32_t batch_count_ = 0;
   int64_t batch_base_timestamp_ = 0;

@@ -26,7 +26,7 @@ import type { SlotExplanation, SlotFinding, SlotReport, SlotState } from '../../
 import type { GroupState, PartitionProgress } from '../../group/group-state';
 import type { GroupStateLog } from '../../group/group-state-log';
 import type { StateConfirm } from '../../group/state-confirm';
-import type { TopicPartition } from '../../topic/topic-partition';
+import { recordBytes, type TopicPartition } from '../../topic/topic-partition';
 import { DeadlineQueue } from './deadline-queue';
 import { DEAD_LETTER_SUFFIX, DeadLetterReason, type DeadLetterRequest, type DeadLetterSink } from './dead-letters';
 import { expiresAt } from '../../topic/ttl';
@@ -219,6 +219,7 @@ export class AckPartition implements AckTarget, SlotState {
         const ttl = tp.messageTtlMs;
         const now = ttl === null ? 0 : this.#clock.now();
         let delivered = 0;
+        let bytes = 0;
         for (let i = 0; i < count; i++) {
           const record = records[i];
           if ((ttl !== null || record.headers.length > 0) && this.#expired(member, record, now)) continue;
@@ -229,7 +230,9 @@ export class AckPartition implements AckTarget, SlotState {
           deadlines.push(msg);
           out.push(msg);
           delivered++;
+          bytes += recordBytes(record);
         }
+        tp.countOut(delivered, bytes);
         member.inFlight += delivered;
         n += delivered;
         if (delivered > 0) this.#arm(deadline);
@@ -321,6 +324,7 @@ export class AckPartition implements AckTarget, SlotState {
 
   #deliver(member: AckHolder, record: AckMessage['record'], count: number, deadline: number, out: AckMessage[]): void {
     const msg = new AckMessage(record, count, this, member, deadline);
+    this.tp.countOut(1, recordBytes(record));
     this.inFlight.set(record.offset, msg);
     member.inFlight++;
     this.#deadlines.push(msg);

@@ -218,6 +218,7 @@ export class OffsetDelivery implements Delivery {
       const nextOffset = read.nextOffset;
       const records = deliverable(read.records, tp, this.#options.filter, this.#clock);
       if (records.length > 0) {
+        tp.countOutRecords(records);
         c.buffer = records;
         c.bufferIndex = 0;
         c.fetchOffset = nextOffset;
