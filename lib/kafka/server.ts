@@ -71,6 +71,8 @@ export interface ServerStats {
   connectionsDropped: number;
   /** Per API seen: requests, failures and latency. */
   requests: ApiRequestStats[];
+  /** The Kafka consumer groups the server coordinates now: their state and members. */
+  groups: { group: string; state: string; members: number }[];
 }
 
 const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
@@ -192,6 +194,7 @@ export class Server {
       connectionsRefused: r.connectionsRefused,
       connectionsDropped: r.connectionsDropped,
       requests: r.apis(),
+      groups: this.#groups!.list().map((g) => ({ group: g.groupId, state: g.state, members: g.members })),
     };
   }
 

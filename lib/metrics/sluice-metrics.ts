@@ -12,7 +12,8 @@
  *                             letters and members per group
  *   broker                    delayed and half messages pending
  *   Kafka server              connections open, accepted, refused, dropped; requests, failures
- *                             and latency per API; fetch bytes sent zero-copy and copied
+ *                             and latency per API; fetch bytes sent zero-copy and copied;
+ *                             members per Kafka consumer group
  *
  * Names follow Prometheus conventions (sluice_ prefix, _total counters, base units: bytes,
  * seconds). The histograms are the engine's power-of-two microsecond buckets
@@ -106,6 +107,7 @@ const DEFINITIONS: Definition[] = [
   { name: 'sluice_server_connections_accepted_total', help: 'Kafka protocol connections accepted.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsAccepted }]) },
   { name: 'sluice_server_connections_refused_total', help: 'Connections closed at once because the connection limit was reached.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsRefused }]) },
   { name: 'sluice_server_connections_dropped_total', help: 'Connections the server closed for a problem: a malformed request, a limit, a timeout.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsDropped }]) },
+  { name: 'sluice_server_group_members', help: 'Members of each Kafka consumer group the server coordinates (state: its rebalance state).', type: 'gauge', samples: ofServer((x) => x.groups.map((g) => ({ labels: { group: g.group, state: g.state }, value: g.members }))) },
   { name: 'sluice_server_requests_total', help: 'Kafka requests handled, per API.', type: 'counter', samples: ofServer((x) => x.requests.map((r) => ({ labels: { api: r.api }, value: r.count }))) },
   { name: 'sluice_server_request_errors_total', help: 'Kafka requests whose handling failed (the connection was dropped), per API.', type: 'counter', samples: ofServer((x) => x.requests.map((r) => ({ labels: { api: r.api }, value: r.errors }))) },
   {

@@ -54,6 +54,7 @@ describe('sluice serve --metrics', () => {
     expect(sample('sluice_partition_messages_out_total', { topic: 'jobs', partition: '0' })).toBe(3);
     expect(sample('sluice_group_lag', { group: 'g1', topic: 'jobs', partition: '0' })).toBe(0);
     expect(sample('sluice_server_requests_total', { api: 'JoinGroup' })).toBeGreaterThanOrEqual(1);
+    expect(sample('sluice_server_group_members', { group: 'g1', state: 'Empty' })).toBe(0); // kcat left
 
     const text = await sluice(['why', '--server', url, '--topic', 'jobs', '--partition', '0', '--offset', '1', '--group', 'g1']);
     expect(text.code).toBe(0);

@@ -195,8 +195,8 @@ export class GroupCoordinator {
     };
   }
 
-  list(): { groupId: string; protocolType: string; state: string }[] {
-    return [...this.#groups.values()].map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state }));
+  list(): { groupId: string; protocolType: string; state: string; members: number }[] {
+    return [...this.#groups.values()].map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state, members: g.members.size }));
   }
 
   /** Ends every group's timers and held requests (the server is closing). */
