@@ -5,6 +5,7 @@
  */
 import { decodeHistogram, percentileCurve } from '../bench/latency-histogram';
 import { renderHtmlReport, type Cell } from '../report/html-report';
+import type { EventLoopFigures } from './event-loop';
 import type { Figure, Headroom, Verdict } from './model';
 
 export interface PlanHtmlInput {
@@ -13,7 +14,7 @@ export interface PlanHtmlInput {
   needs: object;
   host: { figures: object };
   engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
-  fixedRate: { load: number; histogram: string; perSecond: number[] }[];
+  fixedRate: { load: number; rate: number; histogram: string; perSecond: number[]; latencyChecked: string; endToEnd: { histogram: string; groups: number } | null; eventLoop: EventLoopFigures }[];
 }
 
 const figureRow = (name: string, f: Figure): Cell[] => [name, Number(f.value.toPrecision(4)), f.unit, f.source, f.spread ? `${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)} (${f.spread.runs} runs)` : '', f.basis + (f.extrapolated ? ` ${f.extrapolated}` : '')];
@@ -27,13 +28,17 @@ export function planHtml(r: PlanHtmlInput): string {
     sections: [
       {
         heading: 'Headroom (capacity ÷ need, modelled)',
-        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
+        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, h.resource.startsWith('CPU') ? ' (event loop)' : '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
       },
       {
         heading: 'Fixed-rate runs at 1.0x and the peak (measured)',
         blocks: [
-          { kind: 'percentile', title: 'latency from intended send to publish confirm', yLabel: 'ms', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: percentileCurve(decodeHistogram(f.histogram)) })) },
+          { kind: 'percentile', title: `latency from intended send time: to publish confirm, and end to end (receipt by the groups); the verdict checks the ${r.fixedRate[0]?.latencyChecked ?? 'publish confirm'} p99`, yLabel: 'ms', series: r.fixedRate.flatMap((f) => [
+            { name: `${f.load}x publish`, points: percentileCurve(decodeHistogram(f.histogram)) },
+            ...(f.endToEnd ? [{ name: `${f.load}x end to end`, points: percentileCurve(decodeHistogram(f.endToEnd.histogram)) }] : []),
+          ]) },
           { kind: 'line', title: 'confirmed messages per second', xLabel: 's', yLabel: 'msg/s', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: f.perSecond.map((n, i): [number, number] => [i, n]) })) },
+          { kind: 'table', caption: 'event loop over each run (main thread: load generator, broker and consumers; headroom = 1 ÷ utilisation)', columns: ['load', 'msg/s', 'delay p50 ms', 'delay p99 ms', 'delay max ms', 'utilisation', 'headroom'], rows: r.fixedRate.map((f) => [`${f.load}x`, Math.round(f.rate), f.eventLoop.delayP50Ms, f.eventLoop.delayP99Ms, f.eventLoop.delayMaxMs, `${(f.eventLoop.utilization * 100).toFixed(1)}%`, `${(1 / f.eventLoop.utilization).toPrecision(3)}x`]) },
         ],
       },
       {

@@ -6,6 +6,9 @@ describe('sluice plan --quick', () => {
     const text = await sluice(['plan', '--quick', '--rate', '1000', '--retention', '1h']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^1x load: (FITS|DOES NOT FIT)/);
+    expect(text.stdout).toMatch(/the verdict checks the end-to-end p99/);
+    expect(text.stdout).toMatch(/end to end +p50 .* ms/);
+    expect(text.stdout).toMatch(/event loop +delay p50 .*utilisation/);
     const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -23,6 +26,17 @@ describe('sluice plan --quick', () => {
     expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
     expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
     expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
+    // End to end (one group by default) beside the publish confirm; the verdict checks end to end.
+    for (const f of j.fixedRate) {
+      expect(f.latencyChecked).toBe('end-to-end');
+      expect(f.endToEnd).toMatchObject({ groups: 1, missing: 0 });
+      expect(f.endToEnd.latency.count).toBe(f.latency.count);
+      expect(typeof f.endToEnd.histogram).toBe('string');
+      expect(f.eventLoop.utilization).toBeGreaterThan(0);
+    }
+    const cpu = j.verdicts[1].rows.find((row: { resource: string }) => row.resource === 'CPU (event loop)');
+    expect(cpu.headroom).toBeCloseTo(1 / cpu.need);
+    expect(j.notCovered.join(' ')).not.toMatch(/end-to-end/);
   }, 30_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
