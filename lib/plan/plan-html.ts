@@ -4,7 +4,7 @@
  * chart of the engine's append rate per durability mode, then every figure with its source.
  */
 import { decodeHistogram, percentileCurve } from '../bench/latency-histogram';
-import { renderHtmlReport, type Cell } from '../report/html-report';
+import { renderHtmlReport, type Cell, type Section } from '../report/html-report';
 import type { EventLoopFigures } from './event-loop';
 import type { Figure, Headroom, Verdict } from './model';
 
@@ -14,6 +14,8 @@ export interface PlanHtmlInput {
   needs: object;
   host: { figures: object };
   engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
+  backlogDrain: { rate: number; groups: number; pauseMs: number; backlogAtResume: number; catchUpRate: number; catchUpRatio: number; drainMs: number | null; backlog: [number, number][]; basis: string } | null;
+  warnings: string[];
   fixedRate: { load: number; rate: number; histogram: string; perSecond: number[]; latencyChecked: string; endToEnd: { histogram: string; groups: number } | null; eventLoop: EventLoopFigures }[];
 }
 
@@ -24,7 +26,7 @@ export function planHtml(r: PlanHtmlInput): string {
   const columns = ['figure', 'value', 'unit', 'source', 'spread', 'basis'];
   return renderHtmlReport({
     title: `sluice plan: ${String(r.workload.name)}`,
-    summary,
+    summary: [...summary, ...r.warnings.map((x) => `WARNING: ${x}`)],
     sections: [
       {
         heading: 'Headroom (capacity ÷ need, modelled)',
@@ -41,6 +43,7 @@ export function planHtml(r: PlanHtmlInput): string {
           { kind: 'table', caption: 'event loop over each run (main thread: load generator, broker and consumers; headroom = 1 ÷ utilisation)', columns: ['load', 'msg/s', 'delay p50 ms', 'delay p99 ms', 'delay max ms', 'utilisation', 'headroom'], rows: r.fixedRate.map((f) => [`${f.load}x`, Math.round(f.rate), f.eventLoop.delayP50Ms, f.eventLoop.delayP99Ms, f.eventLoop.delayMaxMs, `${(f.eventLoop.utilization * 100).toFixed(1)}%`, `${(1 / f.eventLoop.utilization).toPrecision(3)}x`]) },
         ],
       },
+      drainSection(r.backlogDrain),
       {
         heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',
         blocks: [{ kind: 'bar', title: 'highest rate held 2 consecutive periods, one group reading (median of the runs)', yLabel: 'msg/s', bars: Object.entries(r.engine.sustainedRate).map(([k, f]) => ({ label: k, value: f.value })) }],
@@ -54,4 +57,16 @@ export function planHtml(r: PlanHtmlInput): string {
       { heading: 'Workload (replayable)', blocks: [{ kind: 'pre', text: JSON.stringify(r.workload, null, 2) }] },
     ],
   });
+}
+
+function drainSection(d: PlanHtmlInput['backlogDrain']): Section {
+  if (d === null) return { heading: 'Backlog drain', blocks: [{ kind: 'text', text: 'Not run: the workload has no consumer groups.' }] };
+  const back = d.drainMs === null ? 'did NOT get back to steady state' : `back to steady state in ${d.drainMs} ms`;
+  return {
+    heading: 'Backlog drain (measured)',
+    blocks: [
+      { kind: 'text', text: `${d.groups} group(s) paused ${d.pauseMs / 1000} s at ${Math.round(d.rate)} msg/s, then resumed: backlog ${d.backlogAtResume} msgs at resume, catch-up ${Math.round(d.catchUpRate)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate, ${back}. ${d.basis}.` },
+      { kind: 'line', title: 'backlog of the slowest group (confirmed − received)', xLabel: 's', yLabel: 'msgs', series: [{ name: 'backlog', points: d.backlog.map(([t, n]): [number, number] => [t / 1000, n]) }] },
+    ],
+  };
 }

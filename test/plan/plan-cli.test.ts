@@ -9,6 +9,7 @@ describe('sluice plan --quick', () => {
     expect(text.stdout).toMatch(/the verdict checks the end-to-end p99/);
     expect(text.stdout).toMatch(/end to end +p50 .* ms/);
     expect(text.stdout).toMatch(/event loop +delay p50 .*utilisation/);
+    expect(text.stdout).toMatch(/Backlog drain \(1 group\(s\) paused 1 s .*\n  backlog at resume \d+ msgs; catch-up/);
     const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -37,7 +38,11 @@ describe('sluice plan --quick', () => {
     const cpu = j.verdicts[1].rows.find((row: { resource: string }) => row.resource === 'CPU (event loop)');
     expect(cpu.headroom).toBeCloseTo(1 / cpu.need);
     expect(j.notCovered.join(' ')).not.toMatch(/end-to-end/);
-  }, 30_000);
+    expect(j.backlogDrain).toMatchObject({ groups: 1, pauseMs: 1000, source: 'measured' });
+    expect(j.backlogDrain.backlog.length).toBeGreaterThan(0);
+    expect(j.backlogDrain.catchUpRatio).toBeCloseTo(j.backlogDrain.catchUpRate / j.backlogDrain.rate);
+    expect(Array.isArray(j.warnings)).toBe(true);
+  }, 60_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
     expect(r.code).toBe(2);
@@ -62,8 +67,9 @@ describe('sluice plan --html', () => {
     }
     const out = renderInChromium(html);
     expect(out.errors).toEqual([]);
-    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(4);
+    expect(out.dom).toMatch(/Backlog drain \(measured\)/);
     expect(out.dom).toMatch(/load: (FITS|DOES NOT FIT)/);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  }, 45_000);
 });

@@ -13,6 +13,7 @@ import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMess
 import { calibrate } from '../../plan/calibrate';
 import { ramp } from '../../plan/ramp';
 import { checkedP99, fixedRuns, withFixedRun } from '../../plan/fixed-runs';
+import { drainWarnings, planDrain } from '../../plan/backlog-drain';
 import { planHtml } from '../../plan/plan-html';
 import { fingerprint, probeHost } from '../../plan/host-probe';
 import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
@@ -86,6 +87,7 @@ export async function plan(file: string | undefined, o: PlanOptions) {
   const ceiling = rate.spread?.max ?? rate.value;
   const fixedMode = { name: durabilityName(w.durability), sync: w.durability.mode, ...(w.durability.mode === 'interval' ? { syncIntervalMs: w.durability.ms } : {}) };
   const fixed = await fixedRuns(w, fixedMode, ceiling, o.quick ? 1000 : 10_000);
+  const drain = await planDrain(w, fixedMode, ceiling, o.quick === true);
   const at1 = withFixedRun(withEngine(verdict(w, host, 1)), fixed[0]);
   const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor)), fixed[1]);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
@@ -99,7 +101,9 @@ export async function plan(file: string | undefined, o: PlanOptions) {
     peakRate,
     needs: needs(w, 1),
     fixedRate: fixed,
+    backlogDrain: drain,
     verdicts: [at1, atPeak],
+    warnings: [...drainWarnings(drain)],
     cluster,
     notCovered: ['batch-size sweep', 'recovery time', 'loopback sendfile probe'],
   };
@@ -123,6 +127,7 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
   for (const v of r.verdicts) {
     out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; p99 (${r.fixedRate[0].latencyChecked} in the fixed-rate run, or fdatasync) exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
   }
+  for (const x of r.warnings) out.push(`WARNING: ${x}`);
   out.push('', 'Headroom at 1.0x (capacity ÷ need; modelled, the engine and CPU (event loop) rows measured):');
   for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toPrecision(3)}x`);
   out.push('', 'Needs for the retention (modelled):');
@@ -137,6 +142,11 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
     const e = f.eventLoop;
     out.push(`    event loop       delay p50 ${e.delayP50Ms} ms, p99 ${e.delayP99Ms} ms, max ${e.delayMaxMs} ms; utilisation ${(e.utilization * 100).toFixed(1)}% (headroom ${(1 / e.utilization).toPrecision(3)}x)`);
   }
+  const d = r.backlogDrain;
+  if (d) {
+    out.push('', `Backlog drain (${d.groups} group(s) paused ${d.pauseMs / 1000} s at ${d.rate.toFixed(0)} msg/s${d.capped ? ', CAPPED to the ramp maximum' : ''}, measured):`);
+    out.push(`  backlog at resume ${d.backlogAtResume} msgs; catch-up ${d.catchUpRate.toPrecision(4)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate; ${d.drainMs === null ? 'NOT back to steady state' : `back to steady state (backlog ≤ ${d.steadyBacklog}) in ${d.drainMs} ms`}`);
+  } else out.push('', 'Backlog drain: not run (no consumer groups)');
   out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
   for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}`);
   out.push('', 'Engine calibration (one partition, measured):');
