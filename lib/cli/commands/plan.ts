@@ -8,10 +8,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
 import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMessage, verdict, type Figure, type Verdict } from '../../plan/model';
 import { calibrate } from '../../plan/calibrate';
-import { ramp } from '../../plan/ramp';
+import { ramp, RAMP_MODES } from '../../plan/ramp';
 import { checkedP99, fixedRuns, withFixedRun } from '../../plan/fixed-runs';
 import { drainWarnings, planDrain } from '../../plan/backlog-drain';
 import { planHtml } from '../../plan/plan-html';
@@ -56,24 +58,53 @@ export function planCommand(program: Command): void {
     .option('--html <file>', 'also write an HTML report with charts to FILE')
     .option('--json', 'print the report as JSON (schema version ' + PLAN_SCHEMA_VERSION + ')')
     .action(async (file: string | undefined, o: PlanOptions) => {
-      const report = await plan(file, o);
+      const bar = phaseBar(process.stderr.isTTY === true ? process.stderr : null);
+      const report = await plan(file, o, bar.phase).finally(() => bar.stop());
       if (o.html) fs.writeFileSync(o.html, planHtml(report));
       if (o.json) printJson(report);
       else printText(report);
     });
 }
 
-export async function plan(file: string | undefined, o: PlanOptions) {
+/** Called as each phase starts: its name, how many phases are done, how many there are. */
+export type PlanPhase = (name: string, done: number, total: number) => void;
+
+/**
+ * A progress bar on `stream` (stderr when it is a terminal; with --json too, since the report
+ * goes to stdout) naming the phase; nothing without a stream.
+ */
+export function phaseBar(stream: Writable | null): { phase: PlanPhase; stop: () => void } {
+  if (stream === null) return { phase: () => {}, stop: () => {} };
+  const bar = new SingleBar({ stream: stream as NodeJS.WriteStream, format: 'sluice plan [{bar}] {value}/{total} {phase} | {duration_formatted}', hideCursor: true, clearOnComplete: true });
+  let started = false;
+  return {
+    phase: (name, done, total) => {
+      if (!started) bar.start(total, done, { phase: name });
+      else bar.update(done, { phase: name });
+      started = true;
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}
+
+export async function plan(file: string | undefined, o: PlanOptions, progress: PlanPhase = () => {}) {
   const w = parseWorkload(file ? readWorkloadFile(file) : undefined, {
     producerRate: o.rate, messageSize: o.messageSize, partitionsPerTopic: o.partitions, retention: o.retention,
     subscriptionsPerTopic: o.groups, durability: o.durability, p99Ms: o.p99Ms, peakFactor: o.peakFactor,
   });
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-'));
   const runs = Math.max(3, Number(o.runs ?? 3));
+  const total = 6 + (w.subscriptionsPerTopic > 0 ? 1 : 0);
+  let done = 0;
+  const phase = (name: string) => progress(name, done++, total);
+  phase('host probes');
   const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
   if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  phase('engine calibration');
+  const calibration = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
+  phase(`engine ramp (${RAMP_MODES.map((m) => m.name).join(', ')}; ${runs} runs each)`);
   const engine = {
-    ...(await calibrate(w.messageSize, runs, o.quick ? 20 : 500)),
+    ...calibration,
     sustainedRate: await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs),
   };
   const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
@@ -86,8 +117,10 @@ export async function plan(file: string | undefined, o: PlanOptions) {
   };
   const ceiling = rate.spread?.max ?? rate.value;
   const fixedMode = { name: durabilityName(w.durability), sync: w.durability.mode, ...(w.durability.mode === 'interval' ? { syncIntervalMs: w.durability.ms } : {}) };
-  const fixed = await fixedRuns(w, fixedMode, ceiling, o.quick ? 1000 : 10_000);
+  const fixed = await fixedRuns(w, fixedMode, ceiling, o.quick ? 1000 : 10_000, phase);
+  if (w.subscriptionsPerTopic > 0) phase('backlog drain');
   const drain = await planDrain(w, fixedMode, ceiling, o.quick === true);
+  phase('report');
   const at1 = withFixedRun(withEngine(verdict(w, host, 1)), fixed[0]);
   const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor)), fixed[1]);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
