@@ -42,6 +42,10 @@ describe('sluice plan --quick', () => {
     expect(j.backlogDrain.backlog.length).toBeGreaterThan(0);
     expect(j.backlogDrain.catchUpRatio).toBeCloseTo(j.backlogDrain.catchUpRate / j.backlogDrain.rate);
     expect(Array.isArray(j.warnings)).toBe(true);
+    expect(j.hostSignals.hotTailBytes).toBeGreaterThan(0);
+    if (j.hostSignals.virtualization !== null) expect(j.warnings.join('\n')).toMatch(/virtio flush may be cached by the host/);
+    if (j.hostSignals.thp === 'always') expect(j.warnings.join('\n')).toMatch(/transparent huge pages/);
+    expect(j.host.fingerprint.fsType).not.toBe('unknown');
   }, 60_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);

@@ -16,6 +16,7 @@ import { calibrate } from '../../plan/calibrate';
 import { ramp, RAMP_MODES } from '../../plan/ramp';
 import { checkedP99, fixedRuns, withFixedRun } from '../../plan/fixed-runs';
 import { drainWarnings, planDrain } from '../../plan/backlog-drain';
+import { hostSignals, hostWarnings } from '../../plan/host-warnings';
 import { planHtml } from '../../plan/plan-html';
 import { fingerprint, probeHost } from '../../plan/host-probe';
 import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
@@ -99,6 +100,7 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   const phase = (name: string) => progress(name, done++, total);
   phase('host probes');
   const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
+  const print = fingerprint(dir); // before the temp dir goes, so its mount is found
   if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
   phase('engine calibration');
   const calibration = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
@@ -124,11 +126,12 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   const at1 = withFixedRun(withEngine(verdict(w, host, 1)), fixed[0]);
   const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor)), fixed[1]);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
+  const signals = hostSignals({ dmiHint: print.virtualization, memAvailableBytes: host.memAvailableBytes.value, writeBytesPerSec: needs(w, w.peakFactor).writeBytesPerSec.value, retentionBytes: needs(w, 1).diskBytes.value });
   const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
   return {
     schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
     workload: { ...w, durability: durabilityName(w.durability) },
-    host: { fingerprint: fingerprint(dir), figures: host },
+    host: { fingerprint: print, figures: host },
     storedBytesPerMessage: storedBytesPerMessage(w),
     engine,
     peakRate,
@@ -136,7 +139,8 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
     fixedRate: fixed,
     backlogDrain: drain,
     verdicts: [at1, atPeak],
-    warnings: [...drainWarnings(drain)],
+    hostSignals: signals,
+    warnings: [...hostWarnings(signals), ...drainWarnings(drain)],
     cluster,
     notCovered: ['batch-size sweep', 'recovery time', 'loopback sendfile probe'],
   };
