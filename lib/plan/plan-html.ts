@@ -1,7 +1,9 @@
 /**
  * The HTML report of `sluice plan`, through the shared report module (lib/report): verdicts
- * first, a bar chart of headroom per resource (capped at 10x so the limiting one shows), a bar
- * chart of the engine's append rate per durability mode, then every figure with its source.
+ * and warnings first, a bar chart of headroom per resource (capped at 10x so the limiting one
+ * shows), the fixed-rate runs (latency percentiles, publish confirm and end to end; throughput;
+ * the event loop), the backlog drain (backlog over time), bar charts of the engine's sustained
+ * and append rates per durability mode, then every figure with its source.
  */
 import { decodeHistogram, percentileCurve } from '../bench/latency-histogram';
 import { renderHtmlReport, type Cell, type Section } from '../report/html-report';
@@ -30,12 +32,13 @@ export function planHtml(r: PlanHtmlInput): string {
     sections: [
       {
         heading: 'Headroom (capacity ÷ need, modelled)',
-        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, h.resource.startsWith('CPU') ? ' (event loop)' : '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
+        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('CPU', 'event loop').replace('engine sustained rate', 'engine ramp').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
       },
       {
         heading: 'Fixed-rate runs at 1.0x and the peak (measured)',
         blocks: [
-          { kind: 'percentile', title: `latency from intended send time: to publish confirm, and end to end (receipt by the groups); the verdict checks the ${r.fixedRate[0]?.latencyChecked ?? 'publish confirm'} p99`, yLabel: 'ms', series: r.fixedRate.flatMap((f) => [
+          { kind: 'text', text: `Latency from each message's intended send time to its publish confirm and, with consumer groups, to its receipt by each group (end to end). The verdict checks the ${r.fixedRate[0]?.latencyChecked ?? 'publish confirm'} p99.` },
+          { kind: 'percentile', title: 'latency from intended send time', yLabel: 'ms', series: r.fixedRate.flatMap((f) => [
             { name: `${f.load}x publish`, points: percentileCurve(decodeHistogram(f.histogram)) },
             ...(f.endToEnd ? [{ name: `${f.load}x end to end`, points: percentileCurve(decodeHistogram(f.endToEnd.histogram)) }] : []),
           ]) },

@@ -4,6 +4,9 @@
  * the peak factor, and prints verdicts first, then headroom per resource, retention needs and a
  * Kafka-protocol cluster estimate; --json prints the same as a versioned schema. Every figure says
  * whether it was measured, modelled or assumed. The engine's max sustainable rate per durability mode comes from a ramp (plan/ramp.ts).
+ * Fixed-rate runs (plan/fixed-runs.ts: publish-confirm and end-to-end latency, the event loop), a
+ * backlog drain (plan/backlog-drain.ts) and host warnings (plan/host-warnings.ts) follow; a
+ * progress bar on a terminal's stderr names each phase (the only cli-progress use in plan).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
