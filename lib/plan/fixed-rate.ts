@@ -74,10 +74,10 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
     const perSecond: number[] = [];
     const total = Math.floor((o.rate * o.durationMs) / 1000);
     const confirms: Promise<void>[] = [];
+    const consumers = Array.from({ length: groups }, (_, g) => broker.consumer({ group: `plan-${g}`, topics: 't' }));
     const loop = watchEventLoop();
     const t0 = performance.now();
     const due = (i: number) => t0 + (i * 1000) / o.rate;
-    const consumers = Array.from({ length: groups }, (_, g) => broker.consumer({ group: `plan-${g}`, topics: 't' }));
     const e2e = consumers.map(() => newHistogram());
     let stopReading = false;
     const readers = consumers.map((c, g) => reader(c, e2e[g], due, total, () => stopReading));

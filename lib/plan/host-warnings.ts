@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import type { Figure } from './model';
 
 export interface HostSignals {
-  /** What says the host is a VM ("kvm", "cpuinfo hypervisor flag"...), or null. */
+  /** What says the host is a VM ("kvm per systemd-detect-virt"...), or null. */
   virtualization: string | null;
   /** The active transparent-huge-pages mode (always, madvise, never), or null if unknown. */
   thp: string | null;
@@ -40,10 +40,10 @@ function read(file: string): string | null {
 export function detectVirtualization(dmiHint = ''): string | null {
   const r = spawnSync('systemd-detect-virt', ['--vm'], { encoding: 'utf8', timeout: 2000 });
   const out = r.status === 0 ? r.stdout.trim() : '';
-  if (out !== '' && out !== 'none') return `${out} (systemd-detect-virt)`;
-  if (/^flags\s*:.*\bhypervisor\b/m.test(read('/proc/cpuinfo') ?? '')) return 'hypervisor CPU flag (/proc/cpuinfo)';
+  if (out !== '' && out !== 'none') return `${out} per systemd-detect-virt`;
+  if (/^flags\s*:.*\bhypervisor\b/m.test(read('/proc/cpuinfo') ?? '')) return 'the hypervisor CPU flag in /proc/cpuinfo';
   for (const dmi of [dmiHint, read('/sys/class/dmi/id/product_name'), read('/sys/class/dmi/id/sys_vendor')]) {
-    if (dmi && HYPERVISOR.test(dmi)) return `${dmi.trim()} (DMI)`;
+    if (dmi && HYPERVISOR.test(dmi)) return `${dmi.trim()} per DMI`;
   }
   return null;
 }

@@ -8,7 +8,7 @@ describe('plan host warnings', () => {
     expect(hostWarnings(calm)).toEqual([]);
   });
   it('warns that a virtualised host may cache flushes', () => {
-    const [w] = hostWarnings({ ...calm, virtualization: 'kvm (systemd-detect-virt)' });
+    const [w] = hostWarnings({ ...calm, virtualization: 'kvm per systemd-detect-virt' });
     expect(w).toMatch(/kvm/);
     expect(w).toMatch(/virtio flush may be cached by the host: fdatasync latency may be optimistic/);
   });
