@@ -1,10 +1,13 @@
 /**
  * The HTML report of `sluice plan`, through the shared report module (lib/report): verdicts
- * first, a bar chart of headroom per resource (capped at 10x so the limiting one shows), a bar
- * chart of the engine's append rate per durability mode, then every figure with its source.
+ * and warnings first, a bar chart of headroom per resource (capped at 10x so the limiting one
+ * shows), the fixed-rate runs (latency percentiles, publish confirm and end to end; throughput;
+ * the event loop), the backlog drain (backlog over time), bar charts of the engine's sustained
+ * and append rates per durability mode, then every figure with its source.
  */
 import { decodeHistogram, percentileCurve } from '../bench/latency-histogram';
-import { renderHtmlReport, type Cell } from '../report/html-report';
+import { renderHtmlReport, type Cell, type Section } from '../report/html-report';
+import type { EventLoopFigures } from './event-loop';
 import type { Figure, Headroom, Verdict } from './model';
 
 export interface PlanHtmlInput {
@@ -13,7 +16,9 @@ export interface PlanHtmlInput {
   needs: object;
   host: { figures: object };
   engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
-  fixedRate: { load: number; histogram: string; perSecond: number[] }[];
+  backlogDrain: { rate: number; groups: number; pauseMs: number; backlogAtResume: number; catchUpRate: number; catchUpRatio: number; drainMs: number | null; backlog: [number, number][]; basis: string } | null;
+  warnings: string[];
+  fixedRate: { load: number; rate: number; histogram: string; perSecond: number[]; latencyChecked: string; endToEnd: { histogram: string; groups: number } | null; eventLoop: EventLoopFigures }[];
 }
 
 const figureRow = (name: string, f: Figure): Cell[] => [name, Number(f.value.toPrecision(4)), f.unit, f.source, f.spread ? `${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)} (${f.spread.runs} runs)` : '', f.basis + (f.extrapolated ? ` ${f.extrapolated}` : '')];
@@ -23,19 +28,25 @@ export function planHtml(r: PlanHtmlInput): string {
   const columns = ['figure', 'value', 'unit', 'source', 'spread', 'basis'];
   return renderHtmlReport({
     title: `sluice plan: ${String(r.workload.name)}`,
-    summary,
+    summary: [...summary, ...r.warnings.map((x) => `WARNING: ${x}`)],
     sections: [
       {
         heading: 'Headroom (capacity ÷ need, modelled)',
-        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
+        blocks: r.verdicts.map((v) => ({ kind: 'bar' as const, title: `headroom at ${v.load}x load (capped at 10x; below 1 does not fit)`, yLabel: 'x', bars: v.rows.map((h: Headroom) => ({ label: h.resource.replace(/ \(.*\)/, '').replace('CPU', 'event loop').replace('engine sustained rate', 'engine ramp').replace('file descriptors', 'fds').replace('disk write bandwidth', 'disk write'), value: Math.min(10, h.headroom) })) })),
       },
       {
         heading: 'Fixed-rate runs at 1.0x and the peak (measured)',
         blocks: [
-          { kind: 'percentile', title: 'latency from intended send to publish confirm', yLabel: 'ms', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: percentileCurve(decodeHistogram(f.histogram)) })) },
+          { kind: 'text', text: `Latency from each message's intended send time to its publish confirm and, with consumer groups, to its receipt by each group (end to end). The verdict checks the ${r.fixedRate[0]?.latencyChecked ?? 'publish confirm'} p99.` },
+          { kind: 'percentile', title: 'latency from intended send time', yLabel: 'ms', series: r.fixedRate.flatMap((f) => [
+            { name: `${f.load}x publish`, points: percentileCurve(decodeHistogram(f.histogram)) },
+            ...(f.endToEnd ? [{ name: `${f.load}x end to end`, points: percentileCurve(decodeHistogram(f.endToEnd.histogram)) }] : []),
+          ]) },
           { kind: 'line', title: 'confirmed messages per second', xLabel: 's', yLabel: 'msg/s', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: f.perSecond.map((n, i): [number, number] => [i, n]) })) },
+          { kind: 'table', caption: 'event loop over each run (main thread: load generator, broker and consumers; headroom = 1 ÷ utilisation)', columns: ['load', 'msg/s', 'delay p50 ms', 'delay p99 ms', 'delay max ms', 'utilisation', 'headroom'], rows: r.fixedRate.map((f) => [`${f.load}x`, Math.round(f.rate), f.eventLoop.delayP50Ms, f.eventLoop.delayP99Ms, f.eventLoop.delayMaxMs, `${(f.eventLoop.utilization * 100).toFixed(1)}%`, `${(1 / f.eventLoop.utilization).toPrecision(3)}x`]) },
         ],
       },
+      drainSection(r.backlogDrain),
       {
         heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',
         blocks: [{ kind: 'bar', title: 'highest rate held 2 consecutive periods, one group reading (median of the runs)', yLabel: 'msg/s', bars: Object.entries(r.engine.sustainedRate).map(([k, f]) => ({ label: k, value: f.value })) }],
@@ -49,4 +60,16 @@ export function planHtml(r: PlanHtmlInput): string {
       { heading: 'Workload (replayable)', blocks: [{ kind: 'pre', text: JSON.stringify(r.workload, null, 2) }] },
     ],
   });
+}
+
+function drainSection(d: PlanHtmlInput['backlogDrain']): Section {
+  if (d === null) return { heading: 'Backlog drain', blocks: [{ kind: 'text', text: 'Not run: the workload has no consumer groups.' }] };
+  const back = d.drainMs === null ? 'did NOT get back to steady state' : `back to steady state in ${d.drainMs} ms`;
+  return {
+    heading: 'Backlog drain (measured)',
+    blocks: [
+      { kind: 'text', text: `${d.groups} group(s) paused ${d.pauseMs / 1000} s at ${Math.round(d.rate)} msg/s, then resumed: backlog ${d.backlogAtResume} msgs at resume, catch-up ${Math.round(d.catchUpRate)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate, ${back}. ${d.basis}.` },
+      { kind: 'line', title: 'backlog of the slowest group (confirmed − received)', xLabel: 's', yLabel: 'msgs', series: [{ name: 'backlog', points: d.backlog.map(([t, n]): [number, number] => [t / 1000, n]) }] },
+    ],
+  };
 }

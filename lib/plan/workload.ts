@@ -72,6 +72,9 @@ function positive(field: string, v: unknown, integer: boolean): number {
   return n;
 }
 
+/** Consumer groups: 0 is a producer-only workload (as in sluice bench). */
+const groups = (v: unknown): number => (v === 0 || v === '0' ? 0 : positive('subscriptionsPerTopic', v, true));
+
 const FIELDS = new Set(['name', 'topics', 'partitionsPerTopic', 'messageSize', 'producerRate', 'subscriptionsPerTopic', 'retention', 'durability', 'p99Ms', 'peakFactor']);
 
 /** Merges a parsed file object (may be undefined) and flag overrides over the defaults. */
@@ -91,7 +94,7 @@ export function parseWorkload(file: unknown, flags: Record<string, unknown> = {}
     partitionsPerTopic: src.partitionsPerTopic === undefined ? d.partitionsPerTopic : positive('partitionsPerTopic', src.partitionsPerTopic, true),
     messageSize: src.messageSize === undefined ? d.messageSize : positive('messageSize', src.messageSize, true),
     producerRate: src.producerRate === undefined ? d.producerRate : positive('producerRate', src.producerRate, false),
-    subscriptionsPerTopic: src.subscriptionsPerTopic === undefined ? d.subscriptionsPerTopic : positive('subscriptionsPerTopic', src.subscriptionsPerTopic, true),
+    subscriptionsPerTopic: src.subscriptionsPerTopic === undefined ? d.subscriptionsPerTopic : groups(src.subscriptionsPerTopic),
     retention: src.retention === undefined ? d.retention : parseRetention(src.retention as string | number),
     durability: src.durability === undefined ? d.durability : parseDurability(String(src.durability)),
     p99Ms: src.p99Ms === undefined ? d.p99Ms : positive('p99Ms', src.p99Ms, false),

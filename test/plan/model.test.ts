@@ -56,6 +56,11 @@ describe('plan workload parsing', () => {
     const w = parseWorkload({ name: 'a', topics: 2, partitionsPerTopic: 8, messageSize: 100, producerRate: 5000, subscriptionsPerTopic: 2 }, { producerRate: '7000', durability: 'interval:5ms', retention: '7d' });
     expect(w).toMatchObject({ name: 'a', topics: 2, producerRate: 7000, durability: { mode: 'interval', ms: 5 }, retention: { ms: 7 * 86_400_000 } });
   });
+  it('takes 0 consumer groups as a producer-only workload', () => {
+    expect(parseWorkload(undefined, { subscriptionsPerTopic: '0' }).subscriptionsPerTopic).toBe(0);
+    expect(parseWorkload({ subscriptionsPerTopic: 0 }).subscriptionsPerTopic).toBe(0);
+    expect(() => parseWorkload(undefined, { subscriptionsPerTopic: '-1' })).toThrow(/subscriptionsPerTopic: expected a positive integer/);
+  });
   it('gives clear errors', () => {
     expect(() => parseWorkload({ rate: 1 })).toThrow(/unknown field "rate"/);
     expect(() => parseWorkload(undefined, { producerRate: '-3' })).toThrow(/producerRate: expected a positive number/);

@@ -6,6 +6,10 @@ describe('sluice plan --quick', () => {
     const text = await sluice(['plan', '--quick', '--rate', '1000', '--retention', '1h']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^1x load: (FITS|DOES NOT FIT)/);
+    expect(text.stdout).toMatch(/the verdict checks the end-to-end p99/);
+    expect(text.stdout).toMatch(/end to end +p50 .* ms/);
+    expect(text.stdout).toMatch(/event loop +delay p50 .*utilisation/);
+    expect(text.stdout).toMatch(/Backlog drain \(1 group\(s\) paused 1 s .*\n  backlog at resume \d+ msgs; catch-up/);
     const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -23,7 +27,26 @@ describe('sluice plan --quick', () => {
     expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
     expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
     expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
-  }, 30_000);
+    // End to end (one group by default) beside the publish confirm; the verdict checks end to end.
+    for (const f of j.fixedRate) {
+      expect(f.latencyChecked).toBe('end-to-end');
+      expect(f.endToEnd).toMatchObject({ groups: 1, missing: 0 });
+      expect(f.endToEnd.latency.count).toBe(f.latency.count);
+      expect(typeof f.endToEnd.histogram).toBe('string');
+      expect(f.eventLoop.utilization).toBeGreaterThan(0);
+    }
+    const cpu = j.verdicts[1].rows.find((row: { resource: string }) => row.resource === 'CPU (event loop)');
+    expect(cpu.headroom).toBeCloseTo(1 / cpu.need);
+    expect(j.notCovered.join(' ')).not.toMatch(/end-to-end/);
+    expect(j.backlogDrain).toMatchObject({ groups: 1, pauseMs: 1000, source: 'measured' });
+    expect(j.backlogDrain.backlog.length).toBeGreaterThan(0);
+    expect(j.backlogDrain.catchUpRatio).toBeCloseTo(j.backlogDrain.catchUpRate / j.backlogDrain.rate);
+    expect(Array.isArray(j.warnings)).toBe(true);
+    expect(j.hostSignals.hotTailBytes).toBeGreaterThan(0);
+    if (j.hostSignals.virtualization !== null) expect(j.warnings.join('\n')).toMatch(/virtio flush may be cached by the host/);
+    if (j.hostSignals.thp === 'always') expect(j.warnings.join('\n')).toMatch(/transparent huge pages/);
+    expect(j.host.fingerprint.fsType).not.toBe('unknown');
+  }, 60_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
     expect(r.code).toBe(2);
@@ -48,8 +71,9 @@ describe('sluice plan --html', () => {
     }
     const out = renderInChromium(html);
     expect(out.errors).toEqual([]);
-    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(4);
+    expect(out.dom).toMatch(/Backlog drain \(measured\)/);
     expect(out.dom).toMatch(/load: (FITS|DOES NOT FIT)/);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  }, 45_000);
 });

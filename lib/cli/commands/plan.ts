@@ -4,18 +4,26 @@
  * the peak factor, and prints verdicts first, then headroom per resource, retention needs and a
  * Kafka-protocol cluster estimate; --json prints the same as a versioned schema. Every figure says
  * whether it was measured, modelled or assumed. The engine's max sustainable rate per durability mode comes from a ramp (plan/ramp.ts).
+ * Fixed-rate runs (plan/fixed-runs.ts: publish-confirm and end-to-end latency, the event loop), a
+ * backlog drain (plan/backlog-drain.ts) and host warnings (plan/host-warnings.ts) follow; a
+ * progress bar on a terminal's stderr names each phase (the only cli-progress use in plan).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
 import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMessage, verdict, type Figure, type Verdict } from '../../plan/model';
 import { calibrate } from '../../plan/calibrate';
-import { ramp } from '../../plan/ramp';
-import { fixedRate, type FixedRateResult } from '../../plan/fixed-rate';
+import { ramp, RAMP_MODES } from '../../plan/ramp';
+import { checkedP99, fixedRuns, withFixedRun } from '../../plan/fixed-runs';
+import { drainWarnings, planDrain } from '../../plan/backlog-drain';
+import { hostSignals, hostWarnings } from '../../plan/host-warnings';
 import { planHtml } from '../../plan/plan-html';
 import { fingerprint, probeHost } from '../../plan/host-probe';
 import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
+import type { LatencySummary } from '../../bench/latency-histogram';
 import { printJson } from '../output';
 
 interface PlanOptions {
@@ -54,24 +62,54 @@ export function planCommand(program: Command): void {
     .option('--html <file>', 'also write an HTML report with charts to FILE')
     .option('--json', 'print the report as JSON (schema version ' + PLAN_SCHEMA_VERSION + ')')
     .action(async (file: string | undefined, o: PlanOptions) => {
-      const report = await plan(file, o);
+      const bar = phaseBar(process.stderr.isTTY === true ? process.stderr : null);
+      const report = await plan(file, o, bar.phase).finally(() => bar.stop());
       if (o.html) fs.writeFileSync(o.html, planHtml(report));
       if (o.json) printJson(report);
       else printText(report);
     });
 }
 
-export async function plan(file: string | undefined, o: PlanOptions) {
+/** Called as each phase starts: its name, how many phases are done, how many there are. */
+export type PlanPhase = (name: string, done: number, total: number) => void;
+
+/**
+ * A progress bar on `stream` (stderr when it is a terminal; with --json too, since the report
+ * goes to stdout) naming the phase; nothing without a stream.
+ */
+export function phaseBar(stream: Writable | null): { phase: PlanPhase; stop: () => void } {
+  if (stream === null) return { phase: () => {}, stop: () => {} };
+  const bar = new SingleBar({ stream: stream as NodeJS.WriteStream, format: 'sluice plan [{bar}] {value}/{total} {phase} | {duration_formatted}', hideCursor: true, clearOnComplete: true });
+  let started = false;
+  return {
+    phase: (name, done, total) => {
+      if (!started) bar.start(total, done, { phase: name });
+      else bar.update(done, { phase: name });
+      started = true;
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}
+
+export async function plan(file: string | undefined, o: PlanOptions, progress: PlanPhase = () => {}) {
   const w = parseWorkload(file ? readWorkloadFile(file) : undefined, {
     producerRate: o.rate, messageSize: o.messageSize, partitionsPerTopic: o.partitions, retention: o.retention,
     subscriptionsPerTopic: o.groups, durability: o.durability, p99Ms: o.p99Ms, peakFactor: o.peakFactor,
   });
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-'));
   const runs = Math.max(3, Number(o.runs ?? 3));
+  const total = 6 + (w.subscriptionsPerTopic > 0 ? 1 : 0);
+  let done = 0;
+  const phase = (name: string) => progress(name, done++, total);
+  phase('host probes');
   const host = probeHost(dir, o.quick ? { runs, writeBytes: 8 << 20, syncs: 20 } : { runs, writeBytes: 256 << 20, syncs: 500 });
+  const print = fingerprint(dir); // before the temp dir goes, so its mount is found
   if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  phase('engine calibration');
+  const calibration = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
+  phase(`engine ramp (${RAMP_MODES.map((m) => m.name).join(', ')}; ${runs} runs each)`);
   const engine = {
-    ...(await calibrate(w.messageSize, runs, o.quick ? 20 : 500)),
+    ...calibration,
     sustainedRate: await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs),
   };
   const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
@@ -84,29 +122,30 @@ export async function plan(file: string | undefined, o: PlanOptions) {
   };
   const ceiling = rate.spread?.max ?? rate.value;
   const fixedMode = { name: durabilityName(w.durability), sync: w.durability.mode, ...(w.durability.mode === 'interval' ? { syncIntervalMs: w.durability.ms } : {}) };
-  const fixed: (FixedRateResult & { load: number; wanted: number; capped: boolean; p99Fits: boolean; source: string; basis: string })[] = [];
-  for (const load of [1, w.peakFactor]) {
-    const want = w.producerRate * load;
-    const r = await fixedRate(fixedMode, { partitions: w.partitionsPerTopic, messageSize: w.messageSize, rate: ceiling > 0 ? Math.min(want, ceiling) : want, durationMs: o.quick ? 1000 : 10_000 });
-    fixed.push({ load, wanted: want, capped: ceiling > 0 && want > ceiling, p99Fits: r.latency.p99Ms <= w.p99Ms, ...r, source: 'measured', basis: 'publish confirm − intended send time, scheduled sends, HdrHistogram' });
-  }
-  const withLatency = (v: Verdict, i: number): Verdict => ({ ...v, latencyFits: v.latencyFits && fixed[i].p99Fits, fits: v.fits && fixed[i].p99Fits });
-  const at1 = withLatency(withEngine(verdict(w, host, 1)), 0);
-  const atPeak = withLatency(withEngine(verdict(w, host, w.peakFactor)), 1);
+  const fixed = await fixedRuns(w, fixedMode, ceiling, o.quick ? 1000 : 10_000, phase);
+  if (w.subscriptionsPerTopic > 0) phase('backlog drain');
+  const drain = await planDrain(w, fixedMode, ceiling, o.quick === true);
+  phase('report');
+  const at1 = withFixedRun(withEngine(verdict(w, host, 1)), fixed[0]);
+  const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor)), fixed[1]);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
+  const signals = hostSignals({ dmiHint: print.virtualization, memAvailableBytes: host.memAvailableBytes.value, writeBytesPerSec: needs(w, w.peakFactor).writeBytesPerSec.value, retentionBytes: needs(w, 1).diskBytes.value });
   const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
   return {
     schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
     workload: { ...w, durability: durabilityName(w.durability) },
-    host: { fingerprint: fingerprint(dir), figures: host },
+    host: { fingerprint: print, figures: host },
     storedBytesPerMessage: storedBytesPerMessage(w),
     engine,
     peakRate,
     needs: needs(w, 1),
     fixedRate: fixed,
+    backlogDrain: drain,
     verdicts: [at1, atPeak],
+    hostSignals: signals,
+    warnings: [...hostWarnings(signals), ...drainWarnings(drain)],
     cluster,
-    notCovered: ['batch-size sweep, end-to-end (consumer) latency', 'recovery time', 'loopback sendfile probe'],
+    notCovered: ['batch-size sweep', 'recovery time', 'loopback sendfile probe'],
   };
 }
 
@@ -126,15 +165,28 @@ function human(n: number): string {
 function printText(r: Awaited<ReturnType<typeof plan>>): void {
   const out: string[] = [];
   for (const v of r.verdicts) {
-    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; p99 (fixed-rate run or fdatasync) exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
+    out.push(`${v.load}x load: ${v.fits ? 'FITS' : 'DOES NOT FIT'}; limiting: ${v.limiting.resource} (headroom ${v.limiting.headroom.toPrecision(3)}x)${v.latencyFits ? '' : `; p99 (${r.fixedRate[0].latencyChecked} in the fixed-rate run, or fdatasync) exceeds the ${r.workload.p99Ms} ms target`} (modelled)`);
   }
-  out.push('', 'Headroom at 1.0x (capacity ÷ need, modelled):');
+  for (const x of r.warnings) out.push(`WARNING: ${x}`);
+  out.push('', 'Headroom at 1.0x (capacity ÷ need; modelled, the engine and CPU (event loop) rows measured):');
   for (const h of r.verdicts[0].rows) out.push(`  ${h.resource.padEnd(22)} ${h.headroom.toPrecision(3)}x`);
   out.push('', 'Needs for the retention (modelled):');
   for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
   if (r.peakRate.extrapolated) out.push('', `!!! peak rate ${r.peakRate.value} msg/s: ${r.peakRate.extrapolated}`);
-  out.push('', `Fixed-rate runs (${r.workload.durability}, latency from intended send to publish confirm, measured):`);
-  for (const f of r.fixedRate) out.push(`  ${f.load}x ${f.rate.toFixed(0)} msg/s${f.capped ? ' (CAPPED to the ramp maximum; wanted ' + f.wanted.toFixed(0) + ')' : ''}: p50 ${f.latency.p50Ms} ms, p99 ${f.latency.p99Ms} ms, p99.9 ${f.latency.p999Ms} ms, max ${f.latency.maxMs} ms; p99 ${f.p99Fits ? 'within' : 'OVER'} ${r.workload.p99Ms} ms`);
+  out.push('', `Fixed-rate runs (${r.workload.durability}, latency from each message's intended send time, measured; the verdict checks the ${r.fixedRate[0].latencyChecked} p99):`);
+  const pct = (l: LatencySummary) => `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, p99.9 ${l.p999Ms} ms, max ${l.maxMs} ms`;
+  for (const f of r.fixedRate) {
+    out.push(`  ${f.load}x ${f.rate.toFixed(0)} msg/s${f.capped ? ' (CAPPED to the ramp maximum; wanted ' + f.wanted.toFixed(0) + ')' : ''}: ${f.latencyChecked} p99 ${checkedP99(f)} ms ${f.p99Fits ? 'within' : 'OVER'} ${r.workload.p99Ms} ms`);
+    out.push(`    publish confirm  ${pct(f.latency)}`);
+    if (f.endToEnd) out.push(`    end to end       ${pct(f.endToEnd.latency)} (${f.endToEnd.groups} group(s)${f.endToEnd.missing ? `, ${f.endToEnd.missing} NOT RECEIVED` : ''})`);
+    const e = f.eventLoop;
+    out.push(`    event loop       delay p50 ${e.delayP50Ms} ms, p99 ${e.delayP99Ms} ms, max ${e.delayMaxMs} ms; utilisation ${(e.utilization * 100).toFixed(1)}% (headroom ${(1 / e.utilization).toPrecision(3)}x)`);
+  }
+  const d = r.backlogDrain;
+  if (d) {
+    out.push('', `Backlog drain (${d.groups} group(s) paused ${d.pauseMs / 1000} s at ${d.rate.toFixed(0)} msg/s${d.capped ? ', CAPPED to the ramp maximum' : ''}, measured):`);
+    out.push(`  backlog at resume ${d.backlogAtResume} msgs; catch-up ${d.catchUpRate.toPrecision(4)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate; ${d.drainMs === null ? 'NOT back to steady state' : `back to steady state (backlog ≤ ${d.steadyBacklog}) in ${d.drainMs} ms`}`);
+  } else out.push('', 'Backlog drain: not run (no consumer groups)');
   out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
   for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}`);
   out.push('', 'Engine calibration (one partition, measured):');
