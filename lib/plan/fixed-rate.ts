@@ -6,7 +6,10 @@
  * (lib/bench/latency-histogram.ts): to its publish confirm, and end to end, to its receipt by each
  * consumer group polling while the run sends (the message index rides in the value's first 4
  * bytes, so the consumer knows when it was due). Also confirmed messages per second as a time
- * series, and the event loop's delay and utilisation over the run (plan/event-loop.ts).
+ * series, and the event loop's delay and utilisation over the run (plan/event-loop.ts). With
+ * `warmupMs`, the run sends that much longer first and messages due during the warm-up are sent,
+ * confirmed and received but not recorded (start-up stalls, JIT and first allocations are not the
+ * steady state the latency target is about).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,13 +20,15 @@ import { encodeHistogram, merged, newHistogram, recordMs, summarize, type Histog
 import { watchEventLoop, type EventLoopFigures } from './event-loop';
 import type { RampMode } from './ramp';
 
-export interface FixedRateOptions { partitions: number; messageSize: number; rate: number; durationMs: number; groups?: number }
+export interface FixedRateOptions { partitions: number; messageSize: number; rate: number; durationMs: number; groups?: number; warmupMs?: number }
 
 export interface EndToEnd { groups: number; latency: LatencySummary; histogram: string; missing: number }
 
 export interface FixedRateResult {
   rate: number;
+  /** Measured time; the warm-up came before it. */
   durationMs: number;
+  warmupMs: number;
   latency: LatencySummary;
   histogram: string;
   perSecond: number[];
@@ -50,14 +55,17 @@ export function indexedValues(first: number, n: number, size: number): Buffer[] 
 
 export const indexOf = (value: unknown): number => (value as Buffer).readUInt32LE(0);
 
-/** Polls until `total` messages arrived or stop() says so; records receipt − due per message. */
-function reader(c: Consumer, h: Histogram, due: (i: number) => number, total: number, stop: () => boolean): { done: Promise<void>; received: () => number } {
+/** Polls until `total` messages arrived or stop() says so; records receipt − due per message from `firstMeasured` on. */
+function reader(c: Consumer, h: Histogram, due: (i: number) => number, total: number, firstMeasured: number, stop: () => boolean): { done: Promise<void>; received: () => number } {
   let received = 0;
   const done = (async () => {
     while (received < total && !stop()) {
       const ms = await c.poll(1000, { timeoutMs: 20 });
       const now = performance.now();
-      for (const m of ms) recordMs(h, now - due(indexOf(m.value)));
+      for (const m of ms) {
+        const i = indexOf(m.value);
+        if (i >= firstMeasured) recordMs(h, now - due(i));
+      }
       received += ms.length;
     }
   })();
@@ -72,7 +80,9 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
     const groups = o.groups ?? 1;
     const h = newHistogram();
     const perSecond: number[] = [];
-    const total = Math.floor((o.rate * o.durationMs) / 1000);
+    const warmupMs = o.warmupMs ?? 0;
+    const total = Math.floor((o.rate * (warmupMs + o.durationMs)) / 1000);
+    const firstMeasured = Math.ceil((o.rate * warmupMs) / 1000);
     const confirms: Promise<void>[] = [];
     const consumers = Array.from({ length: groups }, (_, g) => broker.consumer({ group: `plan-${g}`, topics: 't' }));
     const loop = watchEventLoop();
@@ -80,7 +90,7 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
     const due = (i: number) => t0 + (i * 1000) / o.rate;
     const e2e = consumers.map(() => newHistogram());
     let stopReading = false;
-    const readers = consumers.map((c, g) => reader(c, e2e[g], due, total, () => stopReading));
+    const readers = consumers.map((c, g) => reader(c, e2e[g], due, total, firstMeasured, () => stopReading));
     let issued = 0;
     while (issued < total) {
       const now = Math.min(total, Math.floor(((performance.now() - t0) * o.rate) / 1000));
@@ -90,7 +100,7 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
         issued = now;
         confirms.push(broker.sendBatch('t', indexedValues(first, n, o.messageSize).map((value) => ({ value }))).then(() => {
           const at = performance.now();
-          for (let i = first; i < first + n; i++) recordMs(h, at - due(i));
+          for (let i = Math.max(first, firstMeasured); i < first + n; i++) recordMs(h, at - due(i));
           const s = Math.floor((at - t0) / 1000);
           while (perSecond.length <= s) perSecond.push(0);
           perSecond[s] += n;
@@ -102,7 +112,7 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
     const endToEnd = groups === 0 ? null : await finishReading(readers, e2e, total, due(total - 1), Math.max(5000, o.durationMs), () => { stopReading = true; });
     const eventLoop = loop.stop();
     for (const c of consumers) await c.close();
-    return { rate: o.rate, durationMs: o.durationMs, latency: summarize(h), histogram: encodeHistogram(h), perSecond, endToEnd, eventLoop };
+    return { rate: o.rate, durationMs: o.durationMs, warmupMs, latency: summarize(h), histogram: encodeHistogram(h), perSecond, endToEnd, eventLoop };
   } finally {
     await broker.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -30,9 +30,10 @@ export async function fixedRuns(w: PlanWorkload, mode: RampMode, ceiling: number
     const wanted = w.producerRate * load;
     const capped = ceiling > 0 && wanted > ceiling;
     phase(`fixed-rate run at ${load}x`);
-    const r = await fixedRate(mode, { partitions: w.partitionsPerTopic, messageSize: w.messageSize, rate: capped ? ceiling : wanted, durationMs, groups });
+    const warmupMs = Math.min(2000, Math.round(durationMs / 5));
+    const r = await fixedRate(mode, { partitions: w.partitionsPerTopic, messageSize: w.messageSize, rate: capped ? ceiling : wanted, durationMs, groups, warmupMs });
     const p99 = r.endToEnd ? r.endToEnd.latency.p99Ms : r.latency.p99Ms;
-    const basis = `scheduled sends; latency from each message's intended send time to its publish confirm${groups > 0 ? ` and to its receipt by each of ${groups} consumer group(s) polling (end to end)` : ''}, merged HdrHistograms; event loop: monitorEventLoopDelay (10 ms) and eventLoopUtilization over the run, main thread (load generator, broker and consumers together)`;
+    const basis = `scheduled sends, ${warmupMs} ms of warm-up first (sent, not recorded); latency from each message's intended send time to its publish confirm${groups > 0 ? ` and to its receipt by each of ${groups} consumer group(s) polling (end to end)` : ''}, merged HdrHistograms; event loop: monitorEventLoopDelay (10 ms) and eventLoopUtilization over the run, main thread (load generator, broker and consumers together)`;
     out.push({ load, wanted, capped, latencyChecked, p99Fits: p99 <= w.p99Ms, ...r, source: 'measured', basis });
   }
   return out;

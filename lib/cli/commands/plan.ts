@@ -173,7 +173,7 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
   out.push('', 'Needs for the retention (modelled):');
   for (const [k, f] of Object.entries(r.needs)) out.push(`  ${k.padEnd(18)} ${fmt(f)}  = ${f.basis}`);
   if (r.peakRate.extrapolated) out.push('', `!!! peak rate ${r.peakRate.value} msg/s: ${r.peakRate.extrapolated}`);
-  out.push('', `Fixed-rate runs (${r.workload.durability}, latency from each message's intended send time, measured; the verdict checks the ${r.fixedRate[0].latencyChecked} p99):`);
+  out.push('', `Fixed-rate runs (${r.workload.durability}, latency from each message's intended send time over ${r.fixedRate[0].durationMs} ms after ${r.fixedRate[0].warmupMs} ms of warm-up, measured; the verdict checks the ${r.fixedRate[0].latencyChecked} p99):`);
   const pct = (l: LatencySummary) => `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, p99.9 ${l.p999Ms} ms, max ${l.maxMs} ms`;
   for (const f of r.fixedRate) {
     out.push(`  ${f.load}x ${f.rate.toFixed(0)} msg/s${f.capped ? ' (CAPPED to the ramp maximum; wanted ' + f.wanted.toFixed(0) + ')' : ''}: ${f.latencyChecked} p99 ${checkedP99(f)} ms ${f.p99Fits ? 'within' : 'OVER'} ${r.workload.p99Ms} ms`);
