@@ -42,7 +42,7 @@ export function planHtml(r: PlanHtmlInput): string {
             { name: `${f.load}x publish`, points: percentileCurve(decodeHistogram(f.histogram)) },
             ...(f.endToEnd ? [{ name: `${f.load}x end to end`, points: percentileCurve(decodeHistogram(f.endToEnd.histogram)) }] : []),
           ]) },
-          { kind: 'line', title: 'confirmed messages per second', xLabel: 's', yLabel: 'msg/s', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: f.perSecond.map((n, i): [number, number] => [i, n]) })) },
+          { kind: 'line', title: 'confirmed messages per second', xLabel: 's', yLabel: 'msg/s', series: r.fixedRate.map((f) => ({ name: `${f.load}x`, points: wholeSeconds(f.perSecond) })) },
           { kind: 'table', caption: 'event loop over each run (main thread: load generator, broker and consumers; headroom = 1 ÷ utilisation)', columns: ['load', 'msg/s', 'delay p50 ms', 'delay p99 ms', 'delay max ms', 'utilisation', 'headroom'], rows: r.fixedRate.map((f) => [`${f.load}x`, Math.round(f.rate), f.eventLoop.delayP50Ms, f.eventLoop.delayP99Ms, f.eventLoop.delayMaxMs, `${(f.eventLoop.utilization * 100).toFixed(1)}%`, `${(1 / f.eventLoop.utilization).toPrecision(3)}x`]) },
         ],
       },
@@ -72,4 +72,10 @@ function drainSection(d: PlanHtmlInput['backlogDrain']): Section {
       { kind: 'line', title: 'backlog of the slowest group (confirmed − received)', xLabel: 's', yLabel: 'msgs', series: [{ name: 'backlog', points: d.backlog.map(([t, n]): [number, number] => [t / 1000, n]) }] },
     ],
   };
+}
+
+/** The per-second series without its last second, which the run ended part-way into (it would show as a drop). */
+function wholeSeconds(perSecond: readonly number[]): [number, number][] {
+  const whole = perSecond.length > 1 ? perSecond.slice(0, -1) : perSecond;
+  return whole.map((n, i) => [i, n]);
 }
