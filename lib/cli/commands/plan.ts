@@ -72,7 +72,7 @@ export async function plan(file: string | undefined, o: PlanOptions) {
   if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
   const engine = {
     ...(await calibrate(w.messageSize, runs, o.quick ? 20 : 500)),
-    sustainedRate: await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs),
+    ...(await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs)),
   };
   const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
   const rate = engine.sustainedRate[mode];
@@ -123,6 +123,10 @@ function human(n: number): string {
   return `${n.toFixed(n < 10 ? 2 : 1)} ${u[i]}B`;
 }
 
+function rampLimitText(l: { limit: string; loopUtilization: number | null; loopDelayP99Ms: number | null }): string {
+  return l.loopUtilization === null ? l.limit : `${l.limit} (event loop ${(l.loopUtilization * 100).toFixed(0)}% busy, delay p99 ${l.loopDelayP99Ms?.toFixed(1)} ms)`;
+}
+
 function printText(r: Awaited<ReturnType<typeof plan>>): void {
   const out: string[] = [];
   for (const v of r.verdicts) {
@@ -136,7 +140,7 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
   out.push('', `Fixed-rate runs (${r.workload.durability}, latency from intended send to publish confirm, measured):`);
   for (const f of r.fixedRate) out.push(`  ${f.load}x ${f.rate.toFixed(0)} msg/s${f.capped ? ' (CAPPED to the ramp maximum; wanted ' + f.wanted.toFixed(0) + ')' : ''}: p50 ${f.latency.p50Ms} ms, p99 ${f.latency.p99Ms} ms, p99.9 ${f.latency.p999Ms} ms, max ${f.latency.maxMs} ms; p99 ${f.p99Fits ? 'within' : 'OVER'} ${r.workload.p99Ms} ms`);
   out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
-  for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}`);
+  for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}; ${fmt(r.engine.sustainedBytesPerSec[k])}; limited by ${rampLimitText(r.engine.rampLimit[k])}`);
   out.push('', 'Engine calibration (one partition, measured):');
   for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
   out.push(`  stored bytes/msg    ${fmt(r.engine.storedBytesPerMessage)} vs modelled ${r.storedBytesPerMessage.value.toFixed(1)} B`);
