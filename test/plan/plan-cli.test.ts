@@ -6,6 +6,9 @@ describe('sluice plan --quick', () => {
     const text = await sluice(['plan', '--quick', '--rate', '1000', '--retention', '1h']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^1x load: (FITS|DOES NOT FIT)/);
+    expect(text.stdout).toMatch(/Batch-size sweep/);
+    expect(text.stdout).toMatch(/recovery scan rate/);
+    expect(text.stdout).toMatch(/limited by /);
     const r = await sluice(['plan', '--quick', '--json', '--rate', '1000', '--durability', 'always']);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -22,13 +25,23 @@ describe('sluice plan --quick', () => {
     expect(typeof j.fixedRate[0].histogram).toBe('string');
     expect(j.engine.storedBytesPerMessage).toMatchObject({ source: 'measured' });
     expect(j.engine.storedBytesPerMessage.value).toBeGreaterThan(1024);
+    expect(j.engine.batchSweep.map((p: { mode: string; batchSize: number }) => `${p.mode}/${p.batchSize}`)).toHaveLength(12);
+    expect(j.engine.sustainedBytesPerSec.none).toMatchObject({ source: 'measured', unit: 'B/s' });
+    expect(typeof j.engine.rampLimit.none.limit).toBe('string');
+    expect(j.engine.recovery.scanBytesPerSec).toMatchObject({ source: 'measured', unit: 'B/s' });
+    expect(j.engine.memory.rssPerPartitionBytes).toMatchObject({ source: 'measured', unit: 'B' });
+    expect(j.host.figures.loopbackSendfileBytesPerSec).toMatchObject({ source: 'measured', unit: 'B/s' });
+    expect(j.host.figures.loopbackCopyBytesPerSec).toMatchObject({ source: 'measured', unit: 'B/s' });
+    expect(j.needs.recoverySeconds).toMatchObject({ source: 'modelled', unit: 's' });
+    expect(j.needs.timeToFullSeconds).toMatchObject({ source: 'modelled', unit: 's' });
+    expect(j.notCovered.join(' ')).not.toMatch(/batch-size sweep|recovery time|loopback/);
     expect(j.verdicts[0].rows.some((row: { resource: string }) => row.resource.startsWith('engine sustained rate'))).toBe(true);
-  }, 30_000);
+  }, 60_000);
   it('rejects a bad flag with a usage error', async () => {
     const r = await sluice(['plan', '--quick', '--durability', 'sometimes']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/durability: expected/);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('sluice plan --html', () => {
@@ -48,8 +61,10 @@ describe('sluice plan --html', () => {
     }
     const out = renderInChromium(html);
     expect(out.errors).toEqual([]);
-    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect((out.dom.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(6);
     expect(out.dom).toMatch(/load: (FITS|DOES NOT FIT)/);
+    expect(out.dom).toMatch(/Batch-size sweep/);
+    expect(out.dom).toMatch(/recovery scan rate/);
     fs.rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  }, 60_000);
 });

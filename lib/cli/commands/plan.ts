@@ -12,6 +12,10 @@ import type { Command } from 'commander';
 import { clusterBrokers, guardExtrapolation, modelled, needs, storedBytesPerMessage, verdict, type Figure, type Verdict } from '../../plan/model';
 import { calibrate } from '../../plan/calibrate';
 import { ramp } from '../../plan/ramp';
+import { batchSweep } from '../../plan/batch-sweep';
+import { loopbackProbe } from '../../plan/loopback-probe';
+import { recoveryProbe, recoveryTime } from '../../plan/recovery-probe';
+import { memoryProbe } from '../../plan/memory-probe';
 import { fixedRate, type FixedRateResult } from '../../plan/fixed-rate';
 import { planHtml } from '../../plan/plan-html';
 import { fingerprint, probeHost } from '../../plan/host-probe';
@@ -73,7 +77,13 @@ export async function plan(file: string | undefined, o: PlanOptions) {
   const engine = {
     ...(await calibrate(w.messageSize, runs, o.quick ? 20 : 500)),
     ...(await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs)),
+    batchSweep: await batchSweep(w.messageSize, runs, o.quick ? 20 : 1000),
+    recovery: await recoveryProbe(o.quick ? 2 << 20 : 64 << 20, w.messageSize, runs),
+    memory: await memoryProbe(1, o.quick ? 16 : 64, w.messageSize, runs),
   };
+  const loopback = await loopbackProbe(o.quick ? 4 << 20 : 256 << 20, runs);
+  const memPerPartition = [engine.memory.rssPerPartitionBytes, engine.memory.heapPerPartitionBytes].find((f) => f.value > 0);
+  const measuredInputs = { memPerPartitionBytes: memPerPartition, diskFreeBytes: host.diskFreeBytes };
   const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
   const rate = engine.sustainedRate[mode];
   const withEngine = (v: Verdict): Verdict => {
@@ -91,22 +101,24 @@ export async function plan(file: string | undefined, o: PlanOptions) {
     fixed.push({ load, wanted: want, capped: ceiling > 0 && want > ceiling, p99Fits: r.latency.p99Ms <= w.p99Ms, ...r, source: 'measured', basis: 'publish confirm − intended send time, scheduled sends, HdrHistogram' });
   }
   const withLatency = (v: Verdict, i: number): Verdict => ({ ...v, latencyFits: v.latencyFits && fixed[i].p99Fits, fits: v.fits && fixed[i].p99Fits });
-  const at1 = withLatency(withEngine(verdict(w, host, 1)), 0);
-  const atPeak = withLatency(withEngine(verdict(w, host, w.peakFactor)), 1);
+  const at1 = withLatency(withEngine(verdict(w, host, 1, measuredInputs)), 0);
+  const atPeak = withLatency(withEngine(verdict(w, host, w.peakFactor, measuredInputs)), 1);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
   const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
+  const need = needs(w, 1, measuredInputs);
+  const recovery = recoveryTime(w.durability, need.writeBytesPerSec.value, w.topics * w.partitionsPerTopic, need.diskBytes.value, engine.recovery.scanBytesPerSec.value);
   return {
     schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
     workload: { ...w, durability: durabilityName(w.durability) },
-    host: { fingerprint: fingerprint(dir), figures: host },
+    host: { fingerprint: fingerprint(dir), figures: { ...host, loopbackSendfileBytesPerSec: loopback.sendfileBytesPerSec, loopbackCopyBytesPerSec: loopback.copyBytesPerSec } },
     storedBytesPerMessage: storedBytesPerMessage(w),
     engine,
     peakRate,
-    needs: needs(w, 1),
+    needs: { ...need, recoveryScanBytesPerPartition: recovery.bytesPerPartition, recoverySeconds: recovery.seconds },
     fixedRate: fixed,
     verdicts: [at1, atPeak],
     cluster,
-    notCovered: ['batch-size sweep, end-to-end (consumer) latency', 'recovery time', 'loopback sendfile probe'],
+    notCovered: ['end-to-end (consumer) latency'],
   };
 }
 
@@ -144,6 +156,13 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
   out.push('', 'Engine calibration (one partition, measured):');
   for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
   out.push(`  stored bytes/msg    ${fmt(r.engine.storedBytesPerMessage)} vs modelled ${r.storedBytesPerMessage.value.toFixed(1)} B`);
+  out.push('', 'Batch-size sweep (one sendBatch in flight, one partition, measured; msg/s and payload B/s):');
+  for (const m of [...new Set(r.engine.batchSweep.map((p) => p.mode))]) {
+    out.push(`  ${m.padEnd(13)} ${r.engine.batchSweep.filter((p) => p.mode === m).map((p) => `${p.batchSize}: ${p.rate.value.toPrecision(3)} msg/s ${human(p.bytesPerSec.value)}/s`).join(', ')}`);
+  }
+  out.push('', 'Recovery and memory (measured):');
+  out.push(`  recovery scan rate ${fmt(r.engine.recovery.scanBytesPerSec)}; reopen ${fmt(r.engine.recovery.reopenMs)} for ${human(r.engine.recovery.scannedBytes)} rescanned`);
+  out.push(`  memory/partition   RSS ${fmt(r.engine.memory.rssPerPartitionBytes)}, heap+external ${fmt(r.engine.memory.heapPerPartitionBytes)}`);
   out.push('', 'Host:');
   for (const [k, f] of Object.entries(r.host.figures)) out.push(`  ${k.padEnd(18)} ${fmt(f)}`);
   if (r.cluster) {
