@@ -4,6 +4,9 @@
  * the peak factor, and prints verdicts first, then headroom per resource, retention needs and a
  * Kafka-protocol cluster estimate; --json prints the same as a versioned schema. Every figure says
  * whether it was measured, modelled or assumed. The engine's max sustainable rate per durability mode comes from a ramp (plan/ramp.ts).
+ * Also measured: a batch-size sweep (plan/batch-sweep.ts), loopback fetch bandwidth
+ * (plan/loopback-probe.ts), the recovery scan rate (plan/recovery-probe.ts) and memory per
+ * partition (plan/memory-probe.ts), which feed the needs (recovery time, memory, time to full).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -123,7 +126,8 @@ export async function plan(file: string | undefined, o: PlanOptions) {
 }
 
 function fmt(f: Figure): string {
-  const v = f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`;
+  const days = f.unit === 's' && f.value >= 3600 ? ` (${f.value >= 86_400 ? `${(f.value / 86_400).toFixed(1)} d` : `${(f.value / 3600).toFixed(1)} h`})` : '';
+  const v = (f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`) + days;
   const spread = f.spread ? ` [${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)}, ${f.spread.runs} runs]` : '';
   return `${v} (${f.source}${spread})${f.extrapolated ? ' ' + f.extrapolated : ''}`;
 }
