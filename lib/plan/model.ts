@@ -72,19 +72,32 @@ export interface Needs {
   diskBytes: Figure;
   memoryBytes: Figure;
   fds: Figure;
+  /** Disk free ÷ write rate, when the free space is known. */
+  timeToFullSeconds?: Figure;
 }
 
-export function needs(w: PlanWorkload, load = 1): Needs {
+/** Measured figures that replace assumed ones in needs() when the plan has them. */
+export interface MeasuredInputs {
+  /** Measured memory per partition (plan/memory-probe.ts); else ASSUMED.memPerPartitionBytes. */
+  memPerPartitionBytes?: Figure;
+  /** Free space on the data directory's filesystem, for the time to full. */
+  diskFreeBytes?: Figure;
+}
+
+export function needs(w: PlanWorkload, load = 1, m: MeasuredInputs = {}): Needs {
   const per = storedBytesPerMessage(w).value;
   const partitions = w.topics * w.partitionsPerTopic;
   const disk = retentionBytes(w, per);
   const segments = partitions * Math.max(1, Math.ceil(disk.value / partitions / ASSUMED.segmentBytes.value) + 1);
+  const mem = m.memPerPartitionBytes ?? ASSUMED.memPerPartitionBytes;
+  const write = w.producerRate * load * per;
   return {
-    writeBytesPerSec: modelled(w.producerRate * load * per, 'B/s', `producerRate × ${load} × stored bytes/message`),
+    writeBytesPerSec: modelled(write, 'B/s', `producerRate × ${load} × stored bytes/message`),
     readBytesPerSec: modelled(w.producerRate * load * per * w.subscriptionsPerTopic, 'B/s', 'write rate × subscriptions'),
     diskBytes: disk,
-    memoryBytes: modelled(partitions * ASSUMED.memPerPartitionBytes.value, 'B', 'partitions × memory per partition'),
+    memoryBytes: modelled(partitions * mem.value, 'B', `partitions × memory per partition (${mem.value.toFixed(0)} B, ${mem.source}: ${mem.basis})`),
     fds: modelled(segments * ASSUMED.fdsPerSegment.value + 64, 'fd', 'partitions × (retained segments + 1) × fds per segment + 64'),
+    ...(m.diskFreeBytes && write > 0 ? { timeToFullSeconds: modelled(m.diskFreeBytes.value / write, 's', 'disk free (measured, statfs) ÷ write rate; retention never reached if disk need < free') } : {}),
   };
 }
 
@@ -116,8 +129,8 @@ export interface Verdict {
   rows: Headroom[];
 }
 
-export function verdict(w: PlanWorkload, h: HostFigures, load: number): Verdict {
-  const rows = headrooms(needs(w, load), h);
+export function verdict(w: PlanWorkload, h: HostFigures, load: number, m: MeasuredInputs = {}): Verdict {
+  const rows = headrooms(needs(w, load, m), h);
   const limiting = rows.reduce((a, b) => (b.headroom < a.headroom ? b : a));
   const latencyFits = w.durability.mode !== 'always' || h.fdatasyncP99Ms.value <= w.p99Ms;
   return { load, fits: limiting.headroom >= 1 && latencyFits, limiting, latencyFits, rows };

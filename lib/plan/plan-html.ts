@@ -15,7 +15,15 @@ export interface PlanHtmlInput {
   verdicts: Verdict[];
   needs: object;
   host: { figures: object };
-  engine: { appendRate: Record<string, Figure>; sustainedRate: Record<string, Figure> };
+  engine: {
+    appendRate: Record<string, Figure>;
+    sustainedRate: Record<string, Figure>;
+    sustainedBytesPerSec?: Record<string, Figure>;
+    rampLimit?: Record<string, { limit: string }>;
+    batchSweep?: { mode: string; batchSize: number; rate: Figure; bytesPerSec: Figure }[];
+    recovery?: { scanBytesPerSec: Figure; reopenMs: Figure };
+    memory?: { rssPerPartitionBytes: Figure; heapPerPartitionBytes: Figure };
+  };
   backlogDrain: { rate: number; groups: number; pauseMs: number; backlogAtResume: number; catchUpRate: number; catchUpRatio: number; drainMs: number | null; backlog: [number, number][]; basis: string } | null;
   warnings: string[];
   fixedRate: { load: number; rate: number; histogram: string; perSecond: number[]; latencyChecked: string; endToEnd: { histogram: string; groups: number } | null; eventLoop: EventLoopFigures }[];
@@ -51,6 +59,18 @@ export function planHtml(r: PlanHtmlInput): string {
         heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',
         blocks: [{ kind: 'bar', title: 'highest rate held 2 consecutive periods, one group reading (median of the runs)', yLabel: 'msg/s', bars: Object.entries(r.engine.sustainedRate).map(([k, f]) => ({ label: k, value: f.value })) }],
       },
+      ...(r.engine.sustainedBytesPerSec ? [{
+        heading: 'Ramp figures per durability mode (measured)',
+        blocks: [{ kind: 'table' as const, columns, rows: Object.entries(r.engine.sustainedBytesPerSec).flatMap(([k, f]) => [figureRow(`${k} sustained msg/s`, r.engine.sustainedRate[k]), figureRow(`${k} sustained payload`, { ...f, basis: `${f.basis}; limited by ${r.engine.rampLimit?.[k]?.limit ?? '?'}` })]) }],
+      }] : []),
+      ...(r.engine.batchSweep ? [{
+        heading: 'Batch-size sweep: messages per sendBatch, one call in flight, one partition (measured)',
+        blocks: [...new Set(r.engine.batchSweep.map((p) => p.mode))].map((m) => ({ kind: 'bar' as const, title: `sync ${m}: msg/s by batch size (median of the runs)`, yLabel: 'msg/s', bars: r.engine.batchSweep!.filter((p) => p.mode === m).map((p) => ({ label: String(p.batchSize), value: p.rate.value })) })),
+      }] : []),
+      ...(r.engine.recovery && r.engine.memory ? [{
+        heading: 'Recovery and memory per partition (measured)',
+        blocks: [{ kind: 'table' as const, columns, rows: [figureRow('recovery scan rate', r.engine.recovery.scanBytesPerSec), figureRow('unclean reopen time', r.engine.recovery.reopenMs), figureRow('RSS per partition', r.engine.memory.rssPerPartitionBytes), figureRow('heap+external per partition', r.engine.memory.heapPerPartitionBytes)] }],
+      }] : []),
       {
         heading: 'Engine append rate per durability mode (measured, calibration)',
         blocks: [{ kind: 'bar', title: 'Broker.sendBatch, one partition', yLabel: 'msg/s', bars: Object.entries(r.engine.appendRate).map(([k, f]) => ({ label: k, value: f.value })) }],

@@ -7,6 +7,9 @@
  * Fixed-rate runs (plan/fixed-runs.ts: publish-confirm and end-to-end latency, the event loop), a
  * backlog drain (plan/backlog-drain.ts) and host warnings (plan/host-warnings.ts) follow; a
  * progress bar on a terminal's stderr names each phase (the only cli-progress use in plan).
+ * Also measured: a batch-size sweep (plan/batch-sweep.ts), loopback fetch bandwidth
+ * (plan/loopback-probe.ts), the recovery scan rate (plan/recovery-probe.ts) and memory per
+ * partition (plan/memory-probe.ts), which feed the needs (recovery time, memory, time to full).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -20,6 +23,10 @@ import { ramp, RAMP_MODES } from '../../plan/ramp';
 import { checkedP99, fixedRuns, withFixedRun } from '../../plan/fixed-runs';
 import { drainWarnings, planDrain } from '../../plan/backlog-drain';
 import { hostSignals, hostWarnings } from '../../plan/host-warnings';
+import { batchSweep } from '../../plan/batch-sweep';
+import { loopbackProbe } from '../../plan/loopback-probe';
+import { recoveryProbe, recoveryTime } from '../../plan/recovery-probe';
+import { memoryProbe } from '../../plan/memory-probe';
 import { planHtml } from '../../plan/plan-html';
 import { fingerprint, probeHost } from '../../plan/host-probe';
 import { durabilityName, parseWorkload, readWorkloadFile } from '../../plan/workload';
@@ -98,7 +105,7 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   });
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-'));
   const runs = Math.max(3, Number(o.runs ?? 3));
-  const total = 6 + (w.subscriptionsPerTopic > 0 ? 1 : 0);
+  const total = 9 + (w.subscriptionsPerTopic > 0 ? 1 : 0);
   let done = 0;
   const phase = (name: string) => progress(name, done++, total);
   phase('host probes');
@@ -108,10 +115,18 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   phase('engine calibration');
   const calibration = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
   phase(`engine ramp (${RAMP_MODES.map((m) => m.name).join(', ')}; ${runs} runs each)`);
-  const engine = {
-    ...calibration,
-    sustainedRate: await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs),
-  };
+  const rampFigures = await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs);
+  phase('batch-size sweep');
+  const sweep = await batchSweep(w.messageSize, runs, o.quick ? 20 : 1000);
+  phase('recovery and memory probes');
+  const recoveryFigures = await recoveryProbe(o.quick ? 2 << 20 : 64 << 20, w.messageSize, runs);
+  const memory = await memoryProbe(1, o.quick ? 16 : 64, w.messageSize, runs);
+  const engine = { ...calibration, ...rampFigures, batchSweep: sweep, recovery: recoveryFigures, memory };
+
+  phase('loopback fetch probe');
+  const loopback = await loopbackProbe(o.quick ? 4 << 20 : 256 << 20, runs);
+  const memPerPartition = [engine.memory.rssPerPartitionBytes, engine.memory.heapPerPartitionBytes].find((f) => f.value > 0);
+  const measuredInputs = { memPerPartitionBytes: memPerPartition, diskFreeBytes: host.diskFreeBytes };
   const mode = w.durability.mode === 'interval' ? 'interval:5ms' : w.durability.mode;
   const rate = engine.sustainedRate[mode];
   const withEngine = (v: Verdict): Verdict => {
@@ -126,31 +141,34 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   if (w.subscriptionsPerTopic > 0) phase('backlog drain');
   const drain = await planDrain(w, fixedMode, ceiling, o.quick === true);
   phase('report');
-  const at1 = withFixedRun(withEngine(verdict(w, host, 1)), fixed[0]);
-  const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor)), fixed[1]);
+  const at1 = withFixedRun(withEngine(verdict(w, host, 1, measuredInputs)), fixed[0]);
+  const atPeak = withFixedRun(withEngine(verdict(w, host, w.peakFactor, measuredInputs)), fixed[1]);
   const peakRate = guardExtrapolation(modelled(w.producerRate * w.peakFactor, 'msg/s', 'producerRate × peakFactor'), w.producerRate * w.peakFactor, rate.spread?.max ?? rate.value);
   const signals = hostSignals({ dmiHint: print.virtualization, memAvailableBytes: host.memAvailableBytes.value, writeBytesPerSec: needs(w, w.peakFactor).writeBytesPerSec.value, retentionBytes: needs(w, 1).diskBytes.value });
   const cluster = at1.fits && atPeak.fits ? null : clusterBrokers(w, w.peakFactor);
+  const need = needs(w, 1, measuredInputs);
+  const recovery = recoveryTime(w.durability, need.writeBytesPerSec.value, w.topics * w.partitionsPerTopic, need.diskBytes.value, engine.recovery.scanBytesPerSec.value);
   return {
     schema: 'sluice.plan', version: PLAN_SCHEMA_VERSION,
     workload: { ...w, durability: durabilityName(w.durability) },
-    host: { fingerprint: print, figures: host },
+    host: { fingerprint: print, figures: { ...host, loopbackSendfileBytesPerSec: loopback.sendfileBytesPerSec, loopbackCopyBytesPerSec: loopback.copyBytesPerSec } },
     storedBytesPerMessage: storedBytesPerMessage(w),
     engine,
     peakRate,
-    needs: needs(w, 1),
+    needs: { ...need, recoveryScanBytesPerPartition: recovery.bytesPerPartition, recoverySeconds: recovery.seconds },
     fixedRate: fixed,
     backlogDrain: drain,
     verdicts: [at1, atPeak],
     hostSignals: signals,
     warnings: [...hostWarnings(signals), ...drainWarnings(drain)],
     cluster,
-    notCovered: ['batch-size sweep', 'recovery time', 'loopback sendfile probe'],
+    notCovered: [] as string[],
   };
 }
 
 function fmt(f: Figure): string {
-  const v = f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`;
+  const days = f.unit === 's' && f.value >= 3600 ? ` (${f.value >= 86_400 ? `${(f.value / 86_400).toFixed(1)} d` : `${(f.value / 3600).toFixed(1)} h`})` : '';
+  const v = (f.unit.startsWith('B') ? human(f.value) + f.unit.slice(1) : `${f.value.toPrecision(4)} ${f.unit}`) + days;
   const spread = f.spread ? ` [${f.spread.min.toPrecision(3)}..${f.spread.max.toPrecision(3)}, ${f.spread.runs} runs]` : '';
   return `${v} (${f.source}${spread})${f.extrapolated ? ' ' + f.extrapolated : ''}`;
 }
@@ -160,6 +178,10 @@ function human(n: number): string {
   let i = 0;
   while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
   return `${n.toFixed(n < 10 ? 2 : 1)} ${u[i]}B`;
+}
+
+function rampLimitText(l: { limit: string; loopUtilization: number | null; loopDelayP99Ms: number | null }): string {
+  return l.loopUtilization === null ? l.limit : `${l.limit} (event loop ${(l.loopUtilization * 100).toFixed(0)}% busy, delay p99 ${l.loopDelayP99Ms?.toFixed(1)} ms)`;
 }
 
 function printText(r: Awaited<ReturnType<typeof plan>>): void {
@@ -188,16 +210,23 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
     out.push(`  backlog at resume ${d.backlogAtResume} msgs; catch-up ${d.catchUpRate.toPrecision(4)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate; ${d.drainMs === null ? 'NOT back to steady state' : `back to steady state (backlog ≤ ${d.steadyBacklog}) in ${d.drainMs} ms`}`);
   } else out.push('', 'Backlog drain: not run (no consumer groups)');
   out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
-  for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}`);
+  for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}; ${fmt(r.engine.sustainedBytesPerSec[k])}; limited by ${rampLimitText(r.engine.rampLimit[k])}`);
   out.push('', 'Engine calibration (one partition, measured):');
   for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
   out.push(`  stored bytes/msg    ${fmt(r.engine.storedBytesPerMessage)} vs modelled ${r.storedBytesPerMessage.value.toFixed(1)} B`);
+  out.push('', 'Batch-size sweep (one sendBatch in flight, one partition, measured; msg/s and payload B/s):');
+  for (const m of [...new Set(r.engine.batchSweep.map((p) => p.mode))]) {
+    out.push(`  ${m.padEnd(13)} ${r.engine.batchSweep.filter((p) => p.mode === m).map((p) => `${p.batchSize}: ${p.rate.value.toPrecision(3)} msg/s ${human(p.bytesPerSec.value)}/s`).join(', ')}`);
+  }
+  out.push('', 'Recovery and memory (measured):');
+  out.push(`  recovery scan rate ${fmt(r.engine.recovery.scanBytesPerSec)}; reopen ${fmt(r.engine.recovery.reopenMs)} for ${human(r.engine.recovery.scannedBytes)} rescanned`);
+  out.push(`  memory/partition   RSS ${fmt(r.engine.memory.rssPerPartitionBytes)}, heap+external ${fmt(r.engine.memory.heapPerPartitionBytes)}`);
   out.push('', 'Host:');
   for (const [k, f] of Object.entries(r.host.figures)) out.push(`  ${k.padEnd(18)} ${fmt(f)}`);
   if (r.cluster) {
     out.push('', `Kafka-protocol cluster: ${r.cluster.brokers} brokers (modelled) from assumed figures:`);
     for (const a of r.cluster.assumed) out.push(`  ${a.basis} (assumed)`);
   }
-  out.push('', `Not measured yet: ${r.notCovered.join('; ')}`);
+  if (r.notCovered.length > 0) out.push('', `Not measured yet: ${r.notCovered.join('; ')}`);
   process.stdout.write(out.join('\n') + '\n');
 }
