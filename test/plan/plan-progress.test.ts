@@ -6,9 +6,9 @@ describe('sluice plan progress', () => {
   it('names each phase in order through the callback; no drain without consumer groups', async () => {
     const seen: [string, number, number][] = [];
     const r = await plan(undefined, { quick: true, rate: '500', retention: '1h', groups: '0', runs: '3' }, (name, done, total) => seen.push([name, done, total]));
-    expect(seen.map(([n]) => n)).toEqual(['host probes', 'engine calibration', 'engine ramp (always, interval:5ms, none; 3 runs each)', 'fixed-rate run at 1x', 'fixed-rate run at 1.2x', 'report']);
-    expect(seen.map(([, d]) => d)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(new Set(seen.map(([, , t]) => t))).toEqual(new Set([6]));
+    expect(seen.map(([n]) => n)).toEqual(['host probes', 'engine calibration', 'engine ramp (always, interval:5ms, none; 3 runs each)', 'batch-size sweep', 'recovery and memory probes', 'loopback fetch probe', 'fixed-rate run at 1x', 'fixed-rate run at 1.2x', 'report']);
+    expect(seen.map(([, d]) => d)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(new Set(seen.map(([, , t]) => t))).toEqual(new Set([9]));
     expect(r.backlogDrain).toBeNull();
     for (const f of r.fixedRate) {
       expect(f.endToEnd).toBeNull();

@@ -115,7 +115,7 @@ export async function plan(file: string | undefined, o: PlanOptions, progress: P
   phase('engine calibration');
   const calibration = await calibrate(w.messageSize, runs, o.quick ? 20 : 500);
   phase(`engine ramp (${RAMP_MODES.map((m) => m.name).join(', ')}; ${runs} runs each)`);
-  const rampFigures = await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 1000, periods: o.quick ? 7 : 12, backlogLimit: o.quick ? 250 : 1000 }, runs);
+  const rampFigures = await ramp({ partitions: w.partitionsPerTopic, messageSize: w.messageSize, startRate: Math.max(100, w.producerRate / 4), periodMs: o.quick ? 100 : 500, periods: o.quick ? 7 : 20, backlogLimit: o.quick ? 250 : 1000 }, runs);
   phase('batch-size sweep');
   const sweep = await batchSweep(w.messageSize, runs, o.quick ? 20 : 1000);
   phase('recovery and memory probes');
