@@ -56,7 +56,7 @@ export function planHtml(r: PlanHtmlInput): string {
       },
       drainSection(r.backlogDrain),
       {
-        heading: 'Engine max sustainable rate per durability mode (OMB ramp, measured)',
+        heading: 'Engine max sustainable rate per durability mode (ramp, measured)',
         blocks: [{ kind: 'bar', title: 'highest rate held 2 consecutive periods, one group reading (median of the runs)', yLabel: 'msg/s', bars: Object.entries(r.engine.sustainedRate).map(([k, f]) => ({ label: k, value: f.value })) }],
       },
       ...(r.engine.sustainedBytesPerSec ? [{

@@ -209,7 +209,7 @@ function printText(r: Awaited<ReturnType<typeof plan>>): void {
     out.push('', `Backlog drain (${d.groups} group(s) paused ${d.pauseMs / 1000} s at ${d.rate.toFixed(0)} msg/s${d.capped ? ', CAPPED to the ramp maximum' : ''}, measured):`);
     out.push(`  backlog at resume ${d.backlogAtResume} msgs; catch-up ${d.catchUpRate.toPrecision(4)} msg/s = ${d.catchUpRatio.toPrecision(3)}x the produce rate; ${d.drainMs === null ? 'NOT back to steady state' : `back to steady state (backlog ≤ ${d.steadyBacklog}) in ${d.drainMs} ms`}`);
   } else out.push('', 'Backlog drain: not run (no consumer groups)');
-  out.push('', 'Engine max sustainable rate (OMB ramp, measured):');
+  out.push('', 'Engine max sustainable rate (ramp, measured):');
   for (const [k, f] of Object.entries(r.engine.sustainedRate)) out.push(`  ${k.padEnd(19)} ${fmt(f)}; ${fmt(r.engine.sustainedBytesPerSec[k])}; limited by ${rampLimitText(r.engine.rampLimit[k])}`);
   out.push('', 'Engine calibration (one partition, measured):');
   for (const [k, f] of Object.entries(r.engine.appendRate)) out.push(`  append ${k.padEnd(12)} ${fmt(f)}`);
