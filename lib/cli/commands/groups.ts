@@ -14,7 +14,7 @@ interface DataOptions {
 }
 
 export function groupsCommand(program: Command): void {
-  const groups = program.command('groups').description('list and describe consumer groups');
+  const groups = program.command('groups').description('list, describe and reset consumer groups');
   groups
     .command('list')
     .description('the groups, with their model and lag')
