@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../broker/broker';
-import type { RampMode } from './ramp';
+import { syncOf, type RampMode } from './ramp';
 
 export interface DrainOptions { partitions: number; messageSize: number; rate: number; groups: number; warmupMs: number; pauseMs: number; maxDrainMs: number; sampleMs: number }
 
@@ -43,7 +43,7 @@ export async function backlogDrain(mode: RampMode, o: DrainOptions): Promise<Dra
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-drain-'));
   const broker = await Broker.open(dir);
   try {
-    await broker.createTopic('t', { partitions: o.partitions, sync: mode.sync, ...(mode.syncIntervalMs ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
+    await broker.createTopic('t', { partitions: o.partitions, ...syncOf(mode) });
     const consumers = Array.from({ length: o.groups }, (_, g) => broker.consumer({ group: `plan-drain-${g}`, topics: 't' }));
     const received = consumers.map(() => 0);
     let confirmed = 0, stop = false;

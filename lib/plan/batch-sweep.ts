@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../broker/broker';
-import type { Figure } from './model';
-import { RAMP_MODES, type RampMode } from './ramp';
+import { measuredRuns, scaledFigure, type Figure } from './model';
+import { RAMP_MODES, syncOf, type RampMode } from './ramp';
 
 export const SWEEP_BATCH_SIZES = [1, 16, 256, 4096] as const;
 
@@ -26,7 +26,7 @@ async function once(mode: RampMode, messageSize: number, batchSize: number, dura
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-sweep-'));
   try {
     const broker = await Broker.open(dir);
-    await broker.createTopic('t', { partitions: 1, sync: mode.sync, ...(mode.syncIntervalMs ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
+    await broker.createTopic('t', { partitions: 1, ...syncOf(mode) });
     const value = Buffer.alloc(messageSize, 5);
     const batch = Array.from({ length: batchSize }, () => ({ value }));
     await broker.sendBatch('t', batch); // warm-up: the segment's first pages and the topic's writer
@@ -50,15 +50,8 @@ export async function batchSweep(messageSize: number, runs: number, durationMs: 
     for (const batchSize of sizes) {
       const xs: number[] = [];
       for (let r = 0; r < runs; r++) xs.push(await once(mode, messageSize, batchSize, durationMs));
-      xs.sort((a, b) => a - b);
-      const spread = { min: xs[0], max: xs[xs.length - 1], runs };
-      const basis = `Broker.sendBatch of ${batchSize} × ${messageSize} B, one call in flight, 1 partition, sync ${mode.name}, ${durationMs} ms per run`;
-      out.push({
-        mode: mode.name,
-        batchSize,
-        rate: { value: xs[Math.floor(xs.length / 2)], unit: 'msg/s', source: 'measured', basis, spread },
-        bytesPerSec: { value: xs[Math.floor(xs.length / 2)] * messageSize, unit: 'B/s', source: 'measured', basis: `msg/s × ${messageSize} B payload`, spread: { min: spread.min * messageSize, max: spread.max * messageSize, runs } },
-      });
+      const rate = measuredRuns(xs, 'msg/s', `Broker.sendBatch of ${batchSize} × ${messageSize} B, one call in flight, 1 partition, sync ${mode.name}, ${durationMs} ms per run`);
+      out.push({ mode: mode.name, batchSize, rate, bytesPerSec: scaledFigure(rate, messageSize, 'B/s', `msg/s × ${messageSize} B payload`) });
     }
   }
   return out;

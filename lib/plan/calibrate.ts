@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../broker/broker';
-import type { Figure } from './model';
+import { measuredRuns, type Figure } from './model';
+import { RAMP_MODES, syncOf, type RampMode } from './ramp';
 
-const MODES = [{ name: 'always', sync: 'always' }, { name: 'interval:5ms', sync: 'interval', syncIntervalMs: 5 }, { name: 'none', sync: 'none' }] as const;
 
 function logBytes(dir: string): number {
   let n = 0;
@@ -25,11 +25,11 @@ function logBytes(dir: string): number {
   return n;
 }
 
-async function once(mode: (typeof MODES)[number], messageSize: number, batches: number): Promise<{ rate: number; stored: number }> {
+async function once(mode: RampMode, messageSize: number, batches: number): Promise<{ rate: number; stored: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-cal-'));
   try {
     const broker = await Broker.open(dir);
-    await broker.createTopic('t', { partitions: 1, sync: mode.sync, ...('syncIntervalMs' in mode ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
+    await broker.createTopic('t', { partitions: 1, ...syncOf(mode) });
     const batch = Array.from({ length: 100 }, () => ({ value: Buffer.alloc(messageSize, 5) }));
     const t0 = process.hrtime.bigint();
     const confirms = [];
@@ -51,15 +51,14 @@ export interface Calibration {
 export async function calibrate(messageSize: number, runs: number, batches: number): Promise<Calibration> {
   const appendRate: Record<string, Figure> = {};
   let stored = 0;
-  for (const mode of MODES) {
+  for (const mode of RAMP_MODES) {
     const xs: number[] = [];
     for (let r = 0; r < runs; r++) {
       const o = await once(mode, messageSize, batches);
       xs.push(o.rate);
       stored = o.stored;
     }
-    xs.sort((a, b) => a - b);
-    appendRate[mode.name] = { value: xs[Math.floor(xs.length / 2)], unit: 'msg/s', source: 'measured', basis: `Broker.sendBatch, ${batches} batches of 100 × ${messageSize} B, 1 partition, sync ${mode.name}, all confirms awaited`, spread: { min: xs[0], max: xs[xs.length - 1], runs } };
+    appendRate[mode.name] = measuredRuns(xs, 'msg/s', `Broker.sendBatch, ${batches} batches of 100 × ${messageSize} B, 1 partition, sync ${mode.name}, all confirms awaited`);
   }
   return { appendRate, storedBytesPerMessage: { value: stored, unit: 'B', source: 'measured', basis: 'log bytes up to the last non-zero byte (preallocated tails excluded) ÷ messages written in calibration' } };
 }

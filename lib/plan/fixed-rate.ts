@@ -18,7 +18,7 @@ import { Broker } from '../broker/broker';
 import type { Consumer } from '../broker/consume/consumer';
 import { encodeHistogram, merged, newHistogram, recordMs, summarize, type Histogram, type LatencySummary } from '../bench/latency-histogram';
 import { watchEventLoop, type EventLoopFigures } from './event-loop';
-import type { RampMode } from './ramp';
+import { syncOf, type RampMode } from './ramp';
 
 export interface FixedRateOptions { partitions: number; messageSize: number; rate: number; durationMs: number; groups?: number; warmupMs?: number }
 
@@ -76,7 +76,7 @@ export async function fixedRate(mode: RampMode, o: FixedRateOptions): Promise<Fi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-fixed-'));
   const broker = await Broker.open(dir);
   try {
-    await broker.createTopic('t', { partitions: o.partitions, sync: mode.sync, ...(mode.syncIntervalMs ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
+    await broker.createTopic('t', { partitions: o.partitions, ...syncOf(mode) });
     const groups = o.groups ?? 1;
     const h = newHistogram();
     const perSecond: number[] = [];

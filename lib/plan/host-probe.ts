@@ -7,16 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Figure, HostFigures } from './model';
+import { measuredRuns, type HostFigures } from './model';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function measured(xs: number[], unit: string, basis: string): Figure {
-  return { value: median(xs), unit, source: 'measured', basis, spread: { min: Math.min(...xs), max: Math.max(...xs), runs: xs.length } };
-}
 
 function writeBandwidth(dir: string, bytes: number): number {
   const file = path.join(dir, `probe-write-${process.pid}`);
@@ -119,9 +111,9 @@ export function probeHost(dir: string, o: ProbeOptions): HostFigures {
   const runs = Array.from({ length: o.runs }, (_, i) => i);
   const st = fs.statfsSync(dir);
   return {
-    writeBytesPerSec: measured(runs.map(() => writeBandwidth(dir, o.writeBytes)), 'B/s', `sequential write of ${o.writeBytes} B in 1 MiB chunks + fdatasync, in ${dir}`),
-    fdatasyncP99Ms: measured(runs.map(() => fdatasyncP99(dir, o.syncs)), 'ms', `p99 of ${o.syncs} fdatasync calls after 4 KiB appends`),
-    memcopyBytesPerSec: measured(runs.map(() => memcopy(256 << 20)), 'B/s', '16 MiB Buffer.copy, 256 MiB total'),
+    writeBytesPerSec: measuredRuns(runs.map(() => writeBandwidth(dir, o.writeBytes)), 'B/s', `sequential write of ${o.writeBytes} B in 1 MiB chunks + fdatasync, in ${dir}`),
+    fdatasyncP99Ms: measuredRuns(runs.map(() => fdatasyncP99(dir, o.syncs)), 'ms', `p99 of ${o.syncs} fdatasync calls after 4 KiB appends`),
+    memcopyBytesPerSec: measuredRuns(runs.map(() => memcopy(256 << 20)), 'B/s', '16 MiB Buffer.copy, 256 MiB total'),
     cores: { value: os.availableParallelism(), unit: 'cores', source: 'measured', basis: 'os.availableParallelism()' },
     memAvailableBytes: { value: memAvailable(), unit: 'B', source: 'measured', basis: 'MemAvailable in /proc/meminfo' },
     fdLimit: { value: fdLimit(), unit: 'fd', source: 'measured', basis: 'Max open files in /proc/self/limits' },

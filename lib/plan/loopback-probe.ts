@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileRegion } from '../kafka/file-region';
 import { RegionSender, type SendCounters } from '../kafka/region-sender';
-import type { Figure } from './model';
+import { measuredRuns, type Figure } from './model';
 
 /** Regions of this size, like a fetch response's record sets (1 MiB, the default fetch max per partition). */
 const REGION_BYTES = 1 << 20;
@@ -42,8 +42,6 @@ async function sendOnce(file: string, bytes: number, zeroCopy: boolean): Promise
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 export interface LoopbackFigures {
   sendfileBytesPerSec: Figure & { unsupported?: string };
   copyBytesPerSec: Figure;
@@ -63,14 +61,13 @@ export async function loopbackProbe(bytes: number, runs: number): Promise<Loopba
       zeroCopyBytes += z.counters.zeroCopyBytes;
       cp.push((await sendOnce(file, bytes, false)).bytesPerSec);
     }
-    const spread = (xs: number[]) => ({ min: Math.min(...xs), max: Math.max(...xs), runs });
     const how = `${bytes} B file (page cache) to a 127.0.0.1 TCP socket in ${REGION_BYTES} B regions through RegionSender, until the receiver has every byte`;
-    const sendfile: LoopbackFigures['sendfileBytesPerSec'] = { value: median(zc), unit: 'B/s', source: 'measured', basis: `${how}, zero copy (native.sendFile = sendfile(2), 4 KiB probes when the socket is full)`, spread: spread(zc) };
+    const sendfile: LoopbackFigures['sendfileBytesPerSec'] = measuredRuns(zc, 'B/s', `${how}, zero copy (native.sendFile = sendfile(2), 4 KiB probes when the socket is full)`);
     if (zeroCopyBytes === 0) {
       sendfile.unsupported = `sendfile unsupported here (${process.platform}): RegionSender fell back to copies, so this figure is the copy path`;
       sendfile.basis += `; ${sendfile.unsupported}`;
     }
-    return { sendfileBytesPerSec: sendfile, copyBytesPerSec: { value: median(cp), unit: 'B/s', source: 'measured', basis: `${how}, copying (fs.read on the thread pool + socket.write)`, spread: spread(cp) } };
+    return { sendfileBytesPerSec: sendfile, copyBytesPerSec: measuredRuns(cp, 'B/s', `${how}, copying (fs.read on the thread pool + socket.write)`) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../broker/broker';
-import type { Figure } from './model';
+import { measuredRuns, type Figure } from './model';
 
 async function growth(partitions: number, messageSize: number): Promise<{ rss: number; heap: number }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-mem-'));
@@ -47,10 +47,8 @@ export async function memoryProbe(small: number, large: number, messageSize: num
     heap.push((b.heap - a.heap) / (large - small));
   }
   const fig = (xs: number[], what: string): Figure => {
-    const s = [...xs].sort((x, y) => x - y);
-    const med = s[Math.floor(s.length / 2)];
-    const how = `(growth of ${what} with ${large} partitions − with ${small}) ÷ ${large - small}, Broker with 4 × 16 messages of ${messageSize} B per partition, in this process`;
-    return { value: Math.max(0, med), unit: 'B', source: 'measured', basis: med < 0 ? `${how}; the median was negative (GC noise), reported as 0` : how, spread: { min: s[0], max: s[s.length - 1], runs } };
+    const f = measuredRuns(xs, 'B', `(growth of ${what} with ${large} partitions − with ${small}) ÷ ${large - small}, Broker with 4 × 16 messages of ${messageSize} B per partition, in this process`);
+    return f.value >= 0 ? f : { ...f, value: 0, basis: `${f.basis}; the median was negative (GC noise), reported as 0` };
   };
   return { rssPerPartitionBytes: fig(rss, 'process RSS'), heapPerPartitionBytes: fig(heap, 'V8 heap used + external') };
 }

@@ -44,6 +44,17 @@ export const ASSUMED = {
   brokerDiskBytes: { value: 4e12, unit: 'B', source: 'assumed', basis: '4 TB of disk per broker' } as Figure,
 } as const;
 
+/** A figure measured over runs: their median (the upper middle one of an even count), min and max. */
+export function measuredRuns(xs: readonly number[], unit: string, basis: string): Figure {
+  const s = [...xs].sort((a, b) => a - b);
+  return { value: s[Math.floor(s.length / 2)], unit, source: 'measured', basis, spread: { min: s[0], max: s[s.length - 1], runs: s.length } };
+}
+
+/** The same measurement in another unit: value and spread times k (msg/s × bytes per message). */
+export function scaledFigure(f: Figure, k: number, unit: string, basis: string): Figure {
+  return { ...f, value: f.value * k, unit, basis, ...(f.spread ? { spread: { ...f.spread, min: f.spread.min * k, max: f.spread.max * k } } : {}) };
+}
+
 export function modelled(value: number, unit: string, basis: string): Figure {
   return { value, unit, source: 'modelled', basis };
 }

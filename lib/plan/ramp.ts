@@ -31,10 +31,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks';
 import { Broker } from '../broker/broker';
-import type { Figure } from './model';
+import { scaledFigure, type Figure } from './model';
 
 export interface RampMode { name: string; sync: 'always' | 'interval' | 'none'; syncIntervalMs?: number }
 export const RAMP_MODES: RampMode[] = [{ name: 'always', sync: 'always' }, { name: 'interval:5ms', sync: 'interval', syncIntervalMs: 5 }, { name: 'none', sync: 'none' }];
+
+/** A mode's topic settings (createTopic's sync and syncIntervalMs). */
+export const syncOf = (mode: RampMode): { sync: RampMode['sync']; syncIntervalMs?: number } => ({ sync: mode.sync, ...(mode.syncIntervalMs ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
 
 export interface RampOptions { partitions: number; messageSize: number; startRate: number; periodMs: number; periods: number; backlogLimit: number }
 
@@ -138,7 +141,7 @@ export async function rampOnce(mode: RampMode, o: RampOptions): Promise<RampPeri
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-plan-ramp-'));
   const broker = await Broker.open(dir);
   try {
-    await broker.createTopic('t', { partitions: o.partitions, sync: mode.sync, ...(mode.syncIntervalMs ? { syncIntervalMs: mode.syncIntervalMs } : {}) });
+    await broker.createTopic('t', { partitions: o.partitions, ...syncOf(mode) });
     const consumer = broker.consumer({ group: 'plan', topics: 't' });
     let sent = 0, received = 0, stop = false;
     const reading = (async () => { while (!stop) received += (await consumer.poll(1000, { timeoutMs: 20 })).length; })();
@@ -207,9 +210,9 @@ export async function ramp(o: RampOptions, runs: number): Promise<RampResult> {
     const med = xs[Math.floor(xs.length / 2)];
     const spread = { min: xs[0].rate, max: xs[xs.length - 1].rate, runs };
     const basis = `ramp (OMB's per-period backlog test; rate doubled, then bisected): ${o.partitions} partitions × ${o.messageSize} B, 1 group reading, ${o.periods} periods of ${o.periodMs} ms, backlog limit max(${o.backlogLimit} msgs, ${BACKLOG_ALLOWANCE_MS} ms of messages), sync ${mode.name}; highest rate held 2 consecutive periods; generator sends all due per 2 ms tick in sendBatch calls of ≤ ${SEND_CHUNK}`;
-    out.sustainedRate[mode.name] = { value: med.rate, unit: 'msg/s', source: 'measured', basis, spread };
-    const mb = (x: number) => x * o.messageSize;
-    out.sustainedBytesPerSec[mode.name] = { value: mb(med.rate), unit: 'B/s', source: 'measured', basis: `sustained msg/s × ${o.messageSize} B payload (record framing excluded)`, spread: { min: mb(spread.min), max: mb(spread.max), runs } };
+    const rate: Figure = { value: med.rate, unit: 'msg/s', source: 'measured', basis, spread };
+    out.sustainedRate[mode.name] = rate;
+    out.sustainedBytesPerSec[mode.name] = scaledFigure(rate, o.messageSize, 'B/s', `sustained msg/s × ${o.messageSize} B payload (record framing excluded)`);
     const l = limitOf(med.periods);
     out.rampLimit[mode.name] = { limit: l.limit, loopUtilization: l.period?.loopUtilization ?? null, loopDelayP99Ms: l.period?.loopDelayP99Ms ?? null };
   }

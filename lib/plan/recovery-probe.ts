@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Log } from '../storage/log';
 import { DEFAULT_SEGMENT_BYTES } from '../broker/topic/topic-config';
-import { modelled, type Figure } from './model';
+import { measuredRuns, modelled, type Figure } from './model';
 import type { Durability } from './workload';
 
 /** recovery_checkpoint.h kIntervalBytes: the checkpoint trails the synced position by up to this. */
@@ -68,12 +68,9 @@ export async function recoveryProbe(bytes: number, messageSize: number, runs: nu
     scanned = o.scanned;
     xs.push({ rate: o.scanned / (Math.max(o.nativeMs, 0.001) / 1000), wallMs: o.wallMs });
   }
-  const rates = xs.map((x) => x.rate).sort((a, b) => a - b);
-  const walls = xs.map((x) => x.wallMs).sort((a, b) => a - b);
-  const mid = Math.floor(runs / 2);
   return {
-    scanBytesPerSec: { value: rates[mid], unit: 'B/s', source: 'measured', basis: `unclean reopen of a 1-partition log of ${scanned} B (sync none, no checkpoint): recovery.bytesScanned ÷ recovery.durationMs (CRC rescan of the active segment; durationMs includes the open's fixed cost, so a small probe such as --quick understates the rate)`, spread: { min: rates[0], max: rates[runs - 1], runs } },
-    reopenMs: { value: walls[mid], unit: 'ms', source: 'measured', basis: `wall time of Log.open on that copy (${scanned} B rescanned)`, spread: { min: walls[0], max: walls[runs - 1], runs } },
+    scanBytesPerSec: measuredRuns(xs.map((x) => x.rate), 'B/s', `unclean reopen of a 1-partition log of ${scanned} B (sync none, no checkpoint): recovery.bytesScanned ÷ recovery.durationMs (CRC rescan of the active segment; durationMs includes the open's fixed cost, so a small probe such as --quick understates the rate)`),
+    reopenMs: measuredRuns(xs.map((x) => x.wallMs), 'ms', `wall time of Log.open on that copy (${scanned} B rescanned)`),
     scannedBytes: scanned,
   };
 }
