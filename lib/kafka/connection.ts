@@ -12,7 +12,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCode, SluiceError } from '../errors';
 import { apiVersionsBody } from './handlers/api-versions';
-import type { ApiHandler, RequestContext, ServerContext } from './handlers/handler';
+import { ANONYMOUS_PRINCIPAL, type ApiHandler, type RequestContext, type ServerContext, type Session } from './handlers/handler';
 import { decodeRequestHeader, encodeResponseHeader, responseHeaderIsFlexible, skipRequestHeaderTags, type RequestHeader } from './protocol/headers';
 import { API_TABLE, API_VERSIONS_KEY, encodeApiVersionsResponse } from './protocol/generated';
 import { KafkaError } from './protocol/error-codes';
@@ -63,6 +63,7 @@ export class Connection {
   readonly #limits: ConnectionLimits;
   readonly #onProblem: (p: ConnectionProblem) => void;
   readonly #remote: string;
+  readonly #session: Session;
   #chunks: Buffer[] = [];
   #buffered = 0;
   #frameTimer: NodeJS.Timeout | undefined;
@@ -83,6 +84,7 @@ export class Connection {
     this.#limits = limits;
     this.#onProblem = onProblem;
     this.#remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.#session = { principal: ANONYMOUS_PRINCIPAL, clientAddress: socket.remoteAddress ?? '', tls: false };
     this.#sender = new RegionSender(socket, server.sent, server.zeroCopy);
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.#drop('idle'));
@@ -255,7 +257,7 @@ export class Connection {
     }
     const started = performance.now();
     const stats = this.#server.requests;
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, regions: [] };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, regions: [] };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {

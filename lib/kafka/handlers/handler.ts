@@ -38,9 +38,27 @@ export interface ServerContext {
   readonly segments: SegmentDescriptors;
 }
 
+/**
+ * Who is at the other end of one connection. The connection makes one when it opens;
+ * authentication (mutual TLS, SASL) sets its principal, and authorization and quotas read it.
+ */
+export interface Session {
+  /** Kafka's form, 'User:<name>'; ANONYMOUS_PRINCIPAL until authenticated. */
+  principal: string;
+  /** The client's IP address. */
+  readonly clientAddress: string;
+  /** Whether the connection is encrypted (TLS). */
+  readonly tls: boolean;
+}
+
+/** The principal of a connection no one has authenticated, as Kafka names it. */
+export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
+
 export interface RequestContext {
   readonly server: ServerContext;
   readonly clientId: string | null;
+  /** The connection's session: the same object for every request on it. */
+  readonly session: Session;
   /**
    * The file regions the response carries (a handler adds each it puts in its response): the
    * connection releases them once the response is written or discarded.
