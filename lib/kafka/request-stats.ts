@@ -29,6 +29,8 @@ export class RequestStats {
   connectionsAccepted = 0;
   connectionsRefused = 0;
   connectionsDropped = 0;
+  authenticationsSucceeded = 0;
+  authenticationsFailed = 0;
 
   /** One request of API `key`, handled in `ms`; `failed`: its handler threw. */
   record(key: number, ms: number, failed: boolean): void {
