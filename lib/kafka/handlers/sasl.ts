@@ -11,7 +11,7 @@ export const saslHandshakeHandler: ApiHandler<SaslHandshakeRequest, SaslHandshak
   key: 17,
   decode: decodeSaslHandshakeRequest,
   encode: encodeSaslHandshakeResponse,
-  handle: (ctx, req) => ctx.authenticator?.handshake(req.mechanism) ?? { errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms: [] },
+  handle: (ctx, req, version) => ctx.authenticator?.handshake(req.mechanism, version) ?? { errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms: [] },
 };
 
 export const saslAuthenticateHandler: ApiHandler<SaslAuthenticateRequest, SaslAuthenticateResponse> = {

@@ -39,9 +39,10 @@ export const ADVERTISED: readonly AdvertisedApi[] = [
   { key: 25, name: 'AddOffsetsToTxn', minVersion: 0, maxVersion: 4 },
   { key: 26, name: 'EndTxn', minVersion: 0, maxVersion: 4 },
   { key: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 4 },
-  // SASL (security/). Handshake 0 is left out: after it the client sends bare SASL tokens outside
-  // Kafka's request framing; every client named above uses 1 and SaslAuthenticate.
-  { key: 17, name: 'SaslHandshake', minVersion: 1, maxVersion: 1 },
+  // SASL (security/). Handshake 0 is advertised because librdkafka enables SASL only when it is,
+  // but answered UNSUPPORTED_VERSION (then closed): after it a client would send bare SASL tokens
+  // outside Kafka's request framing. Every client named above uses 1 and SaslAuthenticate.
+  { key: 17, name: 'SaslHandshake', minVersion: 0, maxVersion: 1 },
   { key: 36, name: 'SaslAuthenticate', minVersion: 0, maxVersion: 2 },
 ];
 

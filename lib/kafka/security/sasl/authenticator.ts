@@ -6,7 +6,8 @@
  * Until authenticated, only ApiVersions, SaslHandshake and SaslAuthenticate may be sent; the
  * connection closes on anything else (allows()). Every misstep is answered (an unknown mechanism
  * with UNSUPPORTED_SASL_MECHANISM and the enabled ones, a step out of order with
- * ILLEGAL_SASL_STATE, a failed exchange with SASL_AUTHENTICATION_FAILED) and then closes the
+ * ILLEGAL_SASL_STATE, a failed exchange with SASL_AUTHENTICATION_FAILED, SaslHandshake v0 with
+ * UNSUPPORTED_VERSION: it would be followed by bare tokens outside Kafka's framing) and then closes the
  * connection: the connection asks takeCloseReason() after each response. The users file is read
  * again (if it changed) once per authentication, at its first token. Success sets the session's
  * principal to `User:<name>`; no re-authentication (KIP-368): the session lifetime is 0, unbounded.
@@ -91,8 +92,12 @@ export class SaslAuthenticator {
     return reason;
   }
 
-  handshake(mechanism: string): { errorCode: number; mechanisms: string[] } {
+  handshake(mechanism: string, version: number): { errorCode: number; mechanisms: string[] } {
     const mechanisms = [...this.#listener.mechanisms];
+    if (version === 0) {
+      this.#close('SaslHandshake v0 (bare SASL tokens after it) is not supported: clients must use v1 and SaslAuthenticate');
+      return { errorCode: KafkaError.UNSUPPORTED_VERSION, mechanisms };
+    }
     if (this.#state !== 'start') return { errorCode: this.#illegal(`SaslHandshake when ${this.#state === 'authenticated' ? 'already authenticated' : 'a handshake was made'}`), mechanisms };
     if (!isSaslMechanism(mechanism) || !this.#listener.mechanisms.includes(mechanism)) {
       this.#close(`SASL mechanism ${shown(mechanism)}, which this listener does not offer (it offers ${mechanisms.join(', ')})`);

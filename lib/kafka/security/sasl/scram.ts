@@ -9,6 +9,9 @@
  * No channel binding (gs2 flag `n`, or `y`: the client could bind but thinks we cannot; `p=` is
  * refused), no `m=` extension; other extensions (Kafka's `tokenauth`) are ignored, so a delegation
  * token fails as an unknown user. An authorization id, if given, must be the user's own name.
+ * librdkafka (2.0 at least) repeats its own nonce before the whole nonce in client-final; Kafka's
+ * broker accepts that (it checks the nonce ends with its own), so this server accepts exactly
+ * that form besides the RFC's.
  * The proof is checked as the RFC says: ClientKey = ClientProof XOR HMAC(StoredKey, AuthMessage),
  * then H(ClientKey) against StoredKey in constant time. An unknown user gets a made-up salt (the
  * store's) and fails at the proof with the same message as a wrong password.
@@ -26,6 +29,7 @@ const NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 interface FirstState {
   user: string;
   gs2Header: string;
+  clientNonce: string;
   nonce: string;
   credential: ScramCredential;
   known: boolean;
@@ -75,7 +79,7 @@ export class ScramExchange implements SaslExchange {
     const credential = stored ?? this.#store.unknownUserCredential(user, this.#mechanism);
     const nonce = clientNonce + this.#serverNonce();
     const serverFirst = `r=${nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
-    this.#first = { user, gs2Header: `${m[1]},${m[2] ?? ''},`, nonce, credential, known: stored !== undefined, authMessageStart: `${bare},${serverFirst}` };
+    this.#first = { user, gs2Header: `${m[1]},${m[2] ?? ''},`, clientNonce, nonce, credential, known: stored !== undefined, authMessageStart: `${bare},${serverFirst}` };
     return serverFirst;
   }
 
@@ -86,7 +90,8 @@ export class ScramExchange implements SaslExchange {
     const attrs = withoutProof.split(',');
     if (attrs.length < 2 || !attrs[0].startsWith('c=') || !attrs[1].startsWith('r=')) throw authenticationFailed('a SCRAM client-final message is c=<binding>,r=<nonce>,...,p=<proof>');
     if (Buffer.from(attrs[0].slice(2), 'base64').toString('utf8') !== first.gs2Header) throw authenticationFailed('the SCRAM channel binding does not repeat the gs2 header');
-    if (attrs[1].slice(2) !== first.nonce) throw authenticationFailed('the SCRAM nonce does not match');
+    const nonce = attrs[1].slice(2);
+    if (nonce !== first.nonce && nonce !== first.clientNonce + first.nonce) throw authenticationFailed('the SCRAM nonce does not match');
     const proof = Buffer.from(text.slice(at + 3), 'base64');
     const authMessage = `${first.authMessageStart},${withoutProof}`;
     const { storedKey, serverKey } = first.credential;
