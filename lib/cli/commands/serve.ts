@@ -1,6 +1,8 @@
 /**
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
- * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts).
+ * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts);
+ * with --tls-cert and --tls-key over TLS, with --sasl requiring SASL logins of the users that
+ * `sluice users` keeps in the directory (kafka/security/).
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../../broker/broker';
