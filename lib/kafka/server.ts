@@ -23,7 +23,7 @@ import { SegmentDescriptors } from './file-region';
 import type { SendCounters } from './region-sender';
 import { RequestStats, type ApiRequestStats } from './request-stats';
 import { SaslAuthenticator, saslListener, type SaslListener, type SaslOptions } from './security/sasl/authenticator';
-import { clientIdentity, tlsListener, type TlsOptions } from './security/tls';
+import { onTlsConnections, tlsListener, type TlsOptions } from './security/tls';
 
 export interface ServerOptions {
   broker: Broker;
@@ -187,17 +187,7 @@ export class Server {
     server.#segments = context.segments;
     const accept = (socket: net.Socket, principal: string): void => server.#accept(socket, context, limits, connectionsMax, onProblem, onClientError, principal);
     if (secure === null) netServer.on('connection', (socket: net.Socket) => accept(socket, ANONYMOUS_PRINCIPAL));
-    else {
-      netServer.on('secureConnection', (socket: tls.TLSSocket) => {
-        const identity = clientIdentity(socket);
-        if ('refused' in identity) {
-          onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: identity.refused });
-          socket.destroy();
-        } else accept(socket, identity.principal ?? ANONYMOUS_PRINCIPAL);
-      });
-      // A failed handshake (no client certificate where one is required, a plaintext client, a timeout).
-      netServer.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `TLS handshake failed: ${e.message}` }));
-    }
+    else onTlsConnections(netServer as tls.Server, (socket, principal) => accept(socket, principal ?? ANONYMOUS_PRINCIPAL), onProblem);
     return server;
   }
 

@@ -169,6 +169,18 @@ describe('the users file', () => {
     expect(store.mechanisms('alice')).toEqual([]);
   });
 
+  it('lets one writer at a time change it; a lock left by a dead process is taken over', async () => {
+    const dir = tmpDir();
+    await addUser(dir, 'a', 'pw');
+    const lock = `${usersFile(dir)}.lock`;
+    fs.writeFileSync(lock, String(process.pid)); // a live writer: this process
+    await expect(addUser(dir, 'b', 'pw')).rejects.toMatchObject({ code: 'LOCKED' });
+    fs.writeFileSync(lock, '2147483646'); // no such process
+    await addUser(dir, 'b', 'pw');
+    expect(fs.existsSync(lock)).toBe(false);
+    expect((await listUsers(dir)).map((u) => u.name)).toEqual(['a', 'b']);
+  });
+
   it('refuses bad names, options and malformed files', async () => {
     const dir = tmpDir();
     await expect(addUser(dir, '', 'pw')).rejects.toThrow(TypeError);

@@ -18,8 +18,9 @@
  * a password against the user's SCRAM-SHA-512 entry (or SCRAM-SHA-256 when it has only that), so a
  * user has PLAIN whenever it has either. The file is replaced atomically (a temporary file, fsync,
  * rename, directory fsync: broker-directory.ts), so a reader sees the old or the new file whole,
- * and a crash leaves one of them. One writer at a time (the `sluice users` commands); the server
- * only reads, and reads again when the file's size, mtime or inode change, so users added or
+ * and a crash leaves one of them. One writer at a time: a writer holds `users.json.lock` (created
+ * exclusively, holding its pid; one left by a process that died is removed) while it reads,
+ * changes and replaces the file, and a second writer fails with LOCKED. The server only reads, and reads again when the file's size, mtime or inode change, so users added or
  * removed take effect at the next authentication without a restart. The commands never open the
  * broker: they work beside a running `sluice serve` of the directory.
  */
@@ -127,22 +128,64 @@ export async function addUser(dir: string, name: string, password: string, optio
   if (!Number.isInteger(iterations) || iterations < SCRAM_ITERATIONS_MIN || iterations > SCRAM_ITERATIONS_MAX) {
     throw new RangeError(`iterations must be an integer between ${SCRAM_ITERATIONS_MIN} and ${SCRAM_ITERATIONS_MAX}, got ${shown(iterations)}`);
   }
-  const content = await readUsersFile(dir);
-  const existed = content.users.has(name);
   const credentials = new Map<ScramMechanism, ScramCredential>();
   for (const m of mechanisms) credentials.set(m, await deriveCredential(m, password, iterations));
-  content.users.set(name, credentials);
-  await writeUsersFile(dir, content);
-  return existed;
+  return changeUsers(dir, (users) => {
+    const existed = users.has(name);
+    users.set(name, credentials);
+    return { changed: true, result: existed };
+  });
 }
 
 /** Removes the user; returns whether it existed. */
 export async function removeUser(dir: string, name: string): Promise<boolean> {
   checkUserName(name);
-  const content = await readUsersFile(dir);
-  if (!content.users.delete(name)) return false;
-  await writeUsersFile(dir, content);
-  return true;
+  return changeUsers(dir, (users) => {
+    const existed = users.delete(name);
+    return { changed: existed, result: existed };
+  });
+}
+
+/** Reads the file, lets `change` edit the users, writes them back if it changed them: under the writers' lock. */
+async function changeUsers<T>(dir: string, change: (users: StoredUsers) => { changed: boolean; result: T }): Promise<T> {
+  const file = usersFile(dir);
+  const securityDir = path.dirname(file);
+  const created = await fs.promises.mkdir(securityDir, { recursive: true, mode: 0o700 });
+  if (created !== undefined) await fsyncDir(path.dirname(securityDir));
+  const lock = await takeLock(`${file}.lock`);
+  try {
+    const content = await readUsersFile(dir);
+    const { changed, result } = change(content.users);
+    if (changed) await writeUsersFile(file, content);
+    return result;
+  } finally {
+    await fs.promises.rm(lock, { force: true });
+  }
+}
+
+/** Creates `lock` holding this process's pid; one whose process is gone is replaced, a live one is LOCKED. */
+async function takeLock(lock: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fs.promises.writeFile(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(await fs.promises.readFile(lock, 'utf8').catch(() => ''));
+      if (attempt > 0 || isAlive(pid)) throw new SluiceError(`${lock}: another process${Number.isInteger(pid) && pid > 0 ? ` (pid ${pid})` : ''} is changing the users; try again`, ErrorCode.LOCKED);
+      await fs.promises.rm(lock, { force: true }); // left by a writer that died
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The users, by name. */
@@ -167,11 +210,7 @@ async function readUsersFile(dir: string): Promise<UsersFileContent> {
   }
 }
 
-async function writeUsersFile(dir: string, content: UsersFileContent): Promise<void> {
-  const file = usersFile(dir);
-  const securityDir = path.dirname(file);
-  const created = await fs.promises.mkdir(securityDir, { recursive: true, mode: 0o700 });
-  if (created !== undefined) await fsyncDir(path.dirname(securityDir));
+async function writeUsersFile(file: string, content: UsersFileContent): Promise<void> {
   const users: Record<string, Record<string, unknown>> = {};
   for (const [name, creds] of content.users) {
     users[name] = Object.fromEntries([...creds].map(([m, c]) => [m, { salt: c.salt.toString('base64'), iterations: c.iterations, storedKey: c.storedKey.toString('base64'), serverKey: c.serverKey.toString('base64') }]));

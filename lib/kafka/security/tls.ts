@@ -64,10 +64,23 @@ async function pem(v: unknown, name: string): Promise<Buffer> {
 }
 
 /**
- * What a new TLS connection may do: its principal from a verified client certificate (null: none
- * given), or why it is refused (a certificate given that does not verify, under 'requested').
+ * Hands `accept` each connection whose handshake completed, with its principal from a verified
+ * client certificate (null: none given); tells `onProblem` of each refused one: a failed handshake
+ * (no certificate where one is required, one of another CA, a plaintext client, a timeout) or,
+ * under 'requested', a certificate that does not verify.
  */
-export function clientIdentity(socket: tls.TLSSocket): { principal: string | null } | { refused: string } {
+export function onTlsConnections(server: tls.Server, accept: (socket: tls.TLSSocket, principal: string | null) => void, onProblem: (p: { remote: string; reason: string }) => void): void {
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const identity = clientIdentity(socket);
+    if ('refused' in identity) {
+      onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: identity.refused });
+      socket.destroy();
+    } else accept(socket, identity.principal);
+  });
+  server.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => onProblem({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `TLS handshake failed: ${e.message}` }));
+}
+
+function clientIdentity(socket: tls.TLSSocket): { principal: string | null } | { refused: string } {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) return { principal: null };
   if (!socket.authorized) return { refused: `a client certificate that does not verify (${String(socket.authorizationError)})` };
