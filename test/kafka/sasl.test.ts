@@ -5,7 +5,8 @@
  * A wrong password fails with an authentication error (SASL_AUTHENTICATION_FAILED, reported
  * through onClientError); a Metadata request before authenticating closes the connection; users
  * added and removed while the server runs count at the next authentication. SASL over TLS
- * (SASL_SSL) with kafkajs.
+ * (SASL_SSL) with kafkajs. @platformatic/kafka, which speaks the flexible SaslAuthenticate v2,
+ * authenticates with SCRAM-SHA-256 too.
  */
 import * as fs from 'node:fs';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
@@ -88,6 +89,16 @@ describe('SASL listener', () => {
     }
     await removeUser(dir, 'bob');
     await expect(adminConnects(address, sasl('SCRAM-SHA-256', 'bob', 'bob-pw'))).rejects.toMatchObject({ name: 'KafkaJSSASLAuthenticationError' });
+  });
+
+  it('@platformatic/kafka (flexible SaslAuthenticate v2) authenticates with SCRAM-SHA-256 and produces', async () => {
+    const { Producer, stringSerializers } = await import('@platformatic/kafka');
+    const { broker, address, server } = await serve();
+    const producer = new Producer({ clientId: 'plt', bootstrapBrokers: [address], serializers: stringSerializers, autocreateTopics: true, sasl: { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' } });
+    cleanup.push(() => producer.close());
+    await producer.send({ messages: [{ topic: 'plt', value: 'hello' }], acks: -1 });
+    expect(broker.describeTopic('plt').messages).toBe(1);
+    expect(server.stats().requests.find((r) => r.api === 'SaslAuthenticate')?.count).toBeGreaterThan(0);
   });
 
   it('SASL over TLS (SASL_SSL): kafkajs authenticates with SCRAM-SHA-512 and round-trips', async () => {
