@@ -15,6 +15,7 @@ import { PlainExchange } from '../../lib/kafka/security/sasl/plain';
 import { ScramExchange } from '../../lib/kafka/security/sasl/scram';
 import { deriveCredential, digest, hmac, saltedPassword, xor, type ScramCredential, type ScramMechanism } from '../../lib/kafka/security/scram-keys';
 import { KafkaError } from '../../lib/kafka/protocol/error-codes';
+import { mulberry32 } from '../helpers/prng';
 import { tmpDir } from '../helpers/tmp';
 
 const RFC_SALT = Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64');
@@ -91,6 +92,31 @@ describe('SCRAM', () => {
     const serverFirst = (await x.step(Buffer.from('n,,n=a=2Cb=3Dc,r=n1'))).token.toString();
     expect((await x.step(Buffer.from(await clientFinal('SCRAM-SHA-256', 'pw', 'n=a=2Cb=3Dc,r=n1', serverFirst)))).user).toBe('a,b=c');
     await expect(new ScramExchange('SCRAM-SHA-256', store).step(Buffer.from('n,,n=a=41,r=n1'))).rejects.toThrow(/escapes/);
+  });
+});
+
+describe('malformed tokens', () => {
+  it('a seeded mix of random and mutated tokens only ever fails as AUTHENTICATION_FAILED', async () => {
+    const seed = Number(process.env.SASL_FUZZ_SEED ?? Date.now() % 2 ** 31);
+    console.log(`sasl fuzz seed ${seed} (SASL_FUZZ_SEED=${seed} replays it)`);
+    const random = mulberry32(seed);
+    const store = storeWith('alice', await deriveCredential('SCRAM-SHA-256', 'pw', 4096));
+    const valid = ['n,,n=alice,r=abc', 'c=biws,r=abcXYZ,p=AAAA', '\0alice\0pw', 'y,a=alice,n=alice,r=x,e=1', 'p=x,,n=a,r=b'];
+    const mutate = (t: string): Buffer => {
+      const b = Buffer.from(t);
+      for (let k = Math.floor(random() * 4); k >= 0 && b.length > 0; k--) b[Math.floor(random() * b.length)] = Math.floor(random() * 256);
+      return random() < 0.3 ? b.subarray(0, Math.floor(random() * b.length)) : b;
+    };
+    for (let i = 0; i < 1000; i++) {
+      const token = random() < 0.3 ? Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256))) : mutate(valid[Math.floor(random() * valid.length)]);
+      const x = random() < 0.5 ? new ScramExchange('SCRAM-SHA-256', store) : new PlainExchange(store);
+      try {
+        await x.step(token);
+        if (x instanceof ScramExchange) await x.step(mutate(valid[1]));
+      } catch (e) {
+        expect((e as { code?: string }).code, `seed ${seed}, token ${token.toString('hex')}: ${(e as Error).message}`).toBe('AUTHENTICATION_FAILED');
+      }
+    }
   });
 });
 
