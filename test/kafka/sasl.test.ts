@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerOptions } from '../../lib/kafka';
-import { encodeMetadataRequest } from '../../lib/kafka/protocol/generated';
+import { decodeSaslAuthenticateResponse, decodeSaslHandshakeResponse, encodeMetadataRequest, encodeSaslAuthenticateRequest, encodeSaslHandshakeRequest } from '../../lib/kafka/protocol/generated';
+import { Reader } from '../../lib/kafka/protocol/reader';
 import { Writer } from '../../lib/kafka/protocol/writer';
 import { addUser, removeUser } from '../../lib/kafka/security/credential-store';
 import { kafkajsRoundTrip } from '../helpers/kafka-clients';
@@ -63,6 +64,22 @@ describe('SASL listener', () => {
     expect(server.stats().authenticationsFailed).toBe(6);
     await expect.poll(() => problems.filter((p) => /authentication of user "(alice|nobody)" failed/.test(p.reason)).length).toBe(6);
     await expect.poll(() => server.stats().connections).toBe(0);
+  });
+
+  it('on the wire: a failed SaslAuthenticate is answered SASL_AUTHENTICATION_FAILED (58), then the connection closes', async () => {
+    const { server } = await serve();
+    const body = (encode: (w: Writer) => void): Buffer => {
+      const w = new Writer();
+      encode(w);
+      return w.toBuffer();
+    };
+    const handshake = frame(17, 1, 1, body((w) => encodeSaslHandshakeRequest(w, 1, { mechanism: 'PLAIN' })));
+    const authenticate = frame(36, 1, 2, body((w) => encodeSaslAuthenticateRequest(w, 1, { authBytes: Buffer.from('\0alice\0wrong') })));
+    const { data, closedByServer } = await raw(server.address.port, Buffer.concat([handshake, authenticate]), 3000);
+    expect(closedByServer).toBe(true);
+    const first = 4 + data.readInt32BE(0);
+    expect(decodeSaslHandshakeResponse(new Reader(data, 8, first), 1)).toEqual({ errorCode: 0, mechanisms: ALL });
+    expect(decodeSaslAuthenticateResponse(new Reader(data, first + 8, data.length), 1)).toMatchObject({ errorCode: 58, errorMessage: 'Authentication failed: invalid username or password' });
   });
 
   it('closes a connection that sends Metadata before authenticating', async () => {
