@@ -13,7 +13,9 @@ import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import type { Broker } from '../broker/broker';
 import type { TopicConfigInput } from '../broker/topic/topic-config';
-import { integer, optionsObject, checkKeys, shown } from '../validate';
+import { integer, optionsObject, checkKeys, oneOf, shown } from '../validate';
+import { AclStore } from './acl/acl-store';
+import { AclAuthorizer, ALLOW_ALL, type Authorizer } from './acl/authorizer';
 import { Connection, type ConnectionLimits, type ConnectionProblem } from './connection';
 import type { ServerContext } from './handlers/handler';
 import { HANDLERS } from './handlers';
@@ -51,7 +53,18 @@ export interface ServerOptions {
   groupInitialRebalanceDelayMs?: number;
   /** Send fetched records from the segment files with sendfile where the platform allows. Default true; false copies them. */
   zeroCopy?: boolean;
+  /**
+   * 'acls': every request is checked against the ACLs of the broker's data directory
+   * (`<dir>/security/acls.json`, managed with `sluice acls`; changes apply while serving), and a
+   * principal the ACLs do not allow gets Kafka's authorization errors. 'none': no checks. Default:
+   * AUTHORIZATION_DEFAULT.
+   */
+  authorization?: Authorization;
 }
+
+export type Authorization = 'acls' | 'none';
+/** Authorization when the options name none (the one place this default is decided). */
+export const AUTHORIZATION_DEFAULT: Authorization = 'none';
 
 /** What the server has done so far. */
 export interface ServerStats {
@@ -75,7 +88,7 @@ export interface ServerStats {
   groups: { group: string; state: string; members: number }[];
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'authorization']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -121,6 +134,7 @@ export class Server {
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
     const zeroCopy = o.zeroCopy ?? true;
     if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
+    const authorizer = authorizerOf(oneOf(o.authorization, 'authorization', ['acls', 'none'], AUTHORIZATION_DEFAULT), o.broker.dir);
     const onClientError = o.onClientError ?? (() => {});
     if (typeof onClientError !== 'function') throw new TypeError('onClientError must be a function');
     const requests = new RequestStats();
@@ -152,6 +166,7 @@ export class Server {
       sent: { zeroCopyBytes: 0, copiedBytes: 0 },
       requests,
       segments: new SegmentDescriptors(),
+      authorizer,
     };
     server.#groups = context.groups;
     server.#sent = context.sent;
@@ -209,6 +224,11 @@ export class Server {
     })();
     return this.#closing;
   }
+}
+
+/** The authorizer of `authorization`; for 'acls', the ACL file is read now (a bad one fails the start). */
+function authorizerOf(authorization: Authorization, dir: string): Authorizer {
+  return authorization === 'acls' ? new AclAuthorizer(AclStore.open(dir)) : ALLOW_ALL;
 }
 
 /** A stable id for the data directory, in the form Kafka's cluster ids take (22 base64url characters). */
