@@ -1,6 +1,7 @@
 /**
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
- * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts).
+ * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts);
+ * with --acls, the ACLs of the data directory enforced (sluice acls manages them).
  */
 import { type Command, Option } from 'commander';
 import { Broker } from '../../broker/broker';
@@ -18,6 +19,7 @@ interface ServeOptions {
   sync: SyncPolicy;
   autoCreateTopics: boolean;
   metrics?: { host: string; port: number };
+  acls?: boolean;
 }
 
 const shownHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
@@ -34,6 +36,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       advertisedPort: o.advertise?.port,
       autoCreateTopics: o.autoCreateTopics,
       topicDefaults: { partitions: o.partitions, sync: o.sync },
+      authorization: o.acls ? 'acls' : undefined,
     });
   } catch (e) {
     await broker.close();
@@ -85,6 +88,7 @@ export function serveCommand(program: Command): void {
     .option('--partitions <n>', 'partitions of topics created through the protocol', positiveInteger, 1)
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
+    .option('--acls', 'enforce the ACLs of the data directory (sluice acls); clients not allowed get Kafka authorization errors')
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .action(async (o: ServeOptions) => serve(o));
 }

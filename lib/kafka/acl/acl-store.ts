@@ -82,7 +82,7 @@ function corrupt(file: string, why: string): SluiceError {
  * returns the new ones, which replace them (each kept once). Returns the new entries.
  */
 export async function modifyAcls(dir: string, change: (entries: AclEntry[]) => AclEntry[]): Promise<AclEntry[]> {
-  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new SluiceError(`${dir} is not a directory: give the broker data directory (sluice serve --data)`, ErrorCode.IO);
+  checkDataDir(dir);
   const securityDir = path.join(dir, SECURITY_DIR);
   await fs.promises.mkdir(securityDir, { recursive: true });
   const lock = lockDirectory(securityDir, 'ACL directory');
@@ -95,6 +95,16 @@ export async function modifyAcls(dir: string, change: (entries: AclEntry[]) => A
   } finally {
     lock.release();
   }
+}
+
+/** The ACLs of the data directory `dir` (which must exist), as they are on disk now. */
+export function readAcls(dir: string): AclEntry[] {
+  checkDataDir(dir);
+  return readAclFile(aclFileOf(dir));
+}
+
+function checkDataDir(dir: string): void {
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new SluiceError(`${dir} is not a directory: give the broker data directory (sluice serve --data)`, ErrorCode.IO);
 }
 
 function unique(entries: AclEntry[]): AclEntry[] {
