@@ -97,17 +97,19 @@ async function endTxn(ctx: RequestContext, req: EndTxnRequest, version: number):
 async function txnOffsetCommit(ctx: RequestContext, req: TxnOffsetCommitRequest, version: number): Promise<TxnOffsetCommitResponse> {
   const codes = req.topics.map((t) => t.partitions.map(() => KafkaError.NONE as number));
   const entries: { topic: string; partition: number; offset: number; metadata: string | null; at: [number, number] }[] = [];
+  // A topic the principal may not read is refused whatever happens to the rest.
+  const topicRefused = req.topics.map((t) => refusal(ctx, 'read', 'topic', t.name));
   req.topics.forEach((t, i) => {
-    const topicRefused = refusal(ctx, 'read', 'topic', t.name);
     t.partitions.forEach((p, j) => {
-      if (topicRefused !== KafkaError.NONE) codes[i][j] = topicRefused;
-      else if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_BYTES_MAX) codes[i][j] = KafkaError.OFFSET_METADATA_TOO_LARGE;
+      if (topicRefused[i] !== KafkaError.NONE) return;
+      if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_BYTES_MAX) codes[i][j] = KafkaError.OFFSET_METADATA_TOO_LARGE;
       else entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.committedMetadata, at: [i, j] });
     });
   });
-  let all = refusal(ctx, 'write', 'transactional-id', req.transactionalId);
-  if (all === KafkaError.NONE) all = refusal(ctx, 'read', 'group', req.groupId);
-  if (all === KafkaError.NONE) all = memberCheck(ctx, req, version);
+  // The transactional id and the group refused: every partition is.
+  let gate = refusal(ctx, 'write', 'transactional-id', req.transactionalId);
+  if (gate === KafkaError.NONE) gate = refusal(ctx, 'read', 'group', req.groupId);
+  let all = gate === KafkaError.NONE ? memberCheck(ctx, req, version) : gate;
   if (all === KafkaError.NONE && entries.length > 0) {
     // Epochs: TxnOffsetCommit never had PRODUCER_FENCED; its clients read INVALID_PRODUCER_EPOCH.
     let errors: (Error | null)[] = [];
@@ -118,9 +120,14 @@ async function txnOffsetCommit(ctx: RequestContext, req: TxnOffsetCommitRequest,
       if (e !== null) codes[entries[k].at[0]][entries[k].at[1]] = e instanceof RangeError ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION : kafkaErrorOf(e);
     });
   }
+  const codeAt = (i: number, j: number): number => {
+    if (gate !== KafkaError.NONE) return gate;
+    if (topicRefused[i] !== KafkaError.NONE) return topicRefused[i];
+    return all !== KafkaError.NONE ? all : codes[i][j];
+  };
   return {
     throttleTimeMs: 0,
-    topics: req.topics.map((t, i) => ({ name: t.name, partitions: t.partitions.map((p, j) => ({ partitionIndex: p.partitionIndex, errorCode: all !== KafkaError.NONE ? all : codes[i][j] })) })),
+    topics: req.topics.map((t, i) => ({ name: t.name, partitions: t.partitions.map((p, j) => ({ partitionIndex: p.partitionIndex, errorCode: codeAt(i, j) })) })),
   };
 }
 
