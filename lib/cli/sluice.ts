@@ -55,7 +55,8 @@ export function program(): Command {
   return cmd;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the command `argv` names (process.argv form): its exit code. */
+export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
     // A command that finished with a verdict (verify: damage found) set its exit code.

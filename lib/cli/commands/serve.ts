@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from 'commander';
 import { Broker } from '../../broker/broker';
+import { aclFileOf } from '../../kafka/acl/acl-store';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
@@ -54,6 +55,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const { host, port } = server.address;
   process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
+  if (o.acls) process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
   if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
