@@ -9,11 +9,12 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { aclEntry, type AclEntry } from '../../lib/kafka/acl/acl';
 import { aclFileOf, AclStore, modifyAcls, readAcls, RECHECK_MS } from '../../lib/kafka/acl/acl-store';
-import { AclAuthorizer, decide } from '../../lib/kafka/acl/authorizer';
+import { AclAuthorizer } from '../../lib/kafka/acl/authorizer';
 import { tmpDir } from '../helpers/tmp';
 
 const entry = (e: Partial<AclEntry>): AclEntry => ({ principal: 'User:alice', permission: 'allow', operation: 'read', resourceType: 'topic', patternType: 'literal', name: 'orders', ...e });
 const topic = (name: string) => ({ type: 'topic' as const, name });
+const decide = (acls: AclEntry[], principal: string, operation: AclEntry['operation'], resource: { type: AclEntry['resourceType']; name: string }) => new AclAuthorizer({ entries: () => acls }).authorize(principal, operation, resource);
 
 describe('the authorizer', () => {
   it('allows nothing without an entry, and only what an entry names', () => {

@@ -34,7 +34,7 @@ import type { AclSource } from './authorizer';
 export const ACL_FORMAT = 1;
 const SECURITY_DIR = 'security';
 const ACL_FILE = 'acls.json';
-/** Every decision passes over the entries: ten thousand keep one well under a millisecond. */
+/** Bounds the file, and the index a server builds of it at each change (decisions cost the same at any count). */
 export const ACL_ENTRIES_MAX = 10_000;
 /** Ten thousand entries of long names fit; a larger file is not one this module wrote. */
 export const ACL_FILE_BYTES_MAX = 16 * 1024 * 1024;

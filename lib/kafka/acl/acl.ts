@@ -98,10 +98,3 @@ function required<T extends string>(value: unknown, values: readonly T[], where:
 export function sameEntry(a: AclEntry, b: AclEntry): boolean {
   return a.principal === b.principal && a.permission === b.permission && a.operation === b.operation && a.resourceType === b.resourceType && a.patternType === b.patternType && a.name === b.name;
 }
-
-/** Whether the entry's pattern names the resource (same type; the name, any name, or a prefix of it). */
-export function patternMatches(e: AclEntry, r: Resource): boolean {
-  if (e.resourceType !== r.type) return false;
-  if (e.patternType === 'prefixed') return r.name.startsWith(e.name);
-  return e.name === WILDCARD || e.name === r.name;
-}
