@@ -57,14 +57,20 @@ export interface ServerOptions {
    * 'acls': every request is checked against the ACLs of the broker's data directory
    * (`<dir>/security/acls.json`, managed with `sluice acls`; changes apply while serving), and a
    * principal the ACLs do not allow gets Kafka's authorization errors. 'none': no checks. Default:
-   * AUTHORIZATION_DEFAULT.
+   * authorizationDefault's.
    */
   authorization?: Authorization;
 }
 
 export type Authorization = 'acls' | 'none';
-/** Authorization when the options name none (the one place this default is decided). */
-export const AUTHORIZATION_DEFAULT: Authorization = 'none';
+
+/**
+ * Authorization when the options name none: the one place this default is decided. 'none' for
+ * now; once clients can authenticate, enforcing ACLs whenever they must is the safe default.
+ */
+export function authorizationDefault(_options: ServerOptions): Authorization {
+  return 'none';
+}
 
 /** What the server has done so far. */
 export interface ServerStats {
@@ -104,6 +110,7 @@ export class Server {
   readonly #closingSignal = new AbortController();
   readonly #host: string;
   readonly #port: number;
+  #authorization: Authorization = 'none';
   #groups: GroupCoordinator | undefined;
   #sent: SendCounters | undefined;
   #segments: SegmentDescriptors | undefined;
@@ -134,7 +141,8 @@ export class Server {
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
     const zeroCopy = o.zeroCopy ?? true;
     if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
-    const authorizer = authorizerOf(oneOf(o.authorization, 'authorization', ['acls', 'none'], AUTHORIZATION_DEFAULT), o.broker.dir);
+    const authorization = oneOf(o.authorization, 'authorization', ['acls', 'none'], authorizationDefault(o));
+    const authorizer = authorizerOf(authorization, o.broker.dir);
     const onClientError = o.onClientError ?? (() => {});
     if (typeof onClientError !== 'function') throw new TypeError('onClientError must be a function');
     const requests = new RequestStats();
@@ -168,6 +176,7 @@ export class Server {
       segments: new SegmentDescriptors(),
       authorizer,
     };
+    server.#authorization = authorization;
     server.#groups = context.groups;
     server.#sent = context.sent;
     server.#requests = requests;
@@ -196,6 +205,11 @@ export class Server {
   /** The host and port listened on. */
   get address(): { host: string; port: number } {
     return { host: this.#host, port: this.#port };
+  }
+
+  /** Whether requests are checked against the ACLs ('acls') or not ('none'). */
+  get authorization(): Authorization {
+    return this.#authorization;
   }
 
   stats(): ServerStats {

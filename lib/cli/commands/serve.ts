@@ -37,7 +37,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       advertisedPort: o.advertise?.port,
       autoCreateTopics: o.autoCreateTopics,
       topicDefaults: { partitions: o.partitions, sync: o.sync },
-      authorization: o.acls ? 'acls' : undefined,
+      authorization: o.acls === undefined ? undefined : o.acls ? 'acls' : 'none',
     });
   } catch (e) {
     await broker.close();
@@ -55,7 +55,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const { host, port } = server.address;
   process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
-  if (o.acls) process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
+  if (server.authorization === 'acls') process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
   if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -91,6 +91,7 @@ export function serveCommand(program: Command): void {
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
     .option('--acls', 'enforce the ACLs of the data directory (sluice acls); clients not allowed get Kafka authorization errors')
+    .option('--no-acls', 'do not enforce ACLs (the default for now)')
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .action(async (o: ServeOptions) => serve(o));
 }
