@@ -100,7 +100,8 @@ describe('ACLs with kafkajs', () => {
     await consumer.run({ eachMessage: async ({ message }) => void got.push(message.value!.toString()) });
     await until(() => got.length === 2);
     expect(got).toEqual(['a', 'b']);
-    await until(() => broker.describeGroup('readers').lag === 0);
+    // The consumer's commit reaches the broker's group state.
+    await until(() => broker.listGroups().includes('readers') && broker.describeGroup('readers').lag === 0);
   });
 
   it('refuses a topic it may not write or read with TOPIC_AUTHORIZATION_FAILED, never taking or giving records', async () => {
