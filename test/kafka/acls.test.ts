@@ -188,6 +188,7 @@ describe('ACLs with kafkajs', () => {
     });
     expect(configs.results.map((r) => r.errorCode)).toEqual([KafkaError.CLUSTER_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED]);
     expect(configs.results[1].configs).toEqual([]);
+    expect(configs.results[1].errorMessage).toBe('User:ANONYMOUS may not describe-configs topic open (see sluice acls)');
   });
 
   it('refuses per topic in ListOffsets, OffsetCommit, CreatePartitions, AddPartitionsToTxn and TxnOffsetCommit, the rest answered', async () => {

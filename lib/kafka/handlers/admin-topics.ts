@@ -35,7 +35,8 @@ import { KafkaError } from '../protocol/error-codes';
 import { topicIdOf, topicNamed, ZERO_TOPIC_ID } from '../topic-ids';
 import { ConfigError, fromKafkaConfigs, toKafkaConfigs } from '../topic-configs';
 import { errorMessageOf, kafkaErrorOf } from './errors';
-import { authorized, clusterRefusal, mayCreateTopic, refusal } from './authorize';
+import { CLUSTER_NAME } from '../acl/acl';
+import { authorized, clusterRefusal, mayCreateTopic, refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const RESOURCE_TOPIC = 2;
@@ -51,7 +52,7 @@ async function createTopics(ctx: RequestContext, req: CreateTopicsRequest): Prom
 
 async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTopic, validateOnly: boolean): Promise<CreateTopicsResponseCreatableTopicResult> {
   const fail = (errorCode: number, errorMessage: string): CreateTopicsResponseCreatableTopicResult => ({ name: t.name, topicId: ZERO_TOPIC_ID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
-  if (!mayCreateTopic(ctx, t.name)) return fail(KafkaError.TOPIC_AUTHORIZATION_FAILED, 'not authorized to create this topic');
+  if (!mayCreateTopic(ctx, t.name)) return fail(KafkaError.TOPIC_AUTHORIZATION_FAILED, refusedMessage(ctx, 'create', 'topic', t.name));
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1) return fail(KafkaError.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor}: this is a single node (use 1 or -1)`);
   if (t.assignments.length > 0) return fail(KafkaError.INVALID_REQUEST, 'replica assignments are not supported on a single node (give numPartitions instead)');
   if (t.numPartitions !== -1 && t.numPartitions < 1) return fail(KafkaError.INVALID_PARTITIONS, `numPartitions ${t.numPartitions}: give at least 1 (or -1 for the default)`);
@@ -96,7 +97,7 @@ async function deleteTopics(ctx: RequestContext, req: DeleteTopicsRequest, versi
     // By id, a topic the principal may not describe is refused without its name (ids are not secret).
     const refused = t.name === null && !authorized(ctx, 'describe', 'topic', name) ? KafkaError.TOPIC_AUTHORIZATION_FAILED : refusal(ctx, 'delete', 'topic', name);
     if (refused !== KafkaError.NONE) {
-      responses.push({ name: t.name, topicId: t.topicId, errorCode: refused, errorMessage: 'not authorized to delete this topic' });
+      responses.push({ name: t.name, topicId: t.topicId, errorCode: refused, errorMessage: refusedMessage(ctx, 'delete', 'topic', t.name ?? `with id ${t.topicId}`) });
       continue;
     }
     let topicId = t.topicId;
@@ -127,12 +128,12 @@ function describeOne(ctx: RequestContext, resourceType: number, resourceName: st
   });
   if (resourceType === RESOURCE_BROKER) {
     const refused = clusterRefusal(ctx, 'describe-configs');
-    if (refused !== KafkaError.NONE) return result(refused, 'not authorized to describe the broker configs', []);
+    if (refused !== KafkaError.NONE) return result(refused, refusedMessage(ctx, 'describe-configs', 'cluster', CLUSTER_NAME), []);
     return result(KafkaError.NONE, null, [{ name: 'auto.create.topics.enable', value: String(ctx.server.autoCreateTopics) }]);
   }
   if (resourceType !== RESOURCE_TOPIC) return result(KafkaError.INVALID_REQUEST, `resource type ${resourceType} is not supported (2: topic, 4: broker)`, []);
   const refused = refusal(ctx, 'describe-configs', 'topic', resourceName);
-  if (refused !== KafkaError.NONE) return result(refused, 'not authorized to describe the configs of this topic', []);
+  if (refused !== KafkaError.NONE) return result(refused, refusedMessage(ctx, 'describe-configs', 'topic', resourceName), []);
   try {
     return result(KafkaError.NONE, null, describedConfigs(ctx.server.broker.describeTopic(resourceName).config));
   } catch (e) {
@@ -151,7 +152,7 @@ async function createPartitions(ctx: RequestContext, req: CreatePartitionsReques
     const broker = ctx.server.broker;
     const refused = refusal(ctx, 'alter', 'topic', t.name);
     if (refused !== KafkaError.NONE) {
-      results.push(fail(refused, 'not authorized to alter this topic'));
+      results.push(fail(refused, refusedMessage(ctx, 'alter', 'topic', t.name)));
       continue;
     }
     if (t.assignments !== null && t.assignments.some((a) => a.brokerIds.some((id) => id !== ctx.server.nodeId))) {

@@ -27,6 +27,11 @@ export function refusal(ctx: RequestContext, operation: Operation, type: Resourc
   return authorized(ctx, operation, type, name) ? KafkaError.NONE : REFUSED[type];
 }
 
+/** What a refusal's errorMessage says, where the response has one. */
+export function refusedMessage(ctx: RequestContext, operation: Operation, type: ResourceType, name: string): string {
+  return `${ctx.session.principal} may not ${operation} ${type} ${name} (see sluice acls)`;
+}
+
 /** NONE, or CLUSTER_AUTHORIZATION_FAILED. */
 export function clusterRefusal(ctx: RequestContext, operation: Operation): number {
   return refusal(ctx, operation, 'cluster', CLUSTER_NAME);

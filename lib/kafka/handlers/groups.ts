@@ -50,7 +50,7 @@ import {
 } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { errorMessageOf, kafkaErrorOf } from './errors';
-import { authorized, clusterRefusal, OPERATIONS_UNKNOWN, refusal } from './authorize';
+import { authorized, clusterRefusal, OPERATIONS_UNKNOWN, refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const KEY_TYPE_GROUP = 0;
@@ -65,8 +65,9 @@ function findCoordinator(ctx: RequestContext, req: FindCoordinatorRequest, versi
   const known = keyType === KEY_TYPE_GROUP || keyType === KEY_TYPE_TRANSACTION;
   const answer = (key: string): { errorCode: number; errorMessage: string | null } => {
     if (!known) return { errorCode: KafkaError.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${keyType} (0 groups, 1 transactions)` };
-    const errorCode = refusal(ctx, 'describe', keyType === KEY_TYPE_GROUP ? 'group' : 'transactional-id', key);
-    return { errorCode, errorMessage: errorCode === KafkaError.NONE ? null : 'not authorized' };
+    const type = keyType === KEY_TYPE_GROUP ? 'group' : 'transactional-id';
+    const errorCode = refusal(ctx, 'describe', type, key);
+    return { errorCode, errorMessage: errorCode === KafkaError.NONE ? null : refusedMessage(ctx, 'describe', type, key) };
   };
   if (version >= 4) return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, ...answer(key) })) };
   return { throttleTimeMs: 0, ...answer(req.key ?? ''), nodeId, host, port };

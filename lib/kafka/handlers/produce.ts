@@ -29,7 +29,7 @@ import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer
 import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest, type ProduceResponse, type ProduceResponsePartitionProduceResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { errorMessageOf, fencedFor, kafkaErrorOf, partitionOf } from './errors';
-import { refusal } from './authorize';
+import { refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
@@ -42,7 +42,7 @@ async function handle(ctx: RequestContext, req: ProduceRequest, version: number)
   const responses = await Promise.all(
     req.topicData.map(async (t) => {
       const refused = txnRefused !== KafkaError.NONE ? txnRefused : refusal(ctx, 'write', 'topic', t.name);
-      const partitionResponses = await Promise.all(t.partitionData.map((p) => (refused !== KafkaError.NONE ? failed(p.index, refused, 'not authorized') : producePartition(ctx, t.name, p.index, p.records, req, version))));
+      const partitionResponses = await Promise.all(t.partitionData.map((p) => (refused !== KafkaError.NONE ? failed(p.index, refused, txnRefused !== KafkaError.NONE ? refusedMessage(ctx, 'write', 'transactional-id', req.transactionalId!) : refusedMessage(ctx, 'write', 'topic', t.name)) : producePartition(ctx, t.name, p.index, p.records, req, version))));
       return { name: t.name, partitionResponses };
     }),
   );
