@@ -9,13 +9,15 @@
  * with modifyAcls (what the command does).
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { Server } from '../../lib/kafka';
 import type { AclEntry } from '../../lib/kafka/acl/acl';
-import { modifyAcls } from '../../lib/kafka/acl/acl-store';
+import { aclFileOf, modifyAcls } from '../../lib/kafka/acl/acl-store';
 import { KafkaError } from '../../lib/kafka/protocol/error-codes';
 import {
   decodeAddPartitionsToTxnResponse,
@@ -215,6 +217,20 @@ describe('ACLs with kafkajs', () => {
     expect(errors((await txnCommit('locked')).topics)).toEqual([KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED]);
     // Allowed, the refused topic still answers TOPIC_AUTHORIZATION_FAILED (the other: no such producer id).
     expect(errors((await txnCommit('readers')).topics)[0]).toBe(KafkaError.TOPIC_AUTHORIZATION_FAILED);
+  });
+
+  it('refuses to start on an ACL file it cannot read, or an unknown authorization', async () => {
+    const dir = tmpDir();
+    const broker = await Broker.open(dir);
+    cleanup.push(() => broker.close());
+    fs.mkdirSync(path.join(dir, 'security'));
+    fs.writeFileSync(aclFileOf(dir), '{"format": 1, "acls": [{"principal": "User:x"}]}');
+    await expect(Server.start({ broker, port: 0, authorization: 'acls' })).rejects.toThrow(/acls\.json: entry 0: permission is missing/);
+    await expect(Server.start({ broker, port: 0, authorization: 'sasl' as 'acls' })).rejects.toThrow(/authorization must be 'acls', 'none'/);
+    // Without ACLs enforced the file is not read.
+    const server = await Server.start({ broker, port: 0 });
+    expect(server.authorization).toBe('none');
+    await server.close();
   });
 
   it('applies an ACL added with sluice acls while the server runs, and kcat lists what it may describe', async () => {
