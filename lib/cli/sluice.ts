@@ -5,6 +5,7 @@
  *   sluice serve --data DIR [--listen HOST:PORT]   serve the broker in DIR over the Kafka protocol
  *   sluice topics list|describe|create|delete      topics of a data directory
  *   sluice groups list|describe|reset              consumer groups of a data directory
+ *   sluice acls add|remove|list                    the ACLs sluice serve --acls enforces
  *   sluice produce --data DIR --topic T            messages from stdin (lines or JSON)
  *   sluice consume --data DIR --topic T            messages to stdout (text or JSON), in a group or none, following
  *   sluice inspect PATH                            segments, batches, records, index entries
@@ -19,6 +20,7 @@
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
  */
 import { Command } from 'commander';
+import { aclsCommand } from './commands/acls';
 import { benchCommand } from './commands/bench';
 import { consumeCommand } from './commands/consume';
 import { groupsCommand } from './commands/groups';
@@ -38,6 +40,7 @@ export function program(): Command {
   serveCommand(cmd);
   topicsCommand(cmd);
   groupsCommand(cmd);
+  aclsCommand(cmd);
   produceCommand(cmd);
   consumeCommand(cmd);
   inspectCommand(cmd);
@@ -55,7 +58,8 @@ export function program(): Command {
   return cmd;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the command `argv` names (process.argv form): its exit code. */
+export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
     // A command that finished with a verdict (verify: damage found) set its exit code.

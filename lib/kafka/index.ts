@@ -1,6 +1,6 @@
 /** The Kafka-protocol server (package subpath `sluice/kafka`). */
 export { Server, REQUEST_BYTES_MAX_DEFAULT } from './server';
-export type { ServerOptions, ServerStats } from './server';
+export type { Authorization, ServerOptions, ServerStats } from './server';
 export type { ConnectionProblem } from './connection';
 export type { Session } from './handlers/handler';
 export { addUser, removeUser, listUsers } from './security/credential-store';

@@ -14,7 +14,9 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Broker } from '../broker/broker';
 import type { TopicConfigInput } from '../broker/topic/topic-config';
-import { integer, optionsObject, checkKeys, shown } from '../validate';
+import { integer, optionsObject, checkKeys, oneOf, shown } from '../validate';
+import { AclStore } from './acl/acl-store';
+import { AclAuthorizer, ALLOW_ALL, type Authorizer } from './acl/authorizer';
 import { Connection, type ConnectionLimits, type ConnectionProblem } from './connection';
 import { ANONYMOUS_PRINCIPAL, type ServerContext, type Session } from './handlers/handler';
 import { HANDLERS } from './handlers';
@@ -58,6 +60,24 @@ export interface ServerOptions {
   tls?: TlsOptions;
   /** Require SASL authentication (security/sasl/): the mechanisms offered; users come from `<broker.dir>/security/users.json` (`sluice users`). */
   sasl?: SaslOptions;
+  /**
+   * 'acls': every request is checked against the ACLs of the broker's data directory
+   * (`<dir>/security/acls.json`, managed with `sluice acls`; changes apply while serving), and a
+   * principal the ACLs do not allow gets Kafka's authorization errors. 'none': no checks. Default:
+   * authorizationDefault's.
+   */
+  authorization?: Authorization;
+}
+
+export type Authorization = 'acls' | 'none';
+
+/**
+ * Authorization when the options name none: the one place this default is decided. With SASL on,
+ * clients say who they are, so ACLs are enforced and what they do not allow is denied (Kafka's
+ * allow.everyone.if.no.acl.found=false); without it every client is ANONYMOUS and nothing is checked.
+ */
+export function authorizationDefault(options: ServerOptions): Authorization {
+  return options.sasl === undefined ? 'none' : 'acls';
 }
 
 /** What the server has done so far. */
@@ -93,7 +113,7 @@ export interface ServerStats {
   groups: { group: string; state: string; members: number }[];
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'tls', 'sasl']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'tls', 'sasl', 'authorization']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -112,6 +132,7 @@ export class Server {
   readonly #closingSignal = new AbortController();
   readonly #host: string;
   readonly #port: number;
+  #authorization: Authorization = 'none';
   #groups: GroupCoordinator | undefined;
   #sent: SendCounters | undefined;
   #segments: SegmentDescriptors | undefined;
@@ -145,6 +166,8 @@ export class Server {
     const secure = o.tls === undefined ? null : await tlsListener(o.tls, limits.frameTimeoutMs);
     const zeroCopyOff = secure !== null ? 'tls' : !zeroCopyOption ? 'disabled' : process.platform !== 'linux' ? 'platform' : null;
     const zeroCopy = zeroCopyOff === null;
+    const authorization = oneOf(o.authorization, 'authorization', ['acls', 'none'], authorizationDefault(o));
+    const authorizer = authorizerOf(authorization, o.broker.dir);
     const onClientError = o.onClientError ?? (() => {});
     if (typeof onClientError !== 'function') throw new TypeError('onClientError must be a function');
     const requests = new RequestStats();
@@ -180,7 +203,9 @@ export class Server {
       sent: { zeroCopyBytes: 0, copiedBytes: 0 },
       requests,
       segments: new SegmentDescriptors(),
+      authorizer,
     };
+    server.#authorization = authorization;
     server.#groups = context.groups;
     server.#sent = context.sent;
     server.#requests = requests;
@@ -213,6 +238,11 @@ export class Server {
   /** The host and port listened on. */
   get address(): { host: string; port: number } {
     return { host: this.#host, port: this.#port };
+  }
+
+  /** Whether requests are checked against the ACLs ('acls') or not ('none'). */
+  get authorization(): Authorization {
+    return this.#authorization;
   }
 
   stats(): ServerStats {
@@ -254,6 +284,11 @@ export class Server {
     })();
     return this.#closing;
   }
+}
+
+/** The authorizer of `authorization`; for 'acls', the ACL file is read now (a bad one fails the start). */
+function authorizerOf(authorization: Authorization, dir: string): Authorizer {
+  return authorization === 'acls' ? new AclAuthorizer(AclStore.open(dir)) : ALLOW_ALL;
 }
 
 /** A stable id for the data directory, in the form Kafka's cluster ids take (22 base64url characters). */

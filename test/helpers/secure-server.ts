@@ -1,6 +1,8 @@
 /** A Server for security tests on 127.0.0.1 port 0 over a fresh broker, with what onClientError reported; `stop` closes both. */
 import { Broker } from '../../lib/broker/broker';
 import { Server, type ConnectionProblem, type ServerOptions } from '../../lib/kafka';
+import { addUser } from '../../lib/kafka';
+import { modifyAcls } from '../../lib/kafka/acl/acl-store';
 import { tmpDir } from './tmp';
 
 export interface SecureServer {
@@ -30,4 +32,12 @@ export async function secureServer(options: Partial<ServerOptions>, before: (dir
     await broker.close();
   };
   return { dir, broker, server, address: `127.0.0.1:${server.address.port}`, problems, stop };
+}
+
+/** A user whom ACLs let do everything to every topic and group (with SASL on, ACLs are enforced). */
+export async function userAllowedEverything(dir: string, name: string, password: string): Promise<void> {
+  await addUser(dir, name, password);
+  const principal = `User:${name}`;
+  const entry = (resourceType: 'topic' | 'group' | 'cluster', name: string) => ({ principal, permission: 'allow' as const, operation: 'all' as const, resourceType, patternType: 'literal' as const, name });
+  await modifyAcls(dir, (entries) => [...entries, entry('topic', '*'), entry('group', '*'), entry('cluster', 'kafka-cluster')]);
 }

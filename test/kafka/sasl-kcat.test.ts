@@ -5,9 +5,8 @@
  * twice in client-final (scram.ts accepts that form, as Kafka does).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addUser } from '../../lib/kafka/security/credential-store';
 import { kcat, kcatSettings } from '../helpers/kafka-clients';
-import { secureServer } from '../helpers/secure-server';
+import { secureServer, userAllowedEverything } from '../helpers/secure-server';
 import { makeCerts, removeCerts, type CertFiles } from '../helpers/tls-certs';
 
 const stops: (() => Promise<void>)[] = [];
@@ -30,13 +29,13 @@ async function roundTrip(address: string, settings: Record<string, string>): Pro
 
 describe('SASL with kcat', () => {
   it.each(ALL)('authenticates with %s, produces and consumes', async (mechanism) => {
-    const s = await secureServer({ sasl: { mechanisms: ALL } }, (dir) => addUser(dir, 'alice', 'alice-secret'));
+    const s = await secureServer({ sasl: { mechanisms: ALL } }, (dir) => userAllowedEverything(dir, 'alice', 'alice-secret'));
     stops.push(s.stop);
     expect(await roundTrip(s.address, { 'security.protocol': 'sasl_plaintext', 'sasl.mechanisms': mechanism, 'sasl.username': 'alice', 'sasl.password': 'alice-secret' })).toBe('a=1\nb=2\n');
   });
 
   it('authenticates with SCRAM-SHA-256 over TLS (SASL_SSL); a wrong password fails', async () => {
-    const s = await secureServer({ sasl: { mechanisms: ['SCRAM-SHA-256'] }, tls: { cert: certs.serverCert, key: certs.serverKey } }, (dir) => addUser(dir, 'alice', 'alice-secret'));
+    const s = await secureServer({ sasl: { mechanisms: ['SCRAM-SHA-256'] }, tls: { cert: certs.serverCert, key: certs.serverKey } }, (dir) => userAllowedEverything(dir, 'alice', 'alice-secret'));
     stops.push(s.stop);
     const settings = { 'security.protocol': 'sasl_ssl', 'ssl.ca.location': certs.caCert, 'sasl.mechanisms': 'SCRAM-SHA-256', 'sasl.username': 'alice', 'sasl.password': 'alice-secret' };
     expect(await roundTrip(s.address, settings)).toBe('a=1\nb=2\n');

@@ -18,7 +18,7 @@ import { Writer } from '../../lib/kafka/protocol/writer';
 import { addUser, removeUser } from '../../lib/kafka/security/credential-store';
 import { kafkajsRoundTrip } from '../helpers/kafka-clients';
 import { frame, raw } from '../helpers/kafka-wire';
-import { secureServer, type SecureServer } from '../helpers/secure-server';
+import { secureServer, userAllowedEverything, type SecureServer } from '../helpers/secure-server';
 import { makeCerts, removeCerts } from '../helpers/tls-certs';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
@@ -29,7 +29,7 @@ afterEach(async () => {
 const ALL = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
 
 async function serve(extra: Partial<ServerOptions> = {}): Promise<SecureServer> {
-  const s = await secureServer({ sasl: { mechanisms: ALL }, ...extra }, (dir) => addUser(dir, 'alice', 'alice-secret'));
+  const s = await secureServer({ sasl: { mechanisms: ALL }, ...extra }, (dir) => userAllowedEverything(dir, 'alice', 'alice-secret'));
   cleanup.push(s.stop);
   return s;
 }
@@ -106,6 +106,22 @@ describe('SASL listener', () => {
     }
     await removeUser(dir, 'bob');
     await expect(adminConnects(address, sasl('SCRAM-SHA-256', 'bob', 'bob-pw'))).rejects.toMatchObject({ name: 'KafkaJSSASLAuthenticationError' });
+  });
+
+  it('enforces ACLs by default: an authenticated user the ACLs do not name may do nothing', async () => {
+    const { dir, server, address } = await serve();
+    expect(server.authorization).toBe('acls');
+    await addUser(dir, 'carol', 'carol-pw');
+    const producer = new Kafka({ brokers: [address], clientId: 'carol', logLevel: logLevel.NOTHING, retry: { retries: 0 }, sasl: sasl('PLAIN', 'carol', 'carol-pw') }).producer();
+    await producer.connect();
+    try {
+      await expect(producer.send({ topic: 'denied', messages: [{ value: 'x' }] })).rejects.toMatchObject({ cause: { type: 'TOPIC_AUTHORIZATION_FAILED' } });
+    } finally {
+      await producer.disconnect();
+    }
+    const none = await secureServer({ sasl: { mechanisms: ALL }, authorization: 'none' });
+    cleanup.push(none.stop);
+    expect(none.server.authorization).toBe('none');
   });
 
   it('@platformatic/kafka (flexible SaslAuthenticate v2) authenticates with SCRAM-SHA-256 and produces', async () => {

@@ -32,6 +32,8 @@
  *                                      delayed messages until they are moved into their topics
  *   <dir>/half/                        the half messages' Log (broker/txn/half-messages.ts):
  *                                      prepared messages until committed or rolled back
+ *   <dir>/security/acls.json           the Kafka server's ACLs (kafka/acl/acl-store.ts owns the
+ *                                      format); the broker never opens security/
  *   <dir>/trash/<topic>.<time>.<pid>.<random>
  *                                      deleted topics: renamed here (the commit point of a delete),
  *                                      then removed once the group state forgot them; emptied on open

@@ -2,10 +2,12 @@
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
  * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts);
  * with --tls-cert and --tls-key over TLS, with --sasl requiring SASL logins of the users that
- * `sluice users` keeps in the directory (kafka/security/).
+ * `sluice users` keeps in the directory (kafka/security/);
+ * with --acls, the ACLs of the data directory enforced (sluice acls manages them; the default with --sasl).
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../../broker/broker';
+import { aclFileOf } from '../../kafka/acl/acl-store';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
@@ -27,6 +29,7 @@ interface ServeOptions {
   tlsCa?: string;
   tlsClientAuth?: 'required' | 'requested' | 'none';
   sasl?: string[];
+  acls?: boolean;
 }
 
 /** --tls-* as ServerOptions.tls (undefined: plaintext); a CA or key without its certificate is a usage error. */
@@ -68,6 +71,7 @@ export async function serve(o: ServeOptions): Promise<void> {
       topicDefaults: { partitions: o.partitions, sync: o.sync },
       tls,
       sasl: o.sasl === undefined ? undefined : { mechanisms: o.sasl },
+      authorization: o.acls === undefined ? undefined : o.acls ? 'acls' : 'none',
     });
   } catch (e) {
     await broker.close();
@@ -85,6 +89,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
   const { host, port } = server.address;
   process.stdout.write(`listening on ${shownHost(host)}:${port} (${protocolOf(tls !== undefined, o.sasl)})\n`);
+  if (server.authorization === 'acls') process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
   if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -119,6 +124,8 @@ export function serveCommand(program: Command): void {
     .option('--partitions <n>', 'partitions of topics created through the protocol', positiveInteger, 1)
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
+    .option('--acls', 'enforce the ACLs of the data directory (sluice acls); clients not allowed get Kafka authorization errors')
+    .option('--no-acls', 'do not enforce ACLs (the default without --sasl)')
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM)')
     .option('--tls-key <file>', "the TLS certificate's private key (PEM)")

@@ -2,7 +2,10 @@
  * CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs (topics), enough for kafkajs's
  * admin client and kcat. A topic created here takes its settings from the request's Kafka configs
  * (../topic-configs.ts) over the server's defaults; one node means a replication factor of 1
- * (-1: the default) and no replica assignments.
+ * (-1: the default) and no replica assignments. Authorization as Kafka's: create on the cluster or
+ * the topic (CreateTopics), delete (DeleteTopics), alter (CreatePartitions), describe-configs on
+ * the topic or, for the broker's configs, the cluster (DescribeConfigs); a refusal is
+ * TOPIC_AUTHORIZATION_FAILED (CLUSTER_AUTHORIZATION_FAILED for the broker) for that topic alone.
  */
 import { ErrorCode, SluiceError } from '../../errors';
 import { LIMITS } from '../../limits';
@@ -32,6 +35,8 @@ import { KafkaError } from '../protocol/error-codes';
 import { topicIdOf, topicNamed, ZERO_TOPIC_ID } from '../topic-ids';
 import { ConfigError, fromKafkaConfigs, toKafkaConfigs } from '../topic-configs';
 import { errorMessageOf, kafkaErrorOf } from './errors';
+import { CLUSTER_NAME } from '../acl/acl';
+import { authorized, clusterRefusal, mayCreateTopic, refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const RESOURCE_TOPIC = 2;
@@ -47,6 +52,7 @@ async function createTopics(ctx: RequestContext, req: CreateTopicsRequest): Prom
 
 async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTopic, validateOnly: boolean): Promise<CreateTopicsResponseCreatableTopicResult> {
   const fail = (errorCode: number, errorMessage: string): CreateTopicsResponseCreatableTopicResult => ({ name: t.name, topicId: ZERO_TOPIC_ID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null });
+  if (!mayCreateTopic(ctx, t.name)) return fail(KafkaError.TOPIC_AUTHORIZATION_FAILED, refusedMessage(ctx, 'create', 'topic', t.name));
   if (t.replicationFactor !== -1 && t.replicationFactor !== 1) return fail(KafkaError.INVALID_REPLICATION_FACTOR, `replication factor ${t.replicationFactor}: this is a single node (use 1 or -1)`);
   if (t.assignments.length > 0) return fail(KafkaError.INVALID_REQUEST, 'replica assignments are not supported on a single node (give numPartitions instead)');
   if (t.numPartitions !== -1 && t.numPartitions < 1) return fail(KafkaError.INVALID_PARTITIONS, `numPartitions ${t.numPartitions}: give at least 1 (or -1 for the default)`);
@@ -62,7 +68,10 @@ async function createOne(ctx: RequestContext, t: CreateTopicsRequestCreatableTop
   if (validateOnly) return { name: t.name, topicId: ZERO_TOPIC_ID, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: config.partitions ?? 1, replicationFactor: 1, configs: [] };
   try {
     const d = await broker.createTopic(t.name, config);
-    return { name: t.name, topicId: topicIdOf(t.name, d.createdAt), errorCode: KafkaError.NONE, errorMessage: null, numPartitions: d.config.partitions, replicationFactor: 1, configs: describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })) };
+    // The configs go back only to a principal that may describe them (KIP-525), as in Kafka.
+    const configsRefused = refusal(ctx, 'describe-configs', 'topic', t.name);
+    const configs = configsRefused !== KafkaError.NONE ? [] : describedConfigs(d.config).map((c) => ({ ...c, readOnly: false, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false }));
+    return { name: t.name, topicId: topicIdOf(t.name, d.createdAt), errorCode: KafkaError.NONE, errorMessage: null, topicConfigErrorCode: configsRefused, numPartitions: d.config.partitions, replicationFactor: 1, configs };
   } catch (e) {
     if (e instanceof SluiceError && e.code === ErrorCode.TOPIC_EXISTS) return fail(KafkaError.TOPIC_ALREADY_EXISTS, errorMessageOf(e));
     if (e instanceof TypeError || e instanceof RangeError) return fail(/name/.test(e.message) ? KafkaError.INVALID_TOPIC_EXCEPTION : KafkaError.INVALID_CONFIG, errorMessageOf(e));
@@ -83,6 +92,12 @@ async function deleteTopics(ctx: RequestContext, req: DeleteTopicsRequest, versi
     const name = t.name ?? topicNamed(broker, t.topicId);
     if (name === null) {
       responses.push({ name: null, topicId: t.topicId, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: 'no topic has this id' });
+      continue;
+    }
+    // By id, a topic the principal may not describe is refused without its name (ids are not secret).
+    const refused = t.name === null && !authorized(ctx, 'describe', 'topic', name) ? KafkaError.TOPIC_AUTHORIZATION_FAILED : refusal(ctx, 'delete', 'topic', name);
+    if (refused !== KafkaError.NONE) {
+      responses.push({ name: t.name, topicId: t.topicId, errorCode: refused, errorMessage: refusedMessage(ctx, 'delete', 'topic', t.name ?? `with id ${t.topicId}`) });
       continue;
     }
     let topicId = t.topicId;
@@ -111,8 +126,14 @@ function describeOne(ctx: RequestContext, resourceType: number, resourceName: st
       .filter((c) => keys === null || keys.includes(c.name))
       .map((c) => ({ name: c.name, value: c.value, readOnly: resourceType !== RESOURCE_TOPIC, isDefault: false, configSource: version >= 1 ? DYNAMIC_TOPIC_CONFIG : undefined, isSensitive: false, synonyms: [], configType: 0, documentation: null })),
   });
-  if (resourceType === RESOURCE_BROKER) return result(KafkaError.NONE, null, [{ name: 'auto.create.topics.enable', value: String(ctx.server.autoCreateTopics) }]);
+  if (resourceType === RESOURCE_BROKER) {
+    const refused = clusterRefusal(ctx, 'describe-configs');
+    if (refused !== KafkaError.NONE) return result(refused, refusedMessage(ctx, 'describe-configs', 'cluster', CLUSTER_NAME), []);
+    return result(KafkaError.NONE, null, [{ name: 'auto.create.topics.enable', value: String(ctx.server.autoCreateTopics) }]);
+  }
   if (resourceType !== RESOURCE_TOPIC) return result(KafkaError.INVALID_REQUEST, `resource type ${resourceType} is not supported (2: topic, 4: broker)`, []);
+  const refused = refusal(ctx, 'describe-configs', 'topic', resourceName);
+  if (refused !== KafkaError.NONE) return result(refused, refusedMessage(ctx, 'describe-configs', 'topic', resourceName), []);
   try {
     return result(KafkaError.NONE, null, describedConfigs(ctx.server.broker.describeTopic(resourceName).config));
   } catch (e) {
@@ -129,6 +150,11 @@ async function createPartitions(ctx: RequestContext, req: CreatePartitionsReques
   for (const t of req.topics) {
     const fail = (errorCode: number, errorMessage: string) => ({ name: t.name, errorCode, errorMessage });
     const broker = ctx.server.broker;
+    const refused = refusal(ctx, 'alter', 'topic', t.name);
+    if (refused !== KafkaError.NONE) {
+      results.push(fail(refused, refusedMessage(ctx, 'alter', 'topic', t.name)));
+      continue;
+    }
     if (t.assignments !== null && t.assignments.some((a) => a.brokerIds.some((id) => id !== ctx.server.nodeId))) {
       results.push(fail(KafkaError.INVALID_REPLICA_ASSIGNMENT, `this is a single node: assignments may only name broker ${ctx.server.nodeId}`));
       continue;

@@ -7,7 +7,8 @@
  * read_committed (isolation level 1) reaches the last stable offset, below any transaction still
  * open, and lists the aborted transactions of what it returns (with the markers, as stored, the
  * client passes their records over); read_uncommitted reaches the high watermark. No fetch
- * sessions.
+ * sessions. A topic the principal may not read is TOPIC_AUTHORIZATION_FAILED for each of its
+ * partitions, answered at once, with no records.
  *
  * The records are file regions of the segments, not bytes in memory: the connection sends them
  * from the file to the socket (sendfile, or copies in chunks where it cannot; region-sender.ts).
@@ -18,6 +19,7 @@ import { EMPTY } from '../protocol/codec-support';
 import { decodeFetchRequest, encodeFetchResponse, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { partitionOf } from './errors';
+import { refusal } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 /** A long poll lasts at most this long whatever the client asks (Kafka caps it by its request timeout). */
@@ -72,7 +74,13 @@ function collectInto(ctx: RequestContext, req: FetchRequest, got: Collected): vo
   let budget = Math.min(req.maxBytes, FETCH_BYTES_MAX);
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
+    const refused = refusal(ctx, 'read', 'topic', t.topic);
     for (const p of t.partitions) {
+      if (refused !== KafkaError.NONE) {
+        partitions.push(empty(p.partition, refused, -1, -1, -1));
+        got.anyError = true;
+        continue;
+      }
       const out = fetchPartition(ctx, t.topic, p.partition, p.fetchOffset, Math.min(p.partitionMaxBytes, budget), got.bytes === 0, req.isolationLevel === READ_COMMITTED);
       partitions.push(out.data);
       if (out.data.errorCode !== KafkaError.NONE) got.anyError = true;

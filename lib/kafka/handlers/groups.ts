@@ -2,6 +2,12 @@
  * FindCoordinator (this node, for every group and transactional id), JoinGroup, SyncGroup, Heartbeat and LeaveGroup
  * (../groups/coordinator.ts), and OffsetCommit / OffsetFetch, whose offsets are the broker's
  * (Broker.groupOffsets: durable in its group state).
+ *
+ * Authorization as Kafka's: read on the group to join, sync, heartbeat, leave and commit (and read
+ * on each topic committed to), describe on the group and its topics to fetch offsets or describe
+ * it, describe on the group or transactional id to find its coordinator; a refused group is
+ * GROUP_AUTHORIZATION_FAILED, a refused topic TOPIC_AUTHORIZATION_FAILED for its partitions.
+ * ListGroups lists every group for describe on the cluster, else the groups the principal may describe.
  */
 import {
   decodeDescribeGroupsRequest,
@@ -44,6 +50,7 @@ import {
 } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { errorMessageOf, kafkaErrorOf } from './errors';
+import { authorized, clusterRefusal, OPERATIONS_UNKNOWN, refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const KEY_TYPE_GROUP = 0;
@@ -56,13 +63,19 @@ function findCoordinator(ctx: RequestContext, req: FindCoordinatorRequest, versi
   const keyType = req.keyType ?? KEY_TYPE_GROUP;
   // This node coordinates every group and every transactional id.
   const known = keyType === KEY_TYPE_GROUP || keyType === KEY_TYPE_TRANSACTION;
-  const errorCode = known ? KafkaError.NONE : KafkaError.INVALID_REQUEST;
-  const errorMessage = known ? null : `unknown coordinator key type ${keyType} (0 groups, 1 transactions)`;
-  if (version >= 4) return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, errorCode, errorMessage })) };
-  return { throttleTimeMs: 0, errorCode, errorMessage, nodeId, host, port };
+  const answer = (key: string): { errorCode: number; errorMessage: string | null } => {
+    if (!known) return { errorCode: KafkaError.INVALID_REQUEST, errorMessage: `unknown coordinator key type ${keyType} (0 groups, 1 transactions)` };
+    const type = keyType === KEY_TYPE_GROUP ? 'group' : 'transactional-id';
+    const errorCode = refusal(ctx, 'describe', type, key);
+    return { errorCode, errorMessage: errorCode === KafkaError.NONE ? null : refusedMessage(ctx, 'describe', type, key) };
+  };
+  if (version >= 4) return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((key) => ({ key, nodeId, host, port, ...answer(key) })) };
+  return { throttleTimeMs: 0, ...answer(req.key ?? ''), nodeId, host, port };
 }
 
 async function joinGroup(ctx: RequestContext, req: JoinGroupRequest, version: number): Promise<JoinGroupResponse> {
+  const refused = refusal(ctx, 'read', 'group', req.groupId);
+  if (refused !== KafkaError.NONE) return { throttleTimeMs: 0, errorCode: refused, generationId: -1, protocolName: '', leader: '', memberId: '', members: [] };
   const r = await ctx.server.groups.join({
     groupId: req.groupId,
     memberId: req.memberId,
@@ -78,15 +91,20 @@ async function joinGroup(ctx: RequestContext, req: JoinGroupRequest, version: nu
 }
 
 async function syncGroup(ctx: RequestContext, req: SyncGroupRequest): Promise<SyncGroupResponse> {
+  const refused = refusal(ctx, 'read', 'group', req.groupId);
+  if (refused !== KafkaError.NONE) return { throttleTimeMs: 0, errorCode: refused, assignment: Buffer.alloc(0) };
   const r = await ctx.server.groups.sync(req.groupId, req.generationId, req.memberId, req.assignments);
   return { throttleTimeMs: 0, errorCode: r.errorCode, assignment: r.assignment };
 }
 
 function heartbeat(ctx: RequestContext, req: HeartbeatRequest): HeartbeatResponse {
-  return { throttleTimeMs: 0, errorCode: ctx.server.groups.heartbeat(req.groupId, req.generationId, req.memberId) };
+  const refused = refusal(ctx, 'read', 'group', req.groupId);
+  return { throttleTimeMs: 0, errorCode: refused !== KafkaError.NONE ? refused : ctx.server.groups.heartbeat(req.groupId, req.generationId, req.memberId) };
 }
 
 function leaveGroup(ctx: RequestContext, req: LeaveGroupRequest, version: number): LeaveGroupResponse {
+  const refused = refusal(ctx, 'read', 'group', req.groupId);
+  if (refused !== KafkaError.NONE) return { throttleTimeMs: 0, errorCode: refused, members: version >= 3 ? [] : undefined };
   if (version < 3) {
     const [errorCode] = ctx.server.groups.leave(req.groupId, [req.memberId ?? '']);
     return { throttleTimeMs: 0, errorCode };
@@ -108,12 +126,13 @@ async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Prom
     const errorCode = kafkaErrorOf(e); // the broker is closing
     return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })) };
   }
-  const allowed = groups.checkCommit(req.groupId, req.generationId ?? -1, req.memberId ?? '');
+  const groupRefused = refusal(ctx, 'read', 'group', req.groupId);
+  const allowed = groupRefused !== KafkaError.NONE ? groupRefused : groups.checkCommit(req.groupId, req.generationId ?? -1, req.memberId ?? '');
   const entries: { topic: string; partition: number; offset: number; metadata: string | null }[] = [];
   const topics = req.topics.map((t) => ({
     name: t.name,
     partitions: t.partitions.map((p) => {
-      let errorCode = allowed;
+      let errorCode = allowed === KafkaError.NONE ? refusal(ctx, 'read', 'topic', t.name) : allowed;
       if (errorCode === KafkaError.NONE && p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_BYTES_MAX) errorCode = KafkaError.OFFSET_METADATA_TOO_LARGE;
       if (errorCode === KafkaError.NONE) {
         try {
@@ -140,20 +159,28 @@ async function offsetCommit(ctx: RequestContext, req: OffsetCommitRequest): Prom
 }
 
 function fetchGroupOffsets(ctx: RequestContext, groupId: string, asked: { name: string; partitionIndexes: number[] }[] | null): { name: string; partitions: OffsetFetchResponsePartition[] }[] | number {
+  const refused = refusal(ctx, 'describe', 'group', groupId);
+  if (refused !== KafkaError.NONE) return refused;
   let offsets;
   let topics;
   try {
     offsets = ctx.server.broker.groupOffsets;
-    // null: every topic the group has committed offsets for, every partition of each.
-    topics = asked ?? offsets.topics(groupId).map((name) => ({ name, partitionIndexes: ctx.server.broker.describeTopic(name).partitions.map((p) => p.partition) }));
+    // null: every topic the group has committed offsets for (that the principal may describe), every partition of each.
+    topics =
+      asked ??
+      offsets
+        .topics(groupId)
+        .filter((name) => authorized(ctx, 'describe', 'topic', name))
+        .map((name) => ({ name, partitionIndexes: ctx.server.broker.describeTopic(name).partitions.map((p) => p.partition) }));
   } catch (e) {
     return kafkaErrorOf(e); // an ack-model group of that name, or the broker closing
   }
   const o = offsets;
   return topics.map((t) => {
+    const topicRefused = refusal(ctx, 'describe', 'topic', t.name);
     let committed: ({ offset: number; metadata: string | null } | null)[];
     try {
-      committed = o.fetch(groupId, t.name, t.partitionIndexes);
+      committed = topicRefused !== KafkaError.NONE ? t.partitionIndexes.map(() => null) : o.fetch(groupId, t.name, t.partitionIndexes);
     } catch {
       committed = t.partitionIndexes.map(() => null);
     }
@@ -164,7 +191,7 @@ function fetchGroupOffsets(ctx: RequestContext, groupId: string, asked: { name: 
         committedOffset: committed[i]?.offset ?? -1,
         committedLeaderEpoch: -1,
         metadata: committed[i]?.metadata ?? '',
-        errorCode: KafkaError.NONE,
+        errorCode: topicRefused,
       })),
     };
   });
@@ -203,6 +230,8 @@ function describeGroups(ctx: RequestContext, req: DescribeGroupsRequest): Descri
   return {
     throttleTimeMs: 0,
     groups: req.groups.map((groupId) => {
+      const refused = refusal(ctx, 'describe', 'group', groupId);
+      if (refused !== KafkaError.NONE) return { errorCode: refused, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: OPERATIONS_UNKNOWN };
       const d = ctx.server.groups.describe(groupId);
       const known = d !== null || brokerGroups(ctx).includes(groupId);
       return {
@@ -212,7 +241,7 @@ function describeGroups(ctx: RequestContext, req: DescribeGroupsRequest): Descri
         protocolType: d?.protocolType ?? (known ? 'consumer' : ''),
         protocolData: d?.protocol ?? '',
         members: (d?.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: null, clientId: m.clientId, clientHost: '', memberMetadata: m.metadata, memberAssignment: m.assignment })),
-        authorizedOperations: -2147483648,
+        authorizedOperations: OPERATIONS_UNKNOWN,
       };
     }),
   };
@@ -231,8 +260,11 @@ function brokerGroups(ctx: RequestContext): string[] {
 function listGroups(ctx: RequestContext, req: ListGroupsRequest): ListGroupsResponse {
   const live = new Map(ctx.server.groups.list().map((g) => [g.groupId, g]));
   const all = new Set([...live.keys(), ...brokerGroups(ctx)]);
+  // Describe on the cluster lists every group; else those the principal may describe, as in Kafka.
+  const everyGroup = clusterRefusal(ctx, 'describe') === KafkaError.NONE;
   const filter = req.statesFilter !== undefined && req.statesFilter.length > 0 ? new Set(req.statesFilter) : null;
   const groups = [...all]
+    .filter((groupId) => everyGroup || authorized(ctx, 'describe', 'group', groupId))
     .sort()
     .map((groupId) => ({ groupId, protocolType: live.get(groupId)?.protocolType || 'consumer', groupState: live.get(groupId)?.state ?? 'Empty' }))
     .filter((g) => filter === null || filter.has(g.groupState));

@@ -4,6 +4,7 @@
  * calls, encodes and keeps responses in request order; handlers never see bytes.
  */
 import type { Broker } from '../../broker/broker';
+import type { Authorizer } from '../acl/authorizer';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
 import type { FileRegion, SegmentDescriptors } from '../file-region';
 import type { GroupCoordinator } from '../groups/coordinator';
@@ -37,6 +38,8 @@ export interface ServerContext {
   readonly requests: RequestStats;
   /** The segment descriptors that fetch responses' file regions share. */
   readonly segments: SegmentDescriptors;
+  /** Whether a principal may do what a request asks: handlers ask it through authorize.ts. */
+  readonly authorizer: Authorizer;
 }
 
 /**

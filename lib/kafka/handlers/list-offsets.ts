@@ -1,11 +1,12 @@
 /**
  * ListOffsets: -2 the log start (earliest), -1 the high watermark (latest; with no transactions the
  * last stable offset is the same), a timestamp the first offset whose timestamp is at or after it
- * (-1 and -1 when there is none).
+ * (-1 and -1 when there is none). A topic the principal may not describe is TOPIC_AUTHORIZATION_FAILED.
  */
 import { decodeListOffsetsRequest, encodeListOffsetsResponse, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { kafkaErrorOf, partitionOf } from './errors';
+import { refusal } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const LATEST = -1;
@@ -19,6 +20,8 @@ function handle(ctx: RequestContext, req: ListOffsetsRequest): ListOffsetsRespon
 }
 
 function lookUp(ctx: RequestContext, topic: string, index: number, timestamp: number): ListOffsetsResponseListOffsetsPartitionResponse {
+  const refused = refusal(ctx, 'describe', 'topic', topic);
+  if (refused !== KafkaError.NONE) return { ...found(index, -1, -1), errorCode: refused };
   const partition = partitionOf(ctx.server.broker, topic, index);
   if ('errorCode' in partition) return { ...found(index, -1, -1), errorCode: partition.errorCode };
   try {

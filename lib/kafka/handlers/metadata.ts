@@ -2,24 +2,30 @@
  * Metadata: this one node is every partition's leader, its only replica and the controller. Topics
  * asked for that do not exist are created when the server allows it and the request does (v4+;
  * older versions always ask), with the server's topic defaults, as Kafka's auto.create.topics.enable.
+ * Authorization as Kafka's: a topic named that the principal may not describe, or that does not
+ * exist and it may not create, is TOPIC_AUTHORIZATION_FAILED; a listing of every topic leaves out
+ * those it may not describe.
  */
 import { ErrorCode, SluiceError } from '../../errors';
 import type { TopicDescription } from '../../broker/describe';
 import { decodeMetadataRequest, encodeMetadataResponse, type MetadataRequest, type MetadataResponse, type MetadataResponseTopic } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
+import { authorized, mayCreateTopic, OPERATIONS_UNKNOWN } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
-/** "Not known": the value Kafka gives authorized-operations fields nobody asked for. */
-const OPERATIONS_UNKNOWN = -2147483648;
 
 async function handle(ctx: RequestContext, req: MetadataRequest, version: number): Promise<MetadataResponse> {
   const { broker, nodeId } = ctx.server;
   // v0: an empty list means every topic; v1+: null does, and an empty list means none.
   const all = req.topics === null || (version === 0 && req.topics.length === 0);
-  const names = all ? broker.listTopics() : req.topics!.map((t) => t.name);
+  // Listing every topic omits those the principal may not describe; one named is refused.
+  const names = all ? broker.listTopics().filter((name) => authorized(ctx, 'describe', 'topic', name)) : req.topics!.map((t) => t.name);
   const mayCreate = ctx.server.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation !== false);
   const topics: MetadataResponseTopic[] = [];
-  for (const name of names) topics.push(await describeOrCreate(ctx, name, !all && mayCreate, nodeId));
+  for (const name of names) {
+    if (all || authorized(ctx, 'describe', 'topic', name)) topics.push(await describeOrCreate(ctx, name, !all && mayCreate, nodeId));
+    else topics.push(topicError(name, KafkaError.TOPIC_AUTHORIZATION_FAILED));
+  }
   return {
     throttleTimeMs: 0,
     brokers: [{ nodeId, host: ctx.server.advertisedHost, port: ctx.server.advertisedPort, rack: null }],
@@ -39,6 +45,7 @@ async function describeOrCreate(ctx: RequestContext, name: string, mayCreate: bo
     if (!(e instanceof SluiceError && e.code === ErrorCode.UNKNOWN_TOPIC)) throw e;
   }
   if (description === null && mayCreate) {
+    if (!mayCreateTopic(ctx, name)) return topicError(name, KafkaError.TOPIC_AUTHORIZATION_FAILED);
     try {
       description = await broker.createTopic(name, ctx.server.topicDefaults);
     } catch (e) {

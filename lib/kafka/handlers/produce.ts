@@ -19,12 +19,17 @@
  * as Kafka answers), whose producer id the batch carries (else INVALID_PRODUCER_ID_MAPPING) at
  * its current epoch (else INVALID_PRODUCER_EPOCH, which Produce has for every fence), and the
  * partition must be in its open transaction (else INVALID_TXN_STATE: AddPartitionsToTxn first).
+ *
+ * Authorization: write on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions), and
+ * write on the transactional id the request names (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED for
+ * every partition); nothing refused is appended.
  */
 import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer-state';
 import { decodeProduceRequest, encodeProduceResponse, type ProduceRequest, type ProduceResponse, type ProduceResponsePartitionProduceResponse } from '../protocol/generated';
 import { KafkaError } from '../protocol/error-codes';
 import { errorMessageOf, fencedFor, kafkaErrorOf, partitionOf } from './errors';
+import { refusal, refusedMessage } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 const FIRST_RECORD_BATCH_VERSION = 3;
@@ -33,11 +38,13 @@ const ATTRIBUTES_AT = 21;
 const TRANSACTIONAL_FLAG = 0x10;
 
 async function handle(ctx: RequestContext, req: ProduceRequest, version: number): Promise<ProduceResponse | null> {
+  const txnRefused = req.transactionalId == null ? KafkaError.NONE : refusal(ctx, 'write', 'transactional-id', req.transactionalId);
   const responses = await Promise.all(
-    req.topicData.map(async (t) => ({
-      name: t.name,
-      partitionResponses: await Promise.all(t.partitionData.map((p) => producePartition(ctx, t.name, p.index, p.records, req, version))),
-    })),
+    req.topicData.map(async (t) => {
+      const refused = txnRefused !== KafkaError.NONE ? txnRefused : refusal(ctx, 'write', 'topic', t.name);
+      const partitionResponses = await Promise.all(t.partitionData.map((p) => (refused !== KafkaError.NONE ? failed(p.index, refused, txnRefused !== KafkaError.NONE ? refusedMessage(ctx, 'write', 'transactional-id', req.transactionalId!) : refusedMessage(ctx, 'write', 'topic', t.name)) : producePartition(ctx, t.name, p.index, p.records, req, version))));
+      return { name: t.name, partitionResponses };
+    }),
   );
   if (req.acks === 0) return null;
   return { responses, throttleTimeMs: 0 };

@@ -6,6 +6,12 @@
  * before the one that added it (as Kafka answers); an unknown transactional id or a producer id
  * not its own is INVALID_PRODUCER_ID_MAPPING; a request out of step with the transaction
  * (offsets of a group not added, an end with nothing open) INVALID_TXN_STATE.
+ *
+ * Authorization as Kafka's: each needs write on the transactional id (else
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED for all of it); AddPartitionsToTxn write on each topic (a
+ * refused topic's partitions TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED),
+ * AddOffsetsToTxn and TxnOffsetCommit read on the group (else GROUP_AUTHORIZATION_FAILED),
+ * TxnOffsetCommit read on each topic (a refused topic's partitions TOPIC_AUTHORIZATION_FAILED).
  */
 import type { TransactionCoordinator } from '../../broker/txn/txn-coordinator';
 import {
@@ -29,6 +35,7 @@ import {
 import { KafkaError } from '../protocol/error-codes';
 import { fencedFor, kafkaErrorOf } from './errors';
 import { OFFSET_METADATA_BYTES_MAX } from './groups';
+import { refusal } from './authorize';
 import type { ApiHandler, RequestContext } from './handler';
 
 /** AddPartitionsToTxn, AddOffsetsToTxn and EndTxn answer PRODUCER_FENCED from version 2 on. */
@@ -48,15 +55,20 @@ async function codeOf(ctx: RequestContext, version: number, fn: (c: TransactionC
 
 async function addPartitions(ctx: RequestContext, req: AddPartitionsToTxnRequest, version: number): Promise<AddPartitionsToTxnResponse> {
   const wanted = req.topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
+  const txnRefused = refusal(ctx, 'write', 'transactional-id', req.transactionalId);
+  const refusedTopics = new Set(req.topics.filter((t) => refusal(ctx, 'write', 'topic', t.name) !== KafkaError.NONE).map((t) => t.name));
   let missing: { topic: string; partition: number }[] = [];
-  const code =
-    req.transactionalId === ''
-      ? KafkaError.INVALID_REQUEST
-      : await codeOf(ctx, version, async (c) => {
-          missing = await c.addPartitions(req.transactionalId, req.producerId, req.producerEpoch, wanted);
-        });
+  let code: number;
+  if (txnRefused !== KafkaError.NONE) code = txnRefused;
+  else if (req.transactionalId === '') code = KafkaError.INVALID_REQUEST;
+  else if (refusedTopics.size > 0) code = KafkaError.OPERATION_NOT_ATTEMPTED;
+  else
+    code = await codeOf(ctx, version, async (c) => {
+      missing = await c.addPartitions(req.transactionalId, req.producerId, req.producerEpoch, wanted);
+    });
   // Kafka's rule: when some partition fails, the others are not attempted.
   const codeFor = (topic: string, partition: number): number => {
+    if (code === KafkaError.OPERATION_NOT_ATTEMPTED && refusedTopics.has(topic)) return KafkaError.TOPIC_AUTHORIZATION_FAILED;
     if (code !== KafkaError.NONE) return code;
     if (missing.length === 0) return KafkaError.NONE;
     return missing.some((m) => m.topic === topic && m.partition === partition) ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION : KafkaError.OPERATION_NOT_ATTEMPTED;
@@ -68,11 +80,16 @@ async function addPartitions(ctx: RequestContext, req: AddPartitionsToTxnRequest
 }
 
 async function addOffsets(ctx: RequestContext, req: AddOffsetsToTxnRequest, version: number): Promise<AddOffsetsToTxnResponse> {
+  for (const refused of [refusal(ctx, 'write', 'transactional-id', req.transactionalId), refusal(ctx, 'read', 'group', req.groupId)]) {
+    if (refused !== KafkaError.NONE) return { throttleTimeMs: 0, errorCode: refused };
+  }
   if (req.transactionalId === '' || req.groupId === '') return { throttleTimeMs: 0, errorCode: KafkaError.INVALID_REQUEST };
   return { throttleTimeMs: 0, errorCode: await codeOf(ctx, version, (c) => c.addOffsets(req.transactionalId, req.producerId, req.producerEpoch, req.groupId)) };
 }
 
 async function endTxn(ctx: RequestContext, req: EndTxnRequest, version: number): Promise<EndTxnResponse> {
+  const refused = refusal(ctx, 'write', 'transactional-id', req.transactionalId);
+  if (refused !== KafkaError.NONE) return { throttleTimeMs: 0, errorCode: refused };
   if (req.transactionalId === '') return { throttleTimeMs: 0, errorCode: KafkaError.INVALID_REQUEST };
   return { throttleTimeMs: 0, errorCode: await codeOf(ctx, version, (c) => c.endTransaction(req.transactionalId, req.producerId, req.producerEpoch, req.committed)) };
 }
@@ -80,13 +97,19 @@ async function endTxn(ctx: RequestContext, req: EndTxnRequest, version: number):
 async function txnOffsetCommit(ctx: RequestContext, req: TxnOffsetCommitRequest, version: number): Promise<TxnOffsetCommitResponse> {
   const codes = req.topics.map((t) => t.partitions.map(() => KafkaError.NONE as number));
   const entries: { topic: string; partition: number; offset: number; metadata: string | null; at: [number, number] }[] = [];
-  req.topics.forEach((t, i) =>
+  // A topic the principal may not read is refused whatever happens to the rest.
+  const topicRefused = req.topics.map((t) => refusal(ctx, 'read', 'topic', t.name));
+  req.topics.forEach((t, i) => {
     t.partitions.forEach((p, j) => {
+      if (topicRefused[i] !== KafkaError.NONE) return;
       if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_BYTES_MAX) codes[i][j] = KafkaError.OFFSET_METADATA_TOO_LARGE;
       else entries.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.committedMetadata, at: [i, j] });
-    }),
-  );
-  let all = memberCheck(ctx, req, version);
+    });
+  });
+  // The transactional id and the group refused: every partition is.
+  let gate = refusal(ctx, 'write', 'transactional-id', req.transactionalId);
+  if (gate === KafkaError.NONE) gate = refusal(ctx, 'read', 'group', req.groupId);
+  let all = gate === KafkaError.NONE ? memberCheck(ctx, req, version) : gate;
   if (all === KafkaError.NONE && entries.length > 0) {
     // Epochs: TxnOffsetCommit never had PRODUCER_FENCED; its clients read INVALID_PRODUCER_EPOCH.
     let errors: (Error | null)[] = [];
@@ -97,9 +120,14 @@ async function txnOffsetCommit(ctx: RequestContext, req: TxnOffsetCommitRequest,
       if (e !== null) codes[entries[k].at[0]][entries[k].at[1]] = e instanceof RangeError ? KafkaError.UNKNOWN_TOPIC_OR_PARTITION : kafkaErrorOf(e);
     });
   }
+  const codeAt = (i: number, j: number): number => {
+    if (gate !== KafkaError.NONE) return gate;
+    if (topicRefused[i] !== KafkaError.NONE) return topicRefused[i];
+    return all !== KafkaError.NONE ? all : codes[i][j];
+  };
   return {
     throttleTimeMs: 0,
-    topics: req.topics.map((t, i) => ({ name: t.name, partitions: t.partitions.map((p, j) => ({ partitionIndex: p.partitionIndex, errorCode: all !== KafkaError.NONE ? all : codes[i][j] })) })),
+    topics: req.topics.map((t, i) => ({ name: t.name, partitions: t.partitions.map((p, j) => ({ partitionIndex: p.partitionIndex, errorCode: codeAt(i, j) })) })),
   };
 }
 
