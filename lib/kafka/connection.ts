@@ -7,7 +7,11 @@
  * alone is answered with UNSUPPORTED_VERSION, in the v0 layout every client can read). A client
  * that leaves half a frame unsent for frameTimeoutMs, or sends nothing for idleTimeoutMs, is
  * dropped. Back-pressure: while responsesInFlightMax responses are pending, or the socket holds
- * more than writeBufferBytesMax unsent, no more is read from it. Thread-confined.
+ * more than writeBufferBytesMax unsent, no more is read from it. Quotas: a handler that throttles
+ * the client (RequestContext.throttle) mutes the connection, as Kafka does after KIP-219: the
+ * response goes out, then nothing more is read or handled (frames already buffered included)
+ * until the throttle time has passed. Neither pause counts against frameTimeoutMs.
+ * Thread-confined.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, SluiceError } from '../errors';
@@ -72,6 +76,10 @@ export class Connection {
   /** Set by #drop: nothing more is read, handled or written, though 'close' may come later. */
   #dropped = false;
   #readPaused = false;
+  /** Set while a quota's throttle time runs: nothing is read or handled until #unmute. */
+  #muteTimer: NodeJS.Timeout | undefined;
+  #mutedUntil = 0;
+  readonly #throttle = (ms: number): void => this.#mute(ms);
   readonly #sender: RegionSender;
   /** Set while a response with file regions is being written: nothing else may write meanwhile. */
   #writing = false;
@@ -94,6 +102,7 @@ export class Connection {
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => {
       this.#closed = true;
       clearTimeout(this.#frameTimer);
+      this.#endMute();
       // Responses never to be written give their file regions back (the one being written, if
       // any, left the queue: the sender's settlement releases it).
       for (const p of this.#pending.splice(0)) release(p);
@@ -155,7 +164,7 @@ export class Connection {
 
   /** Handles every whole frame buffered, up to the in-flight limit (the rest waits for #maybeResume). */
   #drain(): void {
-    while (this.#live && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
+    while (this.#live && this.#muteTimer === undefined && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
       const size = this.#peekSize();
       if (size < 0 || size > this.#limits.requestBytesMax) {
         this.#drop(`a request frame of ${size} bytes (the limit is ${this.#limits.requestBytesMax})`);
@@ -178,7 +187,7 @@ export class Connection {
    */
   #armFrameTimer(): void {
     const partial = this.#buffered > 0 && (this.#buffered < 4 || this.#buffered < 4 + this.#peekSize());
-    if (!partial || this.#readPaused || this.#endWhenAnswered) {
+    if (!partial || this.#readPaused || this.#muteTimer !== undefined || this.#endWhenAnswered) {
       this.#clearFrameTimer();
       return;
     }
@@ -257,7 +266,7 @@ export class Connection {
     }
     const started = performance.now();
     const stats = this.#server.requests;
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, regions: [] };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, regions: [], requestBytes: 4 + frame.length, throttle: this.#throttle };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {
@@ -342,10 +351,39 @@ export class Connection {
     }
   }
 
+  /** Mutes the connection for `ms` from now (a longer throttle already running stands). */
+  #mute(ms: number): void {
+    if (!this.#live || this.#endWhenAnswered || !(ms > 0)) return;
+    const until = performance.now() + ms;
+    if (until <= this.#mutedUntil) return;
+    this.#mutedUntil = until;
+    if (this.#muteTimer === undefined) {
+      this.#server.requests.connectionsThrottled++;
+      this.#clearFrameTimer();
+      this.#socket.pause();
+    } else clearTimeout(this.#muteTimer);
+    this.#muteTimer = setTimeout(() => this.#unmute(), ms);
+  }
+
+  #unmute(): void {
+    this.#endMute();
+    if (!this.#live || this.#endWhenAnswered) return;
+    if (!this.#readPaused) this.#socket.resume();
+    this.#drain();
+  }
+
+  #endMute(): void {
+    if (this.#muteTimer === undefined) return;
+    clearTimeout(this.#muteTimer);
+    this.#muteTimer = undefined;
+    this.#server.requests.connectionsThrottled--;
+  }
+
   #maybeResume(): void {
     if (!this.#readPaused || !this.#live || this.#endWhenAnswered) return;
     if (this.#pending.length < this.#limits.responsesInFlightMax && this.#socket.writableLength <= this.#limits.writeBufferBytesMax) {
       this.#readPaused = false;
+      if (this.#muteTimer !== undefined) return; // #unmute resumes
       this.#socket.resume();
       this.#drain(); // frames that arrived before the pause and were left buffered
     }

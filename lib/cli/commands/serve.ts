@@ -7,7 +7,9 @@ import { Broker } from '../../broker/broker';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
+import type { QuotaOptions } from '../../kafka/quotas/quota-config';
 import { listenAddress, positiveInteger } from '../args';
+import { connectionsOverride, quotaFlag } from '../quota-flags';
 import { EXIT_FAILURE } from '../exit-codes';
 
 interface ServeOptions {
@@ -18,6 +20,9 @@ interface ServeOptions {
   sync: SyncPolicy;
   autoCreateTopics: boolean;
   metrics?: { host: string; port: number };
+  quota?: QuotaOptions;
+  connectionsPerIp?: number;
+  connectionsPerIpOverride?: Record<string, number>;
 }
 
 const shownHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
@@ -34,6 +39,9 @@ export async function serve(o: ServeOptions): Promise<void> {
       advertisedPort: o.advertise?.port,
       autoCreateTopics: o.autoCreateTopics,
       topicDefaults: { partitions: o.partitions, sync: o.sync },
+      quotas: o.quota,
+      connectionsPerIpMax: o.connectionsPerIp,
+      connectionsPerIpOverrides: o.connectionsPerIpOverride,
     });
   } catch (e) {
     await broker.close();
@@ -85,6 +93,9 @@ export function serveCommand(program: Command): void {
     .option('--partitions <n>', 'partitions of topics created through the protocol', positiveInteger, 1)
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
+    .option('--quota <spec>', 'a byte-rate quota, enforced with throttling (repeatable): [principal=TYPE:NAME:][client-id=ID:]produce=RATE,fetch=RATE, e.g. produce=1MiB/s or client-id=etl:fetch=512KiB/s', quotaFlag)
+    .option('--connections-per-ip <n>', 'at most this many connections from one IP address', positiveInteger)
+    .option('--connections-per-ip-override <address=n>', 'another limit for one address (repeatable; 0 refuses it), e.g. 10.0.0.7=500', connectionsOverride)
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .action(async (o: ServeOptions) => serve(o));
 }

@@ -7,6 +7,7 @@ import type { Broker } from '../../broker/broker';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
 import type { FileRegion, SegmentDescriptors } from '../file-region';
 import type { GroupCoordinator } from '../groups/coordinator';
+import type { ClientQuotas } from '../quotas/client-quotas';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 import type { SendCounters } from '../region-sender';
@@ -36,6 +37,8 @@ export interface ServerContext {
   readonly requests: RequestStats;
   /** The segment descriptors that fetch responses' file regions share. */
   readonly segments: SegmentDescriptors;
+  /** Produce and fetch byte-rate quotas. */
+  readonly quotas: ClientQuotas;
 }
 
 /**
@@ -64,6 +67,13 @@ export interface RequestContext {
    * connection releases them once the response is written or discarded.
    */
   readonly regions: FileRegion[];
+  /** The request's whole frame, size prefix included (what a produce quota counts). */
+  readonly requestBytes: number;
+  /**
+   * Reads nothing more from the connection for `ms` (a quota's throttle time, also sent in the
+   * response): the response itself still goes out at once.
+   */
+  readonly throttle: (ms: number) => void;
 }
 
 export interface ApiHandler<Req = any, Res = any> {

@@ -19,6 +19,10 @@
  * as Kafka answers), whose producer id the batch carries (else INVALID_PRODUCER_ID_MAPPING) at
  * its current epoch (else INVALID_PRODUCER_EPOCH, which Produce has for every fence), and the
  * partition must be in its open transaction (else INVALID_TXN_STATE: AddPartitionsToTxn first).
+ *
+ * Quotas: the whole request counts against the client's produce quota, whatever becomes of it
+ * (as in Kafka); over the quota, the response carries the throttle time and the connection is
+ * muted for it (acks 0 too, which has no response).
  */
 import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer-state';
@@ -33,6 +37,8 @@ const ATTRIBUTES_AT = 21;
 const TRANSACTIONAL_FLAG = 0x10;
 
 async function handle(ctx: RequestContext, req: ProduceRequest, version: number): Promise<ProduceResponse | null> {
+  const throttleTimeMs = ctx.server.quotas.recordProduce(ctx.session.principal, ctx.clientId, ctx.requestBytes);
+  ctx.throttle(throttleTimeMs);
   const responses = await Promise.all(
     req.topicData.map(async (t) => ({
       name: t.name,
@@ -40,7 +46,7 @@ async function handle(ctx: RequestContext, req: ProduceRequest, version: number)
     })),
   );
   if (req.acks === 0) return null;
-  return { responses, throttleTimeMs: 0 };
+  return { responses, throttleTimeMs };
 }
 
 async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, req: ProduceRequest, version: number): Promise<ProduceResponsePartitionProduceResponse> {
