@@ -55,6 +55,9 @@ function release(p: Pending): void {
   p.regions.length = 0;
 }
 
+/** Chunks read smaller than this are joined to the one before while it is smaller too (copying at most this much each). */
+const SMALL_CHUNK_BYTES = 4096;
+
 /** How long a shut-down connection waits for the client to close its side. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -157,7 +160,11 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#endWhenAnswered || !this.#live) return;
-    this.#chunks.push(chunk);
+    const last = this.#chunks.length - 1;
+    // Each chunk is a Buffer of its own (a few hundred bytes of objects whatever its length): a
+    // client sending a byte at a time would make a half-sent frame cost that much per byte.
+    if (last >= 0 && chunk.length < SMALL_CHUNK_BYTES && this.#chunks[last].length < SMALL_CHUNK_BYTES) this.#chunks[last] = Buffer.concat([this.#chunks[last], chunk]);
+    else this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     this.#drain();
   }
