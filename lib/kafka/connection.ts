@@ -10,8 +10,10 @@
  * more than writeBufferBytesMax unsent, no more is read from it. Quotas: a handler that throttles
  * the client (RequestContext.throttle) mutes the connection, as Kafka does after KIP-219: the
  * response goes out, then nothing more is read or handled (frames already buffered included)
- * until the throttle time has passed. Neither pause counts against frameTimeoutMs.
- * Thread-confined.
+ * until the throttle time has passed. Neither pause counts against frameTimeoutMs. Memory: the
+ * bytes of unhandled frames count against the server's budget (request-buffers.ts); past it, a
+ * connection holding much stops reading until the total is back under, and its half-sent
+ * frame's timer still runs. Thread-confined.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, SluiceError } from '../errors';
@@ -83,6 +85,12 @@ export class Connection {
   #muteTimer: NodeJS.Timeout | undefined;
   #mutedUntil = 0;
   readonly #throttle = (ms: number): void => this.#mute(ms);
+  /** Set while the server's request buffers are over budget and this connection holds much of them. */
+  #waitingForMemory = false;
+  readonly #memoryFreed = (): void => {
+    this.#waitingForMemory = false;
+    this.#resumeReading();
+  };
   readonly #sender: RegionSender;
   /** Set while a response with file regions is being written: nothing else may write meanwhile. */
   #writing = false;
@@ -106,6 +114,10 @@ export class Connection {
       this.#closed = true;
       clearTimeout(this.#frameTimer);
       this.#endMute();
+      this.#server.requestBuffers.cancel(this.#memoryFreed);
+      this.#server.requestBuffers.release(this.#buffered);
+      this.#buffered = 0;
+      this.#chunks = [];
       // Responses never to be written give their file regions back (the one being written, if
       // any, left the queue: the sender's settlement releases it).
       for (const p of this.#pending.splice(0)) release(p);
@@ -166,6 +178,7 @@ export class Connection {
     if (last >= 0 && chunk.length < SMALL_CHUNK_BYTES && this.#chunks[last].length < SMALL_CHUNK_BYTES) this.#chunks[last] = Buffer.concat([this.#chunks[last], chunk]);
     else this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    this.#server.requestBuffers.add(chunk.length);
     this.#drain();
   }
 
@@ -184,7 +197,16 @@ export class Connection {
     }
     if (!this.#live) return;
     this.#maybePause();
+    this.#maybeWaitForMemory();
     this.#armFrameTimer();
+  }
+
+  #maybeWaitForMemory(): void {
+    const buffers = this.#server.requestBuffers;
+    if (this.#waitingForMemory || !buffers.mustWait(this.#buffered)) return;
+    this.#waitingForMemory = true;
+    this.#socket.pause();
+    buffers.wait(this.#memoryFreed);
   }
 
   /**
@@ -239,6 +261,7 @@ export class Connection {
       }
     }
     this.#buffered -= n;
+    this.#server.requestBuffers.release(n);
     return out;
   }
 
@@ -375,8 +398,14 @@ export class Connection {
   #unmute(): void {
     this.#endMute();
     if (!this.#live || this.#endWhenAnswered) return;
-    if (!this.#readPaused) this.#socket.resume();
+    this.#resumeReading();
     this.#drain();
+  }
+
+  /** Reads again unless something else still holds the reading: back-pressure, a throttle, the memory budget. */
+  #resumeReading(): void {
+    if (this.#readPaused || this.#muteTimer !== undefined || this.#waitingForMemory || !this.#live || this.#endWhenAnswered) return;
+    this.#socket.resume();
   }
 
   #endMute(): void {
@@ -390,8 +419,7 @@ export class Connection {
     if (!this.#readPaused || !this.#live || this.#endWhenAnswered) return;
     if (this.#pending.length < this.#limits.responsesInFlightMax && this.#socket.writableLength <= this.#limits.writeBufferBytesMax) {
       this.#readPaused = false;
-      if (this.#muteTimer !== undefined) return; // #unmute resumes
-      this.#socket.resume();
+      this.#resumeReading();
       this.#drain(); // frames that arrived before the pause and were left buffered
     }
   }

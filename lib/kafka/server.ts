@@ -21,6 +21,7 @@ import { GroupCoordinator } from './groups/coordinator';
 import { SegmentDescriptors } from './file-region';
 import type { SendCounters } from './region-sender';
 import { RequestStats, type ApiRequestStats } from './request-stats';
+import { REQUEST_BUFFER_BYTES_MAX_DEFAULT, RequestBuffers } from './request-buffers';
 import { ClientQuotas, type QuotaStats } from './quotas/client-quotas';
 import { ConnectionsPerIp } from './quotas/connections-per-ip';
 import { quotaConfigOf, type QuotaOptions } from './quotas/quota-config';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   topicDefaults?: TopicConfigInput;
   /** The largest request frame accepted; a larger one closes the connection. Default 100 MiB. */
   requestBytesMax?: number;
+  /** Bytes of request frames being received, all connections together; past it, connections holding more than 1 MiB wait (request-buffers.ts). Default 256 MiB. */
+  requestBufferBytesMax?: number;
   /** At most this many connections at once; more are closed at once. Default 10000. */
   connectionsMax?: number;
   /** At most this many connections from one IP address; more are closed at once (Kafka's max.connections.per.ip). Default: no limit. */
@@ -72,6 +75,8 @@ export interface ServerStats {
   connections: number;
   /** Segment file descriptors that fetch responses hold now (one per file, shared). */
   segmentDescriptors: number;
+  /** Bytes of request frames read and not yet handled, all connections together (see requestBufferBytesMax). */
+  requestBytesBuffered: number;
   /** Connections accepted since start. */
   connectionsAccepted: number;
   /** Connections closed at once because connectionsMax were open. */
@@ -90,7 +95,7 @@ export interface ServerStats {
   groups: { group: string; state: string; members: number }[];
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'connectionsPerIpMax', 'connectionsPerIpOverrides', 'quotas', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'requestBufferBytesMax', 'connectionsMax', 'connectionsPerIpMax', 'connectionsPerIpOverrides', 'quotas', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -111,6 +116,7 @@ export class Server {
   #segments: SegmentDescriptors | undefined;
   #requests: RequestStats | undefined;
   #quotas: ClientQuotas | undefined;
+  #requestBuffers: RequestBuffers | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -135,6 +141,7 @@ export class Server {
     };
     const admission: Admission = { connectionsMax: integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000), perIp: ConnectionsPerIp.of(o) };
     const quotas = new ClientQuotas(quotaConfigOf(o.quotas));
+    const requestBuffers = new RequestBuffers(integer(o.requestBufferBytesMax ?? REQUEST_BUFFER_BYTES_MAX_DEFAULT, 'requestBufferBytesMax', 1024 * 1024, Number.MAX_SAFE_INTEGER));
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
     const zeroCopy = o.zeroCopy ?? true;
     if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
@@ -170,12 +177,14 @@ export class Server {
       requests,
       segments: new SegmentDescriptors(),
       quotas,
+      requestBuffers,
     };
     server.#groups = context.groups;
     server.#sent = context.sent;
     server.#requests = requests;
     server.#segments = context.segments;
     server.#quotas = quotas;
+    server.#requestBuffers = requestBuffers;
     netServer.on('connection', (socket) => server.#accept(socket, context, limits, admission, onProblem, onClientError));
     return server;
   }
@@ -224,6 +233,7 @@ export class Server {
       fetchBytesCopied: this.#sent!.copiedBytes,
       connections: this.#connections.size,
       segmentDescriptors: this.#segments!.size,
+      requestBytesBuffered: this.#requestBuffers!.used,
       connectionsAccepted: r.connectionsAccepted,
       connectionsRefused: r.connectionsRefused,
       connectionsRefusedPerIp: r.connectionsRefusedPerIp,

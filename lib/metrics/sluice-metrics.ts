@@ -12,7 +12,7 @@
  *                             letters and members per group
  *   broker                    delayed and half messages pending
  *   Kafka server              connections open, accepted, refused (at connectionsMax, per IP),
- *                             dropped, throttled now; requests, failures and latency per API;
+ *                             dropped, throttled now; request bytes buffered; requests, failures and latency per API;
  *                             requests throttled and throttle time per quota; fetch bytes sent
  *                             zero-copy and copied; members per Kafka consumer group
  *
@@ -108,6 +108,7 @@ const DEFINITIONS: Definition[] = [
   { name: 'sluice_server_connections_accepted_total', help: 'Kafka protocol connections accepted.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsAccepted }]) },
   { name: 'sluice_server_connections_refused_total', help: 'Connections closed at once because the connection limit was reached.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsRefused }]) },
   { name: 'sluice_server_connections_refused_per_ip_total', help: 'Connections closed at once because their IP address had its connection limit (connectionsPerIpMax or an override) open.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsRefusedPerIp }]) },
+  { name: 'sluice_server_request_bytes_buffered', help: 'Bytes of Kafka request frames read and not yet handled, all connections together (bounded by requestBufferBytesMax).', type: 'gauge', samples: ofServer((x) => [{ labels: {}, value: x.requestBytesBuffered }]) },
   { name: 'sluice_server_connections_throttled', help: 'Connections muted now (nothing read from them) for a quota throttle time.', type: 'gauge', samples: ofServer((x) => [{ labels: {}, value: x.connectionsThrottled }]) },
   {
     name: 'sluice_server_throttled_requests_total',

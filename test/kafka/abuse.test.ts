@@ -7,14 +7,20 @@
  * connections and the non-readers are held, the normal client's every message round-trips, and
  * the process's memory grows by a bounded amount: the non-readers ask for 4 x 32 x 8 MiB, which
  * would be a gigabyte were responses buffered rather than sent from the files as the socket
- * takes them. Client and server share this process, so the bound covers both.
+ * takes them. Client and server share this process, so the bound covers both. And clients that
+ * each leave most of a large frame unsent are held to the server-wide request buffer budget while
+ * a small request still gets its answer, then dropped for their half-sent frames.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { Server, type ConnectionProblem } from '../../lib/kafka';
+import * as net from 'node:net';
+import { encodeApiVersionsRequest, decodeApiVersionsResponse } from '../../lib/kafka/protocol/generated';
+import { decoded, frame, WireConnection } from '../helpers/kafka-wire';
 import { hugeClaims, idleConnections, nonReaders, slowloris, type Abusers } from '../helpers/abusers';
 import { tmpDir } from '../helpers/tmp';
+import { SHARE_BYTES_MAX } from '../../lib/kafka/request-buffers';
 
 const cleanup: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -84,5 +90,43 @@ describe('Kafka server under abuse', () => {
     expect(server.stats().connections).toBeGreaterThanOrEqual(IDLE + NON_READERS);
     expect(during.rss - before.rss).toBeLessThan(256 * MIB);
     expect(during.arrayBuffers - before.arrayBuffers).toBeLessThan(64 * MIB);
+  });
+});
+
+describe('Kafka server: the request buffer budget', () => {
+  it('stops reading from clients that hoard half-sent frames past the budget, answers a small request meanwhile, then drops them', async () => {
+    const broker = await Broker.open(tmpDir());
+    cleanup.push(() => broker.close());
+    const problems: ConnectionProblem[] = [];
+    const budget = 8 * MIB;
+    const server = await Server.start({ broker, port: 0, requestBufferBytesMax: budget, frameTimeoutMs: 1000, onClientError: (p) => problems.push(p) });
+    cleanup.push(() => server.close());
+    const port = server.address.port;
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, server.stats().requestBytesBuffered)), 1);
+    cleanup.push(() => clearInterval(sampler));
+
+    // Each claims an 8 MiB Produce frame and sends 6 MiB of it: 60 MiB were they all read.
+    const hoarders = 10;
+    const claim = frame(0, 7, 1, Buffer.alloc(8 * MIB));
+    const sockets = await Promise.all(
+      Array.from({ length: hoarders }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => {});
+      })),
+    );
+    cleanup.push(() => sockets.forEach((s) => s.destroy()));
+    for (const s of sockets) s.write(claim.subarray(0, 6 * MIB));
+    await until('the budget is reached', () => server.stats().requestBytesBuffered > budget);
+
+    const c = await WireConnection.open(port);
+    cleanup.push(() => c.close());
+    const answer = await c.request(18, 0, encodeApiVersionsRequest, { clientSoftwareName: '', clientSoftwareVersion: '' });
+    expect(decoded(answer, decodeApiVersionsResponse, 0).errorCode).toBe(0);
+
+    await until('the hoarders are dropped', () => problems.filter((p) => /half a request frame/.test(p.reason)).length === hoarders);
+    await until('their bytes are freed', () => server.stats().requestBytesBuffered === 0);
+    // At most the budget, and a share for each (SHARE_BYTES_MAX) with what one read brings.
+    expect(peak).toBeLessThanOrEqual(budget + hoarders * (SHARE_BYTES_MAX + 128 * 1024));
   });
 });

@@ -11,6 +11,7 @@ import type { ClientQuotas } from '../quotas/client-quotas';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 import type { SendCounters } from '../region-sender';
+import type { RequestBuffers } from '../request-buffers';
 import type { RequestStats } from '../request-stats';
 
 /** What handlers know of the server they run in. */
@@ -39,6 +40,8 @@ export interface ServerContext {
   readonly segments: SegmentDescriptors;
   /** Produce and fetch byte-rate quotas. */
   readonly quotas: ClientQuotas;
+  /** The bytes of request frames read and not yet handled, all connections together, against a budget. */
+  readonly requestBuffers: RequestBuffers;
 }
 
 /**
