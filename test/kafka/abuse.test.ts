@@ -35,7 +35,7 @@ const FETCHES_EACH = 32;
 const BIG_TOPIC_BYTES = 8 * 1024 * 1024;
 const MIB = 1024 * 1024;
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function until(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);

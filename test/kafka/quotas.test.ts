@@ -156,6 +156,24 @@ describe('Kafka server: fetch quota', () => {
   });
 });
 
+describe('Kafka server: fetch quota with kafkajs', () => {
+  it('lets a kafkajs consumer over its quota read every message, throttled', async () => {
+    const { broker, server, port } = await serve({ quotas: { default: { fetchBytesPerSec: 100_000 }, ...WINDOW }, groupInitialRebalanceDelayMs: 0 });
+    const n = 12;
+    for (let i = 0; i < n; i++) await broker.send('t', { value: RECORD });
+    const kafka = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'slow-consumer', logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: 'g', maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    cleanup.push(() => consumer.disconnect());
+    await consumer.subscribe({ topic: 't', fromBeginning: true });
+    let got = 0;
+    await consumer.run({ eachMessage: async () => void got++ });
+    for (const deadline = Date.now() + 20_000; got < n && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBe(n);
+    expect(server.stats().quotas.throttledRequests.fetch).toBeGreaterThan(0);
+  });
+});
+
 describe('Kafka server: connections per IP address', () => {
   async function answered(c: WireConnection): Promise<boolean> {
     const f = await c.request(18, 0, encodeApiVersionsRequest, { clientSoftwareName: '', clientSoftwareVersion: '' });

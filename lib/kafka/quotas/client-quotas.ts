@@ -61,12 +61,7 @@ export class ClientQuotas {
 
   /** Records a Produce request of `bytes`; the throttle time (0 within the quota). */
   recordProduce(principal: string, clientId: string | null, bytes: number): number {
-    const applied = this.#applied('produce', principal, clientId);
-    if (applied === null) return 0;
-    const now = this.#now();
-    const rate = this.#rateOf(applied.key, now);
-    rate.record(bytes, now);
-    return this.#throttled('produce', rate, applied.bytesPerSec, now);
+    return this.#record('produce', principal, clientId, bytes, false);
   }
 
   /**
@@ -74,13 +69,17 @@ export class ClientQuotas {
    * nothing and returns the throttle time: the response must then carry no records.
    */
   admitFetch(principal: string, clientId: string | null, bytes: number): number {
-    const applied = this.#applied('fetch', principal, clientId);
+    return this.#record('fetch', principal, clientId, bytes, true);
+  }
+
+  #record(kind: QuotaKind, principal: string, clientId: string | null, bytes: number, takeBackIfThrottled: boolean): number {
+    const applied = this.#applied(kind, principal, clientId);
     if (applied === null) return 0;
     const now = this.#now();
     const rate = this.#rateOf(applied.key, now);
     rate.record(bytes, now);
-    const throttleMs = this.#throttled('fetch', rate, applied.bytesPerSec, now);
-    if (throttleMs > 0) rate.record(-bytes, now);
+    const throttleMs = this.#throttled(kind, rate, applied.bytesPerSec, now);
+    if (throttleMs > 0 && takeBackIfThrottled) rate.record(-bytes, now);
     return throttleMs;
   }
 
