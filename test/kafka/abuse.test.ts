@@ -15,6 +15,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { Server, type ConnectionProblem } from '../../lib/kafka';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { encodeApiVersionsRequest, decodeApiVersionsResponse } from '../../lib/kafka/protocol/generated';
 import { decoded, frame, WireConnection } from '../helpers/kafka-wire';
@@ -43,7 +44,21 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
   }
 }
 
+/** The descriptors this process may open (Linux; elsewhere assumed enough). */
+function descriptorLimit(): number {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    return Number(line?.split(/\s+/)[3] ?? Infinity);
+  } catch {
+    return Infinity;
+  }
+}
+
 describe('Kafka server under abuse', () => {
+  it('has the file descriptors it needs', () => {
+    expect(descriptorLimit(), 'raise the hard limit of open files (ulimit -Hn) to run the abuse test').toBeGreaterThanOrEqual(2 * IDLE + 200);
+  });
+
   it('holds idle connections and non-readers, drops slowloris and 2 GiB claims, and keeps serving a normal client in bounded memory', async () => {
     const broker = await Broker.open(tmpDir());
     cleanup.push(() => broker.close());
