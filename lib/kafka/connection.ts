@@ -7,7 +7,13 @@
  * alone is answered with UNSUPPORTED_VERSION, in the v0 layout every client can read). A client
  * that leaves half a frame unsent for frameTimeoutMs, or sends nothing for idleTimeoutMs, is
  * dropped. Back-pressure: while responsesInFlightMax responses are pending, or the socket holds
- * more than writeBufferBytesMax unsent, no more is read from it. Thread-confined.
+ * more than writeBufferBytesMax unsent, no more is read from it. Quotas: a handler that throttles
+ * the client (RequestContext.throttle) mutes the connection, as Kafka does after KIP-219: the
+ * response goes out, then nothing more is read or handled (frames already buffered included)
+ * until the throttle time has passed. Neither pause counts against frameTimeoutMs. Memory: the
+ * bytes of unhandled frames count against the server's budget (request-buffers.ts); past it, a
+ * connection holding much stops reading until the total is back under, and its half-sent
+ * frame's timer still runs. Thread-confined.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode, SluiceError } from '../errors';
@@ -65,6 +71,9 @@ function release(p: Pending): void {
   p.regions.length = 0;
 }
 
+/** Chunks read smaller than this are joined to the one before while it is smaller too (copying at most this much each). */
+const SMALL_CHUNK_BYTES = 4096;
+
 /** How long a shut-down connection waits for the client to close its side. */
 const SHUTDOWN_GRACE_MS = 5000;
 
@@ -87,6 +96,16 @@ export class Connection {
   /** Set by #drop: nothing more is read, handled or written, though 'close' may come later. */
   #dropped = false;
   #readPaused = false;
+  /** Set while a quota's throttle time runs: nothing is read or handled until #unmute. */
+  #muteTimer: NodeJS.Timeout | undefined;
+  #mutedUntil = 0;
+  readonly #throttle = (ms: number): void => this.#mute(ms);
+  /** Set while the server's request buffers are over budget and this connection holds much of them. */
+  #waitingForMemory = false;
+  readonly #memoryFreed = (): void => {
+    this.#waitingForMemory = false;
+    this.#resumeReading();
+  };
   readonly #sender: RegionSender;
   /** Set while a response with file regions is being written: nothing else may write meanwhile. */
   #writing = false;
@@ -110,6 +129,11 @@ export class Connection {
     this.#closedPromise = new Promise((resolve) => socket.once('close', () => {
       this.#closed = true;
       clearTimeout(this.#frameTimer);
+      this.#endMute();
+      this.#server.requestBuffers.cancel(this.#memoryFreed);
+      this.#server.requestBuffers.release(this.#buffered);
+      this.#buffered = 0;
+      this.#chunks = [];
       // Responses never to be written give their file regions back (the one being written, if
       // any, left the queue: the sender's settlement releases it).
       for (const p of this.#pending.splice(0)) release(p);
@@ -176,14 +200,19 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#endWhenAnswered || !this.#live) return;
-    this.#chunks.push(chunk);
+    const last = this.#chunks.length - 1;
+    // Each chunk is a Buffer of its own (a few hundred bytes of objects whatever its length): a
+    // client sending a byte at a time would make a half-sent frame cost that much per byte.
+    if (last >= 0 && chunk.length < SMALL_CHUNK_BYTES && this.#chunks[last].length < SMALL_CHUNK_BYTES) this.#chunks[last] = Buffer.concat([this.#chunks[last], chunk]);
+    else this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    this.#server.requestBuffers.add(chunk.length);
     this.#drain();
   }
 
   /** Handles every whole frame buffered, up to the in-flight limit (the rest waits for #maybeResume). */
   #drain(): void {
-    while (this.#live && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
+    while (this.#live && this.#muteTimer === undefined && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
       const size = this.#peekSize();
       const max = this.#authenticator === null || this.#authenticator.authenticated ? this.#limits.requestBytesMax : SASL_FRAME_BYTES_MAX;
       if (size < 0 || size > max) {
@@ -197,7 +226,16 @@ export class Connection {
     }
     if (!this.#live) return;
     this.#maybePause();
+    this.#maybeWaitForMemory();
     this.#armFrameTimer();
+  }
+
+  #maybeWaitForMemory(): void {
+    const buffers = this.#server.requestBuffers;
+    if (this.#waitingForMemory || !buffers.mustWait(this.#buffered)) return;
+    this.#waitingForMemory = true;
+    this.#socket.pause();
+    buffers.wait(this.#memoryFreed);
   }
 
   /**
@@ -207,7 +245,7 @@ export class Connection {
    */
   #armFrameTimer(): void {
     const partial = this.#buffered > 0 && (this.#buffered < 4 || this.#buffered < 4 + this.#peekSize());
-    if (!partial || this.#readPaused || this.#endWhenAnswered) {
+    if (!partial || this.#readPaused || this.#muteTimer !== undefined || this.#endWhenAnswered) {
       this.#clearFrameTimer();
       return;
     }
@@ -252,6 +290,7 @@ export class Connection {
       }
     }
     this.#buffered -= n;
+    this.#server.requestBuffers.release(n);
     return out;
   }
 
@@ -290,7 +329,7 @@ export class Connection {
     }
     const started = performance.now();
     const stats = this.#server.requests;
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, authenticator: this.#authenticator ?? undefined, regions: [] };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, authenticator: this.#authenticator ?? undefined, regions: [], requestBytes: 4 + frame.length, throttle: this.#throttle };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {
@@ -377,11 +416,45 @@ export class Connection {
     }
   }
 
+  /** Mutes the connection for `ms` from now (a longer throttle already running stands). */
+  #mute(ms: number): void {
+    if (!this.#live || this.#endWhenAnswered || !(ms > 0)) return;
+    const until = performance.now() + ms;
+    if (until <= this.#mutedUntil) return;
+    this.#mutedUntil = until;
+    if (this.#muteTimer === undefined) {
+      this.#server.requests.connectionsThrottled++;
+      this.#clearFrameTimer();
+      this.#socket.pause();
+    } else clearTimeout(this.#muteTimer);
+    this.#muteTimer = setTimeout(() => this.#unmute(), ms);
+  }
+
+  #unmute(): void {
+    this.#endMute();
+    if (!this.#live || this.#endWhenAnswered) return;
+    this.#resumeReading();
+    this.#drain();
+  }
+
+  /** Reads again unless something else still holds the reading: back-pressure, a throttle, the memory budget. */
+  #resumeReading(): void {
+    if (this.#readPaused || this.#muteTimer !== undefined || this.#waitingForMemory || !this.#live || this.#endWhenAnswered) return;
+    this.#socket.resume();
+  }
+
+  #endMute(): void {
+    if (this.#muteTimer === undefined) return;
+    clearTimeout(this.#muteTimer);
+    this.#muteTimer = undefined;
+    this.#server.requests.connectionsThrottled--;
+  }
+
   #maybeResume(): void {
     if (!this.#readPaused || !this.#live || this.#endWhenAnswered) return;
     if (this.#pending.length < this.#limits.responsesInFlightMax && this.#socket.writableLength <= this.#limits.writeBufferBytesMax) {
       this.#readPaused = false;
-      this.#socket.resume();
+      this.#resumeReading();
       this.#drain(); // frames that arrived before the pause and were left buffered
     }
   }

@@ -7,3 +7,5 @@ export { addUser, removeUser, listUsers } from './security/credential-store';
 export type { AddUserOptions, UserInfo } from './security/credential-store';
 export type { TlsOptions } from './security/tls';
 export type { SaslOptions } from './security/sasl/authenticator';
+export type { QuotaOptions, QuotaRates, PrincipalQuotas } from './quotas/quota-config';
+export type { QuotaStats, QuotaKind } from './quotas/client-quotas';

@@ -48,7 +48,8 @@ export class RegionSender {
   #fd: number | null | undefined;
   /** Whether sendfile has sent on this socket (an unsupported error after that is not a fallback). */
   #sendfileWorked = false;
-  readonly #probe = Buffer.allocUnsafe(PROBE_BYTES);
+  /** Made when a send first needs it: most connections never fetch, and thousands may be open. */
+  #probe: Buffer | undefined;
   #nativeInFlight = false;
   #socketClosed = false;
 
@@ -103,7 +104,7 @@ export class RegionSender {
       this.#counters.zeroCopyBytes += sent;
       at += sent;
       if (at === region.byteLength) break;
-      await this.#written(this.#probe.subarray(0, probeBytes));
+      await this.#written(this.#probe!.subarray(0, probeBytes));
       this.#counters.copiedBytes += probeBytes;
       at += probeBytes;
     }
@@ -112,8 +113,9 @@ export class RegionSender {
 
   #nativeSend(fd: number, region: FileRegion, at: number): Promise<[number, number]> {
     this.#nativeInFlight = true;
+    const probe = (this.#probe ??= Buffer.allocUnsafe(PROBE_BYTES));
     return new Promise((resolve, reject) => {
-      native.sendFile(fd, region.fd, region.position + at, region.byteLength - at, this.#probe, (err, sent, probeBytes) => {
+      native.sendFile(fd, region.fd, region.position + at, region.byteLength - at, probe, (err, sent, probeBytes) => {
         this.#nativeInFlight = false;
         if (this.#socketClosed) {
           this.#closeDescriptor();

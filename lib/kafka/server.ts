@@ -26,6 +26,10 @@ import type { SendCounters } from './region-sender';
 import { RequestStats, type ApiRequestStats } from './request-stats';
 import { SaslAuthenticator, saslListener, type SaslListener, type SaslOptions } from './security/sasl/authenticator';
 import { onTlsConnections, tlsListener, type TlsOptions } from './security/tls';
+import { REQUEST_BUFFER_BYTES_MAX_DEFAULT, RequestBuffers } from './request-buffers';
+import { ClientQuotas, type QuotaStats } from './quotas/client-quotas';
+import { ConnectionsPerIp } from './quotas/connections-per-ip';
+import { quotaConfigOf, type QuotaOptions } from './quotas/quota-config';
 
 export interface ServerOptions {
   broker: Broker;
@@ -44,8 +48,16 @@ export interface ServerOptions {
   topicDefaults?: TopicConfigInput;
   /** The largest request frame accepted; a larger one closes the connection. Default 100 MiB. */
   requestBytesMax?: number;
+  /** Bytes of request frames being received, all connections together; past it, connections holding more than 1 MiB wait (request-buffers.ts). Default 256 MiB. */
+  requestBufferBytesMax?: number;
   /** At most this many connections at once; more are closed at once. Default 10000. */
   connectionsMax?: number;
+  /** At most this many connections from one IP address; more are closed at once (Kafka's max.connections.per.ip). Default: no limit. */
+  connectionsPerIpMax?: number;
+  /** Other limits for named IP addresses ('10.0.0.7': 500; 0 refuses the address). */
+  connectionsPerIpOverrides?: Record<string, number>;
+  /** Produce and fetch byte rates per principal, client id or both, enforced with throttle times (quotas/client-quotas.ts). Default: none. */
+  quotas?: QuotaOptions;
   /** A connection that sends nothing for this long is closed. Default 600000 (Kafka's connections.max.idle.ms). */
   idleTimeoutMs?: number;
   /** A connection that leaves a request frame half sent for this long is closed. Default 30000. */
@@ -101,10 +113,18 @@ export interface ServerStats {
   connections: number;
   /** Segment file descriptors that fetch responses hold now (one per file, shared). */
   segmentDescriptors: number;
+  /** Bytes of request frames read and not yet handled, all connections together (see requestBufferBytesMax). */
+  requestBytesBuffered: number;
   /** Connections accepted since start. */
   connectionsAccepted: number;
   /** Connections closed at once because connectionsMax were open. */
   connectionsRefused: number;
+  /** Connections closed at once because their IP address had its connectionsPerIpMax (or override) open. */
+  connectionsRefusedPerIp: number;
+  /** Connections muted now for a quota's throttle time. */
+  connectionsThrottled: number;
+  /** Requests throttled by the produce and fetch quotas, and the throttle time given. */
+  quotas: QuotaStats;
   /** Connections the server closed for a problem (malformed request, a limit, a timeout; see onClientError). */
   connectionsDropped: number;
   /** Per API seen: requests, failures and latency. */
@@ -113,7 +133,7 @@ export interface ServerStats {
   groups: { group: string; state: string; members: number }[];
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'tls', 'sasl', 'authorization']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'requestBufferBytesMax', 'connectionsMax', 'connectionsPerIpMax', 'connectionsPerIpOverrides', 'quotas', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'tls', 'sasl', 'authorization']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -137,6 +157,8 @@ export class Server {
   #sent: SendCounters | undefined;
   #segments: SegmentDescriptors | undefined;
   #requests: RequestStats | undefined;
+  #quotas: ClientQuotas | undefined;
+  #requestBuffers: RequestBuffers | undefined;
 
   private constructor(server: net.Server, host: string, port: number) {
     this.#server = server;
@@ -159,7 +181,9 @@ export class Server {
       responsesInFlightMax: RESPONSES_IN_FLIGHT_MAX,
       writeBufferBytesMax: WRITE_BUFFER_BYTES_MAX,
     };
-    const connectionsMax = integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000);
+    const admission: Admission = { connectionsMax: integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000), perIp: ConnectionsPerIp.of(o) };
+    const quotas = new ClientQuotas(quotaConfigOf(o.quotas));
+    const requestBuffers = new RequestBuffers(integer(o.requestBufferBytesMax ?? REQUEST_BUFFER_BYTES_MAX_DEFAULT, 'requestBufferBytesMax', 1024 * 1024, Number.MAX_SAFE_INTEGER));
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
     const zeroCopyOption = o.zeroCopy ?? true;
     if (typeof zeroCopyOption !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopyOption)}`);
@@ -204,27 +228,43 @@ export class Server {
       requests,
       segments: new SegmentDescriptors(),
       authorizer,
+      quotas,
+      requestBuffers,
     };
     server.#authorization = authorization;
     server.#groups = context.groups;
     server.#sent = context.sent;
     server.#requests = requests;
     server.#segments = context.segments;
-    const accept = (socket: net.Socket, principal: string): void => server.#accept(socket, context, limits, connectionsMax, onProblem, onClientError, principal);
+    server.#quotas = quotas;
+    server.#requestBuffers = requestBuffers;
+    const accept = (socket: net.Socket, principal: string): void => server.#accept(socket, context, limits, admission, onProblem, onClientError, principal);
     if (secure === null) netServer.on('connection', (socket: net.Socket) => accept(socket, ANONYMOUS_PRINCIPAL));
     else onTlsConnections(netServer as tls.Server, (socket, principal) => accept(socket, principal ?? ANONYMOUS_PRINCIPAL), onProblem);
     return server;
   }
 
-  /** `onProblem` is told why a connection was dropped (and counts it); `onRefused` of a refusal at the limit. */
-  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void, onRefused: (p: ConnectionProblem) => void, principal: string): void {
+  /** `onProblem` is told why a connection was dropped (and counts it); `onRefused` of a refusal at a limit. */
+  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, admission: Admission, onProblem: (p: ConnectionProblem) => void, onRefused: (p: ConnectionProblem) => void, principal: string): void {
     const stats = context.requests;
-    if (this.#closing !== undefined || this.#connections.size >= connectionsMax) {
-      if (this.#closing === undefined) {
-        stats.connectionsRefused++;
-        onRefused({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: `more than ${connectionsMax} connections` });
-      }
+    const address = socket.remoteAddress;
+    const refuse = (reason: string): void => {
+      onRefused({ remote: `${address}:${socket.remotePort}`, reason });
       socket.destroy();
+    };
+    if (this.#closing !== undefined || address === undefined) {
+      socket.destroy(); // closing, or the client already gone
+      return;
+    }
+    if (this.#connections.size >= admission.connectionsMax) {
+      stats.connectionsRefused++;
+      refuse(`more than ${admission.connectionsMax} connections`);
+      return;
+    }
+    const perIp = admission.perIp;
+    if (perIp !== null && !perIp.tryOpen(address)) {
+      stats.connectionsRefusedPerIp++;
+      refuse(`more than ${perIp.limitOf(address)} connections from ${address}`);
       return;
     }
     stats.connectionsAccepted++;
@@ -232,7 +272,10 @@ export class Server {
     const authenticator = this.#sasl === null ? null : new SaslAuthenticator(this.#sasl, session);
     const c = new Connection(socket, context, HANDLERS, limits, onProblem, { session, authenticator });
     this.#connections.add(c);
-    void c.closed.then(() => this.#connections.delete(c));
+    void c.closed.then(() => {
+      this.#connections.delete(c);
+      perIp?.closed(address);
+    });
   }
 
   /** The host and port listened on. */
@@ -259,8 +302,12 @@ export class Server {
       authenticationsFailed: r.authenticationsFailed,
       connections: this.#connections.size,
       segmentDescriptors: this.#segments!.size,
+      requestBytesBuffered: this.#requestBuffers!.used,
       connectionsAccepted: r.connectionsAccepted,
       connectionsRefused: r.connectionsRefused,
+      connectionsRefusedPerIp: r.connectionsRefusedPerIp,
+      connectionsThrottled: r.connectionsThrottled,
+      quotas: this.#quotas!.stats(),
       connectionsDropped: r.connectionsDropped,
       requests: r.apis(),
       groups: this.#groups!.list().map((g) => ({ group: g.groupId, state: g.state, members: g.members })),
@@ -289,6 +336,13 @@ export class Server {
 /** The authorizer of `authorization`; for 'acls', the ACL file is read now (a bad one fails the start). */
 function authorizerOf(authorization: Authorization, dir: string): Authorizer {
   return authorization === 'acls' ? new AclAuthorizer(AclStore.open(dir)) : ALLOW_ALL;
+}
+
+/** Whom the server lets connect. */
+interface Admission {
+  connectionsMax: number;
+  /** null: no per-address limit. */
+  perIp: ConnectionsPerIp | null;
 }
 
 /** A stable id for the data directory, in the form Kafka's cluster ids take (22 base64url characters). */

@@ -11,9 +11,10 @@
  *   per group                 lag, in flight, redeliveries per topic and partition; dead
  *                             letters and members per group
  *   broker                    delayed and half messages pending
- *   Kafka server              connections open, accepted, refused, dropped; requests, failures
- *                             and latency per API; fetch bytes sent zero-copy and copied;
- *                             members per Kafka consumer group
+ *   Kafka server              connections open, accepted, refused (at connectionsMax, per IP),
+ *                             dropped, throttled now; request bytes buffered; requests, failures and latency per API;
+ *                             requests throttled and throttle time per quota; fetch bytes sent
+ *                             zero-copy and copied; members per Kafka consumer group
  *
  * Names follow Prometheus conventions (sluice_ prefix, _total counters, base units: bytes,
  * seconds). The histograms are the engine's power-of-two microsecond buckets
@@ -106,6 +107,21 @@ const DEFINITIONS: Definition[] = [
   { name: 'sluice_server_connections', help: 'Kafka protocol connections open.', type: 'gauge', samples: ofServer((x) => [{ labels: {}, value: x.connections }]) },
   { name: 'sluice_server_connections_accepted_total', help: 'Kafka protocol connections accepted.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsAccepted }]) },
   { name: 'sluice_server_connections_refused_total', help: 'Connections closed at once because the connection limit was reached.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsRefused }]) },
+  { name: 'sluice_server_connections_refused_per_ip_total', help: 'Connections closed at once because their IP address had its connection limit (connectionsPerIpMax or an override) open.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsRefusedPerIp }]) },
+  { name: 'sluice_server_request_bytes_buffered', help: 'Bytes of Kafka request frames read and not yet handled, all connections together (bounded by requestBufferBytesMax).', type: 'gauge', samples: ofServer((x) => [{ labels: {}, value: x.requestBytesBuffered }]) },
+  { name: 'sluice_server_connections_throttled', help: 'Connections muted now (nothing read from them) for a quota throttle time.', type: 'gauge', samples: ofServer((x) => [{ labels: {}, value: x.connectionsThrottled }]) },
+  {
+    name: 'sluice_server_throttled_requests_total',
+    help: 'Requests answered with a throttle time because the client was over its byte-rate quota, per quota (produce, fetch).',
+    type: 'counter',
+    samples: ofServer((x) => (['produce', 'fetch'] as const).map((q) => ({ labels: { quota: q }, value: x.quotas.throttledRequests[q] }))),
+  },
+  {
+    name: 'sluice_server_throttle_seconds_total',
+    help: 'Throttle time given to clients over their byte-rate quota, summed, per quota (produce, fetch).',
+    type: 'counter',
+    samples: ofServer((x) => (['produce', 'fetch'] as const).map((q) => ({ labels: { quota: q }, value: x.quotas.throttleTimeMs[q] / 1000 }))),
+  },
   { name: 'sluice_server_connections_dropped_total', help: 'Connections the server closed for a problem: a malformed request, a limit, a timeout.', type: 'counter', samples: ofServer((x) => [{ labels: {}, value: x.connectionsDropped }]) },
   { name: 'sluice_server_group_members', help: 'Members of each Kafka consumer group the server coordinates (state: its rebalance state).', type: 'gauge', samples: ofServer((x) => x.groups.map((g) => ({ labels: { group: g.group, state: g.state }, value: g.members }))) },
   { name: 'sluice_server_requests_total', help: 'Kafka requests handled, per API.', type: 'counter', samples: ofServer((x) => x.requests.map((r) => ({ labels: { api: r.api }, value: r.count }))) },

@@ -75,6 +75,12 @@ describe('sluice serve', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/want HOST:PORT/);
     expect((await usage(['serve', '--data', tmpDir(), '--sync', 'sometimes'])).code).toBe(2);
+    const quota = await usage(['serve', '--data', tmpDir(), '--quota', 'client-id=etl:produce=fast']);
+    expect(quota.code).toBe(2);
+    expect(quota.stderr).toMatch(/"fast" is not a byte rate/);
+    const override = await usage(['serve', '--data', tmpDir(), '--connections-per-ip-override', 'db.local=5']);
+    expect(override.code).toBe(2);
+    expect(override.stderr).toMatch(/not an IP address/);
     const file = path.join(tmpDir(), 'a-file');
     fs.writeFileSync(file, 'x');
     const failed = await usage(['serve', '--data', file, '--listen', '127.0.0.1:0']);

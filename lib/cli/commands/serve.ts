@@ -11,8 +11,10 @@ import { aclFileOf } from '../../kafka/acl/acl-store';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
+import type { QuotaOptions } from '../../kafka/quotas/quota-config';
 import { listenAddress, positiveInteger } from '../args';
 import { EXIT_FAILURE, UsageError } from '../exit-codes';
+import { connectionsOverride, quotaFlag } from '../quota-flags';
 import { isSaslMechanism, SASL_MECHANISMS } from '../../kafka/security/sasl/mechanism';
 import type { TlsOptions } from '../../kafka/security/tls';
 
@@ -30,6 +32,9 @@ interface ServeOptions {
   tlsClientAuth?: 'required' | 'requested' | 'none';
   sasl?: string[];
   acls?: boolean;
+  quota?: QuotaOptions;
+  connectionsPerIp?: number;
+  connectionsPerIpOverride?: Record<string, number>;
 }
 
 /** --tls-* as ServerOptions.tls (undefined: plaintext); a CA or key without its certificate is a usage error. */
@@ -72,6 +77,9 @@ export async function serve(o: ServeOptions): Promise<void> {
       tls,
       sasl: o.sasl === undefined ? undefined : { mechanisms: o.sasl },
       authorization: o.acls === undefined ? undefined : o.acls ? 'acls' : 'none',
+      quotas: o.quota,
+      connectionsPerIpMax: o.connectionsPerIp,
+      connectionsPerIpOverrides: o.connectionsPerIpOverride,
     });
   } catch (e) {
     await broker.close();
@@ -126,6 +134,9 @@ export function serveCommand(program: Command): void {
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
     .option('--acls', 'enforce the ACLs of the data directory (sluice acls); clients not allowed get Kafka authorization errors')
     .option('--no-acls', 'do not enforce ACLs (the default without --sasl)')
+    .option('--quota <spec>', 'a byte-rate quota, enforced with throttling (repeatable): [principal=TYPE:NAME:][client-id=ID:]produce=RATE,fetch=RATE, e.g. produce=1MiB/s or client-id=etl:fetch=512KiB/s', quotaFlag)
+    .option('--connections-per-ip <n>', 'at most this many connections from one IP address', positiveInteger)
+    .option('--connections-per-ip-override <address=n>', 'another limit for one address (repeatable; 0 refuses it), e.g. 10.0.0.7=500', connectionsOverride)
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
     .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM)')
     .option('--tls-key <file>', "the TLS certificate's private key (PEM)")

@@ -12,6 +12,10 @@
  *
  * The records are file regions of the segments, not bytes in memory: the connection sends them
  * from the file to the socket (sendfile, or copies in chunks where it cannot; region-sender.ts).
+ *
+ * Quotas (quotas/client-quotas.ts): a response takes at most what the client's fetch quota allows
+ * in one window; one that would take the client over its quota is answered with no records and
+ * the throttle time instead (as Kafka does), and the connection is muted for it.
  */
 import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { FileRegion } from '../file-region';
@@ -46,10 +50,18 @@ const READ_COMMITTED = 1;
 
 async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResponse> {
   const deadline = Date.now() + Math.min(Math.max(req.maxWaitMs, 0), MAX_WAIT_MS_CAP);
+  const quotas = ctx.server.quotas;
+  const bytesMax = Math.min(req.maxBytes, FETCH_BYTES_MAX, quotas.fetchBytesMax(ctx.session.principal, ctx.clientId));
   for (;;) {
-    const got = collect(ctx, req);
+    const got = collect(ctx, req, bytesMax);
     const left = deadline - Date.now();
     if (got.bytes >= req.minBytes || got.anyError || left <= 0 || got.waitOn.length === 0 || ctx.server.closing.aborted) {
+      const throttleTimeMs = quotas.admitFetch(ctx.session.principal, ctx.clientId, got.bytes);
+      ctx.throttle(throttleTimeMs);
+      if (throttleTimeMs > 0) {
+        for (const r of got.regions) r.release();
+        return { throttleTimeMs, errorCode: KafkaError.NONE, sessionId: 0, responses: [] };
+      }
       ctx.regions.push(...got.regions);
       return got.response;
     }
@@ -58,10 +70,10 @@ async function handle(ctx: RequestContext, req: FetchRequest): Promise<FetchResp
   }
 }
 
-function collect(ctx: RequestContext, req: FetchRequest): Collected {
+function collect(ctx: RequestContext, req: FetchRequest, bytesMax: number): Collected {
   const got: Collected = { response: { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] }, bytes: 0, waitOn: [], watermarks: [], anyError: false, regions: [] };
   try {
-    collectInto(ctx, req, got);
+    collectInto(ctx, req, bytesMax, got);
   } catch (e) {
     // A partition that fails to read (CORRUPT, say) must not keep the regions already taken.
     for (const r of got.regions) r.release();
@@ -70,8 +82,8 @@ function collect(ctx: RequestContext, req: FetchRequest): Collected {
   return got;
 }
 
-function collectInto(ctx: RequestContext, req: FetchRequest, got: Collected): void {
-  let budget = Math.min(req.maxBytes, FETCH_BYTES_MAX);
+function collectInto(ctx: RequestContext, req: FetchRequest, bytesMax: number, got: Collected): void {
+  let budget = bytesMax;
   for (const t of req.topics) {
     const partitions: FetchResponsePartitionData[] = [];
     const refused = refusal(ctx, 'read', 'topic', t.topic);

@@ -8,9 +8,11 @@ import type { Authorizer } from '../acl/authorizer';
 import type { TopicConfigInput } from '../../broker/topic/topic-config';
 import type { FileRegion, SegmentDescriptors } from '../file-region';
 import type { GroupCoordinator } from '../groups/coordinator';
+import type { ClientQuotas } from '../quotas/client-quotas';
 import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 import type { SendCounters } from '../region-sender';
+import type { RequestBuffers } from '../request-buffers';
 import type { RequestStats } from '../request-stats';
 import type { SaslAuthenticator } from '../security/sasl/authenticator';
 
@@ -40,6 +42,10 @@ export interface ServerContext {
   readonly segments: SegmentDescriptors;
   /** Whether a principal may do what a request asks: handlers ask it through authorize.ts. */
   readonly authorizer: Authorizer;
+  /** Produce and fetch byte-rate quotas. */
+  readonly quotas: ClientQuotas;
+  /** The bytes of request frames read and not yet handled, all connections together, against a budget. */
+  readonly requestBuffers: RequestBuffers;
 }
 
 /**
@@ -70,6 +76,13 @@ export interface RequestContext {
    * connection releases them once the response is written or discarded.
    */
   readonly regions: FileRegion[];
+  /** The request's whole frame, size prefix included (what a produce quota counts). */
+  readonly requestBytes: number;
+  /**
+   * Reads nothing more from the connection for `ms` (a quota's throttle time, also sent in the
+   * response): the response itself still goes out at once.
+   */
+  readonly throttle: (ms: number) => void;
 }
 
 export interface ApiHandler<Req = any, Res = any> {

@@ -23,6 +23,10 @@
  * Authorization: write on each topic (else TOPIC_AUTHORIZATION_FAILED for its partitions), and
  * write on the transactional id the request names (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED for
  * every partition); nothing refused is appended.
+ *
+ * Quotas: the whole request counts against the client's produce quota, whatever becomes of it
+ * (as in Kafka); over the quota, the response carries the throttle time and the connection is
+ * muted for it (acks 0 too, which has no response).
  */
 import type { PartitionAccess } from '../../broker/topic/partition-access';
 import { producerBatchAt, type ProducerBatch } from '../../broker/topic/producer-state';
@@ -38,6 +42,8 @@ const ATTRIBUTES_AT = 21;
 const TRANSACTIONAL_FLAG = 0x10;
 
 async function handle(ctx: RequestContext, req: ProduceRequest, version: number): Promise<ProduceResponse | null> {
+  const throttleTimeMs = ctx.server.quotas.recordProduce(ctx.session.principal, ctx.clientId, ctx.requestBytes);
+  ctx.throttle(throttleTimeMs);
   const txnRefused = req.transactionalId == null ? KafkaError.NONE : refusal(ctx, 'write', 'transactional-id', req.transactionalId);
   const responses = await Promise.all(
     req.topicData.map(async (t) => {
@@ -47,7 +53,7 @@ async function handle(ctx: RequestContext, req: ProduceRequest, version: number)
     }),
   );
   if (req.acks === 0) return null;
-  return { responses, throttleTimeMs: 0 };
+  return { responses, throttleTimeMs };
 }
 
 async function producePartition(ctx: RequestContext, topic: string, index: number, records: Buffer | null, req: ProduceRequest, version: number): Promise<ProduceResponsePartitionProduceResponse> {
