@@ -1,9 +1,12 @@
 /**
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
  * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts).
+ * SIGHUP reopens every partition that failed (fail-stop after a failed write or sync, once the
+ * disk is fixed) and prints what it did: one line per partition, or that none had failed.
  */
 import { type Command, Option } from 'commander';
 import { Broker } from '../../broker/broker';
+import type { PartitionReopenOutcome } from '../../broker/topic/partition-reopen';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
@@ -69,10 +72,35 @@ export async function serve(o: ServeOptions): Promise<void> {
         resolve();
       })();
     };
+    const reopen = (): void => {
+      if (!stopping) void reopenFailed(broker);
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    process.on('SIGHUP', reopen);
   });
   process.stdout.write('closed\n');
+}
+
+/** SIGHUP: reopens the failed partitions, one line each (errors on stderr). */
+async function reopenFailed(broker: Broker): Promise<void> {
+  let outcomes: PartitionReopenOutcome[];
+  try {
+    outcomes = await broker.reopenFailedPartitions();
+  } catch (e) {
+    process.stderr.write(`SIGHUP: ${e instanceof Error ? e.message : String(e)}\n`);
+    return;
+  }
+  if (outcomes.length === 0) process.stdout.write('SIGHUP: no failed partitions\n');
+  for (const o of outcomes) {
+    const name = `${o.topic}/${o.partition}`;
+    if ('error' in o) {
+      process.stderr.write(`SIGHUP: ${name} could not be reopened (it stays read-only): ${o.error.message}\n`);
+      continue;
+    }
+    const lost = o.lostVisible > 0 ? `, ${o.lostVisible} written but unsynced records lost` : '';
+    process.stdout.write(`SIGHUP: reopened ${name}, taking writes from offset ${o.endOffset}${lost} (it had failed: ${o.failure})\n`);
+  }
 }
 
 export function serveCommand(program: Command): void {
