@@ -168,6 +168,19 @@ async function stop(s: Serve): Promise<void> {
   expect(await s.exited).toBe(0);
 }
 
+/** The smallest segment a topic takes: a roll every ~60 records of 1 KB. */
+const SMALL_SEGMENT = 65536;
+
+/** Produces `values` with kcat (librdkafka) at acks -1 with no retries: whether any delivery failed, and what it said. */
+async function kcatProduce(address: string, topic: string, values: string[]): Promise<{ failed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile('kcat', ['-b', address, '-P', '-t', topic, '-p', '0', '-X', 'acks=all', '-X', 'retries=0', '-X', 'message.timeout.ms=10000'], (err, _stdout, stderr) => {
+      resolve({ failed: err !== null || /Delivery failed|ERROR/.test(stderr), stderr });
+    });
+    child.stdin!.end(values.map((v) => `${v}\n`).join(''));
+  });
+}
+
 const range = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 describe('storage faults at the Kafka server', () => {
@@ -207,5 +220,58 @@ describe('storage faults at the Kafka server', () => {
     expect(fragile.filter((v) => v !== 'unacked')).toEqual([...range('f', 5), 'after-reopen']);
     expect(fragile.filter((v) => v === 'unacked').length).toBeLessThanOrEqual(1);
     expect(await valuesIn(data, 'sturdy')).toEqual(range('s', 6));
+  });
+
+  it('a failed write (EIO): a kcat producer (acks -1) gets the storage error, and producing resumes after the reopen', async () => {
+    const data = await dataWith({ fragile: {}, sturdy: {} });
+    const s = await startServe(data);
+    expect((await kcatProduce(s.address, 'fragile', range('f', 5))).failed).toBe(false);
+    await s.command('arm write EIO 1 topics/fragile/0', 'armed');
+    const failed = await kcatProduce(s.address, 'fragile', ['unwritten']);
+    expect(failed.failed).toBe(true);
+    expect(failed.stderr).toMatch(/KAFKA_STORAGE_ERROR|Disk error/);
+    expect((await kcatProduce(s.address, 'sturdy', range('s', 3))).failed).toBe(false);
+    expect(await kcatValues(s.address, 'sturdy')).toEqual(range('s', 3));
+    // The batch that could not be written never became visible.
+    expect(await kcatValues(s.address, 'fragile')).toEqual(range('f', 5));
+    expect((await rawProduce(s.port, 'fragile', ['refused'])).errorCode).toBe(KafkaError.KAFKA_STORAGE_ERROR);
+    expect(await health(s.metricsUrl)).toEqual({ status: 503, failed: { fragile: 1, sturdy: 0 } });
+
+    expect(await hangUp(s, /SIGHUP: reopened .*\n/)).toMatch(/^SIGHUP: reopened fragile\/0, taking writes from offset 5 \(it had failed: .*pwrite.*\)/);
+    expect((await kcatProduce(s.address, 'fragile', ['after-reopen'])).failed).toBe(false);
+    expect(await health(s.metricsUrl)).toEqual({ status: 200, failed: { fragile: 0, sturdy: 0 } });
+    await stop(s);
+    expect(await valuesIn(data, 'fragile')).toEqual([...range('f', 5), 'after-reopen']);
+    expect(await valuesIn(data, 'sturdy')).toEqual(range('s', 3));
+  });
+
+  it('a full disk at segment preallocation (ENOSPC): the storage error until space is back, then writes resume without a reopen', async () => {
+    const data = await dataWith({ full: { segmentBytes: SMALL_SEGMENT }, sturdy: {} });
+    const s = await startServe(data);
+    // From here on no segment of "full" can be reserved (the next one may be ready already).
+    await s.command('arm allocate ENOSPC 1000000 topics/full/0', 'armed');
+    const big = (i: number): string => `v${i}`.padEnd(1000, '.');
+    const acked: string[] = [];
+    let refused: { errorCode: number; errorMessage: string | null } | null = null;
+    for (let i = 0; refused === null && i < 1000; i++) {
+      const r = await rawProduce(s.port, 'full', [big(i)]);
+      if (r.errorCode === KafkaError.NONE) acked.push(big(i));
+      else refused = r;
+    }
+    expect(refused).toMatchObject({ errorCode: KafkaError.KAFKA_STORAGE_ERROR, errorMessage: expect.stringMatching(/No space left on device/) });
+    expect(acked.length).toBeGreaterThan(SMALL_SEGMENT / 1000 - 10);
+    expect((await rawProduce(s.port, 'full', ['still full'])).errorCode).toBe(KafkaError.KAFKA_STORAGE_ERROR);
+    expect((await rawProduce(s.port, 'sturdy', ['s0'])).errorCode).toBe(KafkaError.NONE);
+    expect(await kcatValues(s.address, 'full')).toEqual(acked);
+    // A full disk does not fail the log: nothing to reopen, no failed partition.
+    expect(await health(s.metricsUrl)).toEqual({ status: 200, failed: { full: 0, sturdy: 0 } });
+    expect(await hangUp(s, /SIGHUP: .*\n/)).toBe('SIGHUP: no failed partitions\n');
+
+    await s.command('disarm allocate', 'disarmed');
+    const after = range('after-', 100).map((v) => v.padEnd(1000, '.'));
+    for (const v of after) expect((await rawProduce(s.port, 'full', [v])).errorCode).toBe(KafkaError.NONE);
+    await stop(s);
+    expect(await valuesIn(data, 'full')).toEqual([...acked, ...after]);
+    expect(await valuesIn(data, 'sturdy')).toEqual(['s0']);
   });
 });

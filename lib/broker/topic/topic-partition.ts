@@ -382,6 +382,7 @@ export class TopicPartition {
       this.#failedAt = { failure: failure.message, highWatermark: old.highWatermark, durableOffset: old.durableOffset };
       this.#earlier = this.stats();
       this.#messagesInEarlier += old.endOffset - this.#endAtOpen;
+      this.#endAtOpen = old.endOffset;
       this.#offline = new SluiceError(`partition ${this.index} of topic ${JSON.stringify(this.topic)} is being reopened after: ${failure.message}`, ErrorCode.READ_ONLY);
       await old.close(failure);
     }
