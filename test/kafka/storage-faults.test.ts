@@ -132,6 +132,21 @@ async function health(metricsUrl: string): Promise<{ status: number; failed: Rec
   return { status: (await fetch(`${metricsUrl}/health`)).status, failed };
 }
 
+/** Produce requests the server has handled so far (its request counter). */
+async function produceRequests(metricsUrl: string): Promise<number> {
+  const f = parsePrometheusText(await (await fetch(`${metricsUrl}/metrics`)).text());
+  return f.get('sluice_server_requests_total')!.samples.find((x) => x.labels.api === 'Produce')?.value ?? 0;
+}
+
+/** Polls `condition` until it holds; the deadline only turns a hang into a failure. */
+async function until(what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + DEADLINE_MS;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Everything kcat reads from a topic's start to its end, one value a line. */
 async function kcatValues(address: string, topic: string): Promise<string[]> {
   const { stdout } = await run('kcat', ['-b', address, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-q', '-f', '%s\\n']);
@@ -172,9 +187,9 @@ async function stop(s: Serve): Promise<void> {
 const SMALL_SEGMENT = 65536;
 
 /** Produces `values` with kcat (librdkafka) at acks -1 with no retries: whether any delivery failed, and what it said. */
-async function kcatProduce(address: string, topic: string, values: string[]): Promise<{ failed: boolean; stderr: string }> {
+async function kcatProduce(address: string, topic: string, values: string[], settings = ['-X', 'retries=0', '-X', 'message.timeout.ms=10000']): Promise<{ failed: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('kcat', ['-b', address, '-P', '-t', topic, '-p', '0', '-X', 'acks=all', '-X', 'retries=0', '-X', 'message.timeout.ms=10000'], (err, _stdout, stderr) => {
+    const child = execFile('kcat', ['-b', address, '-P', '-t', topic, '-p', '0', '-X', 'acks=all', ...settings], (err, _stdout, stderr) => {
       resolve({ failed: err !== null || /Delivery failed|ERROR/.test(stderr), stderr });
     });
     child.stdin!.end(values.map((v) => `${v}\n`).join(''));
@@ -273,5 +288,37 @@ describe('storage faults at the Kafka server', () => {
     await stop(s);
     expect(await valuesIn(data, 'full')).toEqual([...acked, ...after]);
     expect(await valuesIn(data, 'sturdy')).toEqual(['s0']);
+  });
+
+  it('clients that retry get through once the partition is reopened: kcat, and a kafkajs idempotent producer stores its batch once', async () => {
+    const data = await dataWith({ fragile: {}, sturdy: {} });
+    const s = await startServe(data);
+    const kafka = new Kafka({ clientId: 'retrying', brokers: [s.address], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ idempotent: true, allowAutoTopicCreation: false, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 500 } });
+    cleanup.push(() => producer.disconnect());
+    await producer.connect();
+    await producer.send({ topic: 'fragile', acks: -1, messages: range('f', 5).map((value) => ({ value, partition: 0 })) });
+
+    // The fsync of this batch fails after its write: the partition fails with the batch in the
+    // page cache, and the producer retries the same sequence number while it is read-only.
+    await s.command('arm sync EIO 1 topics/fragile/0', 'armed');
+    const retried = producer.send({ topic: 'fragile', acks: -1, messages: [{ value: 'retried', partition: 0 }] });
+    await until('the partition failed', async () => (await health(s.metricsUrl)).failed.fragile === 1);
+    // kcat (librdkafka) retries KAFKA_STORAGE_ERROR too (refreshing metadata between tries).
+    const kcat = kcatProduce(s.address, 'fragile', ['kcat-retried'], ['-X', 'message.timeout.ms=60000']);
+    const requestsBefore = await produceRequests(s.metricsUrl);
+    await until('kcat tried', async () => (await produceRequests(s.metricsUrl)) > requestsBefore);
+    expect(await hangUp(s, /SIGHUP: reopened .*\n/)).toMatch(/^SIGHUP: reopened fragile\/0/);
+    await expect(retried).resolves.toEqual([expect.objectContaining({ errorCode: 0 })]);
+    expect((await kcat).failed).toBe(false);
+    await producer.disconnect();
+    await stop(s);
+    // The reopened log kept the batch whose fsync failed: the idempotent retry was answered from
+    // it (the producer state is rebuilt from the reopened log), not stored a second time.
+    const fragile = await valuesIn(data, 'fragile');
+    expect(fragile.slice(0, 5)).toEqual(range('f', 5));
+    expect(fragile.filter((v) => v === 'retried')).toEqual(['retried']);
+    expect(fragile.filter((v) => v === 'kcat-retried')).toEqual(['kcat-retried']);
+    expect(fragile).toHaveLength(7);
   });
 });
