@@ -62,7 +62,7 @@ describe('sluice serve', () => {
     s.child.kill('SIGHUP');
     const deadline = Date.now() + 30_000;
     while (!s.output().includes('SIGHUP: no failed partitions') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(s.output()).toContain('SIGHUP: no failed partitions');
+    expect(s.output(), s.output()).toContain('SIGHUP: no failed partitions');
     const { stdout } = await run('kcat', ['-b', address, '-L']);
     expect(stdout).toContain(`broker 0 at ${address} (controller)`);
     s.child.kill('SIGTERM');

@@ -302,7 +302,7 @@ export class TopicPartition {
   }
 
   /** Offsets, traffic since open and health (a native call more than describe()). */
-  describeFull(stats: LogStats = this.#log.stats()): PartitionDescription {
+  describeFull(stats: LogStats = this.stats()): PartitionDescription {
     const offsets = this.describe();
     return {
       ...offsets,

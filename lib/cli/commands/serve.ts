@@ -53,9 +53,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     }
   }
   const { host, port } = server.address;
-  process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
-  if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the address is printed: whoever reads it may signal at once.
+  const closed = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -79,6 +78,9 @@ export async function serve(o: ServeOptions): Promise<void> {
     process.on('SIGTERM', stop);
     process.on('SIGHUP', reopen);
   });
+  process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
+  if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
+  await closed;
   process.stdout.write('closed\n');
 }
 
