@@ -73,6 +73,11 @@ export const ErrorCode = {
    * frame, a null where none is allowed, an unknown API version); the server closes the connection.
    */
   MALFORMED_REQUEST: 'MALFORMED_REQUEST',
+  /**
+   * Kafka server: a SASL exchange failed (wrong credentials, a malformed token, a step out of
+   * order); the server answers SASL_AUTHENTICATION_FAILED and closes the connection.
+   */
+  AUTHENTICATION_FAILED: 'AUTHENTICATION_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

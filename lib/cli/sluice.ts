@@ -13,6 +13,7 @@
  *   sluice bench WORKLOAD [--duration 2s]          a workload against Sluice and installed peers: JSON + HTML report
  *   sluice plan [WORKLOAD] [--rate N ...]         does a workload fit this host? headroom, retention needs, cluster size
  *   sluice mirror --from-... --to-... --topic T     copy topics between data directories and Kafka clusters
+ *   sluice users add|remove|list --data DIR        SASL users of a data directory (beside a running serve too)
  *
  * Every command takes --help; those that print data take --json. Commands that only read open
  * the directory read-only (beside a running serve). Exit codes: exit-codes.ts.
@@ -27,6 +28,7 @@ import { planCommand } from './commands/plan';
 import { produceCommand } from './commands/produce';
 import { serveCommand } from './commands/serve';
 import { topicsCommand } from './commands/topics';
+import { usersCommand } from './commands/users';
 import { verifyCommand } from './commands/verify';
 import { whyCommand } from './commands/why';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes';
@@ -44,6 +46,7 @@ export function program(): Command {
   benchCommand(cmd);
   mirrorCommand(cmd);
   planCommand(cmd);
+  usersCommand(cmd);
   // Subcommands report their own usage errors the same way.
   for (const c of cmd.commands) {
     c.exitOverride();

@@ -21,6 +21,7 @@ import { advertised } from './protocol/versions';
 import { type Part, Writer } from './protocol/writer';
 import type { FileRegion } from './file-region';
 import { RegionSender } from './region-sender';
+import type { SaslAuthenticator } from './security/sasl/authenticator';
 
 export interface ConnectionLimits {
   requestBytesMax: number;
@@ -29,6 +30,19 @@ export interface ConnectionLimits {
   responsesInFlightMax: number;
   writeBufferBytesMax: number;
 }
+
+/**
+ * Who the connection is (its session, as the server made it from the socket) and, on a SASL
+ * listener, its authenticator: until it says authenticated, only the SASL exchange may be sent,
+ * in frames of at most SASL_FRAME_BYTES_MAX.
+ */
+export interface ConnectionSecurity {
+  session: Session;
+  authenticator: SaslAuthenticator | null;
+}
+
+/** An unauthenticated client's frames are SASL tokens: Kafka's sasl.server.max.receive.size, 512 KiB. */
+export const SASL_FRAME_BYTES_MAX = 512 * 1024;
 
 /** Why a connection was closed by the server, for the server's onClientError. */
 export interface ConnectionProblem {
@@ -64,6 +78,7 @@ export class Connection {
   readonly #onProblem: (p: ConnectionProblem) => void;
   readonly #remote: string;
   readonly #session: Session;
+  readonly #authenticator: SaslAuthenticator | null;
   #chunks: Buffer[] = [];
   #buffered = 0;
   #frameTimer: NodeJS.Timeout | undefined;
@@ -77,14 +92,15 @@ export class Connection {
   #writing = false;
   readonly #closedPromise: Promise<void>;
 
-  constructor(socket: Socket, server: ServerContext, handlers: ReadonlyMap<number, ApiHandler>, limits: ConnectionLimits, onProblem: (p: ConnectionProblem) => void) {
+  constructor(socket: Socket, server: ServerContext, handlers: ReadonlyMap<number, ApiHandler>, limits: ConnectionLimits, onProblem: (p: ConnectionProblem) => void, security?: ConnectionSecurity) {
     this.#socket = socket;
     this.#server = server;
     this.#handlers = handlers;
     this.#limits = limits;
     this.#onProblem = onProblem;
     this.#remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#session = { principal: ANONYMOUS_PRINCIPAL, clientAddress: socket.remoteAddress ?? '', tls: false };
+    this.#session = security?.session ?? { principal: ANONYMOUS_PRINCIPAL, clientAddress: socket.remoteAddress ?? '', tls: false };
+    this.#authenticator = security?.authenticator ?? null;
     this.#sender = new RegionSender(socket, server.sent, server.zeroCopy);
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.#drop('idle'));
@@ -99,6 +115,11 @@ export class Connection {
       for (const p of this.#pending.splice(0)) release(p);
       resolve();
     }));
+  }
+
+  /** Who is at the other end (the same object the handlers see). */
+  get session(): Readonly<Session> {
+    return this.#session;
   }
 
   /** Resolves once the socket has closed. */
@@ -142,6 +163,13 @@ export class Connection {
     this.#socket.destroy();
   }
 
+  /** Reports `reason`, then closes once what was read is answered (a failed authentication's answer among it). */
+  #closeAnswered(reason: string): void {
+    if (!this.#live || this.#endWhenAnswered) return;
+    this.#onProblem({ remote: this.#remote, reason });
+    void this.shutdown();
+  }
+
   get #live(): boolean {
     return !this.#closed && !this.#dropped;
   }
@@ -157,8 +185,9 @@ export class Connection {
   #drain(): void {
     while (this.#live && this.#buffered >= 4 && this.#pending.length < this.#limits.responsesInFlightMax) {
       const size = this.#peekSize();
-      if (size < 0 || size > this.#limits.requestBytesMax) {
-        this.#drop(`a request frame of ${size} bytes (the limit is ${this.#limits.requestBytesMax})`);
+      const max = this.#authenticator === null || this.#authenticator.authenticated ? this.#limits.requestBytesMax : SASL_FRAME_BYTES_MAX;
+      if (size < 0 || size > max) {
+        this.#drop(`a request frame of ${size} bytes (the limit is ${max}${max === SASL_FRAME_BYTES_MAX ? ' before authenticating' : ''})`);
         return;
       }
       if (this.#buffered < 4 + size) break;
@@ -245,6 +274,10 @@ export class Connection {
       this.#drop(api === undefined ? `API key ${header.apiKey}, which this server does not serve` : `${api.name} version ${header.apiVersion} (this server speaks ${api.minVersion} to ${api.maxVersion})`);
       return;
     }
+    if (this.#authenticator !== null && !this.#authenticator.allows(header.apiKey)) {
+      this.#drop(`${api.name} before authenticating (SASL): only ApiVersions, SaslHandshake and SaslAuthenticate may come first`);
+      return;
+    }
     const flexible = header.apiVersion >= (FIRST_FLEXIBLE.get(header.apiKey) ?? Infinity);
     let request: unknown;
     try {
@@ -257,7 +290,7 @@ export class Connection {
     }
     const started = performance.now();
     const stats = this.#server.requests;
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, regions: [] };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, authenticator: this.#authenticator ?? undefined, regions: [] };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {
@@ -279,6 +312,8 @@ export class Connection {
         }
         pending.done = true;
         this.#flush();
+        const closeReason = this.#authenticator?.takeCloseReason() ?? null;
+        if (closeReason !== null) this.#closeAnswered(closeReason);
       } catch (e) {
         fail(e);
       }

@@ -2,7 +2,8 @@
  * What a server counts of its requests and connections, for stats() and the metrics endpoint:
  * per API, requests answered or failed and their latency (from the whole frame read to the
  * response ready to write, in the shared power-of-two buckets); connections accepted, refused at
- * the limit, and dropped by the server (malformed requests, limits, timeouts). Thread-confined.
+ * the limit, and dropped by the server (malformed requests, limits, timeouts); SASL
+ * authentications that succeeded and failed. Thread-confined.
  */
 import { DurationHistogram, type DurationSnapshot } from '../storage/duration-histogram';
 import { advertised } from './protocol/versions';
@@ -29,6 +30,8 @@ export class RequestStats {
   connectionsAccepted = 0;
   connectionsRefused = 0;
   connectionsDropped = 0;
+  authenticationsSucceeded = 0;
+  authenticationsFailed = 0;
 
   /** One request of API `key`, handled in `ms`; `failed`: its handler threw. */
   record(key: number, ms: number, failed: boolean): void {

@@ -11,16 +11,19 @@
  */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Broker } from '../broker/broker';
 import type { TopicConfigInput } from '../broker/topic/topic-config';
 import { integer, optionsObject, checkKeys, shown } from '../validate';
 import { Connection, type ConnectionLimits, type ConnectionProblem } from './connection';
-import type { ServerContext } from './handlers/handler';
+import { ANONYMOUS_PRINCIPAL, type ServerContext, type Session } from './handlers/handler';
 import { HANDLERS } from './handlers';
 import { GroupCoordinator } from './groups/coordinator';
 import { SegmentDescriptors } from './file-region';
 import type { SendCounters } from './region-sender';
 import { RequestStats, type ApiRequestStats } from './request-stats';
+import { SaslAuthenticator, saslListener, type SaslListener, type SaslOptions } from './security/sasl/authenticator';
+import { onTlsConnections, tlsListener, type TlsOptions } from './security/tls';
 
 export interface ServerOptions {
   broker: Broker;
@@ -51,6 +54,10 @@ export interface ServerOptions {
   groupInitialRebalanceDelayMs?: number;
   /** Send fetched records from the segment files with sendfile where the platform allows. Default true; false copies them. */
   zeroCopy?: boolean;
+  /** Serve TLS (security/tls.ts): certificate, key, and CAs for client certificates (mutual TLS). Fetches then copy records (sendfile cannot encrypt). */
+  tls?: TlsOptions;
+  /** Require SASL authentication (security/sasl/): the mechanisms offered; users come from `<broker.dir>/security/users.json` (`sluice users`). */
+  sasl?: SaslOptions;
 }
 
 /** What the server has done so far. */
@@ -59,6 +66,17 @@ export interface ServerStats {
   fetchBytesZeroCopy: number;
   /** Record bytes fetches read and wrote (probes of a full socket, and every byte where sendfile cannot serve). */
   fetchBytesCopied: number;
+  /** Whether fetches may send records with sendfile; when not, zeroCopyOff says why. */
+  zeroCopy: boolean;
+  zeroCopyOff: 'tls' | 'disabled' | 'platform' | null;
+  /** Whether the listener is TLS, and the SASL mechanisms it requires (none: no SASL). */
+  tls: boolean;
+  saslMechanisms: string[];
+  /** Connections open now, by principal (User:ANONYMOUS until authenticated). */
+  principals: { principal: string; connections: number }[];
+  /** SASL authentications that succeeded and that failed since start. */
+  authenticationsSucceeded: number;
+  authenticationsFailed: number;
   /** Connections open now. */
   connections: number;
   /** Segment file descriptors that fetch responses hold now (one per file, shared). */
@@ -75,7 +93,7 @@ export interface ServerStats {
   groups: { group: string; state: string; members: number }[];
 }
 
-const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy']);
+const KEYS = new Set(['broker', 'host', 'port', 'advertisedHost', 'advertisedPort', 'nodeId', 'autoCreateTopics', 'topicDefaults', 'requestBytesMax', 'connectionsMax', 'idleTimeoutMs', 'frameTimeoutMs', 'onClientError', 'groupInitialRebalanceDelayMs', 'zeroCopy', 'tls', 'sasl']);
 
 /** Request frames at most this large (Kafka's socket.request.max.bytes is 100 MiB). */
 export const REQUEST_BYTES_MAX_DEFAULT = 100 * 1024 * 1024;
@@ -86,6 +104,9 @@ const WRITE_BUFFER_BYTES_MAX = 8 * 1024 * 1024;
 
 export class Server {
   readonly #server: net.Server;
+  #zeroCopyOff: ServerStats['zeroCopyOff'] = null;
+  #tls = false;
+  #sasl: SaslListener | null = null;
   readonly #connections = new Set<Connection>();
   #closing: Promise<void> | undefined;
   readonly #closingSignal = new AbortController();
@@ -119,16 +140,20 @@ export class Server {
     };
     const connectionsMax = integer(o.connectionsMax ?? 10_000, 'connectionsMax', 1, 1_000_000);
     const nodeId = integer(o.nodeId ?? 0, 'nodeId', 0, 2 ** 31 - 1);
-    const zeroCopy = o.zeroCopy ?? true;
-    if (typeof zeroCopy !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopy)}`);
+    const zeroCopyOption = o.zeroCopy ?? true;
+    if (typeof zeroCopyOption !== 'boolean') throw new TypeError(`zeroCopy must be a boolean, got ${shown(zeroCopyOption)}`);
+    const secure = o.tls === undefined ? null : await tlsListener(o.tls, limits.frameTimeoutMs);
+    const zeroCopyOff = secure !== null ? 'tls' : !zeroCopyOption ? 'disabled' : process.platform !== 'linux' ? 'platform' : null;
+    const zeroCopy = zeroCopyOff === null;
     const onClientError = o.onClientError ?? (() => {});
     if (typeof onClientError !== 'function') throw new TypeError('onClientError must be a function');
     const requests = new RequestStats();
+    const sasl = o.sasl === undefined ? null : saslListener(o.sasl, o.broker.dir, requests);
     const onProblem = (p: ConnectionProblem): void => {
       requests.connectionsDropped++;
       onClientError(p);
     };
-    const netServer = net.createServer();
+    const netServer = secure === null ? net.createServer() : tls.createServer(secure.secure);
     await new Promise<void>((resolve, reject) => {
       netServer.once('error', reject);
       netServer.listen(port, host, () => {
@@ -138,6 +163,9 @@ export class Server {
     });
     const bound = netServer.address() as net.AddressInfo;
     const server = new Server(netServer, bound.address, bound.port);
+    server.#zeroCopyOff = zeroCopyOff;
+    server.#tls = secure !== null;
+    server.#sasl = sasl;
     const context: ServerContext = {
       broker: o.broker,
       nodeId,
@@ -157,12 +185,14 @@ export class Server {
     server.#sent = context.sent;
     server.#requests = requests;
     server.#segments = context.segments;
-    netServer.on('connection', (socket) => server.#accept(socket, context, limits, connectionsMax, onProblem, onClientError));
+    const accept = (socket: net.Socket, principal: string): void => server.#accept(socket, context, limits, connectionsMax, onProblem, onClientError, principal);
+    if (secure === null) netServer.on('connection', (socket: net.Socket) => accept(socket, ANONYMOUS_PRINCIPAL));
+    else onTlsConnections(netServer as tls.Server, (socket, principal) => accept(socket, principal ?? ANONYMOUS_PRINCIPAL), onProblem);
     return server;
   }
 
   /** `onProblem` is told why a connection was dropped (and counts it); `onRefused` of a refusal at the limit. */
-  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void, onRefused: (p: ConnectionProblem) => void): void {
+  #accept(socket: net.Socket, context: ServerContext, limits: ConnectionLimits, connectionsMax: number, onProblem: (p: ConnectionProblem) => void, onRefused: (p: ConnectionProblem) => void, principal: string): void {
     const stats = context.requests;
     if (this.#closing !== undefined || this.#connections.size >= connectionsMax) {
       if (this.#closing === undefined) {
@@ -173,7 +203,9 @@ export class Server {
       return;
     }
     stats.connectionsAccepted++;
-    const c = new Connection(socket, context, HANDLERS, limits, onProblem);
+    const session: Session = { principal, clientAddress: socket.remoteAddress ?? '', tls: this.#tls };
+    const authenticator = this.#sasl === null ? null : new SaslAuthenticator(this.#sasl, session);
+    const c = new Connection(socket, context, HANDLERS, limits, onProblem, { session, authenticator });
     this.#connections.add(c);
     void c.closed.then(() => this.#connections.delete(c));
   }
@@ -188,6 +220,13 @@ export class Server {
     return {
       fetchBytesZeroCopy: this.#sent!.zeroCopyBytes,
       fetchBytesCopied: this.#sent!.copiedBytes,
+      zeroCopy: this.#zeroCopyOff === null,
+      zeroCopyOff: this.#zeroCopyOff,
+      tls: this.#tls,
+      saslMechanisms: [...(this.#sasl?.mechanisms ?? [])],
+      principals: this.#principals(),
+      authenticationsSucceeded: r.authenticationsSucceeded,
+      authenticationsFailed: r.authenticationsFailed,
       connections: this.#connections.size,
       segmentDescriptors: this.#segments!.size,
       connectionsAccepted: r.connectionsAccepted,
@@ -196,6 +235,12 @@ export class Server {
       requests: r.apis(),
       groups: this.#groups!.list().map((g) => ({ group: g.groupId, state: g.state, members: g.members })),
     };
+  }
+
+  #principals(): { principal: string; connections: number }[] {
+    const counts = new Map<string, number>();
+    for (const c of this.#connections) counts.set(c.session.principal, (counts.get(c.session.principal) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([principal, connections]) => ({ principal, connections }));
   }
 
   /** Stops accepting, answers the requests already read, then closes every connection. */

@@ -117,6 +117,21 @@ const DEFINITIONS: Definition[] = [
     samples: ofServer((x) => x.requests.flatMap((r) => histogramSamples('sluice_server_request_duration_seconds', r.latency, { api: r.api }))),
   },
   {
+    name: 'sluice_server_zero_copy',
+    help: 'Whether fetches may send records with sendfile (1) or copy them (0); reason: none, or why not (tls, disabled, platform).',
+    type: 'gauge',
+    samples: ofServer((x) => [{ labels: { reason: x.zeroCopyOff ?? 'none' }, value: x.zeroCopy ? 1 : 0 }]),
+  },
+  {
+    name: 'sluice_server_authentications_total',
+    help: 'SASL authentications, by result (succeeded or failed).',
+    type: 'counter',
+    samples: ofServer((x) => [
+      { labels: { result: 'succeeded' }, value: x.authenticationsSucceeded },
+      { labels: { result: 'failed' }, value: x.authenticationsFailed },
+    ]),
+  },
+  {
     name: 'sluice_fetch_bytes_total',
     help: 'Record bytes Kafka fetches sent, by how: zero_copy (sendfile from the segment file) or copied (read and written: TLS, probes of a full socket, no sendfile).',
     type: 'counter',

@@ -40,6 +40,8 @@ const KAFKAJS_DIR: Record<string, string> = {
   AddOffsetsToTxn: 'addOffsetsToTxn',
   EndTxn: 'endTxn',
   TxnOffsetCommit: 'txnOffsetCommit',
+  SaslHandshake: 'saslHandshake',
+  SaslAuthenticate: 'saslAuthenticate',
 };
 
 function kafkajsVersions(api: ApiSchema): number[] {
@@ -136,7 +138,7 @@ function synthesizedBy(api: string, v: number): Set<string> {
 }
 
 // Responses whose kafkajs decoder transforms what it reads, checked by hand below.
-const TRANSFORMED = new Set(['Fetch']);
+const TRANSFORMED = new Set(['Fetch', 'SaslAuthenticate']);
 
 describe('our response encoders, read by kafkajs 2.2.4', () => {
   for (const api of ALL_APIS) {
@@ -181,6 +183,18 @@ describe('our response encoders, read by kafkajs 2.2.4', () => {
       expect(String(p.highWatermark)).toBe('42');
       expect(String(p.lastStableOffset)).toBe('42');
       expect(p.messages).toEqual([]);
+    }
+  });
+
+  it('SaslAuthenticate v0, v1: kafkajs keeps authBytes with their length prefix, for its mechanisms to decode', async () => {
+    for (const v of kafkajsVersions(ALL_APIS.find((a) => a.name === 'SaslAuthenticate')!)) {
+      const w = new Writer();
+      generated.encodeSaslAuthenticateResponse(w, v, { errorCode: 0, errorMessage: null, authBytes: Buffer.from('v=abc'), sessionLifetimeMs: 7 });
+      const theirs = (await kafkajsResponse(ALL_APIS.find((a) => a.name === 'SaslAuthenticate')!, v).decode(w.toBuffer())) as { errorCode: number; authBytes: Buffer; sessionLifetimeMs?: unknown };
+      expect(theirs.errorCode).toBe(0);
+      expect(theirs.authBytes.readInt32BE(0)).toBe(5);
+      expect(theirs.authBytes.subarray(4).toString()).toBe('v=abc');
+      if (v >= 1) expect(String(theirs.sessionLifetimeMs)).toBe('7');
     }
   });
 });

@@ -6,13 +6,13 @@
  * kcat the same way. Errors per partition: unknown topic or partition, a corrupt batch, a message
  * over the topic's messageBytesMax, an offset out of range, a bounded topic without room.
  */
-import { spawn } from 'node:child_process';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { keyPartition } from '../../lib/broker/produce/partitioner';
 import { Server } from '../../lib/kafka';
 import { decodeFetchResponse, decodeListOffsetsResponse, decodeProduceResponse, encodeFetchRequest, encodeListOffsetsRequest, encodeProduceRequest } from '../../lib/kafka/protocol/generated';
+import { kcat } from '../helpers/kafka-clients';
 import { exchange } from '../helpers/kafka-wire';
 import { tmpDir } from '../helpers/tmp';
 
@@ -27,19 +27,6 @@ async function serve(): Promise<{ broker: Broker; server: Server; address: strin
   const server = await Server.start({ broker, port: 0 });
   cleanup.push(() => server.close());
   return { broker, server, address: `127.0.0.1:${server.address.port}`, port: server.address.port };
-}
-
-/** kcat with `input` on stdin. */
-function kcat(args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${err}`))));
-    child.stdin.end(input ?? '');
-  });
 }
 
 async function consumeAll(broker: Broker, topic: string, count: number): Promise<{ partition: number; offset: number; key: string | null; value: string; headers: Record<string, string>; timestamp: number }[]> {

@@ -351,7 +351,7 @@ export function corrupt(file: string, what: string): SluiceError {
   return e;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+export async function fsyncDir(dir: string): Promise<void> {
   const h = await fs.promises.open(dir, 'r');
   try {
     await h.sync();
@@ -360,16 +360,18 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
-  await fs.promises.rename(await writeJsonTemp(file, data), file);
+/** Replaces `file` with `data` as JSON atomically (the protocol above); `mode`: the new file's permissions. */
+export async function writeJsonAtomic(file: string, data: unknown, mode?: number): Promise<void> {
+  await fs.promises.rename(await writeJsonTemp(file, data, mode), file);
   await fsyncDir(path.dirname(file));
 }
 
 /** `<file>.tmp` written and synced, to be renamed into place; returns its path. */
-async function writeJsonTemp(file: string, data: unknown): Promise<string> {
+async function writeJsonTemp(file: string, data: unknown, mode?: number): Promise<string> {
   const tmp = `${file}${TEMP_SUFFIX}`;
-  const h = await fs.promises.open(tmp, 'w');
+  const h = await fs.promises.open(tmp, 'w', mode);
   try {
+    if (mode !== undefined) await h.chmod(mode); // a temporary file left by a crash keeps its old mode
     await h.writeFile(`${JSON.stringify(data, null, 2)}\n`);
     await h.sync();
   } finally {

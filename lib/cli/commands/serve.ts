@@ -1,17 +1,21 @@
 /**
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
- * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts).
- * SIGHUP reopens every partition that failed (fail-stop after a failed write or sync, once the
- * disk is fixed) and prints what it did: one line per partition, or that none had failed.
+ * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts);
+ * with --tls-cert and --tls-key over TLS, with --sasl requiring SASL logins of the users that
+ * `sluice users` keeps in the directory (kafka/security/). SIGHUP reopens every partition that
+ * failed (fail-stop after a failed write or sync, once the disk is fixed) and prints what it did:
+ * one line per partition, or that none had failed.
  */
-import { type Command, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../../broker/broker';
 import type { PartitionReopenOutcome } from '../../broker/topic/partition-reopen';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
 import { listenAddress, positiveInteger } from '../args';
-import { EXIT_FAILURE } from '../exit-codes';
+import { EXIT_FAILURE, UsageError } from '../exit-codes';
+import { isSaslMechanism, SASL_MECHANISMS } from '../../kafka/security/sasl/mechanism';
+import type { TlsOptions } from '../../kafka/security/tls';
 
 interface ServeOptions {
   data: string;
@@ -21,11 +25,39 @@ interface ServeOptions {
   sync: SyncPolicy;
   autoCreateTopics: boolean;
   metrics?: { host: string; port: number };
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsClientAuth?: 'required' | 'requested' | 'none';
+  sasl?: string[];
+}
+
+/** --tls-* as ServerOptions.tls (undefined: plaintext); a CA or key without its certificate is a usage error. */
+function tlsOf(o: ServeOptions): TlsOptions | undefined {
+  if (o.tlsCert === undefined && o.tlsKey === undefined) {
+    if (o.tlsCa !== undefined || o.tlsClientAuth !== undefined) throw new UsageError('--tls-ca and --tls-client-auth need --tls-cert and --tls-key');
+    return undefined;
+  }
+  if (o.tlsCert === undefined || o.tlsKey === undefined) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  return { cert: o.tlsCert, key: o.tlsKey, ca: o.tlsCa, clientAuth: o.tlsClientAuth };
+}
+
+/** What the listener speaks, in Kafka's security.protocol names, for the startup line. */
+function protocolOf(tls: boolean, sasl: string[] | undefined): string {
+  const name = sasl === undefined ? (tls ? 'SSL' : 'PLAINTEXT') : tls ? 'SASL_SSL' : 'SASL_PLAINTEXT';
+  return sasl === undefined ? name : `${name} ${sasl.join(',')}`;
+}
+
+function mechanismList(value: string): string[] {
+  const list = value.split(',').map((m) => m.trim().toUpperCase());
+  for (const m of list) if (!isSaslMechanism(m)) throw new InvalidArgumentError(`unknown SASL mechanism ${JSON.stringify(m)} (known: ${SASL_MECHANISMS.join(', ')})`);
+  return list;
 }
 
 const shownHost = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 export async function serve(o: ServeOptions): Promise<void> {
+  const tls = tlsOf(o);
   const broker = await Broker.open(o.data);
   let server: Server;
   try {
@@ -37,6 +69,8 @@ export async function serve(o: ServeOptions): Promise<void> {
       advertisedPort: o.advertise?.port,
       autoCreateTopics: o.autoCreateTopics,
       topicDefaults: { partitions: o.partitions, sync: o.sync },
+      tls,
+      sasl: o.sasl === undefined ? undefined : { mechanisms: o.sasl },
     });
   } catch (e) {
     await broker.close();
@@ -78,7 +112,7 @@ export async function serve(o: ServeOptions): Promise<void> {
     process.on('SIGTERM', stop);
     process.on('SIGHUP', reopen);
   });
-  process.stdout.write(`listening on ${shownHost(host)}:${port}\n`);
+  process.stdout.write(`listening on ${shownHost(host)}:${port} (${protocolOf(tls !== undefined, o.sasl)})\n`);
   if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
   await closed;
   process.stdout.write('closed\n');
@@ -116,5 +150,10 @@ export function serveCommand(program: Command): void {
     .addOption(new Option('--sync <policy>', 'durability of topics created through the protocol').choices(['always', 'interval', 'none']).default('always'))
     .option('--no-auto-create-topics', 'do not create topics that Metadata requests ask for')
     .option('--metrics <host:port>', 'also serve Prometheus /metrics, /health and /explain over HTTP there (e.g. 127.0.0.1:9644)', listenAddress)
+    .option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM)')
+    .option('--tls-key <file>', "the TLS certificate's private key (PEM)")
+    .option('--tls-ca <file>', 'CA certificates (PEM) client certificates must chain to: mutual TLS')
+    .addOption(new Option('--tls-client-auth <mode>', 'with --tls-ca: whether clients must present a certificate (default required)').choices(['required', 'requested', 'none']))
+    .option('--sasl <mechanisms>', `require SASL authentication with these mechanisms (${SASL_MECHANISMS.join(',')}); users: sluice users`, mechanismList)
     .action(async (o: ServeOptions) => serve(o));
 }

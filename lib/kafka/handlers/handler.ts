@@ -11,6 +11,7 @@ import type { Reader } from '../protocol/reader';
 import type { Writer } from '../protocol/writer';
 import type { SendCounters } from '../region-sender';
 import type { RequestStats } from '../request-stats';
+import type { SaslAuthenticator } from '../security/sasl/authenticator';
 
 /** What handlers know of the server they run in. */
 export interface ServerContext {
@@ -59,6 +60,8 @@ export interface RequestContext {
   readonly clientId: string | null;
   /** The connection's session: the same object for every request on it. */
   readonly session: Session;
+  /** The connection's SASL state, on a listener with SASL (the SaslHandshake and SaslAuthenticate handlers use it). */
+  readonly authenticator?: SaslAuthenticator;
   /**
    * The file regions the response carries (a handler adds each it puts in its response): the
    * connection releases them once the response is written or discarded.

@@ -25,6 +25,8 @@ import { metadata } from './metadata';
 import { offsetCommit } from './offset-commit';
 import { offsetFetch } from './offset-fetch';
 import { produce } from './produce';
+import { saslAuthenticate } from './sasl-authenticate';
+import { saslHandshake } from './sasl-handshake';
 import { syncGroup } from './sync-group';
 import { txnOffsetCommit } from './txn-offset-commit';
 
@@ -52,4 +54,6 @@ export const ALL_APIS: readonly ApiSchema[] = [
   txnOffsetCommit,
   describeConfigs,
   createPartitions,
+  saslHandshake,
+  saslAuthenticate,
 ];

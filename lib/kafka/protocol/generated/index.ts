@@ -23,6 +23,8 @@ export * from './end-txn';
 export * from './txn-offset-commit';
 export * from './describe-configs';
 export * from './create-partitions';
+export * from './sasl-handshake';
+export * from './sasl-authenticate';
 
 /** Each API the tables describe: its key, the versions its codecs handle, the first flexible one. */
 export const API_TABLE = [
@@ -49,4 +51,6 @@ export const API_TABLE = [
   { key: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 4, firstFlexible: 3 },
   { key: 32, name: 'DescribeConfigs', minVersion: 0, maxVersion: 4, firstFlexible: 4 },
   { key: 37, name: 'CreatePartitions', minVersion: 0, maxVersion: 3, firstFlexible: 2 },
+  { key: 17, name: 'SaslHandshake', minVersion: 0, maxVersion: 1, firstFlexible: Infinity },
+  { key: 36, name: 'SaslAuthenticate', minVersion: 0, maxVersion: 2, firstFlexible: 2 },
 ] as const;
