@@ -25,6 +25,7 @@ export { faultInjection } from './storage/fault-injection';
 export type { FaultErrno, FaultKind } from './storage/fault-injection';
 export { Broker } from './broker/broker';
 export type { BrokerOptions, BrokerRecovery, PartitionRecovery, ResetTarget } from './broker/broker';
+export type { PartitionReopen, PartitionReopenOutcome } from './broker/topic/partition-reopen';
 export { Consumer } from './broker/consume/consumer';
 export type { Handler } from './broker/consume/consumer';
 export type { CommitEntry, ConsumerOptions, PartitionRef, PollOptions, RunOptions, SeekTarget, StartPosition } from './broker/consume/consumer-options';

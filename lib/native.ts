@@ -150,7 +150,7 @@ export interface NativeAddon {
    * socket would block, reads the next probe.length bytes of the range into `probe` and reports them.
    */
   sendFile(socketFd: number, fileFd: number, position: number, length: number, probe: Uint8Array, callback: (err: Error | null, sent: number, probeBytes: number) => void): void;
-  armFault?: (kind: 'sync' | 'allocate' | 'write', err: 'EIO' | 'ENOSPC', count: number) => void;
+  armFault?: (kind: 'sync' | 'allocate' | 'write', err: 'EIO' | 'ENOSPC', count: number, pathPart?: string) => void;
   NativeLog: {
     open(dir: string, options: NativeOpenOptions, onDurable: () => void): Promise<NativeLog>;
   };

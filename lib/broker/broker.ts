@@ -44,6 +44,7 @@ import { PartitionAccess } from './topic/partition-access';
 import { GroupOffsets } from './group/group-offsets';
 import { Topic } from './topic/topic';
 import type { TopicPartition } from './topic/topic-partition';
+import type { PartitionReopen, PartitionReopenOutcome } from './topic/partition-reopen';
 import { checkTopicName, normalizeTopicConfig, PARTITIONS_MAX, type TopicConfigInput } from './topic/topic-config';
 import { explain, type ExplainLink } from './explain/explain';
 import type { Explanation, ExplainQuery } from './explain/explanation';
@@ -416,6 +417,54 @@ export class Broker {
       throw new RangeError(`partition ${index} does not exist (topic ${t.name} has partitions 0 to ${t.partitions.length - 1})`);
     }
     return new PartitionAccess(t, index, () => this.transactions);
+  }
+
+  /**
+   * Reopens a partition whose Log failed (fail-stop after a failed write or sync: fix the disk
+   * first): the failed Log is closed and its directory opened again, recovering what is on disk,
+   * and appends resume from there. Resolves with what it did, or null when the partition had not
+   * failed. Producers, groups and the Kafka server keep their handles. Readers had seen only what
+   * was written; if the disk lost some of that (`lostVisible` > 0), every group's progress past the
+   * new end is brought down to it, as an open does (in-process consumers holding the partition
+   * keep their in-memory position: close and reopen them). If the open fails the partition stays
+   * offline (appends fail READ_ONLY) and the error is thrown; a later call tries again.
+   */
+  async reopenPartition(topic: string, partition: number): Promise<PartitionReopen | null> {
+    this.#checkWritable('reopenPartition');
+    const t = this.#topic(topic);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= t.partitions.length) {
+      throw new RangeError(`partition ${partition} does not exist (topic ${t.name} has partitions 0 to ${t.partitions.length - 1})`);
+    }
+    const reopened = await t.reopenPartition(this.#directory, partition);
+    if (reopened !== null && reopened.lostVisible > 0) await this.#truncateProgress(t.name, partition, reopened.endOffset);
+    t.gate.recheck();
+    return reopened;
+  }
+
+  /** Reopens every failed partition (see reopenPartition): what each reopen did or why it failed, by topic and partition. */
+  async reopenFailedPartitions(): Promise<PartitionReopenOutcome[]> {
+    this.#checkWritable('reopenFailedPartitions');
+    const failed = [...this.#topics.values()].flatMap((t) => t.partitions.filter((tp) => tp.failure !== null));
+    const outcomes = await Promise.all(
+      failed.map((tp) =>
+        this.reopenPartition(tp.topic, tp.index).then(
+          (r): PartitionReopenOutcome | null => r,
+          (e: unknown): PartitionReopenOutcome => ({ topic: tp.topic, partition: tp.index, error: e instanceof Error ? e : new Error(String(e)) }),
+        ),
+      ),
+    );
+    // null: another caller's reopen of the same partition got there first.
+    return outcomes.filter((o): o is PartitionReopenOutcome => o !== null);
+  }
+
+  /** Brings every group's progress in a partition down to `end` (its Log lost records past it), durably. */
+  async #truncateProgress(topic: string, partition: number, end: number): Promise<void> {
+    let changed = false;
+    for (const g of this.#state.groups.values()) {
+      const p = g.topics.get(topic)?.[partition];
+      if (p !== undefined && this.#state.truncate(p, end)) changed = true;
+    }
+    if (changed) await this.#groupLog.confirm();
   }
 
   /**

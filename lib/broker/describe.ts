@@ -37,7 +37,7 @@ export interface PartitionTraffic {
 }
 
 export interface PartitionDescription extends PartitionOffsetsDescription, PartitionTraffic {
-  /** Why the partition takes no more writes (fail-stop after a failed write or sync: reopen the broker), or null. */
+  /** Why the partition takes no more writes (fail-stop after a failed write or sync, or offline while Broker.reopenPartition runs or after its open failed), or null. */
   failure: string | null;
 }
 

@@ -79,7 +79,7 @@ const DEFINITIONS: Definition[] = [
   { name: 'sluice_partition_durable_offset', help: 'Offsets below it are on stable storage.', type: 'gauge', samples: perPartition('durableOffset') },
   {
     name: 'sluice_partition_failed',
-    help: '1 when the partition stopped taking writes after a failed write or sync (fail-stop; reopen to resume), else 0.',
+    help: '1 when the partition stopped taking writes after a failed write or sync (fail-stop; broker.reopenPartition or SIGHUP to sluice serve resumes), else 0.',
     type: 'gauge',
     samples: (s) => s.broker.topics.flatMap((t) => t.partitions.map((p) => ({ labels: { topic: t.name, partition: p.partition }, value: p.failure === null ? 0 : 1 }))),
   },

@@ -15,10 +15,13 @@ export const faultInjection = {
   /**
    * Fails the next `count` calls of a kind: 'sync' (fdatasync/fsync/msync), 'allocate' (a new
    * segment's space reservation) or 'write' (the writer thread's pwrite of sealed batches, writePath 'pwrite').
+   * With `pathPart`, only calls on a file or directory whose path contains it count (and fail):
+   * a partition's directory, say, so that the other logs of the process keep working.
    */
-  arm(kind: FaultKind, errno: FaultErrno, count = 1): void {
+  arm(kind: FaultKind, errno: FaultErrno, count = 1, pathPart = ''): void {
     if (typeof native.armFault !== 'function') throw new Error('fault injection needs SLUICE_FAULT_INJECTION=1 in the environment');
-    native.armFault(kind, errno, count);
+    if (typeof pathPart !== 'string') throw new TypeError('pathPart must be a string');
+    native.armFault(kind, errno, count, pathPart);
   },
   disarm(kind: FaultKind): void {
     if (typeof native.armFault === 'function') native.armFault(kind, 'EIO', 0);

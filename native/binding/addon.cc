@@ -105,12 +105,13 @@ Napi::Object Limits(Napi::Env env) {
   return o;
 }
 
-// armFault(kind, errnoName, count): only when SLUICE_FAULT_INJECTION=1 was set at load.
+// armFault(kind, errnoName, count, pathPart?): only when SLUICE_FAULT_INJECTION=1 was set at load.
 Napi::Value ArmFault(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string kind = info[0].As<Napi::String>();
   std::string err = info[1].As<Napi::String>();
   uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+  std::string path_part = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
   fault::Kind k;
   if (kind == "sync") {
     k = fault::kSync;
@@ -123,7 +124,7 @@ Napi::Value ArmFault(const Napi::CallbackInfo& info) {
   }
   int code = err == "EIO" ? EIO : err == "ENOSPC" ? ENOSPC : 0;
   if (code == 0) throw Napi::RangeError::New(env, "fault errno must be 'EIO' or 'ENOSPC'");
-  fault::arm(k, code, count);
+  fault::arm(k, code, count, path_part);
   return env.Undefined();
 }
 

@@ -7,26 +7,30 @@
 namespace sluice::fault {
 namespace {
 struct Slot {
-  std::atomic<uint32_t> remaining{0};
-  std::atomic<int> err{0};
+  std::atomic<uint32_t> remaining{0};  // read without the mutex: the unarmed fast path
+  std::mutex mutex;                    // guards err and path_part, and every change to remaining
+  int err = 0;
+  std::string path_part;
 };
 Slot slots[kKinds];
 }  // namespace
 
-void arm(Kind kind, int err, uint32_t count) {
-  slots[kind].err.store(err, std::memory_order_relaxed);
-  slots[kind].remaining.store(count, std::memory_order_release);
+void arm(Kind kind, int err, uint32_t count, const std::string& path_part) {
+  Slot& s = slots[kind];
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.err = err;
+  s.path_part = path_part;
+  s.remaining.store(count, std::memory_order_release);
 }
 
-int take(Kind kind) {
+int take(Kind kind, const std::string& path) {
   Slot& s = slots[kind];
+  if (s.remaining.load(std::memory_order_acquire) == 0) return 0;
+  std::lock_guard<std::mutex> lock(s.mutex);
   uint32_t n = s.remaining.load(std::memory_order_relaxed);
-  while (n > 0) {
-    if (s.remaining.compare_exchange_weak(n, n - 1, std::memory_order_acq_rel)) {
-      return s.err.load(std::memory_order_relaxed);
-    }
-  }
-  return 0;
+  if (n == 0 || path.find(s.path_part) == std::string::npos) return 0;
+  s.remaining.store(n - 1, std::memory_order_relaxed);
+  return s.err;
 }
 
 namespace {

@@ -105,7 +105,7 @@ Status File::truncate(uint64_t size) const {
 
 Status File::allocate(uint64_t size, uint64_t from) const {
   SLUICE_ASSERT(from < size, "an empty range to allocate");
-  if (int err = fault::take(fault::kAllocate)) return Status::io(err, "fallocate", path_);
+  if (int err = fault::take(fault::kAllocate, path_)) return Status::io(err, "fallocate", path_);
   // posix_fallocate falls back to writing zeros where the file system lacks fallocate.
   int err = ::posix_fallocate(fd_, static_cast<off_t>(from), static_cast<off_t>(size - from));
   if (err != 0) return Status::io(err, "fallocate", path_);
@@ -113,7 +113,7 @@ Status File::allocate(uint64_t size, uint64_t from) const {
 }
 
 Status File::datasync() const {
-  if (int err = fault::take(fault::kSync)) return Status::io(err, "fdatasync", path_);
+  if (int err = fault::take(fault::kSync, path_)) return Status::io(err, "fdatasync", path_);
   if (::fdatasync(fd_) != 0) return Status::io(errno, "fdatasync", path_);
   return Status::ok();
 }
@@ -130,7 +130,7 @@ Status File::close() {
 Status fsync_dir(const std::string& dir) {
   auto f = File::open(dir, O_RDONLY | O_DIRECTORY);
   if (!f.is_ok()) return f.status();
-  if (int err = fault::take(fault::kSync)) return Status::io(err, "fsync", dir);
+  if (int err = fault::take(fault::kSync, dir)) return Status::io(err, "fsync", dir);
   if (::fsync(f.value().fd()) != 0) return Status::io(errno, "fsync", dir);
   fault::note_dir_synced(dir);
   return f.value().close();

@@ -68,7 +68,7 @@ Status Flusher::write_now(Segment& segment, uint64_t position, const uint8_t* da
   if (failed()) return failure();
   if (data != nullptr) {
     Status s = Status::ok();
-    if (int err = fault::take(fault::kWrite)) s = Status::io(err, "pwrite", segment.log_path());
+    if (int err = fault::take(fault::kWrite, segment.log_path())) s = Status::io(err, "pwrite", segment.log_path());
     if (s.is_ok()) s = segment.file().write_at(data, len, position);
     if (!s.is_ok()) {
       fail(s);
@@ -244,7 +244,7 @@ Status Flusher::write_run(const Task* first, size_t count) {
   Segment& seg = *first->segment;
   SLUICE_ASSERT(first->end - first->len == seg.written_end(), "writes must follow the written end");
   if (first->in_mapping) return Status::ok();  // the mmap write path: nothing to write
-  if (int err = fault::take(fault::kWrite)) return Status::io(err, "pwrite", seg.log_path());
+  if (int err = fault::take(fault::kWrite, seg.log_path())) return Status::io(err, "pwrite", seg.log_path());
   struct iovec iov[IOV_MAX];
   for (size_t k = 0; k < count; k++) {
     SLUICE_ASSERT(!first[k].in_mapping && first[k].end <= seg.reserved(),

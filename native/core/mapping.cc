@@ -41,7 +41,7 @@ Mapping::~Mapping() { ::munmap(data_, size_); }
 Status Mapping::sync(size_t from, size_t to, const std::string& path) const {
   SLUICE_ASSERT(from <= to && to <= size_, "sync range outside the mapping");
   if (from == to) return Status::ok();
-  if (int err = fault::take(fault::kSync)) return Status::io(err, "msync", path);
+  if (int err = fault::take(fault::kSync, path)) return Status::io(err, "msync", path);
   size_t start = from & ~(page_size() - 1);
   if (::msync(data_ + start, to - start, MS_SYNC) != 0) return Status::io(errno, "msync", path);
   return Status::ok();

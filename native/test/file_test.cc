@@ -130,12 +130,30 @@ TEST(fault_injection_fails_the_next_calls) {
   CHECK_OK(f.value().datasync());
   fault::arm(fault::kSync, EIO, 5);
   fault::arm(fault::kSync, EIO, 0);  // disarms
-  CHECK_EQ(fault::take(fault::kSync), 0);
+  CHECK_EQ(fault::take(fault::kSync, dir.path()), 0);
   CHECK_OK(fsync_dir(dir.path()));
   fault::arm(fault::kSync, EIO, 1);
   CHECK_CODE(fsync_dir(dir.path()), Code::kIo);
   fault::arm(fault::kSync, EIO, 1);
   CHECK_CODE(write_file_atomic(dir.path(), "x", {1, 2, 3}), Code::kIo);
+}
+
+TEST(fault_injection_targets_paths_containing_a_string) {
+  sluice_test::TempDir dir;
+  auto sturdy = File::open(dir.file("sturdy"), O_RDWR | O_CREAT);
+  auto fragile = File::open(dir.file("fragile"), O_RDWR | O_CREAT);
+  REQUIRE_OK(sturdy);
+  REQUIRE_OK(fragile);
+  fault::arm(fault::kSync, EIO, 1, "fragile");
+  CHECK_OK(sturdy.value().datasync());  // another path: not consumed
+  CHECK_OK(fsync_dir(dir.path()));
+  CHECK_CODE(fragile.value().datasync(), Code::kIo);
+  CHECK_OK(fragile.value().datasync());  // the one armed was consumed
+  fault::arm(fault::kAllocate, ENOSPC, 3, "fragile");
+  CHECK_OK(sturdy.value().allocate(4096));
+  CHECK_CODE(fragile.value().allocate(4096), Code::kNoSpace);
+  fault::arm(fault::kAllocate, ENOSPC, 0);  // disarms, whatever the target
+  CHECK_OK(fragile.value().allocate(4096));
 }
 
 TEST(write_file_atomic_replaces_whole_files) {

@@ -283,7 +283,7 @@ TEST(a_failed_sync_is_kept_forever) {
   CHECK_EQ(flusher.durable_offset(), 0);
   CHECK_EQ(seg->synced_end, 0u);
   flusher.stop();
-  CHECK_EQ(fault::take(fault::kSync), 0);
+  CHECK_EQ(fault::take(fault::kSync, ""), 0);
 }
 
 TEST(a_failed_index_write_is_not_a_failed_flush) {
@@ -396,7 +396,7 @@ TEST(a_failed_write_stops_writes_and_syncs_forever) {
   CHECK_EQ(flusher.durable_offset(), 2);
   CHECK(seg->written_end() < seg->size());
   flusher.stop();
-  CHECK_EQ(fault::take(fault::kWrite), 0);
+  CHECK_EQ(fault::take(fault::kWrite, ""), 0);
 }
 
 TEST(write_buffers_wait_for_released_chunks_past_the_limit) {

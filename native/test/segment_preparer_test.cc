@@ -92,7 +92,7 @@ TEST(reservation_requests_are_served_and_a_failed_one_changes_nothing) {
   for (int i = 0; i < 20000 && seg->reserved() < 256 * 1024; i++) ::usleep(1000);
   CHECK_EQ(seg->reserved(), 256u * 1024);
   CHECK_EQ(seg->file().size().value(), 256u * 1024);
-  CHECK_EQ(fault::take(fault::kAllocate), 0);  // the armed failure was consumed
+  CHECK_EQ(fault::take(fault::kAllocate, ""), 0);  // the armed failure was consumed
   prep.reserve(seg, 64 * 1024);  // smaller than the reservation: nothing to do
   prep.stop();
   CHECK_EQ(seg->reserved(), 256u * 1024);

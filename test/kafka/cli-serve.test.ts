@@ -1,7 +1,8 @@
 /**
  * `sluice serve` as a user runs it (the bin's source through tsx): it prints `listening on
  * HOST:PORT` once it accepts connections, serves kcat and kafkajs, and on SIGTERM or SIGINT
- * answers what is in flight, closes the broker and exits 0. Usage errors exit 2, failures 1.
+ * answers what is in flight, closes the broker and exits 0; SIGHUP reopens failed partitions and
+ * leaves it serving. Usage errors exit 2, failures 1.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,6 +54,19 @@ describe('sluice serve', () => {
     // The broker was closed (its lock released): it opens here.
     const broker = await Broker.open(data);
     await broker.close();
+  });
+
+  it('on SIGHUP reopens the failed partitions, says so, and keeps serving (storage-faults.test.ts fails some)', async () => {
+    const s = start(['serve', '--data', tmpDir(), '--listen', '127.0.0.1:0']);
+    const address = await s.listening;
+    s.child.kill('SIGHUP');
+    const deadline = Date.now() + 30_000;
+    while (!s.output().includes('SIGHUP: no failed partitions') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(s.output(), s.output()).toContain('SIGHUP: no failed partitions');
+    const { stdout } = await run('kcat', ['-b', address, '-L']);
+    expect(stdout).toContain(`broker 0 at ${address} (controller)`);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 
   it('runs as the README runs it: npx sluice (the built bin is executable)', async () => {

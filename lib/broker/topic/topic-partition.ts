@@ -12,12 +12,18 @@
  * confirm fails with the reason it was closed for (UNKNOWN_TOPIC or CLOSED), including confirms of
  * messages appended before: a send racing a delete fails with UNKNOWN_TOPIC, never with whatever
  * the closed Log would say. Lifetime: opened with its topic, closed with it; thread-confined.
+ *
+ * A Log that failed (fail-stop) can be replaced by a fresh open of its directory (reopen): the
+ * partition object stays, so producers, groups and the Kafka server keep their handles. While the
+ * reopen runs, or after an open that failed, the partition is offline: appends fail READ_ONLY,
+ * reads find nothing, and the offsets are the failed Log's last ones.
  */
-import type { SluiceError } from '../../errors';
 import type { AbortedTransaction, BatchProducer, ConfirmCallback, Log, LogRecord, Message, RawSlice, ReadOptions, ReadResult, RecoveryReport, Bytes } from '../../storage/log';
 import type { PartitionDescription, PartitionOffsetsDescription } from '../describe';
 import type { LogStats } from '../../storage/log';
+import { ErrorCode, SluiceError } from '../../errors';
 import { rebuildProducerStates, type ProducerStates } from './producer-state';
+import { withEarlierStats, type PartitionReopen } from './partition-reopen';
 
 /** A record's key and value bytes (what bytesOut counts for in-process deliveries). */
 export function recordBytes(r: LogRecord): number {
@@ -35,7 +41,15 @@ export type PartitionMessage = Bytes | null | Message;
 export class TopicPartition {
   readonly topic: string;
   readonly index: number;
-  readonly #log: Log;
+  #log: Log;
+  /** Set while the Log is closed for a reopen, or after the reopen's open failed: what appends throw. */
+  #offline: SluiceError | null = null;
+  /** The failed Log's failure and last offsets, from its failure until a reopen succeeds. */
+  #failedAt: { failure: string; highWatermark: number; durableOffset: number } | null = null;
+  #reopening: Promise<PartitionReopen | null> | null = null;
+  /** The counters of the Logs before a reopen (see withEarlierStats), and their messages in. */
+  #earlier: LogStats | null = null;
+  #messagesInEarlier = 0;
   #waiters = new Waiters();
   #wakeScheduled = false;
   #closed: SluiceError | null = null;
@@ -44,7 +58,7 @@ export class TopicPartition {
   readonly #wakeAll = (failure: Error | null = null): void => {
     const log = this.#log;
     let hw = 0;
-    if (this.#closed === null) {
+    if (this.#closed === null && this.#offline === null) {
       hw = log.highWatermark;
       if (failure === null && hw < log.endOffset) {
         // Not all written yet: wake now for what is visible, and again once the Log says the next
@@ -80,7 +94,7 @@ export class TopicPartition {
     this.messageTtlMs = messageTtlMs;
     this.#endAtOpen = log.endOffset;
   }
-  readonly #endAtOpen: number;
+  #endAtOpen: number;
 
   // ---- Producing ----
 
@@ -137,7 +151,8 @@ export class TopicPartition {
 
   /** Makes the partition durable now, whatever its sync policy (a transaction's commit). */
   flush(): Promise<number> {
-    if (this.#closed !== null) return Promise.reject(this.#closed);
+    const unavailable = this.#closed ?? this.#offline;
+    if (unavailable !== null) return Promise.reject(unavailable);
     return this.#log.flush();
   }
 
@@ -162,27 +177,29 @@ export class TopicPartition {
 
   /** Whole batches from the one holding `offset`, as a file range (see Log.slice); null when nothing is there yet. */
   slice(offset: number, maxBytes: number, readCommitted = false): RawSlice | null {
-    if (this.#closed !== null) return null;
+    if (this.#closed !== null || this.#offline !== null) return null;
     if (!readCommitted || this.#openTxns.size === 0) return this.#log.slice(offset, { maxBytes });
     return this.#log.slice(offset, { maxBytes, upTo: this.stableOffset });
   }
 
   /** Aborted transactions overlapping [from, to) (see Log.abortedTransactions); [] once closed. */
   abortedTransactions(from: number, to: number): AbortedTransaction[] {
-    if (this.#closed !== null) return [];
+    if (this.#closed !== null || this.#offline !== null) return [];
     return this.#log.abortedTransactions(from, to);
   }
 
   /** Resolves once every record below `offset` + 1 is readable, or rejects with why it never will be. */
   visible(offset: number): Promise<number> {
-    if (this.#closed !== null) return Promise.reject(this.#closed);
+    const unavailable = this.#closed ?? this.#offline;
+    if (unavailable !== null) return Promise.reject(unavailable);
     return this.#log.visible(offset);
   }
 
   /** Calls back once `offset` reached the partition's durability, or with why it never will. */
   confirm(offset: number, callback: ConfirmCallback): void {
-    if (this.#closed !== null) {
-      process.nextTick(callback, this.#closed, null);
+    const unavailable = this.#closed ?? this.#offline;
+    if (unavailable !== null) {
+      process.nextTick(callback, unavailable, null);
       return;
     }
     // The callback itself, not a wrapper: a closure per confirm was most of what lived long enough
@@ -194,7 +211,7 @@ export class TopicPartition {
 
   /** Records from `offset` below the stable offset (see Log.read); [] once the partition is closed. */
   read(offset: number, options?: ReadOptions): LogRecord[] {
-    if (this.#closed !== null) return [];
+    if (this.#closed !== null || this.#offline !== null) return [];
     if (this.#openTxns.size === 0) return this.#log.read(offset, options);
     return this.#log.read(offset, { ...options, upTo: this.stableOffset });
   }
@@ -204,7 +221,7 @@ export class TopicPartition {
    * transaction markers and aborted records, which are never returned; see Log.readRecords).
    */
   readRecords(offset: number, options?: ReadOptions): ReadResult {
-    if (this.#closed !== null) return { records: [], nextOffset: offset };
+    if (this.#closed !== null || this.#offline !== null) return { records: [], nextOffset: offset };
     if (this.#openTxns.size === 0) return this.#log.readRecords(offset, options);
     return this.#log.readRecords(offset, { ...options, upTo: this.stableOffset });
   }
@@ -266,7 +283,7 @@ export class TopicPartition {
 
   /** Applies the retention limits now; true if anything was deleted. */
   retain(nowMs: number): boolean {
-    if (this.#closed !== null) return false;
+    if (this.#closed !== null || this.#offline !== null) return false;
     // Compared by start offset: the report can miss segments deleted by the roll retain() makes.
     const start = this.#log.startOffset;
     this.#log.retain(nowMs);
@@ -285,21 +302,27 @@ export class TopicPartition {
   }
 
   /** Offsets, traffic since open and health (a native call more than describe()). */
-  describeFull(stats: LogStats = this.#log.stats()): PartitionDescription {
+  describeFull(stats: LogStats = this.stats()): PartitionDescription {
     const offsets = this.describe();
     return {
       ...offsets,
-      messagesIn: offsets.endOffset - this.#endAtOpen,
+      messagesIn: this.#messagesInEarlier + offsets.endOffset - this.#endAtOpen,
       bytesIn: stats.appendedBytes,
       messagesOut: this.#messagesOut,
       bytesOut: this.#bytesOut,
-      failure: this.#log.failure?.message ?? null,
+      failure: this.failure?.message ?? null,
     };
   }
 
-  /** The Log's counters (see Log.stats). */
+  /** Why the partition takes no writes (its Log failed, or it is offline for a reopen), or null. */
+  get failure(): SluiceError | null {
+    return this.#offline ?? (this.#closed === null ? this.#log.failure : null);
+  }
+
+  /** The Log's counters (see Log.stats), those of the Logs before a reopen included. */
   stats(): LogStats {
-    return this.#log.stats();
+    if (this.#offline !== null) return this.#earlier!;
+    return withEarlierStats(this.#log.stats(), this.#earlier);
   }
 
   /** Counts messages handed to consumers (a delivery model's reads, a Kafka fetch's batches). */
@@ -325,14 +348,85 @@ export class TopicPartition {
    * `failPending` (a delete) confirms still pending fail with `reason` too; otherwise (a broker
    * shutdown) they settle as the Log's close leaves them.
    */
-  close(reason: SluiceError, failPending: boolean): Promise<void> {
+  async close(reason: SluiceError, failPending: boolean): Promise<void> {
     if (this.#closed === null) this.#closed = reason;
     this.#wakeAll();
-    return this.#log.close(failPending ? reason : undefined);
+    // A reopen in flight closes the Log it opens once it sees the partition closed.
+    if (this.#reopening !== null) await this.#reopening.catch(() => {});
+    await this.#log.close(failPending ? reason : undefined);
+  }
+
+  /**
+   * Replaces a failed Log by a Log `open` makes of the same directory, whose recovery keeps what
+   * is on disk; null when the Log had not failed. Appends go on from the reopened Log's end; the
+   * idempotent producers' state is rebuilt from it, open transactions start no later than it
+   * ends, and waiters are woken. If `open` fails the partition stays offline (appends READ_ONLY)
+   * and a later reopen tries again. Concurrent calls share one reopen.
+   */
+  reopen(open: () => Promise<Log>): Promise<PartitionReopen | null> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    if (this.#reopening === null) {
+      const reopening = this.#reopen(open).finally(() => {
+        if (this.#reopening === reopening) this.#reopening = null;
+      });
+      this.#reopening = reopening;
+    }
+    return this.#reopening;
+  }
+
+  async #reopen(open: () => Promise<Log>): Promise<PartitionReopen | null> {
+    if (this.#offline === null) {
+      const old = this.#log;
+      const failure = old.failure;
+      if (failure === null) return null;
+      this.#failedAt = { failure: failure.message, highWatermark: old.highWatermark, durableOffset: old.durableOffset };
+      this.#earlier = this.stats();
+      this.#messagesInEarlier += old.endOffset - this.#endAtOpen;
+      this.#endAtOpen = old.endOffset;
+      this.#offline = new SluiceError(`partition ${this.index} of topic ${JSON.stringify(this.topic)} is being reopened after: ${failure.message}`, ErrorCode.READ_ONLY);
+      await old.close(failure);
+    }
+    let log: Log;
+    try {
+      log = await open();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.#offline = new SluiceError(`partition ${this.index} of topic ${JSON.stringify(this.topic)} could not be reopened: ${why}`, ErrorCode.READ_ONLY);
+      throw e;
+    }
+    if (this.#closed !== null) {
+      await log.close(this.#closed);
+      throw this.#closed;
+    }
+    return this.#adopt(log);
+  }
+
+  /** Takes the reopened Log in place of the failed one. */
+  #adopt(log: Log): PartitionReopen {
+    const before = this.#failedAt!;
+    this.#log = log;
+    this.#offline = null;
+    this.#failedAt = null;
+    this.#endAtOpen = log.endOffset;
+    this.#producers = undefined;
+    const end = log.endOffset;
+    for (const [producerId, first] of this.#openTxns) if (first > end) this.#openTxns.set(producerId, end);
+    this.#wakeScheduled = false;
+    this.#wake(log.highWatermark);
+    return {
+      topic: this.topic,
+      partition: this.index,
+      failure: before.failure,
+      highWatermarkBefore: before.highWatermark,
+      durableOffsetBefore: before.durableOffset,
+      endOffset: end,
+      lostVisible: Math.max(0, before.highWatermark - end),
+    };
   }
 
   #checkOpen(): void {
-    if (this.#closed !== null) throw this.#closed;
+    const unavailable = this.#closed ?? this.#offline;
+    if (unavailable !== null) throw unavailable;
   }
 }
 

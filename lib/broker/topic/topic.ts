@@ -13,6 +13,7 @@ import type { PartitionDescription } from '../describe';
 import { DurationHistogram, type DurationSnapshot } from '../../storage/duration-histogram';
 import { logOptionsOf, type TopicConfig } from './topic-config';
 import { TopicPartition } from './topic-partition';
+import type { PartitionReopen } from './partition-reopen';
 import { DedupWindow } from './dedup-window';
 
 /**
@@ -87,6 +88,15 @@ export class Topic {
     }
     this.#partitions.push(...added);
     this.#config = config;
+  }
+
+  /**
+   * Reopens partition `index` if its Log failed (see TopicPartition.reopen): the same directory and
+   * options, never creating it anew (a partition whose files are gone is CORRUPT).
+   */
+  reopenPartition(directory: BrokerDirectory, index: number): Promise<PartitionReopen | null> {
+    const options: LogOptions = { ...logOptionsOf(this.#config), create: false };
+    return this.#partitions[index].reopen(() => Log.open(directory.partitionDir(this.name, index), options));
   }
 
   /** Applies the retention limits now (the Logs do on every segment roll); true if anything went. */

@@ -2,12 +2,15 @@
  * `sluice serve`: the broker in a data directory, served to Kafka clients until SIGINT or SIGTERM;
  * with --metrics, Prometheus metrics, health and explain over HTTP too (metrics/metrics-server.ts);
  * with --tls-cert and --tls-key over TLS, with --sasl requiring SASL logins of the users that
- * `sluice users` keeps in the directory (kafka/security/);
- * with --acls, the ACLs of the data directory enforced (sluice acls manages them; the default with --sasl).
+ * `sluice users` keeps in the directory (kafka/security/). SIGHUP reopens every partition that
+ * failed (fail-stop after a failed write or sync, once the disk is fixed) and prints what it did:
+ * one line per partition, or that none had failed. With --acls, the ACLs of the data directory
+ * are enforced (sluice acls manages them; the default with --sasl).
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Broker } from '../../broker/broker';
 import { aclFileOf } from '../../kafka/acl/acl-store';
+import type { PartitionReopenOutcome } from '../../broker/topic/partition-reopen';
 import { Server } from '../../kafka/server';
 import { MetricsServer } from '../../metrics/metrics-server';
 import type { SyncPolicy } from '../../storage/log';
@@ -96,10 +99,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     }
   }
   const { host, port } = server.address;
-  process.stdout.write(`listening on ${shownHost(host)}:${port} (${protocolOf(tls !== undefined, o.sasl)})\n`);
-  if (server.authorization === 'acls') process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
-  if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
-  await new Promise<void>((resolve) => {
+  // The handlers go in before the address is printed: whoever reads it may signal at once.
+  const closed = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -116,10 +117,39 @@ export async function serve(o: ServeOptions): Promise<void> {
         resolve();
       })();
     };
+    const reopen = (): void => {
+      if (!stopping) void reopenFailed(broker);
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    process.on('SIGHUP', reopen);
   });
+  process.stdout.write(`listening on ${shownHost(host)}:${port} (${protocolOf(tls !== undefined, o.sasl)})\n`);
+  if (server.authorization === 'acls') process.stdout.write(`ACLs enforced from ${aclFileOf(o.data)} (sluice acls changes them while serving)\n`);
+  if (metrics !== null) process.stdout.write(`metrics on http://${shownHost(metrics.address.host)}:${metrics.address.port}/metrics\n`);
+  await closed;
   process.stdout.write('closed\n');
+}
+
+/** SIGHUP: reopens the failed partitions, one line each (errors on stderr). */
+async function reopenFailed(broker: Broker): Promise<void> {
+  let outcomes: PartitionReopenOutcome[];
+  try {
+    outcomes = await broker.reopenFailedPartitions();
+  } catch (e) {
+    process.stderr.write(`SIGHUP: ${e instanceof Error ? e.message : String(e)}\n`);
+    return;
+  }
+  if (outcomes.length === 0) process.stdout.write('SIGHUP: no failed partitions\n');
+  for (const o of outcomes) {
+    const name = `${o.topic}/${o.partition}`;
+    if ('error' in o) {
+      process.stderr.write(`SIGHUP: ${name} could not be reopened (it stays read-only): ${o.error.message}\n`);
+      continue;
+    }
+    const lost = o.lostVisible > 0 ? `, ${o.lostVisible} written but unsynced records lost` : '';
+    process.stdout.write(`SIGHUP: reopened ${name}, taking writes from offset ${o.endOffset}${lost} (it had failed: ${o.failure})\n`);
+  }
 }
 
 export function serveCommand(program: Command): void {

@@ -1,5 +1,6 @@
 /**
- * Metadata: this one node is every partition's leader, its only replica and the controller. Topics
+ * Metadata: this one node is every partition's leader, its only replica and the controller (a
+ * failed partition lists it as offline too, see below). Topics
  * asked for that do not exist are created when the server allows it and the request does (v4+;
  * older versions always ask), with the server's topic defaults, as Kafka's auto.create.topics.enable.
  * Authorization as Kafka's: a topic named that the principal may not describe, or that does not
@@ -72,7 +73,10 @@ async function describeOrCreate(ctx: RequestContext, name: string, mayCreate: bo
       leaderEpoch: 0,
       replicaNodes: [nodeId],
       isrNodes: [nodeId],
-      offlineReplicas: [],
+      // A failed partition (fail-stop) names this node an offline replica (v5+) but keeps it the
+      // leader with no error: kafkajs 2.2.4 fails a whole Metadata request on any partition
+      // error, and the partition still serves fetches of what it holds. Produce says the rest.
+      offlineReplicas: p.failure === null ? [] : [nodeId],
     })),
     topicAuthorizedOperations: OPERATIONS_UNKNOWN,
   };

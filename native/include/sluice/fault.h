@@ -1,7 +1,9 @@
 // Fault injection for tests: a process-wide table of armed faults, each "fail the next N calls of
-// this kind with this errno". Nothing is armed unless a test arms it, and the binding only offers
-// arming when SLUICE_FAULT_INJECTION=1 is set in the environment. The unarmed check is one relaxed
-// atomic load. Thread-safe.
+// this kind with this errno", optionally only calls on a path containing a given string (one
+// partition's directory, say, while the others keep working). Nothing is armed unless a test arms
+// it, and the binding only offers arming when SLUICE_FAULT_INJECTION=1 is set in the environment.
+// The unarmed check is one relaxed atomic load; an armed one compares the path under a mutex.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +19,11 @@ enum Kind : uint8_t {
   kKinds = 3,
 };
 
-// Fails the next `count` calls of `kind` with `err`; count 0 disarms.
-void arm(Kind kind, int err, uint32_t count);
-// 0 when nothing is armed for `kind`; otherwise consumes one and returns its errno.
-int take(Kind kind);
+// Fails the next `count` calls of `kind` with `err` whose path contains `path_part` (every call
+// when it is empty); count 0 disarms.
+void arm(Kind kind, int err, uint32_t count, const std::string& path_part = std::string());
+// 0 when nothing armed for `kind` matches `path`; otherwise consumes one and returns its errno.
+int take(Kind kind, const std::string& path);
 
 // Directory-entry tracking, for simulated power loss: every file created or renamed into place
 // is remembered until its directory is fsynced. Off (and free) unless enabled.
