@@ -24,6 +24,8 @@ export interface Sample {
   tS: number;
   phase: 'slow' | 'free' | 'drain';
   rssBytes: number;
+  rssAnonBytes: number;
+  rssFileBytes: number;
   fds: number;
   /** Event-loop delay beyond prom-client's 10 ms sampling timer, over the interval since the last sample. */
   eldP99Ms: number;
@@ -68,9 +70,20 @@ export function linearFit(xs: number[], ys: number[]): Line {
   return { slope, intercept: my - slope * mx };
 }
 
+/**
+ * When the warm-up ends: after `warmupFraction` of the load, and not before retention has deleted
+ * from every partition. Until then the retained segments, their descriptors and their mapped
+ * pages grow by design; from then on they are steady.
+ */
+export function warmupEndS(samples: Sample[], loadS: number, bounds: Bounds): number {
+  const retained = samples.find((s) => s.logStart.length > 0 && s.logStart.every((o) => o > 0));
+  return Math.max(loadS * bounds.warmupFraction, retained?.tS ?? 0);
+}
+
 /** The samples taken under load after the warm-up. */
 export function measured(samples: Sample[], loadS: number, bounds: Bounds): Sample[] {
-  return samples.filter((s) => s.phase !== 'drain' && s.tS >= loadS * bounds.warmupFraction);
+  const from = warmupEndS(samples, loadS, bounds);
+  return samples.filter((s) => s.phase !== 'drain' && s.tS >= from);
 }
 
 export function trend(samples: Sample[], pick: (s: Sample) => number, factor: number, slack: number): Trend {

@@ -20,7 +20,9 @@ export function summaryText(s: SoakSummary, command: string): string {
     `host: ${s.host.cpuModel}, ${s.host.cores} cores, ${(s.host.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${s.host.os}, kernel ${s.host.kernel}`,
     `topic: segment.bytes ${s.options.segmentBytes}, retention.bytes ${s.retentionBytes} per partition, retention.ms -1`,
     '',
+    `measured from ${r.warmupEndS} s (warm-up: until retention deleted from every partition, at least ${s.options.bounds.warmupFraction * 100}% of the load), ${r.measuredSamples} samples`,
     `server RSS MiB start/middle/end: ${sme(r.rssMiB)} (at launch ${r.rssAtStartMiB.toFixed(1)}); slope ${r.rssMiB.slopePerHour.toFixed(2)} MiB/h`,
+    `  anonymous ${sme(r.rssAnonMiB)} (slope ${r.rssAnonMiB.slopePerHour.toFixed(2)} MiB/h), file-backed ${sme(r.rssFileMiB)} (slope ${r.rssFileMiB.slopePerHour.toFixed(2)} MiB/h)`,
     `server descriptors start/middle/end: ${sme(r.fds, 0)}; slope ${r.fds.slopePerHour.toFixed(2)}/h`,
     `event-loop delay p99 ms start/middle/end: ${sme(r.eldP99Ms)}; max over the run ${r.eldMaxMs.toFixed(1)} ms`,
     `produced: ${s.produced.acked} acknowledged (acks -1) of ${s.produced.allocated} sent`,
@@ -39,9 +41,9 @@ export function summaryText(s: SoakSummary, command: string): string {
 
 function samplesCsv(samples: Sample[]): string {
   const groups = Object.keys(samples[0]?.groups ?? {});
-  const head = ['t_s', 'phase', 'rss_mib', 'fds', 'eld_p99_ms', 'eld_max_ms', 'connections', 'connections_accepted', 'produced', 'segments', ...groups.flatMap((g) => [`${g}_backlog`, `${g}_lag`, `${g}_duplicates`])];
+  const head = ['t_s', 'phase', 'rss_mib', 'rss_anon_mib', 'rss_file_mib', 'fds', 'eld_p99_ms', 'eld_max_ms', 'connections', 'connections_accepted', 'produced', 'segments', ...groups.flatMap((g) => [`${g}_backlog`, `${g}_lag`, `${g}_duplicates`])];
   const rows = samples.map((s) =>
-    [s.tS, s.phase, (s.rssBytes / MIB).toFixed(1), s.fds, s.eldP99Ms.toFixed(2), s.eldMaxMs.toFixed(2), s.connections, s.connectionsAccepted, s.produced, s.segments, ...groups.flatMap((g) => [s.groups[g]?.backlog ?? '', s.groups[g]?.lag ?? '', s.groups[g]?.duplicates ?? ''])].join(','),
+    [s.tS, s.phase, (s.rssBytes / MIB).toFixed(1), (s.rssAnonBytes / MIB).toFixed(1), (s.rssFileBytes / MIB).toFixed(1), s.fds, s.eldP99Ms.toFixed(2), s.eldMaxMs.toFixed(2), s.connections, s.connectionsAccepted, s.produced, s.segments, ...groups.flatMap((g) => [s.groups[g]?.backlog ?? '', s.groups[g]?.lag ?? '', s.groups[g]?.duplicates ?? ''])].join(','),
   );
   return [head.join(','), ...rows].join('\n') + '\n';
 }
@@ -71,7 +73,7 @@ function panel(samples: Sample[], title: string, lines: { label: string; pick: (
 export function chartSvg(samples: Sample[]): string {
   const groups = Object.keys(samples[0]?.groups ?? {});
   const panels = [
-    panel(samples, 'server RSS MiB', [{ label: 'rss', pick: (s) => s.rssBytes / MIB }], 10),
+    panel(samples, 'server RSS MiB', [{ label: 'total', pick: (s) => s.rssBytes / MIB }, { label: 'anonymous', pick: (s) => s.rssAnonBytes / MIB }, { label: 'file-backed', pick: (s) => s.rssFileBytes / MIB }], 10),
     panel(samples, 'server descriptors', [{ label: 'fds', pick: (s) => s.fds }], 10 + (PANEL_H + 20)),
     panel(samples, 'event-loop delay p99 ms', [{ label: 'p99', pick: (s) => s.eldP99Ms }], 10 + 2 * (PANEL_H + 20)),
     panel(samples, 'backlog (messages)', groups.map((g) => ({ label: g, pick: (s: Sample) => s.groups[g]?.backlog ?? 0 })), 10 + 3 * (PANEL_H + 20)),

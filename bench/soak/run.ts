@@ -91,6 +91,8 @@ class Run {
       tS: Math.round(this.elapsedS() * 10) / 10,
       phase: this.phase,
       rssBytes: proc?.rssBytes ?? 0,
+      rssAnonBytes: proc?.rssAnonBytes ?? 0,
+      rssFileBytes: proc?.rssFileBytes ?? 0,
       fds: proc?.fds ?? 0,
       eldP99Ms: eld('nodejs_eventloop_lag_p99_seconds'),
       eldMaxMs: eld('nodejs_eventloop_lag_max_seconds'),
@@ -104,7 +106,7 @@ class Run {
     };
     this.samples.push(s);
     const g = Object.entries(groups).map(([name, x]) => `${name.replace('soak-', '')} backlog ${x.backlog}`).join(', ');
-    this.o.log(`t=${s.tS}s ${s.phase} rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB fds ${s.fds} eld p99 ${s.eldP99Ms.toFixed(1)} ms conns ${s.connections} produced ${s.produced} ${g} segments ${s.segments}`);
+    this.o.log(`t=${s.tS}s ${s.phase} rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB (anon ${(s.rssAnonBytes / 2 ** 20).toFixed(1)}) fds ${s.fds} eld p99 ${s.eldP99Ms.toFixed(1)} ms conns ${s.connections} produced ${s.produced} ${g} segments ${s.segments}`);
   }
 
   /** Samples every `sampleMs` until `done()` is true, on a fixed schedule. */
@@ -199,8 +201,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const slow = new Group(SLOW, target, run.ledger.group(SLOW), pace);
     run.groups = [fast, slow];
     stoppers.push(() => fast.stop(), () => slow.stop());
-    for (let i = 0; i < o.fastMembers; i++) await fast.join();
-    for (let i = 0; i < o.slowMembers; i++) await slow.join();
+    // Together, so that each group's first members land in one generation.
+    await Promise.all([...Array.from({ length: o.fastMembers }, () => fast.join()), ...Array.from({ length: o.slowMembers }, () => slow.join())]);
     run.startedAtMs = Date.now();
     const loadEndMs = run.startedAtMs + o.minutes * 60_000;
     const speedUpMs = run.startedAtMs + o.minutes * 60_000 * o.slowUntil;

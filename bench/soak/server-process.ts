@@ -18,6 +18,9 @@ const STOP_TIMEOUT_MS = 30_000;
 
 export interface ProcStats {
   rssBytes: number;
+  /** The anonymous part of the RSS (heaps) and the file-backed part (mapped segments and indexes, code). */
+  rssAnonBytes: number;
+  rssFileBytes: number;
   fds: number;
 }
 
@@ -86,9 +89,9 @@ export class ServerProcess {
   procStats(): ProcStats | null {
     try {
       const status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-      const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+      const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
       const fds = fs.readdirSync(`/proc/${this.pid}/fd`).length;
-      return { rssBytes: rss === null ? 0 : Number(rss[1]) * 1024, fds };
+      return { rssBytes: kib('VmRSS'), rssAnonBytes: kib('RssAnon'), rssFileBytes: kib('RssFile'), fds };
     } catch {
       return null;
     }

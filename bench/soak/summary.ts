@@ -3,7 +3,7 @@
  * counters. Every check names what it compared, so a failure says where to look.
  */
 import type { HostFingerprint } from '../../lib/bench/host-fingerprint';
-import { type Drain, type Sample, type Trend, drain, measured, trend } from './analysis';
+import { type Drain, type Sample, type Trend, drain, measured, trend, warmupEndS } from './analysis';
 import type { GroupVerdict, Ledger } from './ledger';
 import type { Churn, Group, SteadyProducer } from './load';
 import type { SoakOptions } from './options';
@@ -45,10 +45,14 @@ export interface SoakSummary {
   groups: GroupReport[];
   resources: {
     rssMiB: Trend & StartMiddleEnd;
+    /** Reported, not checked: the anonymous (heap) part and the file-backed part (mapped segments). */
+    rssAnonMiB: StartMiddleEnd & { slopePerHour: number };
+    rssFileMiB: StartMiddleEnd & { slopePerHour: number };
     fds: Trend & StartMiddleEnd;
     eldP99Ms: Trend & StartMiddleEnd;
     eldMaxMs: number;
     rssAtStartMiB: number;
+    warmupEndS: number;
     measuredSamples: number;
   };
   retention: { segmentsCreated: number; segmentsDeleted: number; segmentsAtEnd: number; logStartAtEnd: number[]; logEndAtEnd: number[] };
@@ -89,10 +93,13 @@ function resources(i: SummaryInput): SoakSummary['resources'] {
   const m = measured(i.samples, i.loadS, b);
   return {
     rssMiB: series(m, (s) => s.rssBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
+    rssAnonMiB: series(m, (s) => s.rssAnonBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
+    rssFileMiB: series(m, (s) => s.rssFileBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
     fds: series(m, (s) => s.fds, 1, b.fdSlack),
     eldP99Ms: series(m, (s) => s.eldP99Ms, b.eldGrowthFactor, b.eldSlackMs),
     eldMaxMs: Math.max(0, ...i.samples.filter((s) => s.phase !== 'drain').map((s) => s.eldMaxMs)),
     rssAtStartMiB: (i.samples[0]?.rssBytes ?? 0) / MIB,
+    warmupEndS: warmupEndS(i.samples, i.loadS, b),
     measuredSamples: m.length,
   };
 }
