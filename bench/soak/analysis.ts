@@ -3,7 +3,9 @@
  * backlog grew and drained.
  *
  * Bounded, for a series sampled while the load runs (the warm-up left out): split in thirds by
- * time, the last third's maximum is at most `factor` times the first third's plus `slack`, and the
+ * time, the last third's statistic (the maximum for memory and descriptors; for event-loop delay
+ * the 90th percentile of the per-interval p99s, since on a shared machine one interval can lose
+ * the CPU to a neighbour) is at most `factor` times the first third's plus `slack`, and the
  * least-squares line through every sample rises by at most `slack` over the span. The first test
  * catches a step up, the second a slow leak the thirds' maxima hide in noise.
  */
@@ -26,10 +28,16 @@ export interface Sample {
   rssBytes: number;
   rssAnonBytes: number;
   rssFileBytes: number;
+  /** V8's heap in use and the memory of Buffers and other external objects, from the server's metrics. */
+  heapUsedBytes: number;
+  externalBytes: number;
   fds: number;
   /** Event-loop delay beyond prom-client's 10 ms sampling timer, over the interval since the last sample. */
   eldP99Ms: number;
   eldMaxMs: number;
+  /** The server's CPU use over the interval since the last sample (100: one core), and the host's 1-minute load average. */
+  serverCpuPercent: number;
+  loadAverage: number;
   connections: number;
   connectionsAccepted: number;
   produced: number;
@@ -39,7 +47,11 @@ export interface Sample {
   segments: number;
 }
 
+/** How a third of the samples is summed up: its maximum, or its 90th percentile. */
+export type ThirdStatistic = 'max' | 'p90';
+
 export interface Trend {
+  statistic: ThirdStatistic;
   first: number;
   middle: number;
   last: number;
@@ -86,20 +98,27 @@ export function measured(samples: Sample[], loadS: number, bounds: Bounds): Samp
   return samples.filter((s) => s.phase !== 'drain' && s.tS >= from);
 }
 
-export function trend(samples: Sample[], pick: (s: Sample) => number, factor: number, slack: number): Trend {
-  if (samples.length === 0) return { first: 0, middle: 0, last: 0, slopePerHour: 0, rise: 0, limit: slack, bounded: true };
+function statistic(values: number[], kind: ThirdStatistic): number {
+  if (values.length === 0) return 0;
+  if (kind === 'max') return Math.max(...values);
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.9))];
+}
+
+export function trend(samples: Sample[], pick: (s: Sample) => number, factor: number, slack: number, kind: ThirdStatistic = 'max'): Trend {
+  if (samples.length === 0) return { statistic: kind, first: 0, middle: 0, last: 0, slopePerHour: 0, rise: 0, limit: slack, bounded: true };
   const t0 = samples[0].tS;
   const span = samples[samples.length - 1].tS - t0;
   const third = (k: number): number => {
     const inThird = samples.filter((s) => Math.min(2, Math.floor(((s.tS - t0) / (span || 1)) * 3)) === k);
-    return inThird.length === 0 ? 0 : Math.max(...inThird.map(pick));
+    return statistic(inThird.map(pick), kind);
   };
   const first = third(0);
   const last = third(2);
   const { slope } = linearFit(samples.map((s) => s.tS), samples.map(pick));
   const rise = slope * span;
   const limit = first * factor + slack;
-  return { first, middle: third(1), last, slopePerHour: slope * 3600, rise, limit, bounded: last <= limit && rise <= slack };
+  return { statistic: kind, first, middle: third(1), last, slopePerHour: slope * 3600, rise, limit, bounded: last <= limit && rise <= slack };
 }
 
 export interface Drain {

@@ -22,9 +22,10 @@ export function summaryText(s: SoakSummary, command: string): string {
     '',
     `measured from ${r.warmupEndS} s (warm-up: until retention deleted from every partition, at least ${s.options.bounds.warmupFraction * 100}% of the load), ${r.measuredSamples} samples`,
     `server RSS MiB start/middle/end: ${sme(r.rssMiB)} (at launch ${r.rssAtStartMiB.toFixed(1)}); slope ${r.rssMiB.slopePerHour.toFixed(2)} MiB/h`,
-    `  anonymous ${sme(r.rssAnonMiB)} (slope ${r.rssAnonMiB.slopePerHour.toFixed(2)} MiB/h), file-backed ${sme(r.rssFileMiB)} (slope ${r.rssFileMiB.slopePerHour.toFixed(2)} MiB/h)`,
+    `  anonymous ${sme(r.rssAnonMiB)} (slope ${r.rssAnonMiB.slopePerHour.toFixed(2)} MiB/h), file-backed ${sme(r.rssFileMiB)} (slope ${r.rssFileMiB.slopePerHour.toFixed(2)} MiB/h); V8 heap used ${sme(r.heapUsedMiB)} (slope ${r.heapUsedMiB.slopePerHour.toFixed(2)} MiB/h)`,
     `server descriptors start/middle/end: ${sme(r.fds, 0)}; slope ${r.fds.slopePerHour.toFixed(2)}/h`,
-    `event-loop delay p99 ms start/middle/end: ${sme(r.eldP99Ms)}; max over the run ${r.eldMaxMs.toFixed(1)} ms`,
+    `event-loop delay p99 ms start/middle/end: ${sme(r.eldP99Ms)}; thirds' p90 ${r.eldP99Ms.first.toFixed(1)} / ${r.eldP99Ms.middle.toFixed(1)} / ${r.eldP99Ms.last.toFixed(1)}, thirds' max ${r.eldP99MaxThirds.first.toFixed(1)} / ${r.eldP99MaxThirds.middle.toFixed(1)} / ${r.eldP99MaxThirds.last.toFixed(1)}; max delay over the run ${r.eldMaxMs.toFixed(1)} ms`,
+    `server CPU % thirds' max ${r.serverCpuPercent.first.toFixed(1)} / ${r.serverCpuPercent.middle.toFixed(1)} / ${r.serverCpuPercent.last.toFixed(1)} (slope ${r.serverCpuPercent.slopePerHour.toFixed(2)} %/h); host load average ${sme(r.loadAverage)} on ${s.host.cores} cores`,
     `produced: ${s.produced.acked} acknowledged (acks -1) of ${s.produced.allocated} sent`,
     `retention: ${s.retention.segmentsDeleted} of ${s.retention.segmentsCreated} segments deleted; log start at end ${s.retention.logStartAtEnd.join(', ')} (end ${s.retention.logEndAtEnd.join(', ')})`,
     `rebalances: ${s.rebalances.events.length} (${s.rebalances.events.map((e) => `${e.tS}s ${e.action}`).join('; ')})`,
@@ -41,9 +42,9 @@ export function summaryText(s: SoakSummary, command: string): string {
 
 function samplesCsv(samples: Sample[]): string {
   const groups = Object.keys(samples[0]?.groups ?? {});
-  const head = ['t_s', 'phase', 'rss_mib', 'rss_anon_mib', 'rss_file_mib', 'fds', 'eld_p99_ms', 'eld_max_ms', 'connections', 'connections_accepted', 'produced', 'segments', ...groups.flatMap((g) => [`${g}_backlog`, `${g}_lag`, `${g}_duplicates`])];
+  const head = ['t_s', 'phase', 'rss_mib', 'rss_anon_mib', 'rss_file_mib', 'heap_used_mib', 'external_mib', 'fds', 'eld_p99_ms', 'eld_max_ms', 'server_cpu_percent', 'load_average', 'connections', 'connections_accepted', 'produced', 'segments', ...groups.flatMap((g) => [`${g}_backlog`, `${g}_lag`, `${g}_duplicates`])];
   const rows = samples.map((s) =>
-    [s.tS, s.phase, (s.rssBytes / MIB).toFixed(1), (s.rssAnonBytes / MIB).toFixed(1), (s.rssFileBytes / MIB).toFixed(1), s.fds, s.eldP99Ms.toFixed(2), s.eldMaxMs.toFixed(2), s.connections, s.connectionsAccepted, s.produced, s.segments, ...groups.flatMap((g) => [s.groups[g]?.backlog ?? '', s.groups[g]?.lag ?? '', s.groups[g]?.duplicates ?? ''])].join(','),
+    [s.tS, s.phase, (s.rssBytes / MIB).toFixed(1), (s.rssAnonBytes / MIB).toFixed(1), (s.rssFileBytes / MIB).toFixed(1), (s.heapUsedBytes / MIB).toFixed(1), (s.externalBytes / MIB).toFixed(1), s.fds, s.eldP99Ms.toFixed(2), s.eldMaxMs.toFixed(2), s.serverCpuPercent, s.loadAverage.toFixed(2), s.connections, s.connectionsAccepted, s.produced, s.segments, ...groups.flatMap((g) => [s.groups[g]?.backlog ?? '', s.groups[g]?.lag ?? '', s.groups[g]?.duplicates ?? ''])].join(','),
   );
   return [head.join(','), ...rows].join('\n') + '\n';
 }
@@ -51,7 +52,7 @@ function samplesCsv(samples: Sample[]): string {
 const W = 720;
 const PANEL_H = 110;
 const PAD = 40;
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
 
 function panel(samples: Sample[], title: string, lines: { label: string; pick: (s: Sample) => number }[], top: number): string {
   const tMax = Math.max(1, ...samples.map((s) => s.tS));
@@ -73,7 +74,7 @@ function panel(samples: Sample[], title: string, lines: { label: string; pick: (
 export function chartSvg(samples: Sample[]): string {
   const groups = Object.keys(samples[0]?.groups ?? {});
   const panels = [
-    panel(samples, 'server RSS MiB', [{ label: 'total', pick: (s) => s.rssBytes / MIB }, { label: 'anonymous', pick: (s) => s.rssAnonBytes / MIB }, { label: 'file-backed', pick: (s) => s.rssFileBytes / MIB }], 10),
+    panel(samples, 'server RSS MiB', [{ label: 'total', pick: (s) => s.rssBytes / MIB }, { label: 'anonymous', pick: (s) => s.rssAnonBytes / MIB }, { label: 'file-backed', pick: (s) => s.rssFileBytes / MIB }, { label: 'V8 heap used', pick: (s) => s.heapUsedBytes / MIB }], 10),
     panel(samples, 'server descriptors', [{ label: 'fds', pick: (s) => s.fds }], 10 + (PANEL_H + 20)),
     panel(samples, 'event-loop delay p99 ms', [{ label: 'p99', pick: (s) => s.eldP99Ms }], 10 + 2 * (PANEL_H + 20)),
     panel(samples, 'backlog (messages)', groups.map((g) => ({ label: g, pick: (s: Sample) => s.groups[g]?.backlog ?? 0 })), 10 + 3 * (PANEL_H + 20)),

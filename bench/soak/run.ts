@@ -49,6 +49,7 @@ class Run {
   /** When the load started: the members have joined, the producers start. */
   startedAtMs = Date.now();
   phase: Sample['phase'] = 'slow';
+  #cpu = { seconds: 0, atS: 0 };
   groups: Group[] = [];
 
   constructor(
@@ -86,6 +87,10 @@ class Run {
     }
     const segments = segmentNames(this.dataDir, this.o.topic, this.o.partitions);
     for (const s of segments) this.segmentsSeen.add(s);
+    const cpuSeconds = metricSum(metrics, 'process_cpu_seconds_total');
+    const nowS = this.elapsedS();
+    const cpuPercent = nowS > this.#cpu.atS ? (100 * (cpuSeconds - this.#cpu.seconds)) / (nowS - this.#cpu.atS) : 0;
+    this.#cpu = { seconds: cpuSeconds, atS: nowS };
     const eld = (name: string): number => Math.max(0, metricSum(metrics, name) * 1000 - ELD_TIMER_MS);
     const s: Sample = {
       tS: Math.round(this.elapsedS() * 10) / 10,
@@ -93,9 +98,13 @@ class Run {
       rssBytes: proc?.rssBytes ?? 0,
       rssAnonBytes: proc?.rssAnonBytes ?? 0,
       rssFileBytes: proc?.rssFileBytes ?? 0,
+      heapUsedBytes: metricSum(metrics, 'nodejs_heap_size_used_bytes'),
+      externalBytes: metricSum(metrics, 'nodejs_external_memory_bytes'),
       fds: proc?.fds ?? 0,
       eldP99Ms: eld('nodejs_eventloop_lag_p99_seconds'),
       eldMaxMs: eld('nodejs_eventloop_lag_max_seconds'),
+      serverCpuPercent: Math.round(cpuPercent * 10) / 10,
+      loadAverage: os.loadavg()[0],
       connections: metricSum(metrics, 'sluice_server_connections'),
       connectionsAccepted: metricSum(metrics, 'sluice_server_connections_accepted_total'),
       produced: this.ledger.acked,
@@ -106,7 +115,7 @@ class Run {
     };
     this.samples.push(s);
     const g = Object.entries(groups).map(([name, x]) => `${name.replace('soak-', '')} backlog ${x.backlog}`).join(', ');
-    this.o.log(`t=${s.tS}s ${s.phase} rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB (anon ${(s.rssAnonBytes / 2 ** 20).toFixed(1)}) fds ${s.fds} eld p99 ${s.eldP99Ms.toFixed(1)} ms conns ${s.connections} produced ${s.produced} ${g} segments ${s.segments}`);
+    this.o.log(`t=${s.tS}s ${s.phase} rss ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB (anon ${(s.rssAnonBytes / 2 ** 20).toFixed(1)}, heap ${(s.heapUsedBytes / 2 ** 20).toFixed(1)}) fds ${s.fds} eld p99 ${s.eldP99Ms.toFixed(1)} ms cpu ${s.serverCpuPercent}% load ${s.loadAverage.toFixed(1)} conns ${s.connections} produced ${s.produced} ${g} segments ${s.segments}`);
   }
 
   /** Samples every `sampleMs` until `done()` is true, on a fixed schedule. */

@@ -3,7 +3,7 @@
  * counters. Every check names what it compared, so a failure says where to look.
  */
 import type { HostFingerprint } from '../../lib/bench/host-fingerprint';
-import { type Drain, type Sample, type Trend, drain, measured, trend, warmupEndS } from './analysis';
+import { type Drain, type Sample, type ThirdStatistic, type Trend, drain, measured, trend, warmupEndS } from './analysis';
 import type { GroupVerdict, Ledger } from './ledger';
 import type { Churn, Group, SteadyProducer } from './load';
 import type { SoakOptions } from './options';
@@ -48,8 +48,14 @@ export interface SoakSummary {
     /** Reported, not checked: the anonymous (heap) part and the file-backed part (mapped segments). */
     rssAnonMiB: StartMiddleEnd & { slopePerHour: number };
     rssFileMiB: StartMiddleEnd & { slopePerHour: number };
+    heapUsedMiB: StartMiddleEnd & { slopePerHour: number };
     fds: Trend & StartMiddleEnd;
     eldP99Ms: Trend & StartMiddleEnd;
+    /** Reported, not checked: the thirds' maxima of the p99s (one interval that lost the CPU decides them). */
+    eldP99MaxThirds: Trend & StartMiddleEnd;
+    /** Reported: whether the server did more work per interval as the run went on, and how busy the host was. */
+    serverCpuPercent: Trend & StartMiddleEnd;
+    loadAverage: Trend & StartMiddleEnd;
     eldMaxMs: number;
     rssAtStartMiB: number;
     warmupEndS: number;
@@ -82,8 +88,8 @@ export interface SummaryInput {
   slowGroup: string;
 }
 
-function series(samples: Sample[], pick: (s: Sample) => number, factor: number, slack: number): Trend & StartMiddleEnd {
-  const t = trend(samples, pick, factor, slack);
+function series(samples: Sample[], pick: (s: Sample) => number, factor: number, slack: number, kind: ThirdStatistic = 'max'): Trend & StartMiddleEnd {
+  const t = trend(samples, pick, factor, slack, kind);
   const at = (i: number): number => (samples.length === 0 ? 0 : pick(samples[i]));
   return { ...t, start: at(0), middle: at(Math.floor(samples.length / 2)), end: at(samples.length - 1) };
 }
@@ -95,8 +101,12 @@ function resources(i: SummaryInput): SoakSummary['resources'] {
     rssMiB: series(m, (s) => s.rssBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
     rssAnonMiB: series(m, (s) => s.rssAnonBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
     rssFileMiB: series(m, (s) => s.rssFileBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
+    heapUsedMiB: series(m, (s) => s.heapUsedBytes / MIB, b.rssGrowthFactor, b.rssSlackBytes / MIB),
     fds: series(m, (s) => s.fds, 1, b.fdSlack),
-    eldP99Ms: series(m, (s) => s.eldP99Ms, b.eldGrowthFactor, b.eldSlackMs),
+    eldP99Ms: series(m, (s) => s.eldP99Ms, b.eldGrowthFactor, b.eldSlackMs, 'p90'),
+    eldP99MaxThirds: series(m, (s) => s.eldP99Ms, b.eldGrowthFactor, b.eldSlackMs, 'max'),
+    serverCpuPercent: series(m, (s) => s.serverCpuPercent, 1, 0),
+    loadAverage: series(m, (s) => s.loadAverage, 1, 0),
     eldMaxMs: Math.max(0, ...i.samples.filter((s) => s.phase !== 'drain').map((s) => s.eldMaxMs)),
     rssAtStartMiB: (i.samples[0]?.rssBytes ?? 0) / MIB,
     warmupEndS: warmupEndS(i.samples, i.loadS, b),
@@ -115,7 +125,7 @@ function groupReports(i: SummaryInput): GroupReport[] {
 }
 
 function fmt(t: Trend, unit: string): string {
-  return `first third max ${t.first.toFixed(1)}${unit}, last ${t.last.toFixed(1)}${unit} (limit ${t.limit.toFixed(1)}${unit}); fit ${t.slopePerHour.toFixed(2)}${unit}/h, rise ${t.rise.toFixed(1)}${unit}`;
+  return `first third ${t.statistic} ${t.first.toFixed(1)}${unit}, last ${t.last.toFixed(1)}${unit} (limit ${t.limit.toFixed(1)}${unit}); fit ${t.slopePerHour.toFixed(2)}${unit}/h, rise ${t.rise.toFixed(1)}${unit}`;
 }
 
 function checks(s: Omit<SoakSummary, 'checks' | 'pass'>, loadS: number, slowGroup: string): Check[] {

@@ -16,7 +16,7 @@ import { writeReport } from '../../bench/soak/report';
 import { runSoak } from '../../bench/soak/run';
 import { tmpDir } from '../helpers/tmp';
 
-const at = (tS: number, rssMiB: number): Sample => ({ tS, phase: 'slow', rssBytes: rssMiB * 2 ** 20, rssAnonBytes: 0, rssFileBytes: 0, fds: 0, eldP99Ms: 0, eldMaxMs: 0, connections: 0, connectionsAccepted: 0, produced: 0, groups: {}, logStart: [], logEnd: [], segments: 0 });
+const at = (tS: number, rssMiB: number): Sample => ({ tS, phase: 'slow', rssBytes: rssMiB * 2 ** 20, rssAnonBytes: 0, rssFileBytes: 0, heapUsedBytes: 0, externalBytes: 0, fds: 0, eldP99Ms: 0, eldMaxMs: 0, serverCpuPercent: 0, loadAverage: 0, connections: 0, connectionsAccepted: 0, produced: 0, groups: {}, logStart: [], logEnd: [], segments: 0 });
 
 describe('soak harness', () => {
   it('classifies a missing message as lost, or as a retention gap when the group was reset past the log start', () => {
@@ -44,6 +44,10 @@ describe('soak harness', () => {
     expect(t.bounded).toBe(false);
     expect(t.slopePerHour).toBeCloseTo(360, 5);
     expect(linearFit([0, 1, 2], [1, 3, 5])).toEqual({ slope: 2, intercept: 1 });
+    // One interval that lost the CPU decides the thirds' maxima, not their 90th percentiles.
+    const spike = Array.from({ length: 90 }, (_, i) => at(i * 10, i === 70 ? 150 : 100 + (i % 3)));
+    expect(trend(spike, (s) => s.rssBytes / 2 ** 20, 1.25, 8, 'max').bounded).toBe(false);
+    expect(trend(spike, (s) => s.rssBytes / 2 ** 20, 1.25, 8, 'p90').bounded).toBe(true);
     const o = { ...DEFAULTS, minutes: 30, rate: 200 };
     const peakPerPartition = ((1 - o.slowFactor) * o.rate * 1800 * o.slowUntil) / o.partitions;
     expect(retentionBytesFor(o)).toBeGreaterThan(peakPerPartition * o.valueBytes * 2);
