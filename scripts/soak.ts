@@ -60,6 +60,13 @@ async function main(): Promise<void> {
   process.exitCode = summary.pass ? 0 : 1;
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`soak: ${signal}, stopping the server\n`);
+    process.exit(130);
+  });
+}
+
 main().catch((e: unknown) => {
   process.stderr.write(`soak: ${(e as Error).stack ?? String(e)}\n`);
   process.exitCode = 1;

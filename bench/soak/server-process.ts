@@ -73,6 +73,10 @@ export class ServerProcess {
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
       child.on('exit', onExit);
     });
+    // A soak interrupted (scripts/soak.ts exits on SIGINT and SIGTERM) leaves no server behind.
+    const reap = (): void => void child.kill('SIGKILL');
+    process.once('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     return new ServerProcess(child, kafka, metrics, out);
   }
 
