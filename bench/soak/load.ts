@@ -13,8 +13,8 @@ import { encodeValue, decodeSeq, type GroupTally, type Ledger } from './ledger';
 
 const KEYS = 1000;
 const PRODUCE_TICK_MS = 100;
-/** At most this many messages per send, so a stall is caught up in bounded batches. */
-const PRODUCE_BATCH_MAX = 2_000;
+/** Errors kept for the summary (the first of each kind). */
+const ERRORS_KEPT = 5;
 const CHURN_MESSAGES = 3;
 const CHURN_TIMEOUT_MS = 20_000;
 
@@ -53,6 +53,19 @@ export interface ProduceTarget {
   topic: string;
   partitions: number;
   valueBytes: number;
+  /**
+   * At most this many messages per send, so that after a stall the backlog goes out in batches
+   * the topic accepts: each partition's batch well under its max.message.bytes (the segment size
+   * here). A 10-second stall once made a 1,753-message send whose 138 KB batches the server
+   * rightly refused (MESSAGE_TOO_LARGE).
+   */
+  sendMessagesMax: number;
+}
+
+/** Keeps the first error of each message, for the summary. */
+function keep(errors: string[], e: unknown): void {
+  const m = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  if (errors.length < ERRORS_KEPT && !errors.includes(m)) errors.push(m);
 }
 
 /** One idempotent kafkajs producer sending `rate` messages a second, acks -1, until stop(). */
@@ -61,6 +74,7 @@ export class SteadyProducer {
   #stopped = false;
   #loop: Promise<void> = Promise.resolve();
   errors = 0;
+  readonly errorMessages: string[] = [];
   sends = 0;
 
   constructor(
@@ -81,7 +95,7 @@ export class SteadyProducer {
     const t0 = Date.now();
     let sent = 0;
     while (!this.#stopped) {
-      const due = Math.min(Math.floor((this.rate * (Date.now() - t0)) / 1000) - sent, PRODUCE_BATCH_MAX);
+      const due = Math.min(Math.floor((this.rate * (Date.now() - t0)) / 1000) - sent, this.target.sendMessagesMax);
       if (due <= 0) {
         await sleep(PRODUCE_TICK_MS);
         continue;
@@ -92,9 +106,10 @@ export class SteadyProducer {
       try {
         ackAll(this.ledger, seqsOf, await this.#producer.send({ topic: this.target.topic, acks: -1, messages }));
         this.sends++;
-      } catch {
+      } catch (e) {
         this.ledger.fail(due);
         this.errors++;
+        keep(this.errorMessages, e);
       }
     }
   }
@@ -115,6 +130,7 @@ export class Churn {
   #inFlight = new Set<Promise<void>>();
   readonly clients: Record<ChurnKind, number> = { 'kafkajs-producer': 0, 'kafkajs-metadata': 0, 'platformatic-producer': 0, 'platformatic-metadata': 0 };
   errors = 0;
+  readonly errorMessages: string[] = [];
   #n = 0;
 
   constructor(
@@ -129,7 +145,10 @@ export class Churn {
       const kind = CHURN_KINDS[this.#n++ % CHURN_KINDS.length];
       const p = this.#once(kind).then(
         () => void this.clients[kind]++,
-        () => void this.errors++,
+        (e: unknown) => {
+          this.errors++;
+          keep(this.errorMessages, e);
+        },
       );
       this.#inFlight.add(p);
       void p.finally(() => this.#inFlight.delete(p));

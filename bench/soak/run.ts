@@ -16,7 +16,7 @@ import { mulberry32 } from '../../test/helpers/prng';
 import { type GroupSample, type Sample, logStartAfter } from './analysis';
 import { Ledger } from './ledger';
 import { Churn, Group, Pace, SteadyProducer, kafkaClient, sleep, type ProduceTarget } from './load';
-import { type SoakOptions, checkOptions, retentionBytesFor } from './options';
+import { STORED_OVERHEAD_BYTES, type SoakOptions, checkOptions, retentionBytesFor } from './options';
 import { type SoakSummary, summarize } from './summary';
 import { type MetricSample, ServerProcess, metricSum } from './server-process';
 
@@ -202,7 +202,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   };
   try {
     const retentionBytes = await createTopic(o, server.kafkaAddress);
-    const target: ProduceTarget = { address: server.kafkaAddress, topic: o.topic, partitions: o.partitions, valueBytes: o.valueBytes };
+    const sendMessagesMax = Math.max(1, Math.floor((o.partitions * o.segmentBytes) / 2 / (o.valueBytes + STORED_OVERHEAD_BYTES)));
+    const target: ProduceTarget = { address: server.kafkaAddress, topic: o.topic, partitions: o.partitions, valueBytes: o.valueBytes, sendMessagesMax };
     const run = new Run(o, server, dataDir);
     const rng = mulberry32(o.seed);
     const pace = new Pace(o.rate * o.slowFactor);

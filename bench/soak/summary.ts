@@ -41,7 +41,7 @@ export interface SoakSummary {
   host: HostFingerprint;
   options: Omit<SoakOptions, 'log' | 'out' | 'dataDir'>;
   retentionBytes: number;
-  produced: { acked: number; allocated: number; unacknowledged: number; steadySends: number; steadySendErrors: number };
+  produced: { acked: number; allocated: number; unacknowledged: number; steadySends: number; steadySendErrors: number; errors: string[] };
   groups: GroupReport[];
   resources: {
     rssMiB: Trend & StartMiddleEnd;
@@ -63,7 +63,7 @@ export interface SoakSummary {
   };
   retention: { segmentsCreated: number; segmentsDeleted: number; segmentsAtEnd: number; logStartAtEnd: number[]; logEndAtEnd: number[] };
   rebalances: { events: { tS: number; action: string }[] };
-  churn: { clients: Record<string, number>; total: number; errors: number; connectionsAccepted: number; connectionsMax: number };
+  churn: { clients: Record<string, number>; total: number; errors: number; errorMessages: string[]; connectionsAccepted: number; connectionsMax: number };
   serverExitCode: number | null;
   checks: Check[];
   pass: boolean;
@@ -134,8 +134,8 @@ function checks(s: Omit<SoakSummary, 'checks' | 'pass'>, loadS: number, slowGrou
     { name: 'server RSS bounded', pass: r.rssMiB.bounded, detail: fmt(r.rssMiB, ' MiB') },
     { name: 'server descriptors bounded', pass: r.fds.bounded, detail: fmt(r.fds, '') },
     { name: 'event-loop delay p99 bounded', pass: r.eldP99Ms.bounded, detail: fmt(r.eldP99Ms, ' ms') },
-    { name: 'steady producer: every send acknowledged', pass: s.produced.steadySendErrors === 0, detail: `${s.produced.steadySendErrors} failed sends of ${s.produced.steadySends + s.produced.steadySendErrors}` },
-    { name: 'churning clients all succeeded', pass: s.churn.errors === 0, detail: `${s.churn.total} clients, ${s.churn.errors} failed` },
+    { name: 'steady producer: every send acknowledged', pass: s.produced.steadySendErrors === 0, detail: `${s.produced.steadySendErrors} failed sends of ${s.produced.steadySends + s.produced.steadySendErrors}${s.produced.errors.length > 0 ? ` (${s.produced.errors.join('; ')})` : ''}` },
+    { name: 'churning clients all succeeded', pass: s.churn.errors === 0, detail: `${s.churn.total} clients, ${s.churn.errors} failed${s.churn.errorMessages.length > 0 ? ` (${s.churn.errorMessages.join('; ')})` : ''}` },
     { name: 'retention deleted segments', pass: s.retention.segmentsDeleted > 0, detail: `${s.retention.segmentsDeleted} of ${s.retention.segmentsCreated} segments deleted` },
     { name: 'clean shutdown', pass: s.serverExitCode === 0, detail: `sluice serve exited ${s.serverExitCode} after SIGTERM` },
   ];
@@ -161,12 +161,12 @@ export function summarize(i: SummaryInput): SoakSummary {
     host: i.host,
     options,
     retentionBytes: i.retentionBytes,
-    produced: { acked: i.ledger.acked, allocated: i.ledger.allocated, unacknowledged: i.ledger.allocated - i.ledger.acked, steadySends: i.producer.sends, steadySendErrors: i.producer.errors },
+    produced: { acked: i.ledger.acked, allocated: i.ledger.allocated, unacknowledged: i.ledger.allocated - i.ledger.acked, steadySends: i.producer.sends, steadySendErrors: i.producer.errors, errors: i.producer.errorMessages },
     groups: groupReports(i),
     resources: resources(i),
     retention: { segmentsCreated: i.segments.created, segmentsDeleted: i.segments.created - i.segments.atEnd, segmentsAtEnd: i.segments.atEnd, logStartAtEnd: last?.logStart ?? [], logEndAtEnd: last?.logEnd ?? [] },
     rebalances: { events: i.rebalances },
-    churn: { clients: { ...i.churn.clients }, total: i.churn.total, errors: i.churn.errors, connectionsAccepted: accepted, connectionsMax: Math.max(0, ...i.samples.map((s) => s.connections)) },
+    churn: { clients: { ...i.churn.clients }, total: i.churn.total, errors: i.churn.errors, errorMessages: i.churn.errorMessages, connectionsAccepted: accepted, connectionsMax: Math.max(0, ...i.samples.map((s) => s.connections)) },
     serverExitCode: i.serverExitCode,
   };
   const c = checks(base, i.loadS, i.slowGroup);
