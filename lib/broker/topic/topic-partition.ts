@@ -331,6 +331,12 @@ export class TopicPartition {
     return this.#log.close(failPending ? reason : undefined);
   }
 
+  /** Fault injection (SLUICE_FAULT_INJECTION=1): a power failure of this partition's Log now. */
+  simulatePowerLoss(reason: SluiceError): void {
+    if (this.#closed === null) this.#closed = reason;
+    if (!this.#log.closed) this.#log.simulatePowerLoss();
+  }
+
   #checkOpen(): void {
     if (this.#closed !== null) throw this.#closed;
   }
