@@ -45,6 +45,7 @@ export class BrokerTarget implements Target {
     'index.mid-write',
   ];
   readonly busyMs: number;
+  readonly pointWaitMs: number;
   readonly checks = { confirmedSends: 0, confirmedAcks: 0, acksChecked: 0, unackedChecked: 0, transactionsCommitted: 0, commitsChecked: 0, messagesRead: 0 };
   #dir = '';
   #run = 0;
@@ -56,6 +57,7 @@ export class BrokerTarget implements Target {
 
   constructor(workload: Workload) {
     this.busyMs = workload === 'ci' ? 60 : 150;
+    this.pointWaitMs = workload === 'ci' ? 400 : 1500;
   }
 
   async reset(dir: string): Promise<void> {

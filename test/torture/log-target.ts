@@ -16,12 +16,14 @@ const LARGE_SEGMENT_BYTES = 2 * 1024 * 1024;
 export class LogTarget implements Target {
   readonly name = 'log';
   readonly busyMs: number;
+  readonly pointWaitMs: number;
   readonly #stats: CrashStats = emptyStats();
   #loop: LogCrashLoop | null = null;
   #segmentBytes = SMALL_SEGMENT_BYTES;
 
   constructor(workload: Workload) {
     this.busyMs = workload === 'ci' ? 60 : 120;
+    this.pointWaitMs = workload === 'ci' ? 400 : 1500;
   }
 
   get points(): readonly string[] {

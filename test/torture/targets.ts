@@ -22,6 +22,8 @@ export interface Target {
   readonly points: readonly string[];
   /** Upper bound of the random moment of a kill or power cut, in ms after the child is ready. */
   readonly busyMs: number;
+  /** How long an armed crash point has to fire after the child is ready before it is killed anyway. */
+  readonly pointWaitMs: number;
   /** Counts of what was checked, for the report. */
   readonly checks: Record<string, number>;
   /** Starts over in a fresh directory. */

@@ -73,7 +73,7 @@ function chooseStop(rand: Prng, target: Target, workload: Workload): Stop {
   if (r < 60) return { kind: 'power', afterMs: Math.round(rand.between(5, target.busyMs) * scale) };
   const points = target.points;
   const point = points[rand.next() % points.length];
-  return { kind: 'point', point, pass: rand.between(1, 3), fallbackMs: workload === 'ci' ? 400 : 1500 };
+  return { kind: 'point', point, pass: rand.between(1, 3), fallbackMs: target.pointWaitMs };
 }
 
 function emptyStats(): TargetStats {
