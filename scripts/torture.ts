@@ -6,12 +6,13 @@
  * Broker or the Kafka server, again and again, and checks after each crash what the README
  * promises survives: see test/torture/torture.ts. Prints the seed; a failure prints the command
  * that replays its iteration alone (--replay, with --target). Exit code 0 when every iteration
- * passed, 1 at the first broken promise, 2 for a usage error.
+ * passed, 1 at the first broken promise, 2 for a usage error. --json keeps the report there,
+ * rewritten at every progress line (every 30 s), so a run stopped early leaves its figures.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { runTorture } from '../test/torture/torture';
+import { runTorture, type TortureReport } from '../test/torture/torture';
 import { TARGET_NAMES, type TargetName, type Workload } from '../test/torture/targets';
 
 function usage(message: string): never {
@@ -77,8 +78,9 @@ function parse(argv: readonly string[]) {
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
-  const report = await runTorture(o);
-  if (o.json !== undefined) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + '\n');
+  const json = o.json;
+  const keep = json === undefined ? undefined : (report: TortureReport) => fs.writeFileSync(json, JSON.stringify(report, null, 1) + '\n');
+  await runTorture({ ...o, onProgress: keep });
   fs.rmSync(o.root, { recursive: true, force: true });
 }
 

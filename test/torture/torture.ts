@@ -31,6 +31,8 @@ export interface TortureOptions {
   replay?: { target: TargetName; iteration: number };
   /** Progress and failure lines (default: stdout). */
   print?: (line: string) => void;
+  /** Called with the report so far at every progress line and at the end (to keep a partial one). */
+  onProgress?: (report: TortureReport) => void;
 }
 
 export interface PointStats {
@@ -82,6 +84,17 @@ function emptyStats(): TargetStats {
 
 function replayCommand(options: TortureOptions, target: TargetName, iteration: number): string {
   return `npm run torture -- --seed ${options.seed} --target ${target} --replay ${iteration} --reset-every ${options.resetEvery} --workload ${options.workload}`;
+}
+
+/** One line per target: iterations, and how its children were stopped. */
+function summary(report: TortureReport): string {
+  return Object.entries(report.targets)
+    .map(([name, t]) => {
+      const armed = Object.values(t.points).reduce((s, p) => s + p.armed, 0);
+      const fired = Object.values(t.points).reduce((s, p) => s + p.fired, 0);
+      return `${name} ${t.iterations} (kill ${t.kills}, power ${t.powerCuts}, points ${armed} armed ${fired} fired)`;
+    })
+    .join(', ');
 }
 
 /** Runs the torture; throws at the first broken promise, after printing how to replay it. */
@@ -141,7 +154,10 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       report.iterations++;
       if (Date.now() - lastProgress > 30_000) {
         lastProgress = Date.now();
-        print(`torture: ${report.iterations}/${total} iterations, ${Math.round((Date.now() - started) / 1000)} s`);
+        report.durationMs = Date.now() - started;
+        print(`torture: ${report.iterations}/${total} iterations, ${Math.round(report.durationMs / 1000)} s; ${summary(report)}`);
+        for (const [n, t] of targets) report.targets[n]!.checks = t.checks;
+        options.onProgress?.(report);
       }
     }
   } finally {
@@ -151,7 +167,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
     }
   }
   report.durationMs = Date.now() - started;
-  print(`torture: passed ${report.iterations} iterations in ${Math.round(report.durationMs / 1000)} s`);
+  options.onProgress?.(report);
+  print(`torture: passed ${report.iterations} iterations in ${Math.round(report.durationMs / 1000)} s; ${summary(report)}`);
   print(JSON.stringify(report, null, 1));
   return report;
 }
