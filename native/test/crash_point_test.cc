@@ -38,3 +38,5 @@ TEST(an_unarmed_point_passes) {
   for (int i = 0; i < 1000; i++) sluice::crash_point(CrashPoint::kLogMidRoll);
   CHECK(true);
 }
+
+TEST_MAIN()
