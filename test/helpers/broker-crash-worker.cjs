@@ -19,6 +19,7 @@
 // Choices (batch sizes, which messages are nacked instead) come from a PRNG seeded with `seed`.
 const fs = require('node:fs');
 const { Broker } = require('../../dist/index.js');
+const { powerLossAfter } = require('./power-loss-timer.cjs');
 
 const { dir, run, seed, checkpointBytes = 4096, commits = false, txns = false, powerAfterMs = null } = JSON.parse(process.argv[2]);
 const line = (s) => fs.writeSync(1, `${s}\n`);
@@ -38,13 +39,7 @@ async function main() {
   const rnd = prng(seed);
   const broker = await Broker.open(dir, { groupCheckpointBytes: checkpointBytes });
   const consumer = broker.consumer({ group: 'g', topics: 't', model: 'ack', maxInFlight: 64 });
-  if (powerAfterMs !== null) {
-    setTimeout(() => {
-      broker.simulatePowerLoss();
-      line('power');
-      process.exit(0);
-    }, powerAfterMs);
-  }
+  powerLossAfter(broker, powerAfterMs);
   line('ready');
   let n = 0;
   let txnHeld = null; // an ack-model message that the next transaction acks

@@ -7,6 +7,7 @@
 // long, says `power`, and exits 0. Lines on stdout are written synchronously.
 const fs = require('node:fs');
 const { Broker } = require('../../dist/index.js');
+const { powerLossAfter } = require('./power-loss-timer.cjs');
 const { Server } = require('../../dist/kafka/index.js');
 
 const { dir, port, checkpointBytes = 4 << 20, powerAfterMs = null } = JSON.parse(process.argv[2]);
@@ -16,13 +17,7 @@ setTimeout(() => process.exit(3), 60_000).unref();
 async function main() {
   const broker = await Broker.open(dir, { groupCheckpointBytes: checkpointBytes });
   const server = await Server.start({ broker, host: '127.0.0.1', port, groupInitialRebalanceDelayMs: 0 });
-  if (powerAfterMs !== null) {
-    setTimeout(() => {
-      broker.simulatePowerLoss();
-      line('power');
-      process.exit(0);
-    }, powerAfterMs);
-  }
+  powerLossAfter(broker, powerAfterMs);
   line(`ready ${server.address.port}`);
 }
 

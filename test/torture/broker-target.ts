@@ -12,38 +12,23 @@
  *   - group "o"'s committed offset in each partition is at least the last one confirmed.
  */
 import * as fs from 'node:fs';
+import { CRASH_POINTS } from '../../lib/crash-points';
 import { Broker } from '../../lib/index';
 import type { Prng } from '../helpers/durability-crash-loop';
 import { readTopic } from '../helpers/read-topic';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
-import { crashPointFired, sleep, type Stop, type Target, type Workload } from './targets';
+import { checkStopped, crashEnv, failer, sleep, type ChildExit, type ChildHandle, type Stop, type Target, type Workload } from './targets';
 
 const PARTITIONS = 3;
 const TXN_PARTS = 3;
 /** Explain calls per check: the messages acked in the last run, and this many older ones. */
 const SAMPLE = 40;
 
-interface ChildHandle {
-  lines: string[];
-  stderr: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(pred: (lines: string[]) => boolean, what?: string): Promise<void>;
-  kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
 export class BrokerTarget implements Target {
   readonly name = 'broker';
-  readonly points = [
-    'txn.before-commit-point',
-    'txn.after-commit-point',
-    'txn.between-markers',
-    'txn.after-markers',
-    'group.checkpoint-opened',
-    'group.checkpoint-flushed',
-    'group.checkpoint-named',
-    'log.mid-roll',
-    'index.mid-write',
-  ];
+  // Every transaction and group-state checkpoint point, and the partitions' rolls.
+  readonly points = [...CRASH_POINTS.filter((p) => p.startsWith('txn.') || p.startsWith('group.')), 'log.mid-roll', 'index.mid-write'];
   readonly busyMs: number;
   readonly pointWaitMs: number;
   readonly checks = { confirmedSends: 0, confirmedAcks: 0, acksChecked: 0, unackedChecked: 0, transactionsCommitted: 0, commitsChecked: 0, messagesRead: 0 };
@@ -74,20 +59,11 @@ export class BrokerTarget implements Target {
   }
 
   async iteration(stop: Stop, rand: Prng, where: string, last: boolean): Promise<{ fired: boolean }> {
-    const fail = (what: string): never => {
-      throw new Error(`${what} [${where}]`);
-    };
-    const env: Record<string, string> = {};
-    if (stop.kind === 'power') env.SLUICE_FAULT_INJECTION = '1';
-    if (stop.kind === 'point') env.SLUICE_CRASH_POINT = `${stop.point}:${stop.pass}`;
+    const fail = failer(where);
     const arg = { dir: this.#dir, run: this.#run++, seed: rand.next(), commits: true, txns: true, checkpointBytes: 4096, powerAfterMs: stop.kind === 'power' ? stop.afterMs : null };
-    const child = spawnChild('broker-crash-worker.cjs', arg, env) as ChildHandle;
+    const child = spawnChild('broker-crash-worker.cjs', arg, crashEnv(stop)) as ChildHandle;
     const exit = await this.#stopChild(child, stop, fail);
-    const fired = crashPointFired(child.stderr);
-    const error = child.lines.find((l) => l.startsWith('error '));
-    if (error !== undefined) fail(`the worker failed: ${error} ${child.stderr}`);
-    if (stop.kind === 'power' && (exit.code !== 0 || !child.lines.includes('power'))) fail(`the worker did not finish with a power loss (code ${exit.code}, signal ${exit.signal}): ${child.stderr}`);
-    if (stop.kind !== 'power' && exit.signal !== 'SIGKILL') fail(`the worker exited by itself (code ${exit.code}): ${child.stderr}`);
+    const fired = checkStopped(child, exit, stop, fail);
     const ackedNow = this.#absorb(child.lines);
     // A third of the time the next child recovers what this one left, unchecked.
     if (!last && rand.chance(1 / 3)) return { fired };
@@ -95,7 +71,7 @@ export class BrokerTarget implements Target {
     return { fired };
   }
 
-  async #stopChild(child: ChildHandle, stop: Stop, fail: (what: string) => never): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async #stopChild(child: ChildHandle, stop: Stop, fail: (what: string) => never): Promise<ChildExit> {
     if (stop.kind === 'kill' && stop.whileOpening) {
       await sleep(stop.afterMs % 40);
       return child.kill9();

@@ -12,40 +12,23 @@
  *   - group "kg"'s committed offset in each partition is at least the last one acknowledged.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { freePort } from '../../lib/bench/peer-process';
+import { CRASH_POINTS } from '../../lib/crash-points';
 import { Broker } from '../../lib/index';
 import type { Prng } from '../helpers/durability-crash-loop';
 import { readTopic } from '../helpers/read-topic';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
-import { crashPointFired, sleep, type Stop, type Target, type Workload } from './targets';
+import { checkStopped, crashEnv, failer, sleep, type ChildExit, type ChildHandle, type Stop, type Target, type Workload } from './targets';
 
 const TOPIC = 'k';
 const PARTITIONS = 3;
 const PAD = 'x'.repeat(2000);
 
-interface ChildHandle {
-  lines: string[];
-  stderr: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(pred: (lines: string[]) => boolean, what?: string): Promise<void>;
-  kill9(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export class ServerTarget implements Target {
   readonly name = 'server';
-  readonly points = ['log.mid-roll', 'index.mid-write', 'meta.mid-write', 'group.checkpoint-opened', 'group.checkpoint-flushed', 'group.checkpoint-named'];
+  readonly points = ['log.mid-roll', 'index.mid-write', 'meta.mid-write', ...CRASH_POINTS.filter((p) => p.startsWith('group.'))];
   readonly busyMs: number;
   readonly pointWaitMs: number;
   readonly checks = { acknowledged: 0, produceFailures: 0, commitsAcknowledged: 0, messagesRead: 0, producersReplaced: 0 };
@@ -91,16 +74,11 @@ export class ServerTarget implements Target {
   }
 
   async iteration(stop: Stop, rand: Prng, where: string, last: boolean): Promise<{ fired: boolean }> {
-    const fail = (what: string): never => {
-      throw new Error(`${what} [${where}]`);
-    };
-    const env: Record<string, string> = {};
-    if (stop.kind === 'power') env.SLUICE_FAULT_INJECTION = '1';
-    if (stop.kind === 'point') env.SLUICE_CRASH_POINT = `${stop.point}:${stop.pass}`;
+    const fail = failer(where);
     const arg = { dir: this.#dir, port: this.#port, checkpointBytes: 2048, powerAfterMs: stop.kind === 'power' ? stop.afterMs : null };
-    const child = spawnChild('server-crash-child.cjs', arg, env) as ChildHandle;
+    const child = spawnChild('server-crash-child.cjs', arg, crashEnv(stop)) as ChildHandle;
     let consumer: Promise<Consumer> | null = null;
-    let exit: { code: number | null; signal: NodeJS.Signals | null };
+    let exit: ChildExit;
     try {
       const ready = await child.waitFor((lines) => lines.some((l) => l.startsWith('ready ')), 'ready').then(
         () => true,
@@ -117,17 +95,13 @@ export class ServerTarget implements Target {
       // The consumer's session died with the server; its disconnect waits on nothing.
       void consumer?.then((c) => c.disconnect()).catch(() => {});
     }
-    const fired = crashPointFired(child.stderr);
-    const error = child.lines.find((l) => l.startsWith('error '));
-    if (error !== undefined) fail(`the server failed: ${error} ${child.stderr}`);
-    if (stop.kind === 'power' && (exit.code !== 0 || !child.lines.includes('power'))) fail(`the server did not finish with a power loss (code ${exit.code}, signal ${exit.signal}): ${child.stderr}`);
-    if (stop.kind !== 'power' && exit.signal !== 'SIGKILL') fail(`the server exited by itself (code ${exit.code}): ${child.stderr}`);
+    const fired = checkStopped(child, exit, stop, fail);
     if (!last && rand.chance(1 / 3)) return { fired };
     await this.#check(fail);
     return { fired };
   }
 
-  async #stopChild(child: ChildHandle, stop: Stop, ready: boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async #stopChild(child: ChildHandle, stop: Stop, ready: boolean): Promise<ChildExit> {
     if (stop.kind === 'kill') {
       if (ready) await sleep(stop.afterMs);
       return child.kill9();

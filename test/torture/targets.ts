@@ -53,4 +53,44 @@ export function crashPointFired(stderr: string): boolean {
   return stderr.includes('sluice crash point ');
 }
 
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A child run through test/helpers/broker-spawn.cjs. */
+export interface ChildHandle {
+  lines: string[];
+  stderr: string;
+  exited: Promise<ChildExit>;
+  waitFor(pred: (lines: string[]) => boolean, what?: string): Promise<void>;
+  kill9(): Promise<ChildExit>;
+}
+
+/** The environment a child needs for `stop`: fault injection for a power loss, or its crash point. */
+export function crashEnv(stop: Stop): Record<string, string> {
+  if (stop.kind === 'power') return { SLUICE_FAULT_INJECTION: '1' };
+  if (stop.kind === 'point') return { SLUICE_CRASH_POINT: `${stop.point}:${stop.pass}` };
+  return {};
+}
+
+/** A function that throws `what` tagged with the iteration (see Target.iteration). */
+export function failer(where: string): (what: string) => never {
+  return (what: string): never => {
+    throw new Error(`${what} [${where}]`);
+  };
+}
+
+/**
+ * Checks that `child` (a broker or server child, which says `error ...` when it fails and `power`
+ * after a simulated power loss) stopped as `stop` asked; resolves whether it died at its point.
+ */
+export function checkStopped(child: ChildHandle, exit: ChildExit, stop: Stop, fail: (what: string) => never): boolean {
+  const error = child.lines.find((l) => l.startsWith('error '));
+  if (error !== undefined) fail(`the child failed: ${error} ${child.stderr}`);
+  if (stop.kind === 'power' && (exit.code !== 0 || !child.lines.includes('power'))) fail(`the child did not finish with a power loss (code ${exit.code}, signal ${exit.signal}): ${child.stderr}`);
+  if (stop.kind !== 'power' && exit.signal !== 'SIGKILL') fail(`the child exited by itself (code ${exit.code}): ${child.stderr}`);
+  return crashPointFired(child.stderr);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
