@@ -3,6 +3,7 @@
     {
       "target_name": "sluice",
       "sources": [
+        "native/core/crash_point.cc",
         "native/core/crc32c.cc",
         "native/core/dir_lock.cc",
         "native/core/fault.cc",

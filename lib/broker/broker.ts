@@ -956,6 +956,22 @@ export class Broker {
     if (errors.length > 0) throw errors[0];
   }
 
+  /**
+   * Fault injection (SLUICE_FAULT_INJECTION=1 only): a power failure now, for crash tests. Every
+   * partition's Log and the group state's lose what was not yet synced, as Log.simulatePowerLoss
+   * describes, in one synchronous pass; the broker is closed without writing anything more, and
+   * the process should exit (timers, consumers and the lock are left as they are). Files written
+   * from JavaScript (broker.json, topic.json, producer-ids.json) are kept as they are: each is
+   * replaced by an fsynced rename, and the simulation does not model the loss of those.
+   */
+  simulatePowerLoss(): void {
+    this.#checkWritable('simulatePowerLoss');
+    this.#closing = Promise.resolve();
+    const closed = this.#closedError();
+    this.#groupLog.simulatePowerLoss();
+    for (const t of this.#topics.values()) t.simulatePowerLoss(closed);
+  }
+
   #checkOpen(): void {
     if (this.#closing !== undefined) throw this.#closedError();
   }

@@ -30,12 +30,15 @@ File& File::operator=(File&& other) noexcept {
 File::~File() { (void)close(); }
 
 Result<File> File::open(const std::string& path, int flags, mode_t mode) {
+  // Simulated power loss removes files whose directory entry was never fsynced: only a file this
+  // open creates has a new entry (one that existed keeps its durable entry).
+  const bool note = (flags & O_CREAT) != 0 && fault::tracking() && ::access(path.c_str(), F_OK) != 0;
   int fd;
   do {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return Status::io(errno, "open", path);
-  if (flags & O_CREAT) fault::note_entry(path);
+  if (note) fault::note_entry(path);
   return File(fd, path);
 }
 
@@ -145,8 +148,12 @@ Status write_file_atomic(const std::string& dir, const std::string& name,
   SLUICE_TRY(f.value().write_at(bytes.data(), bytes.size(), 0));
   SLUICE_TRY(f.value().datasync());
   SLUICE_TRY(f.value().close());
+  // A power loss before the directory fsync leaves the old file or the new one under the name,
+  // never none: only a name that did not exist is a new entry for the simulation (another log's
+  // simulated power loss may strike between this rename and the fsync below).
+  const bool replaces = fault::tracking() && ::access(path.c_str(), F_OK) == 0;
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::io(errno, "rename", path);
-  fault::note_entry(path);
+  if (!replaces) fault::note_entry(path);
   return fsync_dir(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "sluice/assert.h"
+#include "sluice/crash_point.h"
 #include "sluice/fault.h"
 
 namespace sluice {
@@ -135,6 +136,7 @@ LogMeta Flusher::meta() const {
 }
 
 Status Flusher::write_meta(const LogMeta& meta) {
+  crash_point(CrashPoint::kMetaMidWrite);
   SLUICE_TRY(write_file_atomic(dir_, LogMeta::kFileName, meta.serialize()));
   std::lock_guard<std::mutex> lock(mutex_);
   meta_ = meta;

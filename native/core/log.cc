@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sluice/assert.h"
+#include "sluice/crash_point.h"
 #include "sluice/endian.h"
 #include "sluice/fault.h"
 
@@ -331,6 +332,7 @@ Status Log::roll() {
   auto seg = std::make_shared<Segment>(dir_, base, std::move(prepared.value().file),
                                        prepared.value().mapping, prepared.value().reserved);
   seg->dir_entry_synced = false;
+  crash_point(CrashPoint::kLogMidRoll);
   active_->on_roll();
   flusher_->submit_sync(segments_.back(), active_->size(), active_->next_offset(), true, true);
   segments_.push_back(seg);

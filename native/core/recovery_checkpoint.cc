@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sluice/assert.h"
+#include "sluice/crash_point.h"
 #include "sluice/crc32c.h"
 #include "sluice/endian.h"
 #include "sluice/record_batch.h"
@@ -141,6 +142,7 @@ void RecoveryCheckpoint::after_sync(const Segment& segment, uint64_t end, int64_
   r.next_offset = next_offset;
   auto bytes = checkpoint::serialize(r);
   const uint64_t at = static_cast<uint64_t>(next_slot_) * checkpoint::kSlotStride;
+  crash_point(CrashPoint::kCheckpointMidWrite);
   // Not synced (see the top of the header): the next slot written is this one again on failure.
   if (!file_.write_at(bytes.data(), bytes.size(), at).is_ok()) return;
   sequence_++;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "sluice/assert.h"
+#include "sluice/crash_point.h"
 
 namespace sluice {
 
@@ -269,6 +270,7 @@ Status Segment::write_indexes() const {
     std::vector<uint8_t> bytes = i == 0 ? index_.serialize() : time_index_.serialize();
     auto f = File::open(path, O_WRONLY | O_CREAT | O_TRUNC);
     if (!f.is_ok()) return f.status();
+    crash_point(CrashPoint::kIndexMidWrite);
     SLUICE_TRY(f.value().write_at(bytes.data(), bytes.size(), 0));
     SLUICE_TRY(f.value().datasync());
     SLUICE_TRY(f.value().close());

@@ -374,4 +374,34 @@ TEST(power_loss_drops_unsynced_index_entries_with_their_markers) {
   CHECK_OK(again->close());
 }
 
+TEST(power_loss_keeps_a_durable_index_that_a_later_open_appends_to) {
+  // Found by the torture run (test/torture/): the simulation took an existing .txnindex for a
+  // new file when the flusher reopened it with O_CREAT to append, and a power loss then removed
+  // it, entries of long-durable abort markers included, so their aborted records read as data.
+  sluice_test::TempDir dir;
+  fault::enable_tracking();
+  LogOptions o = small_options();
+  {
+    Handle h;
+    REQUIRE_OK(h.open(dir.path(), o));
+    int64_t b = append_txn(*h.log, 4, "x", 2);
+    marker(*h.log, 4, false, b);
+    REQUIRE(h.flush());
+    CHECK_OK(h->close());
+  }
+  {
+    Handle h;
+    REQUIRE_OK(h.open(dir.path(), o));
+    int64_t b = append_txn(*h.log, 5, "y", 1);
+    marker(*h.log, 5, false, b);
+    REQUIRE(h.flush());  // the second entry is appended to the existing file, and synced
+    h->simulate_power_loss();
+  }
+  Handle again;
+  REQUIRE_OK(again.open(dir.path(), o));
+  CHECK_EQ(again->aborted_transactions(0, INT64_MAX).size(), 2u);
+  CHECK_EQ(read_all(*again.log, 0).values.size(), 0u);
+  CHECK_OK(again->close());
+}
+
 TEST_MAIN()

@@ -36,12 +36,14 @@ function spawnChild(script, arg, env = {}) {
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => (stderr += chunk));
+  // `done` is set before the waiters look: a child that exits before what they wait for makes
+  // them reject now (set a tick later, they missed it and waited forever).
+  let done = false;
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    done = true;
     for (const w of [...waiters]) w();
     resolve({ code, signal });
   }));
-  let done = false;
-  exited.then(() => (done = true));
   return {
     lines,
     get stderr() {

@@ -102,23 +102,33 @@ interface ChildRun {
   stderr: string;
   /** The last lines of stdout, for failure messages. */
   tail: string[];
+  /** The child died at its armed crash point (it said so on stderr). */
+  crashPointFired: boolean;
 }
 
-function runChild(
-  mode: CrashMode,
-  dir: string,
-  seed: number,
-  generation: number,
-  plan: { killAfterReadyMs: number; killWhileOpeningMs: number | null; lossAfterMs: number },
-): Promise<ChildRun> {
+/** When and how a child is stopped: see CrashPlan's fields. */
+export interface CrashPlan {
+  /** 'kill': SIGKILL this long after the log is open (with `crashPoint`: if it is still alive). */
+  killAfterReadyMs: number;
+  /** 'kill': SIGKILL this long after the child starts opening (during recovery), or null. */
+  killWhileOpeningMs: number | null;
+  /** 'power': the child simulates a power failure this long after its log is open. */
+  lossAfterMs: number;
+  /** 'kill': SLUICE_CRASH_POINT for the child (it kills itself there), or null. */
+  crashPoint?: string | null;
+}
+
+function runChild(mode: CrashMode, dir: string, seed: number, generation: number, plan: CrashPlan, segmentBytes: number): Promise<ChildRun> {
   const env = { ...process.env };
   if (mode === 'power') env.SLUICE_FAULT_INJECTION = '1';
   else delete env.SLUICE_FAULT_INJECTION;
-  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs })], {
+  if (plan.crashPoint) env.SLUICE_CRASH_POINT = plan.crashPoint;
+  else delete env.SLUICE_CRASH_POINT;
+  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs, segmentBytes })], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const run: ChildRun = { confirmed: [], readyEnd: null, powerLostDurable: null, powerLostEnd: null, notDurable: [], code: null, signal: null, stderr: '', tail: [] };
+  const run: ChildRun = { confirmed: [], readyEnd: null, powerLostDurable: null, powerLostEnd: null, notDurable: [], code: null, signal: null, stderr: '', tail: [], crashPointFired: false };
   const timers: NodeJS.Timeout[] = [];
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -161,6 +171,7 @@ function runChild(
       for (const t of timers) clearTimeout(t);
       run.code = code;
       run.signal = signal;
+      run.crashPointFired = run.stderr.includes('sluice crash point ');
       resolve(run);
     });
   });
@@ -210,25 +221,55 @@ export async function crashDirectory(
   stats: CrashStats,
 ): Promise<void> {
   const rand = new Prng(dirSeed(seed, dirIndex));
-  // What must survive: offset -> SHA-1 of the value. Confirmed messages, and after a verified
-  // reopen every record found (recovery makes all it finds durable).
-  const mustHave = new Map<number, string>();
-  // Offsets below this must exist after the next failure (recovered by a child's open, or durable
-  // when a simulated power failure struck).
-  let floor = 0;
-  let generation = 0;
+  const loop = new LogCrashLoop(dir, SEGMENT_BYTES, stats);
   for (let i = 0; i < iterations; i++) {
     const where = `seed=${seed} dir=${dirIndex} iteration=${i} (replay: SLUICE_CRASH_SEED=${seed})`;
-    const fail = (what: string): never => {
-      throw new Error(`${what} [${where}]`);
-    };
-    generation++;
-    const plan = {
+    const plan: CrashPlan = {
       killAfterReadyMs: rand.between(5, 60),
       killWhileOpeningMs: mode === 'kill' && rand.chance(0.1) ? rand.between(0, 4) : null,
       lossAfterMs: rand.between(5, 60),
     };
-    const run = await runChild(mode, dir, rand.next(), generation, plan);
+    await loop.iteration(rand, mode, plan, where, i === iterations - 1);
+  }
+}
+
+/**
+ * One directory's crash loop, an iteration at a time (the torture run drives it too): each
+ * iteration runs the writer until it is stopped as the plan says, then (unless the PRNG leaves the
+ * crashed directory for the next writer to recover) reopens the log and checks it against
+ * everything confirmed so far. Lifetime: one directory, iterations in sequence.
+ */
+export class LogCrashLoop {
+  readonly #dir: string;
+  readonly #segmentBytes: number;
+  readonly #stats: CrashStats;
+  // What must survive: offset -> SHA-1 of the value. Confirmed messages, and after a verified
+  // reopen every record found (recovery makes all it finds durable).
+  readonly #mustHave = new Map<number, string>();
+  // Offsets below this must exist after the next failure (recovered by a child's open, or durable
+  // when a simulated power failure struck).
+  #floor = 0;
+  #generation = 0;
+
+  constructor(dir: string, segmentBytes: number, stats: CrashStats) {
+    this.#dir = dir;
+    this.#segmentBytes = segmentBytes;
+    this.#stats = stats;
+  }
+
+  /**
+   * Runs one failure and its check; throws an Error ending with `[where]` at a broken invariant.
+   * Resolves whether the child died at its crash point (plan.crashPoint) and whether the log was
+   * verified (`last` always verifies).
+   */
+  async iteration(rand: Prng, mode: CrashMode, plan: CrashPlan, where: string, last: boolean): Promise<{ crashPointFired: boolean; verified: boolean }> {
+    const stats = this.#stats;
+    const mustHave = this.#mustHave;
+    const fail = (what: string): never => {
+      throw new Error(`${what} [${where}]`);
+    };
+    const generation = ++this.#generation;
+    const run = await runChild(mode, this.#dir, rand.next(), generation, plan, this.#segmentBytes);
     stats.iterations++;
 
     if (mode === 'kill' && run.signal !== 'SIGKILL') fail(`the writer exited by itself (code ${run.code}, signal ${run.signal}): ${run.stderr} ${JSON.stringify(run.tail)}`);
@@ -243,9 +284,9 @@ export async function crashDirectory(
       for (const offset of mustHave.keys()) {
         if (offset >= run.readyEnd) fail(`confirmed offset ${offset} was gone when the writer reopened the log (it ended at ${run.readyEnd})`);
       }
-      floor = Math.max(floor, run.readyEnd);
+      this.#floor = Math.max(this.#floor, run.readyEnd);
     }
-    if (run.powerLostDurable !== null) floor = Math.max(floor, run.powerLostDurable);
+    if (run.powerLostDurable !== null) this.#floor = Math.max(this.#floor, run.powerLostDurable);
     for (const [offset, hash] of run.confirmed) {
       const before = mustHave.get(offset);
       if (before !== undefined && before !== hash) fail(`offset ${offset} was confirmed twice with different bytes: a confirmed message was lost and its offset reused`);
@@ -255,25 +296,30 @@ export async function crashDirectory(
 
     // Now and then leave the directory as the failure left it, so that the next writer's open
     // recovers it and that recovered log fails in turn (verification then happens later).
-    const last = i === iterations - 1;
-    if (!last && rand.chance(1 / 3)) continue;
+    if (!last && rand.chance(1 / 3)) return { crashPointFired: run.crashPointFired, verified: false };
+    await this.#verify(rand, run, fail, last);
+    return { crashPointFired: run.crashPointFired, verified: true };
+  }
 
+  async #verify(rand: Prng, run: ChildRun, fail: (what: string) => never, last: boolean): Promise<void> {
+    const stats = this.#stats;
+    const mustHave = this.#mustHave;
     stats.verifications++;
-    const log = await Log.open(dir, { sync: 'always', segmentBytes: SEGMENT_BYTES });
+    const log = await Log.open(this.#dir, { sync: 'always', segmentBytes: this.#segmentBytes });
     try {
       // (A writer stopped before its open replaced the checkpoint leaves the parent's clean one.)
       if (run.readyEnd !== null && log.recovery.cleanShutdown) fail('the reopened log reports a clean shutdown after a failure');
       if (log.startOffset !== 0) fail(`startOffset is ${log.startOffset}, expected 0 (no retention)`);
       const end = log.endOffset;
       if (log.highWatermark !== end) fail(`after reopen the high watermark ${log.highWatermark} differs from the end offset ${end}`);
-      if (end < floor) fail(`the log ends at ${end}, but offsets below ${floor} were durable`);
+      if (end < this.#floor) fail(`the log ends at ${end}, but offsets below ${this.#floor} were durable`);
       const found = new Map<number, string>();
       let offset = log.startOffset;
       while (offset < end) {
         const records = log.read(offset);
         if (records.length === 0) fail(`read(${offset}) returned nothing below the end offset ${end}`);
         for (const r of records) {
-          const problem = checkRecord(r, offset, generation);
+          const problem = checkRecord(r, offset, this.#generation);
           if (problem !== null) fail(problem);
           found.set(offset, sha1(r.value!));
           offset++;
@@ -291,10 +337,10 @@ export async function crashDirectory(
       }
       mustHave.clear();
       for (const [o, hash] of found) mustHave.set(o, hash);
-      floor = end;
+      this.#floor = end;
 
       // Appending continues where the recovered log ends.
-      generation++;
+      const generation = ++this.#generation;
       const count = rand.between(1, 5);
       for (let k = 0; k < count; k++) {
         const value = parentValue(PARENT_GENERATION + generation, end + k, rand.between(HEADER_BYTES + HASH_BYTES, 3000));
@@ -306,7 +352,7 @@ export async function crashDirectory(
         if (back.length !== 1 || sha1(back[0].value!) !== sha1(value)) fail(`offset ${o} appended after reopen does not read back`);
         mustHave.set(o, sha1(value));
       }
-      floor = end + count;
+      this.#floor = end + count;
       if (last) stats.segmentsAtEnd += log.stats().segments;
     } finally {
       await log.close();

@@ -32,6 +32,7 @@
  * their confirms settle when the record holding them is durable.
  */
 import { Packr } from 'msgpackr';
+import { crashPoint } from '../../crash-points';
 import { ErrorCode, SluiceError } from '../../errors';
 import { Log, type LogOptions, type SyncPolicy } from '../../storage/log';
 import { BROKER_FORMAT, type BrokerDirectory, type BrokerMeta } from '../store/broker-directory';
@@ -72,6 +73,8 @@ export class GroupStateLog {
   #flushScheduled = false;
   #confirm: StateConfirm | null = null;
   #checkpointing: Promise<void> | null = null;
+  /** During a checkpoint, until the old generation is closed: that generation's Log. */
+  #previous: Log | null = null;
   #failure: Error | null = null;
   #closed = false;
   #checkpoints = 0;
@@ -427,21 +430,35 @@ export class GroupStateLog {
     const first = log.appendBatch(records);
     const old = this.#writer;
     const oldGeneration = this.#generation;
+    this.#previous = old;
     this.#log = log;
     this.#generation = next;
     this.#opsBytes = 0;
     this.#checkpoints++;
     this.#confirmWrite(log, first + records.length - 1, confirms);
+    crashPoint('group.checkpoint-opened');
     try {
       await log.flush();
+      crashPoint('group.checkpoint-flushed');
       // The commit point of the checkpoint: from here on the new generation is the state.
       this.#meta = { ...this.#meta, groupGeneration: next };
       await this.#directory.writeBrokerMeta(this.#meta);
+      crashPoint('group.checkpoint-named');
       await old.close();
+      this.#previous = null;
       await this.#directory.removeGeneration(oldGeneration);
     } catch (e) {
       this.#failure ??= e as Error;
     }
+  }
+
+  /**
+   * Fault injection (SLUICE_FAULT_INJECTION=1): a power failure of the generation being written
+   * and, during a checkpoint, of the one it replaces.
+   */
+  simulatePowerLoss(): void {
+    this.#closed = true;
+    for (const log of new Set([this.#log, this.#previous])) if (log !== null && !log.closed) log.simulatePowerLoss();
   }
 
   /** Writes what is pending, waits for a checkpoint in progress, and closes the log. */

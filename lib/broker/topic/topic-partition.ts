@@ -424,6 +424,12 @@ export class TopicPartition {
     };
   }
 
+  /** Fault injection (SLUICE_FAULT_INJECTION=1): a power failure of this partition's Log now. */
+  simulatePowerLoss(reason: SluiceError): void {
+    if (this.#closed === null) this.#closed = reason;
+    if (!this.#log.closed) this.#log.simulatePowerLoss();
+  }
+
   #checkOpen(): void {
     const unavailable = this.#closed ?? this.#offline;
     if (unavailable !== null) throw unavailable;

@@ -171,4 +171,10 @@ export class Topic {
     this.#closed = true;
     await Promise.all(this.partitions.map((tp) => tp.close(reason, failPending)));
   }
+
+  /** Fault injection (SLUICE_FAULT_INJECTION=1): a power failure of every partition now. */
+  simulatePowerLoss(reason: SluiceError): void {
+    this.#closed = true;
+    for (const tp of this.partitions) tp.simulatePowerLoss(reason);
+  }
 }
