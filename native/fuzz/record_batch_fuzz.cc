@@ -53,8 +53,8 @@ void walk_records(const uint8_t* p, const batch::Header& h, bool verified) {
     batch::RecordView v;
     r = batch::read_record(r, end, &v);
     if (r == nullptr) break;
-    SLUICE_ASSERT(v.key_len < 0 || (v.key >= p && v.key + v.key_len <= end), "key outside batch");
-    SLUICE_ASSERT(v.value_len < 0 || (v.value >= p && v.value + v.value_len <= end),
+    SLUICE_ASSERT(v.key_len <= 0 || (v.key >= p && v.key + v.key_len <= end), "key outside batch");
+    SLUICE_ASSERT(v.value_len <= 0 || (v.value >= p && v.value + v.value_len <= end),
                   "value outside batch");
     SLUICE_ASSERT(v.headers_end <= end, "headers outside batch");
   }
