@@ -12,7 +12,7 @@
 // The file is `size` bytes (kFileBytesMax at most) holding the `len` bytes, then zeros: a
 // preallocated segment costs its data, not its capacity. Names of other characters than [0-9a-z.]
 // (or "." and "..") are skipped. Each input gets a fresh directory under $SLUICE_FUZZ_DIR
-// (default /dev/shm: tmpfs, so an execution costs no disk I/O), removed afterwards.
+// (default /dev/shm, tmpfs, so that an execution costs no disk I/O, else the temporary directory), removed afterwards.
 //
 //   recovery_fuzz --make-seed DIR FILE   packs the log directory DIR into FILE (seeds)
 //   recovery_fuzz --write-log DIR [N]    writes a log of N records (default 700: three segments)
@@ -203,7 +203,8 @@ int make_seed(const std::string& dir, const std::string& out) {
 
 std::string scratch_root() {
   const char* env = std::getenv("SLUICE_FUZZ_DIR");
-  return env != nullptr ? env : "/dev/shm";
+  if (env != nullptr) return env;
+  return fs::is_directory("/dev/shm") ? "/dev/shm" : fs::temp_directory_path().string();
 }
 
 }  // namespace
