@@ -2,11 +2,12 @@
  * Captures the requests real clients send to the corpus (corpus.ts): `node --import tsx
  * test/fuzz/capture-clients.ts`. Starts a broker and server, puts a recording proxy in front of it,
  * and drives kafkajs (admin calls, plain, gzip, idempotent and transactional producers, a consumer
- * group) and kcat (metadata, produce, a group consumer) through it. Every request frame of an
+ * group), kcat (metadata, produce, a group consumer) and @platformatic/kafka (admin, an idempotent
+ * producer, a consumer group: the flexible versions) through it. Every request frame of an
  * advertised API version is kept as <api>-v<N>/<client>-<i>.bin, at most FRAMES_PER_VERSION per
  * client and version, skipping duplicates. kcat is skipped when it is not installed.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -102,19 +103,50 @@ async function kafkajsSession(address: string): Promise<void> {
   await admin.disconnect();
 }
 
-function kcatSession(address: string): void {
+async function platformaticSession(address: string): Promise<void> {
+  const { Admin, Consumer, Producer, stringDeserializers, stringSerializers } = await import('@platformatic/kafka');
+  const bootstrapBrokers = [address];
+  const admin = new Admin({ clientId: 'plt-capture', bootstrapBrokers });
+  await admin.createTopics({ topics: ['plt-a', 'plt-b'], partitions: 2, replicas: 1 });
+  await admin.createPartitions({ topics: [{ name: 'plt-a', count: 3 }] });
+  const producer = new Producer({ clientId: 'plt-capture', bootstrapBrokers, serializers: stringSerializers, idempotent: true });
+  await producer.send({ messages: [{ topic: 'plt-a', key: 'k', value: 'v', headers: { h: 'x' } }], acks: -1 });
+  await producer.close();
+  const consumer = new Consumer({ groupId: 'plt-group', clientId: 'plt-capture', bootstrapBrokers, deserializers: stringDeserializers });
+  const stream = await consumer.consume({ autocommit: 100, topics: ['plt-a'], sessionTimeout: 10000, heartbeatInterval: 200, mode: 'earliest' } as never);
+  await new Promise((r) => setTimeout(r, 1500));
+  await (stream as unknown as { close(): Promise<void> }).close();
+  await consumer.close(true);
+  await admin.deleteTopics({ topics: ['plt-b'] });
+  await admin.close();
+}
+
+/** kcat with `args` (and `input` on stdin); asynchronous, as the proxy runs in this process. */
+function kcat(address: string, args: string[], input = ''): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn('kcat', ['-b', address, ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill(), 20_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) console.log(`kcat ${args.join(' ')}: exit ${code}: ${err}`);
+      resolve();
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function kcatSession(address: string): Promise<void> {
   if (spawnSync('kcat', ['-V']).error !== undefined) {
     console.log('kcat is not installed: its frames are not captured');
     return;
   }
-  const kcat = (args: string[], input?: string): void => {
-    spawnSync('kcat', ['-b', address, ...args], { input, timeout: 20_000 });
-  };
-  kcat(['-L']);
-  kcat(['-P', '-t', 'capture-a', '-z', 'snappy'], 'one\ntwo\n');
-  kcat(['-P', '-t', 'capture-a', '-K:'], 'key:value\n');
-  kcat(['-C', '-t', 'capture-a', '-o', 'beginning', '-e']);
-  kcat(['-G', 'capture-kcat', '-o', 'beginning', '-e', 'capture-a']);
+  await kcat(address, ['-L']);
+  await kcat(address, ['-P', '-t', 'capture-a', '-z', 'snappy'], 'one\ntwo\n');
+  await kcat(address, ['-P', '-t', 'capture-a', '-K:'], 'key:value\n');
+  await kcat(address, ['-C', '-t', 'capture-a', '-o', 'beginning', '-e']);
+  await kcat(address, ['-G', 'capture-kcat', '-o', 'beginning', '-e', 'capture-a']);
 }
 
 async function main(): Promise<void> {
@@ -129,7 +161,8 @@ async function main(): Promise<void> {
   server = await Server.start({ broker, port: 0, advertisedPort: proxyPort, groupInitialRebalanceDelayMs: 0 });
   for (const [name, session] of [
     ['kafkajs', kafkajsSession],
-    ['kcat', async (a: string) => kcatSession(a)],
+    ['kcat', kcatSession],
+    ['platformatic', platformaticSession],
   ] as const) {
     client.name = name;
     await session(`127.0.0.1:${proxyPort}`);
