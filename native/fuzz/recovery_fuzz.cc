@@ -110,7 +110,8 @@ void read_through(Log& log) {
   (void)log.aborted_transactions(log.start_offset(), end);
 }
 
-void exercise(const std::string& dir, uint8_t flags) {
+// Small segments and indexes, so that a seed of a few segments stays small; no syncs (tmpfs).
+LogOptions small_options() {
   LogOptions o;
   o.segment_bytes = LogOptions::kSegmentBytesMin;
   o.index_interval_bytes = 256;
@@ -118,6 +119,11 @@ void exercise(const std::string& dir, uint8_t flags) {
   o.message_bytes_max = 64 * 1024;
   o.populate_window_bytes = LogOptions::kPopulateWindowBytesMin;
   o.sync = SyncPolicy::kNone;
+  return o;
+}
+
+void exercise(const std::string& dir, uint8_t flags) {
+  LogOptions o = small_options();
   o.repair = (flags & 1) != 0;
   o.read_only = (flags & 2) != 0;
   o.write_path = (flags & 4) != 0 ? WritePath::kMmap : WritePath::kPwrite;
@@ -138,13 +144,7 @@ void exercise(const std::string& dir, uint8_t flags) {
 
 // Test-only tools for the seeds.
 int write_log(const std::string& dir, int records) {
-  LogOptions o;
-  o.segment_bytes = LogOptions::kSegmentBytesMin;
-  o.index_interval_bytes = 256;
-  o.batch_bytes_max = 4096;
-  o.message_bytes_max = 32 * 1024;
-  o.sync = SyncPolicy::kNone;
-  auto opened = Log::open(dir, o);
+  auto opened = Log::open(dir, small_options());
   if (!opened.is_ok()) {
     std::fprintf(stderr, "open %s: %s\n", dir.c_str(), opened.status().message().c_str());
     return 1;
