@@ -4,10 +4,11 @@
  * exists), over a fake socket (a Duplex that records what is written), so that the handlers get
  * malformed-but-decodable input: topic names, partition indexes, counts, timeouts and record
  * batches no client would send. Half the Produce requests that decode get their record batches'
- * CRCs recomputed, so that mutated batches get past the CRC to the batch and record checks.
+ * CRCs recomputed, so that mutated batches get past the CRC to the batch and record checks; the
+ * bytes reach the socket whole, cut in two, pipelined, or with a size of their own (streamOf).
  * Properties, for every input: the process never throws (no uncaught exception, no unhandled
  * rejection), and the connection answers, drops the client, or is still waiting (a long poll, a
- * group join) when the fuzzer moves on after WAIT_MS; memory stays bounded (the peak RSS).
+ * group join, the rest of a frame) when the fuzzer moves on after WAIT_MS; memory stays bounded (the peak RSS).
  * Run with scripts/fuzz.js (target kafka-connection), or under vitest by fuzz.test.ts.
  */
 import * as fs from 'node:fs';
@@ -89,6 +90,36 @@ function resealProduce(frame: Buffer): void {
   }
 }
 
+/**
+ * What the socket delivers for one input, by `mode`: the frame with its size in one chunk (0), cut
+ * in two chunks inside the size or the frame (1: the connection joins them), twice back to back
+ * (2: pipelined, answered in order), or the input itself as the stream, its first bytes taken as
+ * the size (3: sizes past the limit, negative, or claiming more than comes).
+ */
+function streamOf(frame: Buffer, mode: number): Buffer[] {
+  const whole = sized(frame);
+  switch (mode) {
+    case 1: {
+      const cut = 1 + (frame.length % Math.max(1, whole.length - 1));
+      return [whole.subarray(0, cut), whole.subarray(cut)];
+    }
+    case 2:
+      return [Buffer.concat([whole, whole])];
+    case 3:
+      return [frame];
+    default:
+      return [whole];
+  }
+}
+
+/** Whether the stream ends inside its first frame (its size within the limit). */
+function partial(chunks: Buffer[]): boolean {
+  const s = Buffer.concat(chunks);
+  if (s.length < 4) return true;
+  const size = s.readInt32BE(0);
+  return size >= 0 && size <= LIMITS.requestBytesMax && s.length < 4 + size;
+}
+
 function sized(frame: Buffer): Buffer {
   const size = Buffer.alloc(4);
   size.writeInt32BE(frame.length);
@@ -108,16 +139,19 @@ export async function fuzzKafkaConnection(o: FuzzOptions): Promise<FuzzReport> {
   };
   process.on('uncaughtException', onThrow);
   process.on('unhandledRejection', onThrow);
-  let reseal = false;
+  let n = 0;
   const property = async (input: Buffer): Promise<void> => {
     const frame = Buffer.from(input);
-    reseal = !reseal;
-    if (reseal) resealProduce(frame);
+    const mode = n++ % 4;
+    if (mode % 2 === 0) resealProduce(frame);
     const socket = new FakeSocket();
     const c = new Connection(socket as unknown as Socket, ctx, HANDLERS, LIMITS, () => {});
-    socket.push(sized(frame));
-    const deadline = performance.now() + WAIT_MS;
-    while (!socket.destroyed && socket.written === 0 && performance.now() < deadline) await tick();
+    const chunks = streamOf(frame, mode);
+    for (const chunk of chunks) socket.push(chunk);
+    // A stream that stops inside a frame waits for the rest: nothing to wait for here.
+    const deadline = performance.now() + (partial(chunks) ? 0 : WAIT_MS);
+    do await tick();
+    while (!socket.destroyed && socket.written === 0 && performance.now() < deadline);
     counts[socket.destroyed ? 'dropped' : socket.written > 0 ? 'answered' : 'waiting']++;
     c.destroy();
     await c.closed;
