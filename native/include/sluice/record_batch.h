@@ -111,7 +111,8 @@ enum class Check : uint8_t {
   kBadLength,    // batchLength too small or over the limit
   kBadMagic,     // magic is not 2
   kBadCrc,       // the CRC does not match
-  kBadOffsets,   // baseOffset is not the expected next offset, or the counts disagree
+  kBadOffsets,   // baseOffset is not the expected next offset, the counts disagree, or the
+                 // next offset would pass 2^63 - 1
   kBadRecords,   // the CRC matched but the records do not parse (a writer bug, not a torn write)
   kBadAttributes,  // an unknown codec or bit, a transactional batch without a producer id, or a
                    // control batch that is not transactional or holds more than one record
