@@ -19,11 +19,11 @@ import type { Socket } from 'node:net';
 import { ErrorCode, SluiceError } from '../errors';
 import { apiVersionsBody } from './handlers/api-versions';
 import { ANONYMOUS_PRINCIPAL, type ApiHandler, type RequestContext, type ServerContext, type Session } from './handlers/handler';
-import { decodeRequestHeader, encodeResponseHeader, responseHeaderIsFlexible, skipRequestHeaderTags, type RequestHeader } from './protocol/headers';
-import { API_TABLE, API_VERSIONS_KEY, encodeApiVersionsResponse } from './protocol/generated';
+import { encodeResponseHeader, responseHeaderIsFlexible, type RequestHeader } from './protocol/headers';
+import { API_VERSIONS_KEY, encodeApiVersionsResponse } from './protocol/generated';
 import { KafkaError } from './protocol/error-codes';
-import { Reader } from './protocol/reader';
-import { advertised } from './protocol/versions';
+import type { AdvertisedApi } from './protocol/versions';
+import { decodeRequest } from './request-decoder';
 import { type Part, Writer } from './protocol/writer';
 import type { FileRegion } from './file-region';
 import { RegionSender } from './region-sender';
@@ -76,8 +76,6 @@ const SMALL_CHUNK_BYTES = 4096;
 
 /** How long a shut-down connection waits for the client to close its side. */
 const SHUTDOWN_GRACE_MS = 5000;
-
-const FIRST_FLEXIBLE = new Map(API_TABLE.map((a) => [a.key as number, a.firstFlexible as number]));
 
 export class Connection {
   readonly #socket: Socket;
@@ -295,41 +293,37 @@ export class Connection {
   }
 
   #onFrame(frame: Buffer): void {
-    const r = new Reader(frame);
-    let header: RequestHeader;
-    try {
-      header = decodeRequestHeader(r);
-    } catch {
-      this.#drop('a request header that does not decode');
+    const decoded = decodeRequest(frame, this.#handlers);
+    if ((decoded.kind === 'request' || decoded.kind === 'malformed') && this.#authenticator !== null && !this.#authenticator.allows(decoded.header.apiKey)) {
+      this.#drop(`${decoded.api.name} before authenticating (SASL): only ApiVersions, SaslHandshake and SaslAuthenticate may come first`);
       return;
     }
-    const handler = this.#handlers.get(header.apiKey);
-    const api = advertised(header.apiKey);
-    if (handler === undefined || api === undefined || header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
-      if (header.apiKey === API_VERSIONS_KEY) {
-        this.#respondUnsupportedApiVersions(header);
+    switch (decoded.kind) {
+      case 'bad-header':
+        this.#drop('a request header that does not decode');
+        return;
+      case 'unsupported': {
+        const { header, api } = decoded;
+        if (header.apiKey === API_VERSIONS_KEY) this.#respondUnsupportedApiVersions(header);
+        else this.#drop(api === undefined ? `API key ${header.apiKey}, which this server does not serve` : `${api.name} version ${header.apiVersion} (this server speaks ${api.minVersion} to ${api.maxVersion})`);
         return;
       }
-      this.#drop(api === undefined ? `API key ${header.apiKey}, which this server does not serve` : `${api.name} version ${header.apiVersion} (this server speaks ${api.minVersion} to ${api.maxVersion})`);
-      return;
+      case 'malformed': {
+        const e = decoded.error;
+        const what = e instanceof SluiceError && e.code === ErrorCode.MALFORMED_REQUEST ? e.message : `decoding failed: ${(e as Error).message}`;
+        this.#drop(`${decoded.api.name} v${decoded.header.apiVersion}: ${what}`);
+        return;
+      }
+      case 'request':
+        this.#handle(decoded.header, decoded.api, decoded.handler, decoded.flexible, decoded.request, 4 + frame.length);
     }
-    if (this.#authenticator !== null && !this.#authenticator.allows(header.apiKey)) {
-      this.#drop(`${api.name} before authenticating (SASL): only ApiVersions, SaslHandshake and SaslAuthenticate may come first`);
-      return;
-    }
-    const flexible = header.apiVersion >= (FIRST_FLEXIBLE.get(header.apiKey) ?? Infinity);
-    let request: unknown;
-    try {
-      if (flexible) skipRequestHeaderTags(r);
-      request = handler.decode(r, header.apiVersion);
-    } catch (e) {
-      const what = e instanceof SluiceError && e.code === ErrorCode.MALFORMED_REQUEST ? e.message : `decoding failed: ${(e as Error).message}`;
-      this.#drop(`${api.name} v${header.apiVersion}: ${what}`);
-      return;
-    }
+  }
+
+  /** `requestBytes`: the whole frame's, its size field included (what quotas count). */
+  #handle(header: RequestHeader, api: AdvertisedApi, handler: ApiHandler, flexible: boolean, request: unknown, requestBytes: number): void {
     const started = performance.now();
     const stats = this.#server.requests;
-    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, authenticator: this.#authenticator ?? undefined, regions: [], requestBytes: 4 + frame.length, throttle: this.#throttle };
+    const ctx: RequestContext = { server: this.#server, clientId: header.clientId, session: this.#session, authenticator: this.#authenticator ?? undefined, regions: [], requestBytes, throttle: this.#throttle };
     const pending: Pending = { parts: null, done: false, regions: ctx.regions };
     this.#pending.push(pending);
     const fail = (e: unknown): void => {

@@ -115,8 +115,16 @@ Status Log::check_writable() const {
   return Status::ok();
 }
 
+Status Log::check_offsets_left(int64_t count) const {
+  if (count <= INT64_MAX - end_offset()) return Status::ok();
+  return Status::error(Code::kOffsetOutOfRange,
+                       "the log is at offset " + std::to_string(end_offset()) + ": " +
+                           std::to_string(count) + " more would pass the largest offset (2^63 - 2)");
+}
+
 Result<int64_t> Log::append(const batch::RecordInput& r, int64_t timestamp) {
   if (closed_ || options_.read_only || flusher_->failed()) return check_writable();
+  if (end_offset() == INT64_MAX) return check_offsets_left(1);
   Segment* seg = active_;
   if (batch_count_ > 0) {
     int64_t delta = timestamp - batch_base_timestamp_;

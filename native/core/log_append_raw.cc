@@ -131,6 +131,11 @@ Result<int64_t> Log::append_raw(const uint8_t* data, size_t len, bool transactio
   if (closed_ || flusher_->failed()) return check_writable();
   uint32_t compressed_count = 0;
   SLUICE_TRY(check_raw(data, len, &compressed_count, transactional));
+  int64_t offsets = 0;  // at most len / 61 batches of at most 2^31 records: no overflow
+  for (size_t pos = 0; pos < len; pos += batch::read_header(data + pos).total_bytes()) {
+    offsets += static_cast<int64_t>(batch::read_header(data + pos).last_offset_delta) + 1;
+  }
+  SLUICE_TRY(check_offsets_left(offsets));
   // The open batch goes first, so that offsets follow the order of calls. A failed write of it
   // (sync "none" writes at seal) fails the log: kReadOnly, as for appends.
   if (!seal().is_ok()) return check_writable();

@@ -185,7 +185,8 @@ Result<TimeLookup> Log::lookup_time(int64_t timestamp) {
           r = batch::read_record(r, end, &v);
           SLUICE_ASSERT(r != nullptr, "a verified batch holds an unreadable record");
           int64_t o = h.base_offset + v.offset_delta;
-          int64_t t = append_time ? h.max_timestamp : h.base_timestamp + v.timestamp_delta;
+          int64_t t = append_time ? h.max_timestamp
+                                  : batch::record_timestamp(h.base_timestamp, v.timestamp_delta);
           if (o >= from && t >= timestamp) {
             result.offset = o;
             return result;

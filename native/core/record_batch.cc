@@ -91,7 +91,9 @@ Check check(const uint8_t* p, size_t available, int64_t expected_base_offset,
   if (verify_crc && crc32c(p + kCrcStart, h.total_bytes() - kCrcStart) != h.crc) {
     return Check::kBadCrc;
   }
+  // The next offset must fit in an int64 (a segment named near 2^63 - 1 holds no valid batch).
   if (h.records_count <= 0 || h.last_offset_delta != h.records_count - 1 || h.base_offset < 0 ||
+      h.last_offset_delta > INT64_MAX - 1 - h.base_offset ||
       (expected_base_offset >= 0 && h.base_offset != expected_base_offset)) {
     return Check::kBadOffsets;
   }

@@ -33,7 +33,8 @@ ParsedRecords parse_records(const RecordsSpan& span, const uint8_t* base, int64_
     double* s = slots + static_cast<size_t>(out.filled) * RecordSlot::kFields;
     s[RecordSlot::kOffset] = static_cast<double>(offset);
     s[RecordSlot::kTimestamp] = static_cast<double>(
-        span.append_time >= 0 ? span.append_time : span.base_timestamp + v.timestamp_delta);
+        span.append_time >= 0 ? span.append_time
+                             : batch::record_timestamp(span.base_timestamp, v.timestamp_delta));
     s[RecordSlot::kKeyPos] = v.key ? static_cast<double>(v.key - base) : 0;
     s[RecordSlot::kKeyLen] = v.key_len;
     s[RecordSlot::kValuePos] = v.value ? static_cast<double>(v.value - base) : 0;

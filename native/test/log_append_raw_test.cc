@@ -482,4 +482,32 @@ TEST(reads_stop_before_a_damaged_batch_and_fail_at_it) {
   CHECK_OK(h->close());
 }
 
+// Found by native/fuzz/record_batch_fuzz.cc: baseTimestamp + timestampDelta past int64 was a signed
+// overflow (undefined behaviour) in the read path and in time lookups. A client may send any
+// baseTimestamp: the sum wraps, as Kafka's does.
+TEST(record_timestamps_past_int64_wrap_on_read_and_lookup) {
+  sluice_test::TempDir dir;
+  Handle h;
+  REQUIRE_OK(h.open(dir.path(), small_options()));
+  RawOptions o;
+  o.base_timestamp = 0;
+  auto b = raw_batch({"a", "b", "c"}, o);  // timestampDeltas 0, 10, 20
+  be::store64(b.data() + batch::field::kBaseTimestamp, static_cast<uint64_t>(INT64_MAX - 5));
+  be::store64(b.data() + batch::field::kMaxTimestamp, static_cast<uint64_t>(INT64_MAX));
+  reseal_crc(b);
+  REQUIRE_OK(h->append_raw(b.data(), b.size()));
+  REQUIRE(h.wait_visible());
+  CHECK(read_values(*h.log, 0) == (std::vector<std::string>{"a", "b", "c"}));
+  std::vector<double> slots(3 * RecordSlot::kFields);
+  auto r = h->read(0, 1 << 20, 3, slots.data());
+  REQUIRE_OK(r);
+  REQUIRE(r.value().count == 3);
+  CHECK(slots[RecordSlot::kTimestamp] == static_cast<double>(INT64_MAX - 5));
+  CHECK(slots[RecordSlot::kFields + RecordSlot::kTimestamp] == static_cast<double>(INT64_MIN + 4));
+  auto t = h->lookup_time(INT64_MAX);
+  REQUIRE_OK(t);
+  CHECK_EQ(t.value().offset, -1);
+  CHECK_OK(h->close());
+}
+
 TEST_MAIN()

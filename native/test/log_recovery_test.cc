@@ -572,4 +572,36 @@ TEST(phase_write_back_syncs_the_segments_and_writes_the_metadata) {
   CHECK_EQ(back.value().meta.recovery_point, 100);
 }
 
+// Found by native/fuzz/recovery_fuzz.cc (input: a directory holding only a short segment file
+// named 09223372036854775807.log): the log opened at offset 2^63 - 1, and the next append's
+// batch overflowed its next offset (undefined behaviour). Appends there are now refused, and so is
+// a stored batch whose next offset would pass 2^63 - 1.
+TEST(a_log_at_the_largest_offset_refuses_appends) {
+  sluice_test::TempDir dir;
+  {
+    std::string path = dir.path() + "/09223372036854775807.log";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, 64) == 0);
+    ::close(fd);
+  }
+  Handle h;
+  REQUIRE_OK(h.open(dir.path(), small_options()));
+  CHECK_EQ(h->end_offset(), INT64_MAX);
+  batch::RecordInput in;
+  auto r = h->append(in, 1);
+  CHECK(!r.is_ok() && r.status().code() == Code::kOffsetOutOfRange);
+  CHECK_OK(h->close());
+  uint8_t header[batch::kHeaderBytes] = {};
+  be::store64(header + batch::field::kBaseOffset, static_cast<uint64_t>(INT64_MAX - 1));
+  be::store32(header + batch::field::kBatchLength, batch::kHeaderBytes - batch::kLogOverheadBytes + 14);
+  header[batch::field::kMagic] = batch::kMagic;
+  be::store32(header + batch::field::kLastOffsetDelta, 1);
+  be::store32(header + batch::field::kRecordsCount, 2);
+  std::vector<uint8_t> b(header, header + sizeof header);
+  b.resize(b.size() + 14, 0);
+  batch::Header out;
+  CHECK(batch::check(b.data(), b.size(), -1, 1 << 20, false, false, &out) == batch::Check::kBadOffsets);
+}
+
 TEST_MAIN()

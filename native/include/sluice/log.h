@@ -288,6 +288,10 @@ class Log {
   // it is due (segment.h: growth rule).
   Status reserve_for(uint64_t end);
   Status check_writable() const;
+  // kOffsetOutOfRange unless `count` more offsets fit: the end offset is an int64, so the largest
+  // offset is 2^63 - 2. Only a log whose files name such offsets gets there (found by
+  // native/fuzz/recovery_fuzz.cc: a segment file named 09223372036854775807.log).
+  Status check_offsets_left(int64_t count) const;
   size_t segment_index_for(int64_t offset) const;
 
   const std::string dir_;

@@ -91,6 +91,14 @@ struct Header {
   int64_t next_offset() const { return base_offset + last_offset_delta + 1; }
 };
 
+// A record's timestamp, baseTimestamp + timestampDelta, wrapping past int64 as Kafka's (Java long)
+// sum does: both come from the client, and a sum out of range is theirs to send, never undefined
+// behaviour here (found by native/fuzz/record_batch_fuzz.cc).
+inline int64_t record_timestamp(int64_t base_timestamp, int64_t timestamp_delta) {
+  return static_cast<int64_t>(static_cast<uint64_t>(base_timestamp) +
+                              static_cast<uint64_t>(timestamp_delta));
+}
+
 // Reads the 61 header bytes at p (the caller guarantees they are there).
 Header read_header(const uint8_t* p);
 // Writes every header field but the CRC, then the CRC over [kCrcStart, total_bytes).
@@ -103,7 +111,8 @@ enum class Check : uint8_t {
   kBadLength,    // batchLength too small or over the limit
   kBadMagic,     // magic is not 2
   kBadCrc,       // the CRC does not match
-  kBadOffsets,   // baseOffset is not the expected next offset, or the counts disagree
+  kBadOffsets,   // baseOffset is not the expected next offset, the counts disagree, or the
+                 // next offset would pass 2^63 - 1
   kBadRecords,   // the CRC matched but the records do not parse (a writer bug, not a torn write)
   kBadAttributes,  // an unknown codec or bit, a transactional batch without a producer id, or a
                    // control batch that is not transactional or holds more than one record
