@@ -104,17 +104,29 @@ interface ChildRun {
   tail: string[];
 }
 
+/**
+ * What another harness changes in the loop (test/helpers/powerloss/): the children's environment,
+ * their write path, and a step between a child's end and what comes next (a simulated power cut).
+ */
+export interface CrashHarness {
+  childEnv(dir: string): Record<string, string>;
+  writePath: 'pwrite' | 'mmap';
+  afterStop(dir: string, rand: Prng): void;
+}
+
 function runChild(
   mode: CrashMode,
   dir: string,
   seed: number,
   generation: number,
   plan: { killAfterReadyMs: number; killWhileOpeningMs: number | null; lossAfterMs: number },
+  harness: CrashHarness | undefined,
 ): Promise<ChildRun> {
-  const env = { ...process.env };
+  const env = { ...process.env, ...harness?.childEnv(dir) };
   if (mode === 'power') env.SLUICE_FAULT_INJECTION = '1';
   else delete env.SLUICE_FAULT_INJECTION;
-  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs })], {
+  const writePath = harness?.writePath ?? 'pwrite';
+  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs, writePath })], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -208,6 +220,7 @@ export async function crashDirectory(
   dirIndex: number,
   iterations: number,
   stats: CrashStats,
+  harness?: CrashHarness,
 ): Promise<void> {
   const rand = new Prng(dirSeed(seed, dirIndex));
   // What must survive: offset -> SHA-1 of the value. Confirmed messages, and after a verified
@@ -228,8 +241,9 @@ export async function crashDirectory(
       killWhileOpeningMs: mode === 'kill' && rand.chance(0.1) ? rand.between(0, 4) : null,
       lossAfterMs: rand.between(5, 60),
     };
-    const run = await runChild(mode, dir, rand.next(), generation, plan);
+    const run = await runChild(mode, dir, rand.next(), generation, plan, harness);
     stats.iterations++;
+    harness?.afterStop(dir, rand);
 
     if (mode === 'kill' && run.signal !== 'SIGKILL') fail(`the writer exited by itself (code ${run.code}, signal ${run.signal}): ${run.stderr} ${JSON.stringify(run.tail)}`);
     if (mode === 'power' && (run.code !== 0 || run.powerLostDurable === null)) {
@@ -259,7 +273,7 @@ export async function crashDirectory(
     if (!last && rand.chance(1 / 3)) continue;
 
     stats.verifications++;
-    const log = await Log.open(dir, { sync: 'always', segmentBytes: SEGMENT_BYTES });
+    const log = await Log.open(dir, { sync: 'always', segmentBytes: SEGMENT_BYTES, writePath: harness?.writePath });
     try {
       // (A writer stopped before its open replaced the checkpoint leaves the parent's clean one.)
       if (run.readyEnd !== null && log.recovery.cleanShutdown) fail('the reopened log reports a clean shutdown after a failure');
