@@ -32,7 +32,14 @@ export interface DriverRun {
   workDir: string;
   /** The planted short sync (native/include/sluice/fault.h) in every child. */
   planted?: boolean;
+  /**
+   * The broker's and the server's topic: 'always' (the default) confirms only what is durable;
+   * 'interval' confirms before the sync, which the harness must see as lost confirmations.
+   */
+  topicSync?: TopicSync;
 }
+
+type TopicSync = 'always' | 'interval';
 
 export interface DriverResult {
   cuts: CutStats;
@@ -88,9 +95,10 @@ async function readTopic(broker: Broker, topic: string, group: string): Promise<
   return counts;
 }
 
-async function createTopic(dir: string, name: string, partitions: number): Promise<void> {
+async function createTopic(dir: string, name: string, partitions: number, sync: TopicSync): Promise<void> {
   const broker = await Broker.open(dir);
-  await broker.createTopic(name, { partitions, sync: 'always', segmentBytes: TOPIC_SEGMENT_BYTES, maxBacklog: 2000 });
+  // An interval no run reaches: under 'interval' nothing a child confirms is ever synced by it.
+  await broker.createTopic(name, { partitions, sync, syncIntervalMs: 3_600_000, segmentBytes: TOPIC_SEGMENT_BYTES, maxBacklog: 2000 });
   await broker.close();
 }
 
@@ -99,7 +107,7 @@ async function brokerDriver(run: DriverRun): Promise<DriverResult> {
   const rand = new Prng(run.seed);
   const dataDir = path.join(run.workDir, 'broker');
   const power = new PowerCut(dataDir, path.join(run.workDir, 'journal'), cuts, plantEnv(run));
-  await createTopic(dataDir, 't', 3);
+  await createTopic(dataDir, 't', 3, run.topicSync ?? 'always');
   const sent = new Set<string>();
   const acking = new Set<string>();
   const acked = new Set<string>();
@@ -215,7 +223,7 @@ async function kafkaDriver(run: DriverRun): Promise<DriverResult> {
   const rand = new Prng(run.seed);
   const dataDir = path.join(run.workDir, 'kafka');
   const power = new PowerCut(dataDir, path.join(run.workDir, 'journal'), cuts, plantEnv(run));
-  await createTopic(dataDir, 'durable', 2);
+  await createTopic(dataDir, 'durable', 2, run.topicSync ?? 'always');
   const acked: string[] = [];
   for (let i = 0; i < run.iterations; i++) {
     const where = `driver=kafka seed=${run.seed} iteration=${i}`;

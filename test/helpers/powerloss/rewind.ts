@@ -195,12 +195,15 @@ export class Rewinder {
     if (currentPath === undefined) return durable;
     const current = fs.readFileSync(currentPath);
     const pages = Math.ceil(Math.max(durable.length, current.length) / PAGE_BYTES);
+    // Compared as read back: past a file's end it reads as zeros (a size change alone, such as a
+    // reservation of zeros, is no unsynced page).
+    const page = (b: Buffer, p: number): Buffer => {
+      const out = Buffer.alloc(PAGE_BYTES);
+      b.copy(out, 0, p * PAGE_BYTES, Math.min((p + 1) * PAGE_BYTES, b.length));
+      return out;
+    };
     const differing: number[] = [];
-    for (let p = 0; p < pages; p++) {
-      const a = durable.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-      const b = current.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-      if (!a.equals(b)) differing.push(p);
-    }
+    for (let p = 0; p < pages; p++) if (!page(durable, p).equals(page(current, p))) differing.push(p);
     this.#report.unsyncedPages += differing.length;
     if (this.kind === 'undone') return durable;
     const size = current.length !== durable.length && this.rand.chance(0.5) ? current.length : durable.length;
