@@ -195,11 +195,11 @@ export class Rewinder {
     if (currentPath === undefined) return durable;
     const current = fs.readFileSync(currentPath);
     const pages = Math.ceil(Math.max(durable.length, current.length) / PAGE_BYTES);
-    // Compared as read back: past a file's end it reads as zeros (a size change alone, such as a
+    // Pages compared as read back: past a file's end it reads as zeros (a size change alone, such as a
     // reservation of zeros, is no unsynced page).
     const page = (b: Buffer, p: number): Buffer => {
       const out = Buffer.alloc(PAGE_BYTES);
-      b.copy(out, 0, p * PAGE_BYTES, Math.min((p + 1) * PAGE_BYTES, b.length));
+      if (p * PAGE_BYTES < b.length) b.copy(out, 0, p * PAGE_BYTES, Math.min((p + 1) * PAGE_BYTES, b.length));
       return out;
     };
     const differing: number[] = [];
@@ -210,8 +210,10 @@ export class Rewinder {
     const out = Buffer.alloc(size);
     durable.copy(out, 0, 0, Math.min(size, durable.length));
     for (const p of differing) {
-      if (p * PAGE_BYTES >= size || !this.rand.chance(this.pageSurvival)) continue;
-      current.copy(out, p * PAGE_BYTES, p * PAGE_BYTES, Math.min((p + 1) * PAGE_BYTES, size, current.length));
+      // A page wholly past the current end was cut off by an unsynced truncation: with the old
+      // size kept, its blocks were never freed and it keeps its durable content.
+      if (p * PAGE_BYTES >= Math.min(size, current.length) || !this.rand.chance(this.pageSurvival)) continue;
+      page(current, p).copy(out, p * PAGE_BYTES, 0, Math.min(PAGE_BYTES, size - p * PAGE_BYTES));
       this.#report.survivedPages++;
     }
     return out;

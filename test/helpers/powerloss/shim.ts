@@ -30,5 +30,6 @@ export function buildShim(): string {
 export function shimEnv(dataDir: string, journalDir: string): Record<string, string> {
   fs.rmSync(journalDir, { recursive: true, force: true });
   fs.mkdirSync(journalDir, { recursive: true });
-  return { LD_PRELOAD: buildShim(), SLUICE_POWERLOSS_DIR: fs.realpathSync(dataDir), SLUICE_POWERLOSS_JOURNAL: fs.realpathSync(journalDir) };
+  // libuv submits file operations through io_uring when told to, and those bypass libc.
+  return { LD_PRELOAD: buildShim(), UV_USE_IO_URING: '0', SLUICE_POWERLOSS_DIR: fs.realpathSync(dataDir), SLUICE_POWERLOSS_JOURNAL: fs.realpathSync(journalDir) };
 }
