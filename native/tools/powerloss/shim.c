@@ -31,14 +31,20 @@
 //     named in a synced listing vanishes, a rename comes undone, an unlinked file comes back with
 //     its durable content. A rename between two directories is atomic on the file systems that
 //     matter, so the rewinder never splits one: a directory's surviving prefix ends before it.
+//   Reads and metadata queries (read, pread, fstatat, statx, ...) change nothing and are not
+//   hooked. libuv's io_uring path would bypass libc: the harness runs children with
+//   UV_USE_IO_URING=0.
 //   Not modelled: hard links and O_TMPFILE (the engine uses neither), symbolic links under the
 //     directory, torn pages (a page is written whole or not at all), syncs of a file after its
 //     last name is gone (such an inode is no longer watched), and write errors.
 //
 // Why content, not a log of writes: the durable image is what undoing every unsynced write
-// yields, and it is cheaper to keep. At each sync the shim reads the file back (through its own
-// descriptor, from the page cache) and copies every 4 KiB page that differs from the image into
-// it. That sees writes through shared mappings, which are no system call at all, exactly like
+// yields, and it is cheaper to keep. Just before each sync the shim reads the file (or the
+// msynced range) back through its own descriptor, from the page cache, keeping every 4 KiB page
+// that differs from the image, and copies those into the image once the sync has succeeded (a
+// failed sync makes nothing durable). Reading before the call is what POSIX promises (what was
+// written before it) and never counts a write racing the sync; of two overlapping syncs of one
+// file, the snapshot taken later wins. That sees writes through shared mappings, which are no system call at all, exactly like
 // pwrite, ftruncate, fallocate and posix_fallocate (whose effect on content and size is read back
 // at the next sync): only syncs and directory changes need hooks. Each sync costs a read of the
 // whole file (msync: of the range), so keep files small (test segments of 128 KiB - 1 MiB).
@@ -141,6 +147,7 @@ struct record {
   int id;
   char type;  // 'f' or 'd'
   int live;   // 0 once retired: its inode number is free for a new file
+  unsigned long taken, applied;  // generations of whole-file sync snapshots (before_fsync)
 };
 static struct record* records;
 static size_t record_count, record_cap;
@@ -236,6 +243,7 @@ static struct record* record_for(const struct stat* st) {
   r->id = next_id++;
   r->type = S_ISDIR(st->st_mode) ? 'd' : 'f';
   r->live = 1;
+  r->taken = r->applied = 0;
   // Nothing of a new inode is durable yet: an empty image, an empty listing.
   if (r->type == 'f') {
     char rel[64], p[PATH_MAX];
@@ -261,33 +269,99 @@ static void retire(struct record* r) {
   append_line("records", line);
 }
 
-// Copies the pages of [from, to) of the file behind `rfd` that differ from file `id`'s image
-// into the image, and makes the image as long as the file (its size is durable now).
-static void make_durable(int id, int rfd, uint64_t from, uint64_t to) {
-  struct stat st;
-  if (fstat(rfd, &st) != 0) return;
-  const uint64_t size = (uint64_t)st.st_size;
-  if (to > size) to = size;
+// What a sync is to make durable, read before the sync starts: POSIX makes durable what was
+// written before the call, and a write racing the sync must not count as synced.
+struct snapshot {
+  int id;
+  uint64_t size;
+  size_t count, cap;
+  uint64_t* pos;  // of each page kept, with its bytes in data[k * PAGE_BYTES]
+  uint32_t* len;
+  char* data;
+};
+
+static void snapshot_free(struct snapshot* s) {
+  free(s->pos);
+  free(s->len);
+  free(s->data);
+  memset(s, 0, sizeof *s);
+}
+
+static int snapshot_keep(struct snapshot* s, uint64_t pos, const char* bytes, size_t len) {
+  if (s->count == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    uint64_t* p = realloc(s->pos, cap * sizeof *p);
+    if (p != NULL) s->pos = p;
+    uint32_t* l = realloc(s->len, cap * sizeof *l);
+    if (l != NULL) s->len = l;
+    char* d = realloc(s->data, cap * PAGE_BYTES);
+    if (d != NULL) s->data = d;
+    if (p == NULL || l == NULL || d == NULL) return -1;
+    s->cap = cap;
+  }
+  s->pos[s->count] = pos;
+  s->len[s->count] = (uint32_t)len;
+  memcpy(s->data + s->count * PAGE_BYTES, bytes, len);
+  s->count++;
+  return 0;
+}
+
+static int open_image(int id, int flags) {
   char rel[64], p[PATH_MAX];
   snprintf(rel, sizeof rel, "img/%d", id);
   journal_path(p, rel);
-  int img = REAL(open)(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (img < 0) return;
-  REAL(ftruncate)(img, (off_t)size);
+  return REAL(open)(p, flags | O_CLOEXEC, 0644);
+}
+
+// The size of the file behind `rfd` and the pages of [from, to) of it that differ from file
+// `id`'s image. 0 on success; on failure (memory) nothing will be made durable.
+static int snapshot_take(int id, int rfd, uint64_t from, uint64_t to, struct snapshot* s) {
+  memset(s, 0, sizeof *s);
+  s->id = id;
+  struct stat st;
+  if (fstat(rfd, &st) != 0) return -1;
+  s->size = (uint64_t)st.st_size;
+  if (to > s->size) to = s->size;
+  int img = open_image(id, O_RDONLY | O_CREAT);
+  if (img < 0) return -1;
   static char cur[BLOCK_BYTES], old[BLOCK_BYTES];  // guarded by mu
-  for (uint64_t pos = from & ~(uint64_t)(PAGE_BYTES - 1); pos < to; pos += BLOCK_BYTES) {
+  int rc = 0;
+  for (uint64_t pos = from & ~(uint64_t)(PAGE_BYTES - 1); rc == 0 && pos < to; pos += BLOCK_BYTES) {
     size_t want = to - pos < BLOCK_BYTES ? (size_t)(to - pos) : BLOCK_BYTES;
     ssize_t n = REAL(pread)(rfd, cur, want, (off_t)pos);
     if (n <= 0) break;
     ssize_t m = REAL(pread)(img, old, (size_t)n, (off_t)pos);
     if (m < 0) m = 0;
-    for (ssize_t at = 0; at < n; at += PAGE_BYTES) {
+    for (ssize_t at = 0; rc == 0 && at < n; at += PAGE_BYTES) {
       size_t len = n - at < PAGE_BYTES ? (size_t)(n - at) : PAGE_BYTES;
       if (at + (ssize_t)len <= m && memcmp(cur + at, old + at, len) == 0) continue;
-      REAL(pwrite)(img, cur + at, len, (off_t)(pos + (uint64_t)at));
+      rc = snapshot_keep(s, pos + (uint64_t)at, cur + at, len);
     }
   }
   REAL(close)(img);
+  if (rc != 0) snapshot_free(s);
+  return rc;
+}
+
+// Makes a snapshot durable: the image takes the file's size and the pages kept.
+static void snapshot_apply(const struct snapshot* s) {
+  int img = open_image(s->id, O_RDWR | O_CREAT);
+  if (img < 0) return;
+  REAL(ftruncate)(img, (off_t)s->size);
+  for (size_t k = 0; k < s->count; k++) {
+    if (s->pos[k] >= s->size) continue;  // truncated since (only for a range of a mapping)
+    REAL(pwrite)(img, s->data + k * PAGE_BYTES, s->len[k], (off_t)s->pos[k]);
+  }
+  REAL(close)(img);
+}
+
+// At once: [from, to) of file `id` and its size become durable (the shim's start, sync(), and
+// writes through O_SYNC/O_DSYNC descriptors, which were durable when they returned).
+static void make_durable(int id, int rfd, uint64_t from, uint64_t to) {
+  struct snapshot s;
+  if (snapshot_take(id, rfd, from, to, &s) != 0) return;
+  snapshot_apply(&s);
+  snapshot_free(&s);
 }
 
 static int name_ok(const char* name, const char* where) {
@@ -296,16 +370,17 @@ static int name_ok(const char* name, const char* where) {
   return 0;
 }
 
-// Makes directory `path`'s current listing its durable one. With `deep`, everything below it too
-// (data and listings): sync(), syncfs() and the shim's start.
-static void make_listing_durable(const char* path, int deep) {
+// Directory `path`'s current listing, as the body of its listing file; its record's id in *id.
+// With `deep`, everything below it becomes durable on the way (data and listings): sync(),
+// syncfs() and the shim's start. NULL if it cannot be read.
+static char* listing_take(const char* path, int deep, int* id, size_t* body_len) {
   struct stat st;
-  if (lstat(path, &st) != 0) return;
+  if (lstat(path, &st) != 0) return NULL;
   struct record* self = record_for(&st);
-  if (self == NULL || self->type != 'd') return;
-  const int self_id = self->id;  // record_for below may move the table
+  if (self == NULL || self->type != 'd') return NULL;
+  *id = self->id;  // record_for below may move the table
   DIR* d = opendir(path);
-  if (d == NULL) return;
+  if (d == NULL) return NULL;
   size_t cap = 4096, len = 0;
   char* body = malloc(cap);
   struct dirent* e;
@@ -322,26 +397,42 @@ static void make_listing_durable(const char* path, int deep) {
     }
     if (!name_ok(e->d_name, child)) continue;
     const char type = r->type;
-    const int id = r->id;
+    const int child_id = r->id;
     if (deep && type == 'f') {
       int rfd = REAL(open)(child, O_RDONLY | O_CLOEXEC);
       if (rfd >= 0) {
-        make_durable(id, rfd, 0, UINT64_MAX);
+        make_durable(child_id, rfd, 0, UINT64_MAX);
         REAL(close)(rfd);
       }
     } else if (deep) {
-      make_listing_durable(child, 1);
+      int sub_id;
+      size_t sub_len;
+      char* sub = listing_take(child, 1, &sub_id, &sub_len);
+      if (sub != NULL) write_listing_file(sub_id, seq, sub, sub_len);
+      free(sub);
     }
     if (len + strlen(e->d_name) + 32 > cap) {
       cap = cap * 2 + strlen(e->d_name);
       char* grown = realloc(body, cap);
-      if (grown == NULL) break;
+      if (grown == NULL) {
+        free(body);
+        body = NULL;
+        break;
+      }
       body = grown;
     }
-    len += (size_t)snprintf(body + len, cap - len, "%c %d %s\n", type, id, e->d_name);
+    len += (size_t)snprintf(body + len, cap - len, "%c %d %s\n", type, child_id, e->d_name);
   }
   closedir(d);
-  if (body != NULL) write_listing_file(self_id, seq, body, len);
+  *body_len = len;
+  return body;
+}
+
+static void make_tree_durable(const char* path) {
+  int id;
+  size_t len;
+  char* body = listing_take(path, 1, &id, &len);
+  if (body != NULL) write_listing_file(id, seq, body, len);
   free(body);
 }
 
@@ -487,10 +578,21 @@ static void after_mkdir(int rc, int dirfd, const char* path) {
 }
 
 // ---- syncs ----
-static void after_fsync(int rc, int fd) {
-  if (rc != 0 || !enabled) return;
+// A sync of one descriptor in flight: what it makes durable if it succeeds, taken before it.
+struct pending_sync {
+  int id;            // 0: nothing watched
+  char type;         // 'f': snap; 'd': listing
+  unsigned long generation;
+  struct snapshot snap;
+  char* listing;
+  size_t listing_len;
+  long listing_seq;
+};
+
+static void before_fsync(int fd, struct pending_sync* p) {
+  memset(p, 0, sizeof *p);
   struct stat st;
-  if (fstat(fd, &st) != 0) return;
+  if (!enabled || fstat(fd, &st) != 0) return;
   char path[PATH_MAX];
   pthread_mutex_lock(&mu);
   struct record* r = find_live(st.st_dev, st.st_ino);
@@ -499,13 +601,47 @@ static void after_fsync(int rc, int fd) {
   if (r != NULL && r->type == 'f') {
     int rfd = reopen_readonly(fd);
     if (rfd >= 0) {
-      make_durable(r->id, rfd, 0, UINT64_MAX);
+      const int id = r->id;
+      if (snapshot_take(id, rfd, 0, UINT64_MAX, &p->snap) == 0) {
+        p->id = id;
+        p->type = 'f';
+      }
       REAL(close)(rfd);
     }
   } else if (r != NULL && path[0] != 0) {
-    make_listing_durable(path, 0);
+    p->listing = listing_take(path, 0, &p->id, &p->listing_len);
+    p->listing_seq = seq;
+    p->type = p->listing != NULL ? 'd' : 0;
+    if (p->listing == NULL) p->id = 0;
+  }
+  if (p->id != 0) p->generation = ++records[p->id - 1].taken;  // ids index the table from 1
+  pthread_mutex_unlock(&mu);
+}
+
+// After the sync: if it succeeded, its snapshot becomes durable, unless one taken later (by a
+// concurrent sync of the same file) already did: each covers the whole file or listing.
+static void after_fsync(int rc, struct pending_sync* p) {
+  if (p->id == 0) return;
+  pthread_mutex_lock(&mu);
+  struct record* r = &records[p->id - 1];
+  if (rc == 0 && p->generation > r->applied) {
+    r->applied = p->generation;
+    if (p->type == 'f') snapshot_apply(&p->snap);
+    else write_listing_file(p->id, p->listing_seq, p->listing, p->listing_len);
   }
   pthread_mutex_unlock(&mu);
+  snapshot_free(&p->snap);
+  free(p->listing);
+}
+
+static int synced(int fd, int (*call)(int)) {
+  struct pending_sync p;
+  before_fsync(fd, &p);
+  int rc = call(fd);
+  int saved = errno;
+  after_fsync(rc, &p);
+  errno = saved;
+  return rc;
 }
 
 static void after_sync_write(int fd, ssize_t n, off_t at) {
@@ -529,7 +665,7 @@ static int is_sync_fd(int fd) { return enabled && fd >= 0 && fd < FD_TABLE && at
 static void sync_everything(void) {
   if (!enabled) return;
   pthread_mutex_lock(&mu);
-  make_listing_durable(watch_dir, 1);
+  make_tree_durable(watch_dir);
   pthread_mutex_unlock(&mu);
 }
 
@@ -602,19 +738,41 @@ static void remember_mapping(void* p, size_t len, int prot, int flags, int fd, o
   pthread_mutex_unlock(&mu);
 }
 
-static void after_msync(int rc, void* addr, size_t len, int flags) {
-  if (rc != 0 || !enabled || !(flags & MS_SYNC) || atomic_load(&mapping_count) == 0) return;
+// The ranges of watched mappings that an msync of [addr, addr + len) covers, read before it.
+struct pending_msync {
+  struct snapshot* snaps;
+  size_t count;
+};
+
+static void before_msync(void* addr, size_t len, int flags, struct pending_msync* p) {
+  memset(p, 0, sizeof *p);
+  if (!enabled || !(flags & MS_SYNC) || atomic_load(&mapping_count) == 0) return;
   const uintptr_t a = (uintptr_t)addr, end = a + len;
   pthread_mutex_lock(&mu);
   for (size_t i = 0; i < map_cap; i++) {
     struct mapping* m = &mappings[i];
     if (m->len == 0 || m->addr >= end || m->addr + m->len <= a) continue;
+    struct snapshot* grown = realloc(p->snaps, (p->count + 1) * sizeof *grown);
+    if (grown == NULL) break;
+    p->snaps = grown;
     const uintptr_t from = a > m->addr ? a : m->addr;
     const uintptr_t to = end < m->addr + m->len ? end : m->addr + m->len;
-    make_durable(m->id, m->rfd, (uint64_t)m->offset + (from - m->addr),
-                 (uint64_t)m->offset + (to - m->addr));
+    if (snapshot_take(m->id, m->rfd, (uint64_t)m->offset + (from - m->addr),
+                      (uint64_t)m->offset + (to - m->addr), &p->snaps[p->count]) == 0) {
+      p->count++;
+    }
   }
   pthread_mutex_unlock(&mu);
+}
+
+static void after_msync(int rc, struct pending_msync* p) {
+  if (p->count > 0) {
+    pthread_mutex_lock(&mu);
+    for (size_t k = 0; rc == 0 && k < p->count; k++) snapshot_apply(&p->snaps[k]);
+    pthread_mutex_unlock(&mu);
+  }
+  for (size_t k = 0; k < p->count; k++) snapshot_free(&p->snaps[k]);
+  free(p->snaps);
 }
 
 // ---- start ----
@@ -637,7 +795,7 @@ __attribute__((constructor)) static void start(void) {
   // What is there at the start is durable (the parent rewound it, or created it, and no power
   // cut came since): snapshot it all. The watched directory becomes record 1.
   enabled = 1;
-  make_listing_durable(watch_dir, 1);
+  make_tree_durable(watch_dir);
   unsetenv("SLUICE_POWERLOSS_DIR");
   unsetenv("SLUICE_POWERLOSS_JOURNAL");
   unsetenv("LD_PRELOAD");
@@ -746,26 +904,15 @@ EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int count, off_t at,
   return pwritev2(fd, iov, count, at, flags);
 }
 
-EXPORT int fsync(int fd) {
-  int rc = REAL(fsync)(fd);
-  int saved = errno;
-  after_fsync(rc, fd);
-  errno = saved;
-  return rc;
-}
-
-EXPORT int fdatasync(int fd) {
-  int rc = REAL(fdatasync)(fd);
-  int saved = errno;
-  after_fsync(rc, fd);
-  errno = saved;
-  return rc;
-}
+EXPORT int fsync(int fd) { return synced(fd, REAL(fsync)); }
+EXPORT int fdatasync(int fd) { return synced(fd, REAL(fdatasync)); }
 
 EXPORT int msync(void* addr, size_t len, int flags) {
+  struct pending_msync p;
+  before_msync(addr, len, flags, &p);
   int rc = REAL(msync)(addr, len, flags);
   int saved = errno;
-  after_msync(rc, addr, len, flags);
+  after_msync(rc, &p);
   errno = saved;
   return rc;
 }
