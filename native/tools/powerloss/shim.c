@@ -806,35 +806,46 @@ static mode_t mode_arg(int flags, va_list ap) {
   return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define OPEN_HOOK(name)                                   \
-  EXPORT int name(const char* path, int flags, ...) {    \
-    va_list ap;                                           \
-    va_start(ap, flags);                                  \
-    mode_t mode = mode_arg(flags, ap);                    \
-    va_end(ap);                                           \
-    int fd = REAL(open)(path, flags, mode);               \
-    int saved = errno;                                    \
-    after_open(fd, flags);                                \
-    errno = saved;                                        \
-    return fd;                                            \
-  }
-OPEN_HOOK(open)
-OPEN_HOOK(open64)
+EXPORT int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  int fd = REAL(open)(path, flags, mode);
+  int saved = errno;
+  after_open(fd, flags);
+  errno = saved;
+  return fd;
+}
 
-#define OPENAT_HOOK(name)                                          \
-  EXPORT int name(int dirfd, const char* path, int flags, ...) {  \
-    va_list ap;                                                    \
-    va_start(ap, flags);                                           \
-    mode_t mode = mode_arg(flags, ap);                             \
-    va_end(ap);                                                    \
-    int fd = REAL(openat)(dirfd, path, flags, mode);               \
-    int saved = errno;                                             \
-    after_open(fd, flags);                                         \
-    errno = saved;                                                 \
-    return fd;                                                     \
-  }
-OPENAT_HOOK(openat)
-OPENAT_HOOK(openat64)
+EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  int fd = REAL(openat)(dirfd, path, flags, mode);
+  int saved = errno;
+  after_open(fd, flags);
+  errno = saved;
+  return fd;
+}
+
+// On 64-bit Linux the *64 names are the same calls (off_t is 64 bits).
+EXPORT int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return open(path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  return openat(dirfd, path, flags, mode);
+}
 
 // The fortified entry points (-D_FORTIFY_SOURCE builds call these for open with no mode).
 EXPORT int __open_2(const char* path, int flags) { return open(path, flags); }

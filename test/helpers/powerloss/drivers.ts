@@ -102,12 +102,17 @@ async function createTopic(dir: string, name: string, partitions: number, sync: 
   await broker.close();
 }
 
-async function brokerDriver(run: DriverRun): Promise<DriverResult> {
+/** A broker directory with one topic, under the shim. */
+async function brokerSetUp(run: DriverRun, topic: string, partitions: number): Promise<{ cuts: CutStats; rand: Prng; dataDir: string; power: PowerCut }> {
   const cuts = emptyCutStats();
-  const rand = new Prng(run.seed);
-  const dataDir = path.join(run.workDir, 'broker');
+  const dataDir = path.join(run.workDir, run.driver);
   const power = new PowerCut(dataDir, path.join(run.workDir, 'journal'), cuts, plantEnv(run));
-  await createTopic(dataDir, 't', 3, run.topicSync ?? 'always');
+  await createTopic(dataDir, topic, partitions, run.topicSync ?? 'always');
+  return { cuts, rand: new Prng(run.seed), dataDir, power };
+}
+
+async function brokerDriver(run: DriverRun): Promise<DriverResult> {
+  const { cuts, rand, dataDir, power } = await brokerSetUp(run, 't', 3);
   const sent = new Set<string>();
   const acking = new Set<string>();
   const acked = new Set<string>();
@@ -219,11 +224,7 @@ async function produceUntil(producer: Producer, server: Server, prefix: string, 
 }
 
 async function kafkaDriver(run: DriverRun): Promise<DriverResult> {
-  const cuts = emptyCutStats();
-  const rand = new Prng(run.seed);
-  const dataDir = path.join(run.workDir, 'kafka');
-  const power = new PowerCut(dataDir, path.join(run.workDir, 'journal'), cuts, plantEnv(run));
-  await createTopic(dataDir, 'durable', 2, run.topicSync ?? 'always');
+  const { cuts, rand, dataDir, power } = await brokerSetUp(run, 'durable', 2);
   const acked: string[] = [];
   for (let i = 0; i < run.iterations; i++) {
     const where = `driver=kafka seed=${run.seed} iteration=${i}`;
