@@ -138,6 +138,8 @@ describe('confirmed writes survive power cuts seen from libc', () => {
 
   it('catches a planted sync of half the range the engine records as durable', async () => {
     const run = runDriver({ driver: 'log', seed, iterations: 12, workDir: tmpDir('sluice-powerloss-planted-'), planted: true });
-    await expect(run).rejects.toThrow(/confirmed offset \d+ (is missing|was gone|reads back)/);
+    // Lost confirmations, or (when the unsynced half sits below later, synced segments) a log
+    // that no longer opens: either way the check fails.
+    await expect(run).rejects.toThrow(/confirmed offset \d+ (is missing|was gone|reads back)|corrupt batch/);
   }, 120_000);
 });
