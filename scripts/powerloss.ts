@@ -57,7 +57,17 @@ async function main(): Promise<void> {
   console.log(`powerloss: seed=${o.seed} done in ${Math.round((Date.now() - started) / 1000)} s ${JSON.stringify(total)}`);
 }
 
-main().catch((e: unknown) => {
+let finished = false;
+process.on('exit', (code) => {
+  // A promise nothing will ever settle ends a Node process with code 0: that is no pass.
+  if (!finished && code === 0) {
+    console.error('powerloss: FAILED: the run stopped with nothing left to wait for');
+    process.exitCode = 1;
+  }
+});
+
+main().then(() => (finished = true), (e: unknown) => {
+  finished = true;
   console.error(`powerloss: FAILED: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

@@ -36,12 +36,12 @@ function spawnChild(script, arg, env = {}) {
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => (stderr += chunk));
+  let done = false;
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    done = true; // before the waiters look, or one waiting for a line that never came waits forever
     for (const w of [...waiters]) w();
     resolve({ code, signal });
   }));
-  let done = false;
-  exited.then(() => (done = true));
   return {
     lines,
     get stderr() {
