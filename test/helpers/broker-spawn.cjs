@@ -37,7 +37,8 @@ function spawnChild(script, arg, env = {}) {
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => (stderr += chunk));
   let done = false;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+  // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => {
     done = true; // before the waiters look, or one waiting for a line that never came waits forever
     for (const w of [...waiters]) w();
     resolve({ code, signal });
