@@ -48,9 +48,10 @@ async function main(): Promise<void> {
         for (const k of Object.keys(r.cuts) as (keyof typeof r.cuts)[]) total[k] += r.cuts[k];
         total.confirmed += r.confirmed;
         console.log(`${driver} seed=${seed} cuts=${iterations} confirmed=${r.confirmed} ${JSON.stringify(r.cuts)}`);
-      } finally {
-        fs.rmSync(workDir, { recursive: true, force: true });
+      } catch (e) {
+        throw new Error(`${driver} seed=${seed}: ${e instanceof Error ? e.message : String(e)} (kept: ${workDir}, the last cut in last-cut/)`);
       }
+      fs.rmSync(workDir, { recursive: true, force: true });
       left -= iterations;
     }
   }

@@ -335,7 +335,8 @@ Result<Plan> plan_truncation(const std::string& dir, const Listing& listing, con
   // The prepared segment file is left to the preparer, which truncates it when it prepares the next
   // segment (in the background) and removes it at close: unlinking a whole-segment reservation took
   // 40-90 ms here for 256 MiB on ext4 (bench/recovery.bench.ts), most of an unclean open otherwise.
-  // Nothing is ever written to it before its rename, so nothing in it can pass for data.
+  // Nothing is ever written to it before its rename, and a file it reuses is truncated durably
+  // before it is handed out (segment_preparer.cc), so nothing in it can pass for data.
   for (const std::string& name : listing.stray) {
     if (name != SegmentPreparer::kFileName) plan.remove_names.push_back(name);
   }

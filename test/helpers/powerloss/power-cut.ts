@@ -4,6 +4,7 @@
  * state and a sampled one, made by the rewinder), with running totals of what the cuts undid.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Prng } from '../durability-crash-loop';
 import { Rewinder, type RewindReport } from './rewind';
 import { shimEnv } from './shim';
@@ -45,7 +46,15 @@ export class PowerCut {
   cut(rand: Prng): RewindReport {
     const sampled = rand.chance(0.5);
     const survival = PAGE_SURVIVAL[rand.between(0, PAGE_SURVIVAL.length - 1)];
+    // The last cut's evidence, for a failure to be looked into: the killed state with its
+    // journal, and the state the cut left.
+    const evidence = path.join(path.dirname(this.journalDir), 'last-cut');
+    fs.rmSync(evidence, { recursive: true, force: true });
+    fs.cpSync(this.dataDir, path.join(evidence, 'killed'), { recursive: true });
+    fs.cpSync(this.journalDir, path.join(evidence, 'journal'), { recursive: true });
     const report = new Rewinder(this.dataDir, this.journalDir, sampled ? 'sampled' : 'undone', rand, survival).run();
+    fs.cpSync(this.dataDir, path.join(evidence, 'cut'), { recursive: true });
+    fs.writeFileSync(path.join(evidence, 'report.json'), JSON.stringify({ ...report, pageSurvival: survival }));
     const s = this.stats;
     s.cuts++;
     if (sampled) s.sampled++;
