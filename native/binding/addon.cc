@@ -145,6 +145,8 @@ Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
     exports.Set("armFault", Napi::Function::New(env, ArmFault, "armFault"));
     fault::enable_tracking();
   }
+  const char* plant = std::getenv("SLUICE_TEST_PLANT_SHORT_SYNC");
+  if (plant != nullptr && std::strcmp(plant, "1") == 0) fault::plant_short_sync();
   exports.Set("NativeLog", init_log_class(env));
   return exports;
 }

@@ -63,6 +63,13 @@ void note_dir_synced(const std::string& dir) {
   }
 }
 
+namespace {
+std::atomic<bool> short_sync{false};
+}  // namespace
+
+void plant_short_sync() { short_sync.store(true, std::memory_order_relaxed); }
+bool short_sync_planted() { return short_sync.load(std::memory_order_relaxed); }
+
 std::vector<std::string> unsynced_entries() {
   std::lock_guard<std::mutex> lock(entries_mutex);
   return std::vector<std::string>(entries.begin(), entries.end());

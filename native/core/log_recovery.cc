@@ -53,8 +53,21 @@ uint64_t next_valid_batch(const uint8_t* data, uint64_t from, uint64_t limit, in
 // `from`, taken as its claimed extent, else one page, and never past `limit`, the next valid batch:
 // the trace of a sector that never reached the disk. The sector may reach into the batches after
 // it, which are then damaged too, or even into the next valid one when its first bytes were zeros.
+// Or the damaged batch's first sector, zero from the batch's start to its end (below).
 bool zeroed_sector_in(const uint8_t* data, uint64_t from, uint64_t limit, uint64_t size) {
   constexpr uint64_t kSector = 512;
+  // The damaged batch starts mid-sector and is zero from its start to the sector's end: that
+  // sector is still as it was written when the data ended at `from` (the batch's first bytes never
+  // reached the disk; later sectors of it may have). At least the base offset and batch length
+  // (12 bytes) must be zero, which no sealed batch there has (its base offset is the next offset,
+  // above 0 past position 0, and its length at least a header's).
+  constexpr uint64_t kOffsetAndLengthBytes = 12;
+  const uint64_t sector_end = (from | (kSector - 1)) + 1;
+  if (sector_end - from >= kOffsetAndLengthBytes && sector_end - from < kSector && sector_end <= size) {
+    bool zero = true;
+    for (uint64_t i = from; i < sector_end && zero; i++) zero = data[i] == 0;
+    if (zero) return true;
+  }
   uint64_t end = from + 4096;
   if (from + batch::kHeaderBytes <= limit) {
     batch::Header h = batch::read_header(data + from);
@@ -335,7 +348,8 @@ Result<Plan> plan_truncation(const std::string& dir, const Listing& listing, con
   // The prepared segment file is left to the preparer, which truncates it when it prepares the next
   // segment (in the background) and removes it at close: unlinking a whole-segment reservation took
   // 40-90 ms here for 256 MiB on ext4 (bench/recovery.bench.ts), most of an unclean open otherwise.
-  // Nothing is ever written to it before its rename, so nothing in it can pass for data.
+  // Nothing is ever written to it before its rename, and a file it reuses is truncated durably
+  // before it is handed out (segment_preparer.cc), so nothing in it can pass for data.
   for (const std::string& name : listing.stray) {
     if (name != SegmentPreparer::kFileName) plan.remove_names.push_back(name);
   }

@@ -29,6 +29,11 @@ Status SegmentPreparer::prepare_one(Prepared* out) {
   // writer writes makes its writes wait for the allocation; see segment.h).
   const uint64_t reserved = capacity_;
   Status s = f.value().allocate(reserved);
+  // Durable before the file can become a segment: a power cut may have undone the rename of an
+  // earlier prepared file while pages written into it survived, and this truncation, unsynced,
+  // could bring those batches back behind new data (the new segment's directory entry may be
+  // fsynced, at the roll, before any of its data is).
+  if (s.is_ok()) s = f.value().datasync();
   if (!s.is_ok()) {
     (void)remove_file(path_);  // give the space back
     return s;

@@ -167,6 +167,35 @@ describe('truncates a zeroed tail', () => {
     }
   });
 
+  it('treats a batch zero from its start to the end of its first sector, with valid batches after it, as a lost write', async () => {
+    // The batch began mid-sector: that sector was last written when the data ended where the
+    // batch starts, so after a power cut it holds zeros from there to its end while later pages of
+    // the batch (and later batches) reached the disk. Found by the independent power-loss harness
+    // (test/helpers/powerloss/): such an open was refused as corrupt.
+    const rng = prng(testSeed('truncates-a-zeroed-tail (the first sector of a batch not written)'));
+    const { snapshot, expected } = await crashedLog(OPTIONS, rng, 40, true, 40);
+    const segments = segmentsOf(snapshot);
+    const active = segments[segments.length - 1];
+    const batches = batchesOf(fs.readFileSync(active.log));
+    const work = tmpDir();
+    const victims = batches.slice(1, -1).filter((b) => b.position % 512 !== 0 && 512 - (b.position % 512) >= 12);
+    expect(victims.length).toBeGreaterThan(0);
+    for (const victim of victims.slice(0, 5)) {
+      const sectorEnd = victim.position - (victim.position % 512) + 512;
+      const dir = path.join(work, `first-sector-${victim.position}`);
+      copyDir(snapshot, dir);
+      overwrite(active.log.replace(snapshot, dir), victim.position, Buffer.alloc(sectorEnd - victim.position));
+      const what = `zeros in [${victim.position}, ${sectorEnd}) with valid batches after them`;
+      const log = await Log.open(dir, OPTIONS);
+      try {
+        expect(log.endOffset, what).toBe(victim.baseOffset);
+        expectHolds(log, expected.slice(0, victim.baseOffset), what);
+      } finally {
+        await log.close();
+      }
+    }
+  });
+
   it('reports zeros smaller than a sector inside a batch, with valid batches after it, as corruption', async () => {
     // A write is lost a whole sector at a time: a zeroed run inside one sector under an intact
     // header looks like any other damage, and damage with valid batches after it is never cut away.

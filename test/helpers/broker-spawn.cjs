@@ -36,11 +36,10 @@ function spawnChild(script, arg, env = {}) {
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  // `done` is set before the waiters look: a child that exits before what they wait for makes
-  // them reject now (set a tick later, they missed it and waited forever).
   let done = false;
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-    done = true;
+  // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => {
+    done = true; // before the waiters look, or one waiting for a line that never came waits forever
     for (const w of [...waiters]) w();
     resolve({ code, signal });
   }));

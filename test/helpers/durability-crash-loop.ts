@@ -106,6 +106,16 @@ interface ChildRun {
   crashPointFired: boolean;
 }
 
+/**
+ * What another harness changes in the loop (test/helpers/powerloss/): the children's environment,
+ * their write path, and a step between a child's end and what comes next (a simulated power cut).
+ */
+export interface CrashHarness {
+  childEnv(dir: string): Record<string, string>;
+  writePath: 'pwrite' | 'mmap';
+  afterStop(dir: string, rand: Prng): void;
+}
+
 /** When and how a child is stopped: see CrashPlan's fields. */
 export interface CrashPlan {
   /** 'kill': SIGKILL this long after the log is open (with `crashPoint`: if it is still alive). */
@@ -118,13 +128,13 @@ export interface CrashPlan {
   crashPoint?: string | null;
 }
 
-function runChild(mode: CrashMode, dir: string, seed: number, generation: number, plan: CrashPlan, segmentBytes: number): Promise<ChildRun> {
-  const env = { ...process.env };
+function runChild(mode: CrashMode, dir: string, seed: number, generation: number, plan: CrashPlan, segmentBytes: number, harness: CrashHarness | undefined): Promise<ChildRun> {
+  const env = { ...process.env, ...harness?.childEnv(dir) };
   if (mode === 'power') env.SLUICE_FAULT_INJECTION = '1';
   else delete env.SLUICE_FAULT_INJECTION;
   if (plan.crashPoint) env.SLUICE_CRASH_POINT = plan.crashPoint;
   else delete env.SLUICE_CRASH_POINT;
-  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs, segmentBytes })], {
+  const child = spawn(process.execPath, [WRITER, JSON.stringify({ dir, seed, generation, mode, lossAfterMs: plan.lossAfterMs, segmentBytes, writePath: harness?.writePath ?? 'pwrite' })], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -219,9 +229,10 @@ export async function crashDirectory(
   dirIndex: number,
   iterations: number,
   stats: CrashStats,
+  harness?: CrashHarness,
 ): Promise<void> {
   const rand = new Prng(dirSeed(seed, dirIndex));
-  const loop = new LogCrashLoop(dir, SEGMENT_BYTES, stats);
+  const loop = new LogCrashLoop(dir, SEGMENT_BYTES, stats, harness);
   for (let i = 0; i < iterations; i++) {
     const where = `seed=${seed} dir=${dirIndex} iteration=${i} (replay: SLUICE_CRASH_SEED=${seed})`;
     const plan: CrashPlan = {
@@ -250,11 +261,13 @@ export class LogCrashLoop {
   // when a simulated power failure struck).
   #floor = 0;
   #generation = 0;
+  readonly #harness: CrashHarness | undefined;
 
-  constructor(dir: string, segmentBytes: number, stats: CrashStats) {
+  constructor(dir: string, segmentBytes: number, stats: CrashStats, harness?: CrashHarness) {
     this.#dir = dir;
     this.#segmentBytes = segmentBytes;
     this.#stats = stats;
+    this.#harness = harness;
   }
 
   /**
@@ -269,8 +282,9 @@ export class LogCrashLoop {
       throw new Error(`${what} [${where}]`);
     };
     const generation = ++this.#generation;
-    const run = await runChild(mode, this.#dir, rand.next(), generation, plan, this.#segmentBytes);
+    const run = await runChild(mode, this.#dir, rand.next(), generation, plan, this.#segmentBytes, this.#harness);
     stats.iterations++;
+    this.#harness?.afterStop(this.#dir, rand);
 
     if (mode === 'kill' && run.signal !== 'SIGKILL') fail(`the writer exited by itself (code ${run.code}, signal ${run.signal}): ${run.stderr} ${JSON.stringify(run.tail)}`);
     if (mode === 'power' && (run.code !== 0 || run.powerLostDurable === null)) {
@@ -305,7 +319,7 @@ export class LogCrashLoop {
     const stats = this.#stats;
     const mustHave = this.#mustHave;
     stats.verifications++;
-    const log = await Log.open(this.#dir, { sync: 'always', segmentBytes: this.#segmentBytes });
+    const log = await Log.open(this.#dir, { sync: 'always', segmentBytes: this.#segmentBytes, writePath: this.#harness?.writePath });
     try {
       // (A writer stopped before its open replaced the checkpoint leaves the parent's clean one.)
       if (run.readyEnd !== null && log.recovery.cleanShutdown) fail('the reopened log reports a clean shutdown after a failure');

@@ -15,9 +15,9 @@
 //   [8, 16) offset (u64 BE)       the offset it was appended at
 //   then random bytes, then the SHA-1 of everything before it (20 bytes).
 //
-// argv[2] is JSON: { dir, seed, generation, mode, lossAfterMs, segmentBytes (default 128 KiB) }.
-// All choices (sizes, burst lengths, in-flight window, when to fail) come from a PRNG seeded with
-// `seed`; the bytes themselves are random (only their hashes matter).
+// argv[2] is JSON: { dir, seed, generation, mode, lossAfterMs, segmentBytes (default 128 KiB),
+// writePath (default 'pwrite') }. All choices (sizes, burst lengths, in-flight window, when to
+// fail) come from a PRNG seeded with `seed`; the bytes themselves are random (only their hashes matter).
 const crypto = require('node:crypto');
 const { Log } = require('../../dist/index.js');
 
@@ -78,7 +78,7 @@ function makeValue(offset, size) {
 async function main() {
   const deadline = Date.now() + LIFETIME_MS;
   say('opening');
-  const log = await Log.open(args.dir, { sync: 'always', segmentBytes: args.segmentBytes ?? SEGMENT_BYTES });
+  const log = await Log.open(args.dir, { sync: 'always', segmentBytes: args.segmentBytes ?? SEGMENT_BYTES, writePath: args.writePath ?? 'pwrite' });
   say(`ready ${log.endOffset}`);
 
   // At most `window` confirms outstanding, as a producer with bounded in-flight requests would

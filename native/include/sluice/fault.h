@@ -34,4 +34,12 @@ void note_dir_synced(const std::string& dir);
 // Entries whose directory was not fsynced since they appeared: lost in a power failure.
 std::vector<std::string> unsynced_entries();
 
+// A planted bug, for the independent power-loss harness only (test/powerloss/): with it, a
+// mapped segment's sync (writePath 'mmap') msyncs only the first half of the range that the
+// flusher then records as durable, so a power cut loses confirmed bytes; the harness must see
+// that. Off unless the binding finds SLUICE_TEST_PLANT_SHORT_SYNC=1 in the environment at
+// load; the check is one relaxed atomic load per sync.
+void plant_short_sync();
+bool short_sync_planted();
+
 }  // namespace sluice::fault
