@@ -25,6 +25,10 @@ import { HANDLERS } from '../../lib/kafka/handlers';
 import type { ServerContext } from '../../lib/kafka/handlers/handler';
 import type { ProduceRequest } from '../../lib/kafka/protocol/generated';
 import { RequestStats } from '../../lib/kafka/request-stats';
+import { REQUEST_BUFFER_BYTES_MAX_DEFAULT, RequestBuffers } from '../../lib/kafka/request-buffers';
+import { ClientQuotas } from '../../lib/kafka/quotas/client-quotas';
+import { quotaConfigOf } from '../../lib/kafka/quotas/quota-config';
+import { ALLOW_ALL } from '../../lib/kafka/acl/authorizer';
 import { decodeRequest } from '../../lib/kafka/request-decoder';
 import { crc32c } from '../format/kafka-decoder';
 import { loadCorpus } from './corpus';
@@ -70,6 +74,9 @@ function contextOf(broker: Broker, closing: AbortSignal): ServerContext {
     sent: { zeroCopyBytes: 0, copiedBytes: 0 },
     requests: new RequestStats(),
     segments: new SegmentDescriptors(),
+    authorizer: ALLOW_ALL,
+    quotas: new ClientQuotas(quotaConfigOf(undefined)),
+    requestBuffers: new RequestBuffers(REQUEST_BUFFER_BYTES_MAX_DEFAULT),
   };
 }
 

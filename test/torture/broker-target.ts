@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { CRASH_POINTS } from '../../lib/crash-points';
-import { Broker } from '../../lib/index';
+import { Broker, ErrorCode, SluiceError } from '../../lib/index';
 import type { Prng } from '../helpers/durability-crash-loop';
 import { readTopic } from '../helpers/read-topic';
 import { spawnChild } from '../helpers/broker-spawn.cjs';
@@ -160,7 +160,13 @@ export class BrokerTarget implements Target {
       const state = (v: string): string => {
         const at = where.get(v);
         if (at === undefined) return 'missing';
-        return broker.explain({ topic: 't', partition: at.partition, offset: at.offset, group: 'g' }).state;
+        try {
+          return broker.explain({ topic: 't', partition: at.partition, offset: at.offset, group: 'g' }).state;
+        } catch (e) {
+          // Killed before the group's first record was durable: the group never was.
+          if (e instanceof SluiceError && e.code === ErrorCode.UNKNOWN_GROUP) return 'not a group yet';
+          throw e;
+        }
       };
       if (this.#powerLost) {
         for (const v of this.#acked) {
