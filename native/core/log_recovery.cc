@@ -82,12 +82,31 @@ bool zeroed_sector_in(const uint8_t* data, uint64_t from, uint64_t limit, uint64
   return false;
 }
 
+// Whether the 64 bytes at `p` are all zero, with one branch.
+bool zero_block(const uint8_t* p) {
+  uint64_t any = 0;
+  for (int i = 0; i < 8; i++) {
+    uint64_t word;
+    std::memcpy(&word, p + i * 8, 8);
+    any |= word;
+  }
+  return any == 0;
+}
+
 // Bytes of leftovers after the data: up to the last non-zero byte before a zero run longer than
-// any batch could hold.
+// any batch could hold. Zero blocks of 64 bytes are skipped whole (a preallocated tail is megabytes
+// of zeros); the bytes of any other block one by one.
 uint64_t leftover_bytes(const uint8_t* data, uint64_t from, uint64_t limit, uint64_t zero_run_max) {
+  constexpr uint64_t kBlock = 64;
   uint64_t last_nonzero = from;
-  for (uint64_t q = from; q < limit && q - last_nonzero <= zero_run_max; q++) {
+  uint64_t q = from;
+  while (q < limit && q - last_nonzero <= zero_run_max) {
+    if ((q & (kBlock - 1)) == 0 && limit - q >= kBlock && zero_block(data + q)) {
+      q += kBlock;
+      continue;
+    }
     if (data[q] != 0) last_nonzero = q + 1;
+    q++;
   }
   return last_nonzero - from;
 }
@@ -101,6 +120,7 @@ uint64_t last_nonzero_end(const uint8_t* data, uint64_t from, uint64_t limit) {
     if (data[q - 1] != 0) return q;
     q--;
   }
+  while (q >= from + 64 && (q & 63) == 0 && zero_block(data + q - 64)) q -= 64;
   while (q >= from + 8) {
     uint64_t word;
     std::memcpy(&word, data + q - 8, 8);
@@ -142,11 +162,11 @@ Status missing_segment(const std::string& dir, const LogMeta& meta, const std::s
 }
 
 Status zero_range(const File& file, uint64_t from, uint64_t to) {
-  static constexpr size_t kChunkBytes = 256 * 1024;
-  std::unique_ptr<uint8_t[]> zeros(new uint8_t[kChunkBytes]());
+  static constexpr size_t kChunkBytes = 64 * 1024;
+  static const uint8_t kZeros[kChunkBytes] = {};
   for (uint64_t p = from; p < to; p += kChunkBytes) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, to - p));
-    SLUICE_TRY(file.write_at(zeros.get(), n, p));
+    SLUICE_TRY(file.write_at(kZeros, n, p));
   }
   return file.datasync();
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../lib/cli/sluice';
-import { sluice } from '../helpers/sluice-cli';
+import { SLUICE_BIN, sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -93,7 +93,7 @@ describe('sluice acls', () => {
 
   it('works beside a running sluice serve --acls, which applies the change', async () => {
     const data = tmpDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'serve', '--data', data, '--listen', '127.0.0.1:0', '--acls'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...SLUICE_BIN, 'serve', '--data', data, '--listen', '127.0.0.1:0', '--acls'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     const address = await new Promise<string>((resolve, reject) => {
       let out = '';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
-import { sluice } from '../helpers/sluice-cli';
+import { SLUICE_BIN, sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -25,7 +25,7 @@ async function seeded(model: 'offset' | 'ack' | null, values: string[]): Promise
 /** Runs `sluice consume ... --follow` until `until(stdout)` holds, then SIGTERM; its exit code and output. */
 function follow(args: string[], until: (stdout: string) => boolean, meanwhile: () => Promise<void>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'consume', ...args, '--follow'], { cwd: ROOT });
+    const child = spawn(process.execPath, [...SLUICE_BIN, 'consume', ...args, '--follow'], { cwd: ROOT });
     let stdout = '';
     let stderr = '';
     let stopped = false;

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/cli/exit-codes';
 import { program } from '../../lib/cli/sluice';
 import { kcat, kcatSettings } from '../helpers/kafka-clients';
-import { sluice } from '../helpers/sluice-cli';
+import { SLUICE_BIN, sluice } from '../helpers/sluice-cli';
 import { makeCerts, removeCerts, type CertFiles } from '../helpers/tls-certs';
 import { tmpDir } from '../helpers/tmp';
 
@@ -28,7 +28,7 @@ afterAll(() => removeCerts(certs));
 
 /** `sluice serve` with `args`: the line it printed once listening. */
 function serve(args: string[]): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SLUICE_BIN, 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { tmpDir } from '../helpers/tmp';
+import { SLUICE_BIN } from '../helpers/sluice-cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const children: ChildProcess[] = [];
@@ -20,7 +21,7 @@ afterEach(() => {
 });
 
 function serve(data: string): Promise<{ child: ChildProcess; address: string; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'serve', '--data', data, '--listen', '127.0.0.1:0', '--sync', 'always'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SLUICE_BIN, 'serve', '--data', data, '--listen', '127.0.0.1:0', '--sync', 'always'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   // Listened for from the start: the child may be gone before the senders have all stopped.
   const exited = new Promise((r) => child.once('exit', r));

@@ -7,9 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { Broker } from '../../lib/broker/broker';
 import { MIRROR_HEADERS } from '../../lib/broker/codec/reserved-headers';
+import { SLUICE_BIN } from './sluice-cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-export const BIN = ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts')];
+export const BIN = SLUICE_BIN;
 
 export interface Served {
   address: string;

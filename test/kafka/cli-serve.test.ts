@@ -11,9 +11,10 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Broker } from '../../lib/broker/broker';
 import { tmpDir } from '../helpers/tmp';
+import { SLUICE_BIN } from '../helpers/sluice-cli';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const BIN = ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts')];
+const BIN = SLUICE_BIN;
 const run = promisify(execFile);
 const children: ChildProcess[] = [];
 afterEach(() => {

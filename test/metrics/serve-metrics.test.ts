@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../helpers/prometheus-text';
-import { sluice } from '../helpers/sluice-cli';
+import { SLUICE_BIN, sluice } from '../helpers/sluice-cli';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -42,7 +42,7 @@ function start(command: string, args: string[], patterns: RegExp[], env: NodeJS.
 describe('sluice serve --metrics', () => {
   it('serves metrics for kcat traffic and answers sluice why --server', async () => {
     const data = tmpDir();
-    const { child, found } = await start(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lib', 'cli', 'sluice.ts'), 'serve', '--data', data, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], [/listening on (\S+)/, /metrics on (http:\/\/\S+)\/metrics/]);
+    const { child, found } = await start(process.execPath, [...SLUICE_BIN, 'serve', '--data', data, '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0'], [/listening on (\S+)/, /metrics on (http:\/\/\S+)\/metrics/]);
     const [kafka, url] = found;
     await run('sh', ['-c', `printf 'a\\nb\\nc\\n' | kcat -P -b ${kafka} -t jobs`]);
     const { stdout } = await run('kcat', ['-b', kafka, '-G', 'g1', '-e', '-q', '-X', 'auto.offset.reset=earliest', 'jobs']);
