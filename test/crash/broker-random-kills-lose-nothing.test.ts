@@ -15,7 +15,7 @@
 import { describe, expect, it } from 'vitest';
 import { Broker, type AckMessage } from '../../lib/index';
 import { tmpDir } from '../helpers/tmp';
-import { spawnChild } from '../helpers/broker-spawn.cjs';
+import { absorbWorkerLines, spawnChild } from '../helpers/broker-spawn.cjs';
 
 const RUNS = 8;
 
@@ -45,12 +45,7 @@ describe('random kills', () => {
       const target = 5 + Math.floor(rnd() * 1500);
       await child.waitFor((lines: string[]) => lines.filter((l) => l.startsWith('acked ')).length >= target, `${target} acks`);
       await child.kill9();
-      for (const l of child.lines as string[]) {
-        const [kind, value] = l.split(' ');
-        if (kind === 'sent') sent.add(value);
-        else if (kind === 'acking') acking.add(value);
-        else if (kind === 'acked') acked.add(value);
-      }
+      absorbWorkerLines(child.lines as string[], { sent, acking, acked });
     }
     expect(acked.size).toBeGreaterThan(0);
 

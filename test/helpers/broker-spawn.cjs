@@ -76,4 +76,17 @@ function spawnChild(script, arg, env = {}) {
   };
 }
 
-module.exports = { spawnChild, checkDist };
+/**
+ * Adds what a broker-crash-worker.cjs child reported ("sent V", "acking V", "acked V" lines) to
+ * the sets `seen` holds.
+ */
+function absorbWorkerLines(lines, seen) {
+  for (const l of lines) {
+    const [kind, value] = l.split(' ');
+    if (kind === 'sent') seen.sent.add(value);
+    else if (kind === 'acking') seen.acking.add(value);
+    else if (kind === 'acked') seen.acked.add(value);
+  }
+}
+
+module.exports = { spawnChild, checkDist, absorbWorkerLines };

@@ -860,8 +860,9 @@ EXPORT int close(int fd) {
   return REAL(close)(fd);
 }
 
-EXPORT ssize_t write(int fd, const void* buf, size_t len) {
-  ssize_t n = REAL(write)(fd, buf, len);
+// After a write(2) or writev(2) of `n` bytes at the file position: what an O_SYNC/O_DSYNC fd made
+// durable, with errno kept for the caller.
+static ssize_t after_positioned_write(int fd, ssize_t n) {
   if (n > 0 && is_sync_fd(fd)) {
     int saved = errno;
     after_sync_write(fd, n, lseek(fd, 0, SEEK_CUR) - n);
@@ -870,14 +871,12 @@ EXPORT ssize_t write(int fd, const void* buf, size_t len) {
   return n;
 }
 
+EXPORT ssize_t write(int fd, const void* buf, size_t len) {
+  return after_positioned_write(fd, REAL(write)(fd, buf, len));
+}
+
 EXPORT ssize_t writev(int fd, const struct iovec* iov, int count) {
-  ssize_t n = REAL(writev)(fd, iov, count);
-  if (n > 0 && is_sync_fd(fd)) {
-    int saved = errno;
-    after_sync_write(fd, n, lseek(fd, 0, SEEK_CUR) - n);
-    errno = saved;
-  }
-  return n;
+  return after_positioned_write(fd, REAL(writev)(fd, iov, count));
 }
 
 EXPORT ssize_t pwrite(int fd, const void* buf, size_t len, off_t at) {

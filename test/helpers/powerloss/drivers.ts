@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { Broker, type AckMessage } from '../../../lib/index';
 import { crashDirectory, emptyStats, Prng } from '../durability-crash-loop';
-import { spawnChild } from '../broker-spawn.cjs';
+import { absorbWorkerLines, spawnChild } from '../broker-spawn.cjs';
 import { emptyCutStats, PowerCut, type CutStats } from './power-cut';
 
 export const DRIVERS = ['log', 'broker', 'kafka'] as const;
@@ -124,12 +124,7 @@ async function brokerDriver(run: DriverRun): Promise<DriverResult> {
     const target = rand.between(1, 300);
     await child.waitFor((lines: string[]) => lines.filter((l) => l.startsWith('acked ')).length >= target, `${target} acks [${where}]`);
     await child.kill9();
-    for (const l of child.lines as string[]) {
-      const [kind, value] = l.split(' ');
-      if (kind === 'sent') sent.add(value);
-      else if (kind === 'acking') acking.add(value);
-      else if (kind === 'acked') acked.add(value);
-    }
+    absorbWorkerLines(child.lines as string[], { sent, acking, acked });
     power.cut(rand);
     const broker = await Broker.open(dataDir);
     try {
